@@ -1,0 +1,188 @@
+"""Wire schemas of the Alipay+ / Antom payments API, shared by the client and the sandbox.
+
+Field names are snake_case in Python and camelCase on the wire (`merchantMCC`/`storeMCC` are
+spelled out, since they are not plain camelCase). Every model keeps unknown fields
+(`extra="allow"`): partners add response fields, and SDK clients send optional request fields,
+without notice, and neither must break a parse. Amounts are strings of minor units.
+
+Serialise with `encode()`: compact, in declaration order, `None` fields left out, so the bytes
+we sign are deterministic.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+__all__ = [
+    "Amount",
+    "CancelRequest",
+    "CancelResponse",
+    "Env",
+    "InquiryPaymentRequest",
+    "InquiryPaymentResponse",
+    "Merchant",
+    "Order",
+    "PayRequest",
+    "PayResponse",
+    "PaymentFactor",
+    "PaymentMethod",
+    "Quote",
+    "Result",
+    "SettlementStrategy",
+    "Store",
+    "encode",
+]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="allow",
+    )
+
+
+def encode(model: BaseModel) -> bytes:
+    """Compact, deterministic JSON bytes of a wire model (the exact bytes that get signed)."""
+    return model.model_dump_json(by_alias=True, exclude_none=True).encode("utf-8")
+
+
+class Amount(_Wire):
+    """`{"currency": "THB", "value": "125050"}`: ISO 4217 code and minor units as a string."""
+
+    currency: str
+    value: str
+
+
+class Result(_Wire):
+    """Did the call work: status S (succeeded) / F (failed, final) / U (unknown)."""
+
+    result_status: str | None = None
+    result_code: str | None = None
+    result_message: str | None = None
+
+
+class Store(_Wire):
+    reference_store_id: str
+    store_name: str
+    store_mcc: str = Field(alias="storeMCC")
+
+
+class Merchant(_Wire):
+    reference_merchant_id: str
+    merchant_mcc: str = Field(alias="merchantMCC")
+    merchant_name: str
+    store: Store
+
+
+class Env(_Wire):
+    store_terminal_id: str
+    store_terminal_request_time: str
+
+
+class Order(_Wire):
+    reference_order_id: str
+    order_description: str
+    order_amount: Amount
+    merchant: Merchant
+    env: Env
+
+
+class PaymentMethod(_Wire):
+    payment_method_type: str
+    # The scanned wallet code: kept out of reprs (and so out of logs and assertion output).
+    payment_method_id: str = Field(repr=False)
+
+
+class PaymentFactor(_Wire):
+    in_store_payment_scenario: str | None = None
+
+
+class SettlementStrategy(_Wire):
+    settlement_currency: str | None = None
+
+
+class Quote(_Wire):
+    quote_id: str | None = None
+    quote_currency_pair: str | None = None
+    quote_price: str | None = None
+    quote_start_time: str | None = None
+    quote_expiry_time: str | None = None
+
+
+class PayRequest(_Wire):
+    """`POST /v1/payments/pay`, user-presented code in store."""
+
+    product_code: str
+    payment_request_id: str = Field(min_length=1, max_length=64)
+    order: Order
+    payment_amount: Amount
+    payment_method: PaymentMethod
+    payment_factor: PaymentFactor | None = None
+    payment_expiry_time: str | None = None
+    payment_notify_url: str | None = None
+    settlement_strategy: SettlementStrategy | None = None
+
+
+class PayResponse(_Wire):
+    result: Result | None = None
+    payment_request_id: str | None = None
+    payment_id: str | None = None
+    payment_amount: Amount | None = None
+    payment_time: str | None = None
+    payment_create_time: str | None = None
+    payment_quote: Quote | None = None
+    settlement_quote: Quote | None = None
+    customer_id: str | None = None
+
+
+class _ByPayment(_Wire):
+    """Requests that name a payment by our request id or the partner's payment id."""
+
+    payment_request_id: str | None = Field(default=None, max_length=64)
+    payment_id: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_id(self) -> _ByPayment:
+        if not self.payment_request_id and not self.payment_id:
+            raise ValueError("paymentRequestId or paymentId is required")
+        return self
+
+
+class InquiryPaymentRequest(_ByPayment):
+    """`POST /v1/payments/inquiryPayment`."""
+
+
+class InquiryPaymentResponse(_Wire):
+    """`result` says whether the inquiry worked; `paymentStatus` is the payment's own state.
+
+    Antom reports `paymentStatus` (SUCCESS | FAIL | PROCESSING | CANCELLED | PENDING); the
+    Alipay+ acquirer flavour reports `paymentResult {resultStatus, resultCode}` instead.
+    """
+
+    result: Result | None = None
+    payment_status: str | None = None
+    payment_result_code: str | None = None
+    payment_result_message: str | None = None
+    payment_result: Result | None = None
+    payment_request_id: str | None = None
+    payment_id: str | None = None
+    payment_amount: Amount | None = None
+    payment_time: str | None = None
+    payment_create_time: str | None = None
+    payment_quote: Quote | None = None
+    settlement_quote: Quote | None = None
+
+
+class CancelRequest(_ByPayment):
+    """`POST /v1/payments/cancel`: full amount, whatever the payment's state, within a window."""
+
+
+class CancelResponse(_Wire):
+    result: Result | None = None
+    payment_id: str | None = None
+    payment_request_id: str | None = None
+    cancel_time: str | None = None

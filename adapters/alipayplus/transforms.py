@@ -1,0 +1,369 @@
+"""Domain <-> wire conversions for Alipay+ / Antom: pure functions, no I/O, no clock.
+
+Amount mapping (our choice, documented here because it is the one that matters):
+
+- `paymentAmount` = the **payer amount**, in the wallet's currency: exactly what the tourist is
+  charged. The gateway has already quoted the FX rate and shown the tourist that amount, so the
+  partner must charge it as is, not re-convert. The partner echoes `paymentAmount`; a success
+  whose echo differs (value or currency) is not trusted (UNKNOWN, maybe sent, then inquired and
+  cancelled by the gateway).
+- `order.orderAmount` = the merchant's amount in the merchant's currency: what the tourist
+  bought, for the partner's records, receipts and risk checks.
+
+Amounts travel as strings of minor units (`fx.to_minor_str` / the strict `fx.from_minor_str`).
+`paymentRequestId` is our deterministic partner request id, so a retry is the same payment.
+The wallet code goes only into `paymentMethod.paymentMethodId`; partner messages are scrubbed of
+it in case one echoes it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from fx import FXError, Money, from_minor_str, to_minor_str
+
+from adapters._base import (
+    CancelRequest,
+    Delivery,
+    FailureCode,
+    InquiryRequest,
+    Outcome,
+    PayRequest,
+    mask_code,
+)
+from adapters.alipayplus import codes
+from adapters.alipayplus import models as wire
+from adapters.alipayplus.codes import PaymentState, Verdict
+
+__all__ = [
+    "DEFAULT_TERMINAL_ID",
+    "IN_STORE_PAYMENT",
+    "PAYMENT_CODE_SCENARIO",
+    "WALLET_METHOD",
+    "amount_from_wire",
+    "amount_to_wire",
+    "cancel_body",
+    "cancel_outcome",
+    "format_time",
+    "inquiry_body",
+    "inquiry_outcome",
+    "parse_time",
+    "pay_body",
+    "pay_outcome",
+]
+
+IN_STORE_PAYMENT = "IN_STORE_PAYMENT"
+WALLET_METHOD = "CONNECT_WALLET"
+PAYMENT_CODE_SCENARIO = "PaymentCode"
+DEFAULT_TERMINAL_ID = "POS"  # storeTerminalId is required; merchants may not name terminals
+
+
+def format_time(moment: datetime) -> str:
+    """ISO 8601 with offset, whole seconds, UTC (`2026-11-26T02:00:00+00:00`), like the SDK."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A partner timestamp as aware UTC, or None when absent, unreadable or without offset."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
+
+
+def amount_to_wire(money: Money) -> wire.Amount:
+    return wire.Amount(currency=money.currency.code, value=to_minor_str(money))
+
+
+def amount_from_wire(amount: wire.Amount) -> Money:
+    """Strict: `fx.InvalidAmount` / `fx.UnsupportedCurrency` on anything but an exact amount."""
+    return from_minor_str(amount.value, amount.currency)
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def pay_body(request: PayRequest) -> wire.PayRequest:
+    """The user-presented-code `pay` body for one domain pay request."""
+    merchant = request.merchant
+    store_id = merchant.store_id or merchant.id
+    return wire.PayRequest(
+        product_code=IN_STORE_PAYMENT,
+        payment_request_id=request.partner_request_id,
+        order=wire.Order(
+            reference_order_id=request.reference,
+            order_description=request.description or f"Order {request.reference}",
+            order_amount=amount_to_wire(request.amount),
+            merchant=wire.Merchant(
+                reference_merchant_id=merchant.id,
+                merchant_mcc=merchant.mcc,
+                merchant_name=merchant.name,
+                store=wire.Store(
+                    reference_store_id=store_id,
+                    store_name=merchant.name,
+                    store_mcc=merchant.mcc,
+                ),
+            ),
+            env=wire.Env(
+                store_terminal_id=merchant.terminal_id or DEFAULT_TERMINAL_ID,
+                store_terminal_request_time=format_time(request.requested_at),
+            ),
+        ),
+        payment_amount=amount_to_wire(request.payer_amount),
+        payment_method=wire.PaymentMethod(
+            payment_method_type=WALLET_METHOD,
+            payment_method_id=request.code.value,
+        ),
+        payment_factor=wire.PaymentFactor(in_store_payment_scenario=PAYMENT_CODE_SCENARIO),
+    )
+
+
+def inquiry_body(request: InquiryRequest) -> wire.InquiryPaymentRequest:
+    return wire.InquiryPaymentRequest(payment_request_id=request.partner_request_id)
+
+
+def cancel_body(request: CancelRequest) -> wire.CancelRequest:
+    return wire.CancelRequest(payment_request_id=request.partner_request_id)
+
+
+# --- responses -------------------------------------------------------------------------------
+
+
+def _describe(result: wire.Result, secret: str | None = None) -> str:
+    text = f"{result.result_status or '-'} {result.result_code or '-'}"
+    if result.result_message:
+        text += f": {result.result_message}"
+    if secret and secret in text:
+        text = text.replace(secret, mask_code(secret))
+    return text
+
+
+def _amount_problem(echo: wire.Amount | None, expected: Money) -> str | None:
+    """Why an echoed amount cannot be trusted, or None when it equals `expected` exactly."""
+    if echo is None:
+        return "no paymentAmount echoed"
+    try:
+        echoed = amount_from_wire(echo)
+    except FXError:
+        return "echoed paymentAmount is unreadable"
+    if echoed != expected:
+        return f"echoed paymentAmount {echoed} differs from requested {expected}"
+    return None
+
+
+def _id_problem(echoed: str | None, expected: str) -> str | None:
+    if echoed is not None and echoed != expected:
+        return "echoed paymentRequestId differs from ours"
+    return None
+
+
+def _untrusted(message: str, *, partner_code: str | None, http_status: int | None) -> Outcome:
+    return Outcome.unknown(
+        Delivery.MAYBE_SENT, message, partner_code=partner_code, http_status=http_status
+    )
+
+
+def pay_outcome(
+    response: wire.PayResponse, request: PayRequest, *, http_status: int | None = None
+) -> Outcome:
+    """A verified `pay` answer -> Outcome (amount and request id echoes checked on success)."""
+    result = response.result
+    if result is None:
+        return _untrusted("pay answer has no result", partner_code=None, http_status=http_status)
+    code = result.result_code
+    message = _describe(result, request.code.value)
+    problem = _id_problem(response.payment_request_id, request.partner_request_id)
+    if problem:
+        return _untrusted(f"{problem} ({message})", partner_code=code, http_status=http_status)
+    verdict = codes.classify(result.result_status, code)
+    if verdict is Verdict.SUCCEEDED:
+        problem = _amount_problem(response.payment_amount, request.payer_amount)
+        if problem:
+            return _untrusted(f"success not trusted: {problem}", partner_code=code, http_status=http_status)
+        return Outcome.succeeded(
+            partner_reference=response.payment_id,
+            completed_at=parse_time(response.payment_time),
+            partner_code=code,
+            message=message,
+            http_status=http_status,
+        )
+    if verdict is Verdict.DECLINED:
+        return Outcome.failed(
+            codes.failure_code(code),
+            partner_code=code,
+            message=message,
+            partner_reference=response.payment_id,
+            http_status=http_status,
+        )
+    if verdict is Verdict.NOT_ACCEPTED:
+        return Outcome.unknown(
+            Delivery.NOT_SENT,
+            f"not accepted, nothing charged: {message}",
+            partner_code=code,
+            http_status=http_status,
+        )
+    if verdict is Verdict.PENDING:
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT,
+            message,
+            partner_code=code,
+            in_process=codes.is_in_process(code),
+            http_status=http_status,
+            partner_reference=response.payment_id,
+        )
+    return _untrusted(f"unrecognised answer: {message}", partner_code=code, http_status=http_status)
+
+
+def _payment_state(response: wire.InquiryPaymentResponse) -> tuple[PaymentState, str | None]:
+    """The payment's own state and code, from Antom's `paymentStatus` or Alipay+'s
+    `paymentResult`."""
+    if response.payment_status is not None:
+        state = codes.classify_payment_status(response.payment_status)
+        return state, response.payment_result_code
+    inner = response.payment_result
+    if inner is None:
+        return PaymentState.UNKNOWN, None
+    verdict = codes.classify(inner.result_status, inner.result_code)
+    by_verdict = {
+        Verdict.SUCCEEDED: PaymentState.SUCCEEDED,
+        Verdict.DECLINED: PaymentState.FAILED,
+        Verdict.NOT_ACCEPTED: PaymentState.FAILED,
+        Verdict.PENDING: PaymentState.PROCESSING,
+        Verdict.UNTRUSTED: PaymentState.UNKNOWN,
+    }
+    return by_verdict[verdict], inner.result_code
+
+
+def inquiry_outcome(
+    response: wire.InquiryPaymentResponse,
+    request: InquiryRequest,
+    *,
+    http_status: int | None = None,
+) -> Outcome:
+    """A verified `inquiryPayment` answer -> the Outcome of the payment it describes.
+
+    `delivery` here is about the inquiry itself (NOT_SENT: the partner refused to answer it);
+    it never says anything about whether the payment was charged.
+    """
+    result = response.result
+    if result is None:
+        return _untrusted("inquiry answer has no result", partner_code=None, http_status=http_status)
+    code = result.result_code
+    message = _describe(result)
+    verdict = codes.classify(result.result_status, code)
+    if result.result_status == "F" and code == codes.ORDER_NOT_EXIST:
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT,
+            "the partner has no record of this payment (yet)",
+            partner_code=code,
+            not_found=True,
+            http_status=http_status,
+        )
+    if verdict is Verdict.NOT_ACCEPTED:
+        return Outcome.unknown(
+            Delivery.NOT_SENT,
+            f"inquiry not accepted: {message}",
+            partner_code=code,
+            http_status=http_status,
+        )
+    if verdict is not Verdict.SUCCEEDED:
+        return _untrusted(f"inquiry did not work: {message}", partner_code=code, http_status=http_status)
+
+    problem = _id_problem(response.payment_request_id, request.partner_request_id)
+    if problem:
+        return _untrusted(problem, partner_code=code, http_status=http_status)
+    state, payment_code = _payment_state(response)
+    detail = response.payment_result_message or ""
+    payment_message = f"{payment_code or '-'}: {detail}" if detail else (payment_code or "")
+    if state is PaymentState.SUCCEEDED:
+        problem = _amount_problem(response.payment_amount, request.payer_amount)
+        if problem:
+            return _untrusted(
+                f"success not trusted: {problem}", partner_code=payment_code, http_status=http_status
+            )
+        return Outcome.succeeded(
+            partner_reference=response.payment_id,
+            completed_at=parse_time(response.payment_time),
+            partner_code=payment_code or codes.SUCCESS,
+            message=payment_message,
+            http_status=http_status,
+        )
+    if state is PaymentState.FAILED:
+        return Outcome.failed(
+            codes.failure_code(payment_code),
+            partner_code=payment_code,
+            message=payment_message,
+            partner_reference=response.payment_id,
+            http_status=http_status,
+        )
+    if state is PaymentState.CANCELLED:
+        # Final: a cancelled payment is never charged nor settled. Whether it was cancelled
+        # after a timeout is the gateway's knowledge, not the partner's.
+        return Outcome.failed(
+            FailureCode.PARTNER_DECLINED,
+            partner_code=payment_code or "CANCELLED",
+            message=f"the partner reports the payment cancelled {payment_message}".strip(),
+            partner_reference=response.payment_id,
+            http_status=http_status,
+        )
+    if state is PaymentState.PROCESSING:
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT,
+            f"payment in process {payment_message}".strip(),
+            partner_code=payment_code,
+            in_process=True,
+            http_status=http_status,
+            partner_reference=response.payment_id,
+        )
+    return _untrusted(
+        f"unrecognised paymentStatus {response.payment_status!r}",
+        partner_code=payment_code,
+        http_status=http_status,
+    )
+
+
+def cancel_outcome(
+    response: wire.CancelResponse, request: CancelRequest, *, http_status: int | None = None
+) -> Outcome:
+    """A verified `cancel` answer: SUCCEEDED means cancelled (and reversed, if it was charged)."""
+    result = response.result
+    if result is None:
+        return _untrusted("cancel answer has no result", partner_code=None, http_status=http_status)
+    code = result.result_code
+    message = _describe(result)
+    problem = _id_problem(response.payment_request_id, request.partner_request_id)
+    if problem:
+        return _untrusted(f"{problem} ({message})", partner_code=code, http_status=http_status)
+    verdict = codes.classify(result.result_status, code)
+    if verdict is Verdict.SUCCEEDED:
+        return Outcome.succeeded(
+            partner_reference=response.payment_id,
+            completed_at=parse_time(response.cancel_time),
+            partner_code=code,
+            message=message,
+            http_status=http_status,
+        )
+    if verdict is Verdict.DECLINED:
+        # e.g. CANCEL_WINDOW_EXCEED: too late to cancel; refund instead.
+        return Outcome.failed(
+            FailureCode.PARTNER_DECLINED,
+            partner_code=code,
+            message=message,
+            partner_reference=response.payment_id,
+            http_status=http_status,
+        )
+    if verdict is Verdict.NOT_ACCEPTED:
+        return Outcome.unknown(
+            Delivery.NOT_SENT,
+            f"cancel not accepted: {message}",
+            partner_code=code,
+            http_status=http_status,
+        )
+    return _untrusted(f"cancel not final: {message}", partner_code=code, http_status=http_status)

@@ -1,0 +1,72 @@
+"""Currencies, money, rates and quotes for the gateway: pure, synchronous, stdlib only.
+
+Amounts are integer minor units (`Money`), rates are `Decimal`, and the one rounding is half-up
+at the end. Nothing here reads the clock or logs: callers pass `now`.
+"""
+
+from ._currency import Currency, get_currency, payment_currencies
+from ._exceptions import (
+    CurrencyMismatch,
+    FXError,
+    InvalidAmount,
+    QuoteExpired,
+    RateUnavailable,
+    UnsupportedCurrency,
+)
+from ._money import MAX_AMOUNT, Money
+from ._quote import Quote, make_quote, quote_rate
+from ._rates import EcbXmlRateSource, MidRate, RateSource, StaticRateSource, default_ecb_file
+from ._rounding import convert_minor, format_rate, round_half_up, round_significant
+from ._wire import (
+    from_major_str,
+    from_minor_int,
+    from_minor_str,
+    to_major_str,
+    to_minor_int,
+    to_minor_str,
+)
+
+# Plain sorted() order (tests/unit/fx/test_fx_exports.py), not ruff's isort-style order.
+__all__ = [  # noqa: RUF022
+    "Currency",
+    "CurrencyMismatch",
+    "EcbXmlRateSource",
+    "FXError",
+    "InvalidAmount",
+    "MAX_AMOUNT",
+    "MidRate",
+    "Money",
+    "Quote",
+    "QuoteExpired",
+    "RateSource",
+    "RateUnavailable",
+    "StaticRateSource",
+    "UnsupportedCurrency",
+    "convert_minor",
+    "default_ecb_file",
+    "format_rate",
+    "from_major_str",
+    "from_minor_int",
+    "from_minor_str",
+    "get_currency",
+    "make_quote",
+    "payment_currencies",
+    "quote_rate",
+    "round_half_up",
+    "round_significant",
+    "to_major_str",
+    "to_minor_int",
+    "to_minor_str",
+]
+
+
+# Show the public path (fx.Money, not fx._money.Money) in reprs and tracebacks.
+def _set_public_module() -> None:
+    namespace = globals()
+    for name in __all__:
+        obj = namespace[name]
+        if isinstance(obj, type) or callable(obj):
+            obj.__module__ = "fx"
+
+
+_set_public_module()

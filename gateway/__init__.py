@@ -1,0 +1,1 @@
+"""The gateway service: merchant API, routing, payment lifecycle, persistence, workers, CLI."""

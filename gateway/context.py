@@ -1,0 +1,48 @@
+"""What the services need, in one object built by `bootstrap.py` (the composition root)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping
+
+from adapters import Adapter, Clock
+from fx import RateSource
+from gateway.config import Settings
+from gateway.routing import Router
+from gateway.storage.db import Database
+from gateway.storage.writer import GroupCommitWriter
+
+__all__ = ["CodeHasher", "Context"]
+
+
+class CodeHasher:
+    """Keyed hash of a wallet code: lets us spot a reused code without ever storing it."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 16:
+            raise ValueError("the wallet-code hash key must have at least 16 bytes")
+        self._key = key
+
+    def __call__(self, code: str) -> str:
+        return hmac.new(self._key, code.encode(), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return "CodeHasher(key=***)"
+
+
+@dataclasses.dataclass
+class Context:
+    settings: Settings
+    db: Database
+    writer: GroupCommitWriter
+    clock: Clock
+    rates: RateSource
+    router: Router
+    adapters: Mapping[str, Adapter]
+    hash_code: CodeHasher
+    owner: str
+    """This process's name in leases."""
+    kick: Callable[[str], None] = lambda _payment_id: None
+    """Ask the resolver to look at a payment now (set by the resolver when it starts)."""

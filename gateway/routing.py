@@ -1,0 +1,74 @@
+"""Which wallet a scanned code belongs to, and which partners may take the payment.
+
+Pure functions over the validated configuration: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+
+from gateway.config import Partner, Wallet
+from gateway.errors import InvalidPaymentCode, NoRoute
+
+__all__ = ["Route", "Router"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Route:
+    partner: str
+    payer_currency: str
+    reason: str
+
+
+class Router:
+    """Wallet by longest matching code prefix; partners by market, wallet and priority."""
+
+    def __init__(self, wallets: Mapping[str, Wallet], partners: Iterable[Partner]) -> None:
+        self._wallets = dict(wallets)
+        self._partners = sorted(partners, key=lambda p: (p.priority, p.id))
+        self._prefixes = sorted(
+            ((prefix, wallet) for wallet in self._wallets.values() for prefix in wallet.prefixes),
+            key=lambda item: -len(item[0]),
+        )
+
+    def wallet(self, wallet_id: str) -> Wallet | None:
+        return self._wallets.get(wallet_id)
+
+    def identify(self, code: str) -> Wallet:
+        """The wallet a code belongs to, or `invalid_payment_code` (the code is never echoed)."""
+        if not code.isascii() or not code.isdigit():
+            raise InvalidPaymentCode(
+                "The payment code must be digits only.", param="payment_method.code"
+            )
+        for prefix, wallet in self._prefixes:
+            if code.startswith(prefix):
+                if not wallet.min_code_length <= len(code) <= wallet.max_code_length:
+                    raise InvalidPaymentCode(
+                        f"A {wallet.id} payment code has {wallet.min_code_length} to "
+                        f"{wallet.max_code_length} digits.",
+                        param="payment_method.code",
+                    )
+                return wallet
+        raise InvalidPaymentCode(
+            "The payment code belongs to no wallet the gateway accepts.",
+            param="payment_method.code",
+        )
+
+    def routes(self, country: str, wallet: Wallet) -> Sequence[Route]:
+        """Partners licensed in the merchant's market that serve the wallet, best first."""
+        found = [
+            Route(
+                partner=p.id,
+                payer_currency=p.wallets[wallet.id],
+                reason=f"licensed in {country}, serves {wallet.id}, priority {p.priority}",
+            )
+            for p in self._partners
+            if country in p.markets and wallet.id in p.wallets
+        ]
+        if not found:
+            raise NoRoute(
+                f"No partner is configured for wallet {wallet.id} in market {country}.",
+                param="payment_method.code",
+            )
+        return found

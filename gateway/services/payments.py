@@ -1,0 +1,453 @@
+"""Taking a payment at the till (DESIGN.md, Payment lifecycle).
+
+    validate → price (quote) → route → commit #1 (key claim, payment, attempt)
+    → pay, within the POS wait budget → commit #2 (final state or `processing`, the response)
+
+No transaction is open while a partner is called. Within the budget a maybe-sent pay is re-sent
+with the *same* partner request id and an "in process" answer is followed by inquiries; a partner
+that certainly charged nothing (not sent, or a signed "not accepted") is replaced by the next
+eligible one. When the budget runs out the payment stays `processing` and the resolver takes over
+(inquire, then cancel: never a new pay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import random
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import fx
+from adapters import (
+    Delivery,
+    InquiryRequest,
+    MerchantInfo,
+    Outcome,
+    OutcomeStatus,
+    PaymentCode,
+    PayRequest,
+    mask_code,
+)
+from gateway.context import Context
+from gateway.errors import (
+    DuplicateMerchantReference,
+    InvalidAmount,
+    NotFound,
+    PartnerUnavailable,
+    QuoteExpired,
+    QuoteMismatch,
+)
+from gateway.ids import new_id
+from gateway.routing import Route
+from gateway.services import idempotency
+from gateway.services.failures import failure_message
+from gateway.services.quotes import price, quote_row
+from gateway.storage import repository as repo
+from gateway.storage.repository import (
+    DuplicateReference,
+    IdempotencyConflict,
+    IdempotencyReplay,
+    PaymentStatus,
+)
+from gateway.views import dumps, payment_view
+
+__all__ = ["CreatePayment", "Response", "create_payment"]
+
+log = logging.getLogger(__name__)
+
+# Time kept back from the POS budget for the final commit and the answer.
+_ANSWER_RESERVE = 0.1
+_MIN_CALL_SECONDS = 0.02
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreatePayment:
+    merchant_reference: str
+    amount: fx.Money
+    code: PaymentCode
+    quote_id: str | None = None
+    store_id: str | None = None
+    terminal_id: str | None = None
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: str
+    replayed: bool = False
+    partner_seconds: float = 0.0
+
+
+async def create_payment(
+    ctx: Context,
+    *,
+    merchant: dict[str, Any],
+    key: str,
+    request_hash: str,
+    command: CreatePayment,
+    started_at: float,
+) -> Response:
+    """Take one payment; answer within the POS wait budget counted from `started_at`."""
+    loop = asyncio.get_running_loop()
+    now = ctx.clock.now()
+    replay = await idempotency.precheck(
+        ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
+    )
+    if replay is not None:
+        return Response(replay.status, replay.body, replayed=True)
+
+    wallet = ctx.router.identify(command.code.value)
+    if command.amount.currency.code != merchant["currency"]:
+        raise InvalidAmount(
+            f"The amount must be in the merchant's currency, {merchant['currency']}.",
+            param="amount.currency",
+        )
+    routes = ctx.router.routes(merchant["country"], wallet)
+    quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
+    payer_amount = quote.payer_amount if quote is not None else command.amount
+
+    payment_id = new_id("pay")
+    budget = ctx.settings.durations.pos_wait_budget.total_seconds()
+    deadline = started_at + budget - min(_ANSWER_RESERVE, budget / 10)
+    payment = {
+        "id": payment_id,
+        "merchant_id": merchant["id"],
+        "merchant_reference": command.merchant_reference,
+        "status": PaymentStatus.PROCESSING,
+        "amount_value": command.amount.value,
+        "currency": command.amount.currency.code,
+        "payer_value": payer_amount.value,
+        "payer_currency": payer_amount.currency.code,
+        "wallet": wallet.id,
+        "partner": routes[0].partner,
+        "quote_id": quote.id if quote else None,
+        "rate": fx.format_rate(quote.rate) if quote else None,
+        "mid_rate": fx.format_rate(quote.mid_rate) if quote else None,
+        "quote_expires_at": quote.expires_at if quote else None,
+        "code_mask": command.code.masked,
+        "code_hash": ctx.hash_code(command.code.value),
+        "store_id": command.store_id,
+        "terminal_id": command.terminal_id,
+        "metadata_json": json.dumps(command.metadata, sort_keys=True) if command.metadata else None,
+        "created_at": now,
+        "updated_at": now,
+        "resolve_deadline": now + ctx.settings.durations.inquiry_deadline,
+        "lease_owner": ctx.owner,
+        "lease_expires_at": now
+        + ctx.settings.durations.pos_wait_budget
+        + ctx.settings.durations.lease_duration,
+        "version": 0,
+    }
+    attempt = _new_attempt(payment_id, 1, routes[0], now)
+    claim = idempotency.claim(
+        merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now, ctx=ctx
+    )
+    begun = await ctx.writer.run(
+        repo.begin_payment(
+            claim=claim,
+            quote=quote_row(quote, merchant_id=merchant["id"], wallet=wallet.id)
+            if spot_quote and quote is not None
+            else None,
+            payment=payment,
+            attempt=attempt,
+            now=now,
+        )
+    )
+    if isinstance(begun, IdempotencyReplay):
+        return Response(begun.status, begun.body, replayed=True)
+    if isinstance(begun, IdempotencyConflict):
+        idempotency.raise_conflict(begun)
+    if isinstance(begun, DuplicateReference):
+        raise DuplicateMerchantReference(
+            f"merchant_reference {command.merchant_reference!r} was already used.",
+            param="merchant_reference",
+            payment_id=begun.payment_id,
+        )
+
+    log.info(
+        "payment %s created: %s %s via %s, code %s",
+        payment_id,
+        command.amount.format(),
+        command.amount.currency.code,
+        routes[0].partner,
+        command.code.masked,
+    )
+    request = PayRequest(
+        partner_request_id=attempt["partner_request_id"],
+        reference=payment_id,
+        amount=command.amount,
+        payer_amount=payer_amount,
+        code=command.code,
+        merchant=MerchantInfo(
+            id=merchant["id"],
+            name=merchant["name"],
+            country=merchant["country"],
+            store_id=command.store_id,
+            terminal_id=command.terminal_id,
+        ),
+        requested_at=now,
+    )
+    driver = _PayDriver(ctx, payment, attempt, routes, request, deadline)
+    partner_started = loop.time()
+    outcome = await driver.run()
+    partner_seconds = loop.time() - partner_started
+    return await _finish(ctx, payment, driver, outcome, key, partner_seconds)
+
+
+async def _price(
+    ctx: Context,
+    merchant: dict[str, Any],
+    wallet_id: str,
+    wallet_currency: str,
+    command: CreatePayment,
+    now: datetime,
+) -> tuple[fx.Quote | None, bool]:
+    """The quote pricing this payment, and whether it was made on the spot (to be stored)."""
+    if wallet_currency == command.amount.currency.code:
+        return None, False  # same currency: no FX, `quote: null`
+    if command.quote_id is None:
+        wallet = ctx.router.wallet(wallet_id)
+        assert wallet is not None
+        return price(ctx, amount=command.amount, wallet=wallet, now=now), True
+    row = await repo.get_quote(ctx.db, command.quote_id)
+    if row is None or row["merchant_id"] != merchant["id"]:
+        raise NotFound(f"No quote {command.quote_id!r}.", param="quote_id")
+    if (
+        row["wallet"] != wallet_id
+        or row["amount_value"] != command.amount.value
+        or row["amount_currency"] != command.amount.currency.code
+    ):
+        raise QuoteMismatch(
+            "The quote is for another amount, currency or wallet.", param="quote_id"
+        )
+    if now > row["expires_at"]:
+        raise QuoteExpired(f"Quote {row['id']} expired at {row['expires_at']}.", param="quote_id")
+    quote = fx.Quote(
+        id=row["id"],
+        amount=fx.Money(row["amount_value"], fx.get_currency(row["amount_currency"])),
+        payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
+        rate=Decimal(row["rate"]),
+        mid_rate=Decimal(row["mid_rate"]),
+        markup_bps=row["markup_bps"],
+        rate_source=row["rate_source"],
+        rate_as_of=row["rate_as_of"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+    return quote, False
+
+
+def _new_attempt(payment_id: str, seq: int, route: Route, now: datetime) -> dict[str, Any]:
+    attempt_id = new_id("att")
+    return {
+        "id": attempt_id,
+        "payment_id": payment_id,
+        "seq": seq,
+        "partner": route.partner,
+        # Deterministic from the attempt: every retry of this attempt is the same partner request.
+        "partner_request_id": attempt_id,
+        "route_reason": route.reason,
+        "status": "pending",
+        "pay_calls": 0,
+        "inquiries": 0,
+        "cancel_calls": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class _PayDriver:
+    """Calls partners for one payment until an answer, a budget end, or no partner left."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        payment: dict[str, Any],
+        attempt: dict[str, Any],
+        routes: Sequence[Route],
+        request: PayRequest,
+        deadline: float,
+    ) -> None:
+        self.ctx = ctx
+        self.payment = payment
+        self.attempt = attempt
+        self.closed_attempts: list[dict[str, Any]] = []
+        self.routes = list(routes)
+        self.request = request
+        self.deadline = deadline
+        self.all_refused = False
+
+    def _remaining(self) -> float:
+        return self.deadline - asyncio.get_running_loop().time()
+
+    async def _call(self, operation: str) -> Outcome:
+        adapter = self.ctx.adapters[self.attempt["partner"]]
+        remaining = self._remaining()
+        try:
+            async with asyncio.timeout(remaining):
+                if operation == "pay":
+                    self.attempt["pay_calls"] += 1
+                    return await adapter.pay(self.request)
+                self.attempt["inquiries"] += 1
+                return await adapter.inquire(
+                    InquiryRequest(
+                        partner_request_id=self.attempt["partner_request_id"],
+                        payer_amount=self.request.payer_amount,
+                    )
+                )
+        except TimeoutError:
+            return Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
+
+    async def run(self) -> Outcome:
+        route_index = 0
+        maybe_sent = False  # once true, this attempt's partner may have charged: never fail over
+        action = "pay"
+        backoff = self.ctx.settings.durations.pay_retry_backoff.total_seconds()
+        cap = max(backoff, self.ctx.settings.durations.inquiry_initial_interval.total_seconds())
+        outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
+        while self._remaining() > _MIN_CALL_SECONDS:
+            outcome = await self._call(action)
+            if outcome.is_final:
+                return outcome
+            if outcome.nothing_charged and not maybe_sent and action == "pay":
+                route_index += 1
+                if route_index >= len(self.routes):
+                    self.all_refused = True
+                    return outcome
+                await self._fail_over(outcome, self.routes[route_index])
+                continue
+            maybe_sent = True
+            # In process: the partner has it, ask about it. Otherwise re-send the same request.
+            action = "inquire" if (outcome.in_process or action == "inquire") else "pay"
+            pause = min(cap, backoff) * (0.5 + random.random() / 2)  # jitter: not money
+            if self._remaining() - pause <= _MIN_CALL_SECONDS:
+                break
+            await asyncio.sleep(pause)
+            backoff *= 2
+        return outcome
+
+    async def _fail_over(self, outcome: Outcome, route: Route) -> None:
+        now = self.ctx.clock.now()
+        failed = _attempt_result(self.attempt, outcome, now, status="not_accepted")
+        self.closed_attempts.append(failed)
+        nxt = _new_attempt(self.payment["id"], self.attempt["seq"] + 1, route, now)
+        log.info(
+            "payment %s: %s charged nothing (%s); failing over to %s",
+            self.payment["id"],
+            self.attempt["partner"],
+            outcome.message,
+            route.partner,
+        )
+        await self.ctx.writer.run(
+            repo.switch_partner(
+                payment_id=self.payment["id"], failed_attempt=failed, next_attempt=nxt, now=now
+            )
+        )
+        self.attempt = nxt
+        self.payment["partner"] = route.partner
+        self.request = dataclasses.replace(self.request, partner_request_id=nxt["partner_request_id"])
+
+
+def _attempt_result(
+    attempt: dict[str, Any], outcome: Outcome, now: datetime, *, status: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": attempt["id"],
+        "status": status or outcome.status.value,
+        "delivery": outcome.delivery.value if outcome.status is OutcomeStatus.UNKNOWN else None,
+        "partner_code": outcome.partner_code,
+        "message": outcome.message[:500],
+        "pay_calls": attempt["pay_calls"],
+        "inquiries": attempt["inquiries"],
+        "updated_at": now,
+    }
+
+
+def outcome_changes(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The payment columns a final partner outcome sets."""
+    if outcome.status is OutcomeStatus.SUCCEEDED:
+        return {
+            "status": PaymentStatus.SUCCEEDED,
+            "partner_reference": outcome.partner_reference,
+            "partner_completed_at": outcome.completed_at or now,
+            "updated_at": now,
+            "next_action_at": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+    assert outcome.failure_code is not None
+    return {
+        "status": PaymentStatus.FAILED,
+        "failure_code": outcome.failure_code.value,
+        "failure_message": failure_message(outcome.failure_code),
+        "partner_reference": outcome.partner_reference,
+        "updated_at": now,
+        "next_action_at": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+
+
+async def _finish(
+    ctx: Context,
+    payment: dict[str, Any],
+    driver: _PayDriver,
+    outcome: Outcome,
+    key: str,
+    partner_seconds: float,
+) -> Response:
+    now = ctx.clock.now()
+    if driver.all_refused:
+        await ctx.writer.run(
+            repo.discard_payment(
+                payment_id=payment["id"], merchant_id=payment["merchant_id"], key=key, owner=ctx.owner
+            )
+        )
+        log.info("payment %s: no partner accepted it; nothing charged", payment["id"])
+        raise PartnerUnavailable(
+            "No partner can take this payment right now; nothing was charged. Retry later.",
+            partner=payment["partner"],
+        )
+    if outcome.is_final:
+        changes = outcome_changes(outcome, now)
+    else:
+        # Unknown at the end of the budget: leave it to the resolver, starting now.
+        changes = {
+            "updated_at": now,
+            "next_action_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+    payment.update(changes)
+    payment["version"] += 1
+    body = dumps(payment_view(payment))
+    attempt_rows = [*driver.closed_attempts, _attempt_result(driver.attempt, outcome, now)]
+    written = await ctx.writer.run(
+        repo.settle_payment(
+            payment_id=payment["id"],
+            changes=changes,
+            attempt_changes=attempt_rows,
+            owner=ctx.owner,
+            response=(payment["merchant_id"], key, 201, body),
+        )
+    )
+    if not written:  # pragma: no cover - our lease expired mid-call; show what is stored
+        row = await repo.get_payment(ctx.db, payment["id"])
+        assert row is not None
+        body = dumps(payment_view(row))
+    log.info(
+        "payment %s %s (%s, code %s)",
+        payment["id"],
+        payment["status"],
+        outcome.partner_code or outcome.message,
+        mask_code(driver.request.code.value),
+    )
+    if payment["status"] == PaymentStatus.PROCESSING:
+        ctx.kick(payment["id"])
+    return Response(201, body, partner_seconds=partner_seconds)

@@ -1,0 +1,369 @@
+"""All SQL lives here: read queries, and the units of work the group-commit writer runs.
+
+Reads go to the reader engine and never write. Writes are *units*: async functions of a
+connection, built by the functions below and handed to `GroupCommitWriter.run`. Each unit reads
+what it must decide on inside its transaction and reports business outcomes as return values
+(never exceptions), so a batch of units commits together (see `storage/writer.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.storage.db import Database
+from gateway.storage.tables import (
+    ApiKey,
+    IdempotencyRecord,
+    Merchant,
+    Payment,
+    PaymentAttempt,
+    Quote,
+)
+from gateway.storage.writer import Unit
+
+__all__ = [
+    "DuplicateReference",
+    "IdempotencyConflict",
+    "IdempotencyReplay",
+    "PaymentStatus",
+    "api_keys",
+    "attempts",
+    "idempotency",
+    "merchants",
+    "payments",
+    "quotes",
+]
+
+merchants = cast(sa.Table, Merchant.__table__)  # type: ignore[attr-defined]
+api_keys = cast(sa.Table, ApiKey.__table__)  # type: ignore[attr-defined]
+quotes = cast(sa.Table, Quote.__table__)  # type: ignore[attr-defined]
+payments = cast(sa.Table, Payment.__table__)  # type: ignore[attr-defined]
+attempts = cast(sa.Table, PaymentAttempt.__table__)  # type: ignore[attr-defined]
+idempotency = cast(sa.Table, IdempotencyRecord.__table__)  # type: ignore[attr-defined]
+
+
+class PaymentStatus:
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# --- results of units -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyReplay:
+    status: int
+    body: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyConflict:
+    in_use: bool  # True: the first request is still running; False: the key was used for another
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DuplicateReference:
+    payment_id: str
+
+
+IdempotencyOutcome = IdempotencyReplay | IdempotencyConflict | None
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def _one(db: Database, stmt: sa.Select[Any]) -> dict[str, Any] | None:
+    async with db.reader.connect() as conn:
+        row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def find_api_key(db: Database, key_hash: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(api_keys).where(api_keys.c.key_hash == key_hash))
+
+
+async def get_merchant(db: Database, merchant_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(merchants).where(merchants.c.id == merchant_id))
+
+
+async def get_quote(db: Database, quote_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(quotes).where(quotes.c.id == quote_id))
+
+
+async def get_payment(db: Database, payment_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(payments).where(payments.c.id == payment_id))
+
+
+async def get_attempts(db: Database, payment_id: str) -> list[dict[str, Any]]:
+    stmt = sa.select(attempts).where(attempts.c.payment_id == payment_id).order_by(attempts.c.seq)
+    async with db.reader.connect() as conn:
+        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def list_payments(
+    db: Database,
+    *,
+    merchant_id: str | None,
+    merchant_reference: str | None,
+    limit: int,
+    starting_after: str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Newest first. Ids sort by creation time, so paging is an id range."""
+    stmt = sa.select(payments)
+    if merchant_id is not None:
+        stmt = stmt.where(payments.c.merchant_id == merchant_id)
+    if merchant_reference is not None:
+        stmt = stmt.where(payments.c.merchant_reference == merchant_reference)
+    if starting_after is not None:
+        stmt = stmt.where(payments.c.id < starting_after)
+    stmt = stmt.order_by(payments.c.id.desc()).limit(limit + 1)
+    async with db.reader.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    return rows[:limit], len(rows) > limit
+
+
+async def find_idempotency(db: Database, merchant_id: str, key: str) -> dict[str, Any] | None:
+    stmt = sa.select(idempotency).where(
+        idempotency.c.merchant_id == merchant_id, idempotency.c.key == key
+    )
+    return await _one(db, stmt)
+
+
+async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
+    """Processing payments due for a look whose lease is free or expired."""
+    stmt = (
+        sa.select(payments.c.id)
+        .where(
+            payments.c.status == PaymentStatus.PROCESSING,
+            payments.c.next_action_at <= now,
+            sa.or_(payments.c.lease_expires_at.is_(None), payments.c.lease_expires_at < now),
+        )
+        .order_by(payments.c.next_action_at)
+        .limit(limit)
+    )
+    async with db.reader.connect() as conn:
+        return [r[0] for r in await conn.execute(stmt)]
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+def judge_idempotency(
+    record: dict[str, Any] | sa.RowMapping | None, request_hash: str, now: datetime
+) -> IdempotencyOutcome:
+    """What an existing record means for a new request with the same key (None: go ahead)."""
+    if record is None or record["expires_at"] <= now:
+        return None
+    if record["request_hash"] != request_hash:
+        return IdempotencyConflict(in_use=False)
+    if record["state"] != "completed":
+        return IdempotencyConflict(in_use=True)
+    return IdempotencyReplay(status=int(record["response_status"]), body=record["response_body"])
+
+
+async def _claim_key(
+    conn: AsyncConnection, claim: dict[str, Any], now: datetime
+) -> IdempotencyOutcome:
+    """Check the key inside the transaction; the caller inserts the claim if this returns None."""
+    where = (idempotency.c.merchant_id == claim["merchant_id"], idempotency.c.key == claim["key"])
+    existing = (await conn.execute(sa.select(idempotency).where(*where))).mappings().first()
+    verdict = judge_idempotency(existing, claim["request_hash"], now)
+    if verdict is None and existing is not None:  # expired: the key may be used again
+        await conn.execute(sa.delete(idempotency).where(*where))
+    return verdict
+
+
+def begin_payment(
+    *,
+    claim: dict[str, Any],
+    quote: dict[str, Any] | None,
+    payment: dict[str, Any],
+    attempt: dict[str, Any],
+    now: datetime,
+) -> Unit[IdempotencyOutcome | DuplicateReference]:
+    """The first commit of a payment: key claim, spot quote, payment and first attempt."""
+
+    async def unit(conn: AsyncConnection) -> IdempotencyOutcome | DuplicateReference:
+        verdict = await _claim_key(conn, claim, now)
+        if verdict is not None:
+            return verdict
+        existing = await conn.scalar(
+            sa.select(payments.c.id).where(
+                payments.c.merchant_id == payment["merchant_id"],
+                payments.c.merchant_reference == payment["merchant_reference"],
+            )
+        )
+        if existing is not None:
+            return DuplicateReference(payment_id=existing)
+        await conn.execute(sa.insert(idempotency).values(**claim))
+        if quote is not None:
+            await conn.execute(sa.insert(quotes).values(**quote))
+        await conn.execute(sa.insert(payments).values(**payment))
+        await conn.execute(sa.insert(attempts).values(**attempt))
+        return None
+
+    return unit
+
+
+def create_with_key(
+    *, claim: dict[str, Any], table: sa.Table, row: dict[str, Any], now: datetime
+) -> Unit[IdempotencyOutcome]:
+    """Insert one row and its completed idempotency record in one commit (e.g. a quote)."""
+
+    async def unit(conn: AsyncConnection) -> IdempotencyOutcome:
+        verdict = await _claim_key(conn, claim, now)
+        if verdict is not None:
+            return verdict
+        await conn.execute(sa.insert(idempotency).values(**claim))
+        await conn.execute(sa.insert(table).values(**row))
+        return None
+
+    return unit
+
+
+def switch_partner(
+    *,
+    payment_id: str,
+    failed_attempt: dict[str, Any],
+    next_attempt: dict[str, Any],
+    now: datetime,
+) -> Unit[None]:
+    """Fail over after a partner certainly charged nothing: close its attempt, open the next."""
+
+    async def unit(conn: AsyncConnection) -> None:
+        await _update_attempt(conn, failed_attempt)
+        await conn.execute(sa.insert(attempts).values(**next_attempt))
+        await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id)
+            .values(partner=next_attempt["partner"], updated_at=now)
+        )
+
+    return unit
+
+
+async def _update_attempt(conn: AsyncConnection, attempt: dict[str, Any]) -> None:
+    values = {k: v for k, v in attempt.items() if k != "id"}
+    await conn.execute(sa.update(attempts).where(attempts.c.id == attempt["id"]).values(**values))
+
+
+def settle_payment(
+    *,
+    payment_id: str,
+    changes: dict[str, Any],
+    attempt_changes: Sequence[dict[str, Any]],
+    owner: str,
+    response: tuple[str, str, int, str] | None = None,
+) -> Unit[bool]:
+    """Write a payment's new state (and its attempts') if `owner` still holds its lease.
+
+    `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
+    commit. Returns False when the lease was lost (someone else now owns the payment).
+    """
+
+    async def unit(conn: AsyncConnection) -> bool:
+        result = await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id, payments.c.lease_owner == owner)
+            .values(**changes, version=payments.c.version + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return False
+        for attempt in attempt_changes:
+            await _update_attempt(conn, attempt)
+        if response is not None:
+            merchant_id, key, status, body = response
+            await conn.execute(
+                sa.update(idempotency)
+                .where(idempotency.c.merchant_id == merchant_id, idempotency.c.key == key)
+                .values(state="completed", response_status=status, response_body=body)
+            )
+        return True
+
+    return unit
+
+
+def discard_payment(*, payment_id: str, merchant_id: str, key: str, owner: str) -> Unit[bool]:
+    """Forget a payment that no partner accepted: nothing was charged, the sale may be retried."""
+
+    async def unit(conn: AsyncConnection) -> bool:
+        owned = await conn.scalar(
+            sa.select(payments.c.id).where(
+                payments.c.id == payment_id, payments.c.lease_owner == owner
+            )
+        )
+        if owned is None:
+            return False
+        await conn.execute(sa.delete(attempts).where(attempts.c.payment_id == payment_id))
+        await conn.execute(sa.delete(payments).where(payments.c.id == payment_id))
+        await conn.execute(
+            sa.delete(idempotency).where(
+                idempotency.c.merchant_id == merchant_id, idempotency.c.key == key
+            )
+        )
+        return True
+
+    return unit
+
+
+def claim_lease(
+    *, payment_id: str, owner: str, now: datetime, until: datetime
+) -> Unit[dict[str, Any] | None]:
+    """Take a processing payment whose lease is free, expired or already ours."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        result = await conn.execute(
+            sa.update(payments)
+            .where(
+                payments.c.id == payment_id,
+                payments.c.status == PaymentStatus.PROCESSING,
+                sa.or_(
+                    payments.c.lease_owner.is_(None),
+                    payments.c.lease_owner == owner,
+                    payments.c.lease_expires_at < now,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        row = (
+            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .one()
+        )
+        return dict(row)
+
+    return unit
+
+
+def insert_rows(*rows: tuple[sa.Table, dict[str, Any]]) -> Unit[None]:
+    async def unit(conn: AsyncConnection) -> None:
+        for table, values in rows:
+            await conn.execute(sa.insert(table).values(**values))
+
+    return unit
+
+
+def update_row(table: sa.Table, row_id: str, values: dict[str, Any]) -> Unit[int]:
+    async def unit(conn: AsyncConnection) -> int:
+        result = await conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    return unit
+
+
+def purge_idempotency(now: datetime) -> Unit[int]:
+    async def unit(conn: AsyncConnection) -> int:
+        result = await conn.execute(sa.delete(idempotency).where(idempotency.c.expires_at <= now))
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    return unit

@@ -1,0 +1,189 @@
+"""The gateway's tables, as SQLModel classes.
+
+Money is stored the way it travels: a BigInteger of minor units beside a `char(3)` currency, with
+the merchant-side and payer-side amounts side by side. Rates are strings (the exact 10-significant-
+digit decimal the API showed), never floats. Timestamps are UTC, timezone-aware on both databases.
+
+The hot path writes through SQLAlchemy Core on `Model.__table__` (see `storage/writer.py`); the
+classes are the single description of the schema, which Alembic's migrations follow.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+__all__ = [
+    "ApiKey",
+    "IdempotencyRecord",
+    "Merchant",
+    "Payment",
+    "PaymentAttempt",
+    "Quote",
+    "UTCDateTime",
+    "metadata",
+]
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out; SQLite would otherwise hand back naive ones."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - defensive, SQLite returns datetime
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(sa_type=UTCDateTime(), nullable=nullable, index=index)
+
+
+def _money(nullable: bool = False) -> Any:
+    return Field(sa_type=sa.BigInteger(), nullable=nullable)
+
+
+def _ccy(nullable: bool = False) -> Any:
+    return Field(sa_type=sa.CHAR(3), nullable=nullable)
+
+
+class Merchant(SQLModel, table=True):
+    __tablename__ = "merchants"
+
+    id: str = Field(primary_key=True, max_length=40)
+    name: str = Field(max_length=200)
+    country: str = Field(sa_type=sa.CHAR(2))
+    currency: str = _ccy()
+    timezone: str = Field(max_length=64)
+    cutoff: str = Field(max_length=5, default="00:00")
+    mdr_bps: int = Field(default=0)
+    fixed_fee: int = Field(default=0, sa_type=sa.BigInteger())
+    created_at: datetime = _ts()
+
+
+class ApiKey(SQLModel, table=True):
+    __tablename__ = "api_keys"
+
+    id: str = Field(primary_key=True, max_length=40)
+    key_hash: str = Field(max_length=64, unique=True)
+    hint: str = Field(max_length=24)
+    role: str = Field(max_length=16)
+    merchant_id: str | None = Field(default=None, foreign_key="merchants.id", max_length=40)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class Quote(SQLModel, table=True):
+    __tablename__ = "quotes"
+
+    id: str = Field(primary_key=True, max_length=40)
+    merchant_id: str = Field(foreign_key="merchants.id", max_length=40, index=True)
+    wallet: str = Field(max_length=32)
+    amount_value: int = _money()
+    amount_currency: str = _ccy()
+    payer_value: int = _money()
+    payer_currency: str = _ccy()
+    rate: str = Field(max_length=40)
+    mid_rate: str = Field(max_length=40)
+    markup_bps: int
+    rate_source: str = Field(max_length=32)
+    rate_as_of: datetime = _ts()
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+
+
+class Payment(SQLModel, table=True):
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "merchant_reference", name="uq_payments_reference"),
+        sa.Index("ix_payments_merchant_created", "merchant_id", "created_at"),
+        sa.Index("ix_payments_resolution", "status", "next_action_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    merchant_id: str = Field(foreign_key="merchants.id", max_length=40)
+    merchant_reference: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    amount_value: int = _money()
+    currency: str = _ccy()
+    payer_value: int = _money()
+    payer_currency: str = _ccy()
+    wallet: str = Field(max_length=32)
+    partner: str = Field(max_length=64)
+    quote_id: str | None = Field(default=None, foreign_key="quotes.id", max_length=40)
+    rate: str | None = Field(default=None, max_length=40)
+    mid_rate: str | None = Field(default=None, max_length=40)
+    quote_expires_at: datetime | None = _ts(nullable=True)
+    code_mask: str = Field(max_length=32)
+    code_hash: str = Field(max_length=64, index=True)
+    store_id: str | None = Field(default=None, max_length=64)
+    terminal_id: str | None = Field(default=None, max_length=64)
+    metadata_json: str | None = Field(default=None, sa_type=sa.Text())
+    failure_code: str | None = Field(default=None, max_length=40)
+    failure_message: str | None = Field(default=None, max_length=500)
+    partner_reference: str | None = Field(default=None, max_length=128)
+    partner_completed_at: datetime | None = _ts(nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    # Resolution of unknown outcomes: when to look next, until when to inquire, and who holds it.
+    next_action_at: datetime | None = _ts(nullable=True)
+    resolve_deadline: datetime | None = _ts(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    version: int = Field(default=0)
+
+
+class PaymentAttempt(SQLModel, table=True):
+    """One partner's turn at a payment. Persisted before the partner is called."""
+
+    __tablename__ = "payment_attempts"
+
+    id: str = Field(primary_key=True, max_length=40)
+    payment_id: str = Field(foreign_key="payments.id", max_length=40, index=True)
+    seq: int
+    partner: str = Field(max_length=64)
+    partner_request_id: str = Field(max_length=64, unique=True)
+    route_reason: str = Field(max_length=200)
+    status: str = Field(max_length=16)
+    delivery: str | None = Field(default=None, max_length=16)
+    partner_code: str | None = Field(default=None, max_length=64)
+    message: str | None = Field(default=None, max_length=500)
+    pay_calls: int = Field(default=0)
+    inquiries: int = Field(default=0)
+    cancel_calls: int = Field(default=0)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first answer to a (merchant, Idempotency-Key), replayed to every later identical request."""
+
+    __tablename__ = "idempotency_keys"
+
+    merchant_id: str = Field(primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=255)
+    request_hash: str = Field(max_length=64)
+    state: str = Field(max_length=16)
+    response_status: int | None = None
+    response_body: str | None = Field(default=None, sa_type=sa.Text())
+    resource_id: str | None = Field(default=None, max_length=40)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+
+
+metadata = SQLModel.metadata
