@@ -19,8 +19,11 @@ from adapters._base import (
     mask_code,
 )
 from adapters._clock import Clock, SystemClock
+from adapters._registry import PROTOCOLS, ProtocolSpec
+from adapters._transport import classify_transport_error, new_http_client
 
 __all__ = [
+    "PROTOCOLS",
     "Adapter",
     "AdapterConfigError",
     "CancelRequest",
@@ -34,6 +37,9 @@ __all__ = [
     "OutcomeStatus",
     "PayRequest",
     "PaymentCode",
+    "ProtocolSpec",
     "SystemClock",
+    "classify_transport_error",
     "mask_code",
+    "new_http_client",
 ]

@@ -97,13 +97,16 @@ class _PerEurSource:
     name: str
 
     def __init__(
-        self, rates_per_eur: Mapping[str, Decimal], as_of: datetime, max_age: timedelta | None
+        self,
+        rates_per_eur: Mapping[str, Decimal],
+        as_of: datetime,
+        max_age: timedelta | None = None,
     ) -> None:
         self._as_of = require_aware(as_of, "as_of")
         if max_age is not None and (not isinstance(max_age, timedelta) or max_age < timedelta(0)):
             raise ValueError(f"max_age must be a non-negative timedelta or None, got {max_age!r}")
         self._max_age = max_age
-        rates = dict(rates_per_eur)
+        rates = {code: check_rate(rate, f"{code} rate") for code, rate in rates_per_eur.items()}
         if rates.setdefault("EUR", _ONE) != _ONE:
             raise InvalidAmount(f"EUR is the base of a per-EUR rate set; got {rates['EUR']}")
         self._rates = rates

@@ -65,7 +65,7 @@ def parse_duration(text: str) -> timedelta | None:
         rank = ranks.index(unit)
         if rank <= last_rank:
             raise DurationError(
-                f"{text!r}: write each unit once, largest first (e.g. \"1h30m\", not \"30m1h\")"
+                f'{text!r}: write each unit once, largest first (e.g. "1h30m", not "30m1h")'
             )
         last_rank = rank
         total += Decimal(number) * _UNITS[unit]
@@ -73,7 +73,7 @@ def parse_duration(text: str) -> timedelta | None:
     if position != len(source) or position == 0:
         raise DurationError(
             f"{text!r} is not a duration: use a number followed by a unit "
-            f"(d, h, m, s, ms, us) and no spaces, e.g. {EXAMPLES}, or \"off\""
+            f'(d, h, m, s, ms, us) and no spaces, e.g. {EXAMPLES}, or "off"'
         )
     if total != total.to_integral_value():
         raise DurationError(f"{text!r} is finer than one microsecond")

@@ -43,10 +43,10 @@ class Router:
             )
         for prefix, wallet in self._prefixes:
             if code.startswith(prefix):
-                if not wallet.min_code_length <= len(code) <= wallet.max_code_length:
+                length = wallet.code_length
+                if not length.min <= len(code) <= length.max:
                     raise InvalidPaymentCode(
-                        f"A {wallet.id} payment code has {wallet.min_code_length} to "
-                        f"{wallet.max_code_length} digits.",
+                        f"A {wallet.id} payment code has {length.min} to {length.max} digits.",
                         param="payment_method.code",
                     )
                 return wallet

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = ["dumps", "money", "payment_view", "quote_view", "rfc3339"]
@@ -12,7 +12,7 @@ __all__ = ["dumps", "money", "payment_view", "quote_view", "rfc3339"]
 def rfc3339(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def money(currency: str, value: int) -> dict[str, Any]:

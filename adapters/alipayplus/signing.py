@@ -85,7 +85,9 @@ class SignatureHeader:
     algorithm: str = ALGORITHM
 
     def render(self) -> str:
-        return f"algorithm={self.algorithm},keyVersion={self.key_version},signature={self.signature}"
+        return (
+            f"algorithm={self.algorithm},keyVersion={self.key_version},signature={self.signature}"
+        )
 
     @classmethod
     def parse(cls, header: str) -> SignatureHeader:

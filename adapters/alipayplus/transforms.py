@@ -20,8 +20,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fx import FXError, Money, from_minor_str, to_minor_str
-
 from adapters._base import (
     CancelRequest,
     Delivery,
@@ -34,6 +32,7 @@ from adapters._base import (
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
 from adapters.alipayplus.codes import PaymentState, Verdict
+from fx import FXError, Money, from_minor_str, to_minor_str
 
 __all__ = [
     "DEFAULT_TERMINAL_ID",
@@ -186,7 +185,9 @@ def pay_outcome(
     if verdict is Verdict.SUCCEEDED:
         problem = _amount_problem(response.payment_amount, request.payer_amount)
         if problem:
-            return _untrusted(f"success not trusted: {problem}", partner_code=code, http_status=http_status)
+            return _untrusted(
+                f"success not trusted: {problem}", partner_code=code, http_status=http_status
+            )
         return Outcome.succeeded(
             partner_reference=response.payment_id,
             completed_at=parse_time(response.payment_time),
@@ -222,8 +223,7 @@ def pay_outcome(
 
 
 def _payment_state(response: wire.InquiryPaymentResponse) -> tuple[PaymentState, str | None]:
-    """The payment's own state and code, from Antom's `paymentStatus` or Alipay+'s
-    `paymentResult`."""
+    """The payment's own state and code (Antom `paymentStatus`, else Alipay+ `paymentResult`)."""
     if response.payment_status is not None:
         state = codes.classify_payment_status(response.payment_status)
         return state, response.payment_result_code
@@ -254,7 +254,9 @@ def inquiry_outcome(
     """
     result = response.result
     if result is None:
-        return _untrusted("inquiry answer has no result", partner_code=None, http_status=http_status)
+        return _untrusted(
+            "inquiry answer has no result", partner_code=None, http_status=http_status
+        )
     code = result.result_code
     message = _describe(result)
     verdict = codes.classify(result.result_status, code)
@@ -274,7 +276,9 @@ def inquiry_outcome(
             http_status=http_status,
         )
     if verdict is not Verdict.SUCCEEDED:
-        return _untrusted(f"inquiry did not work: {message}", partner_code=code, http_status=http_status)
+        return _untrusted(
+            f"inquiry did not work: {message}", partner_code=code, http_status=http_status
+        )
 
     problem = _id_problem(response.payment_request_id, request.partner_request_id)
     if problem:
@@ -286,7 +290,9 @@ def inquiry_outcome(
         problem = _amount_problem(response.payment_amount, request.payer_amount)
         if problem:
             return _untrusted(
-                f"success not trusted: {problem}", partner_code=payment_code, http_status=http_status
+                f"success not trusted: {problem}",
+                partner_code=payment_code,
+                http_status=http_status,
             )
         return Outcome.succeeded(
             partner_reference=response.payment_id,

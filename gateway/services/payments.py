@@ -135,8 +135,14 @@ async def create_payment(
         "store_id": command.store_id,
         "terminal_id": command.terminal_id,
         "metadata_json": json.dumps(command.metadata, sort_keys=True) if command.metadata else None,
+        "failure_code": None,
+        "failure_message": None,
+        "partner_reference": None,
+        "partner_completed_at": None,
         "created_at": now,
         "updated_at": now,
+        # If this process dies mid-call, the resolver finds the payment once the lease expires.
+        "next_action_at": now + ctx.settings.durations.pos_wait_budget,
         "resolve_deadline": now + ctx.settings.durations.inquiry_deadline,
         "lease_owner": ctx.owner,
         "lease_expires_at": now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,61 @@ from gateway.config import Wallet
 from gateway.context import Context
 from gateway.errors import InvalidAmount, InvalidRequest, RateUnavailable
 from gateway.ids import new_id
+from gateway.services import idempotency
+from gateway.storage import repository as repo
+from gateway.storage.repository import IdempotencyConflict, IdempotencyReplay
+from gateway.views import dumps, quote_view
 
-__all__ = ["price", "quote_row"]
+__all__ = ["QuoteResponse", "create_quote", "price", "quote_row"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QuoteResponse:
+    status: int
+    body: str
+    replayed: bool = False
+
+
+async def create_quote(
+    ctx: Context,
+    *,
+    merchant: dict[str, Any],
+    key: str,
+    request_hash: str,
+    parsed: tuple[fx.Money, str],
+) -> QuoteResponse:
+    """`POST /v1/fx/quotes`: one commit stores the quote and its idempotent answer together."""
+    amount, wallet_id = parsed
+    now = ctx.clock.now()
+    replay = await idempotency.precheck(
+        ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
+    )
+    if replay is not None:
+        return QuoteResponse(replay.status, replay.body, replayed=True)
+    wallet = ctx.router.wallet(wallet_id)
+    if wallet is None:
+        raise InvalidRequest(f"Unknown wallet {wallet_id!r}.", param="wallet")
+    if amount.currency.code != merchant["currency"]:
+        raise InvalidAmount(
+            f"The amount must be in the merchant's currency, {merchant['currency']}.",
+            param="amount.currency",
+        )
+    ctx.router.routes(merchant["country"], wallet)  # no_route now rather than at payment time
+    quote = price(ctx, amount=amount, wallet=wallet, now=now)
+    row = quote_row(quote, merchant_id=merchant["id"], wallet=wallet.id)
+    body = dumps(quote_view(row))
+    claim = idempotency.claim(
+        merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now, ctx=ctx
+    )
+    claim.update(state="completed", response_status=201, response_body=body, resource_id=quote.id)
+    verdict = await ctx.writer.run(
+        repo.create_with_key(claim=claim, table=repo.quotes, row=row, now=now)
+    )
+    if isinstance(verdict, IdempotencyReplay):
+        return QuoteResponse(verdict.status, verdict.body, replayed=True)
+    if isinstance(verdict, IdempotencyConflict):
+        idempotency.raise_conflict(verdict)
+    return QuoteResponse(201, body)
 
 
 def price(ctx: Context, *, amount: fx.Money, wallet: Wallet, now: datetime) -> fx.Quote:

@@ -113,10 +113,12 @@ class Resolver:
         interval = _Backoff(durations.inquiry_initial_interval, durations.inquiry_max_interval)
         cancel_interval = _Backoff(durations.cancel_initial_interval, durations.cancel_max_interval)
         cancelling = False
+        first = True  # always ask once: after a crash the deadline may be long past
 
         while True:
             now = ctx.clock.now()
-            if not cancelling and now < payment["resolve_deadline"]:
+            if not cancelling and (first or now < payment["resolve_deadline"]):
+                first = False
                 attempt["inquiries"] += 1
                 outcome = await adapter.inquire(inquiry)
                 if outcome.is_final:

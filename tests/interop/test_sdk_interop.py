@@ -244,21 +244,10 @@ def assert_signed_and_accepted(r: dict[str, Any]) -> None:
     assert r["sdk_would_accept"], explain(r)
 
 
-def _charges_for(ledger: Any, request_id: str) -> list[Any]:
-    """The sandbox ledger's charge entries for one paymentRequestId, whatever its container."""
-    entries = ledger
-    if isinstance(ledger, dict):
-        entries = ledger.get("entries", ledger.get("charges", list(ledger.values())))
-    elif hasattr(ledger, "entries"):
-        entries = ledger.entries
-    found = []
-    for e in entries:
-        d = e if isinstance(e, dict) else getattr(e, "__dict__", {})
-        kind = str(d.get("kind", d.get("type", "charge"))).lower()
-        rid = d.get("payment_request_id", d.get("paymentRequestId", d.get("partner_request_id")))
-        if rid == request_id and "charge" in kind:
-            found.append(e)
-    return found
+def charges(sandbox: Sandbox, request_id: str) -> int:
+    """How many times the sandbox charged this paymentRequestId (its ledger's own count)."""
+    count: int = sandbox.ledger().charges_for(request_id)
+    return count
 
 
 # ------------------------------------------------------------------------------------------------
@@ -273,7 +262,7 @@ async def test_sdk_pay_approved(sdk_python: Path, sandbox: Sandbox) -> None:
     assert r["paymentId"], explain(r)
     assert r["paymentAmount"] == {"currency": CURRENCY, "value": VALUE}, explain(r)
     assert r["paymentRequestId"] in (None, rid), explain(r)
-    assert len(_charges_for(sandbox.ledger(), rid)) == 1
+    assert charges(sandbox, rid) == 1, sandbox.ledger().to_json()
 
 
 async def test_sdk_pay_then_inquiry_and_cancel(sdk_python: Path, sandbox: Sandbox) -> None:
@@ -293,6 +282,9 @@ async def test_sdk_pay_then_inquiry_and_cancel(sdk_python: Path, sandbox: Sandbo
     assert_signed_and_accepted(cancel)
     assert cancel["request_path"] == "/ams/api/v1/payments/cancel"
     assert cancel["result"]["resultStatus"] == "S", explain(cancel)
+    assert cancel["paymentId"] == paid["paymentId"], explain(cancel)
+    ledger = sandbox.ledger()
+    assert ledger.charges_for(rid) == 1 and ledger.reversals_for(rid) == 1, ledger.to_json()
 
 
 async def test_sdk_pay_declined_balance(sdk_python: Path, sandbox: Sandbox) -> None:
@@ -301,7 +293,7 @@ async def test_sdk_pay_declined_balance(sdk_python: Path, sandbox: Sandbox) -> N
     assert_signed_and_accepted(r)
     assert r["result"]["resultStatus"] == "F", explain(r)
     assert r["result"]["resultCode"] == "USER_BALANCE_NOT_ENOUGH", explain(r)
-    assert _charges_for(sandbox.ledger(), rid) == []
+    assert charges(sandbox, rid) == 0, sandbox.ledger().to_json()
 
 
 async def test_sdk_pay_replay_returns_original_and_charges_once(
@@ -315,7 +307,9 @@ async def test_sdk_pay_replay_returns_original_and_charges_once(
         assert r["result"]["resultStatus"] == "S", explain(r)
     assert second["paymentId"] == first["paymentId"], explain(second)
     assert second["paymentAmount"] == first["paymentAmount"], explain(second)
-    assert len(_charges_for(sandbox.ledger(), rid)) == 1, sandbox.ledger()
+    assert charges(sandbox, rid) == 1, sandbox.ledger().to_json()
+    record = sandbox.ledger().get(rid)
+    assert record is not None and record.pay_calls == 2, sandbox.ledger().to_json()
 
 
 async def test_sdk_sandbox_client_id_uses_sandbox_path(sdk_python: Path, sandbox: Sandbox) -> None:
@@ -331,7 +325,7 @@ async def test_sdk_sandbox_client_id_uses_sandbox_path(sdk_python: Path, sandbox
     assert_signed_and_accepted(r)
     assert r["result"]["resultStatus"] == "S", explain(r)
     assert r["paymentAmount"] == {"currency": CURRENCY, "value": VALUE}, explain(r)
-    assert len(_charges_for(sandbox.ledger(), rid)) == 1
+    assert charges(sandbox, rid) == 1, sandbox.ledger().to_json()
 
 
 async def test_sdk_wrong_key_is_rejected_and_charges_nothing(
@@ -352,4 +346,5 @@ async def test_sdk_wrong_key_is_rejected_and_charges_nothing(
     assert r["result"]["resultStatus"] == "F", explain(r)
     assert r["result"]["resultCode"] == "INVALID_SIGNATURE", explain(r)
     assert not r["paymentId"], explain(r)
-    assert _charges_for(sandbox.ledger(), rid) == []
+    assert charges(sandbox, rid) == 0, sandbox.ledger().to_json()
+    assert sandbox.ledger().get(rid) is None, sandbox.ledger().to_json()

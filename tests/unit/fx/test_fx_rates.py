@@ -245,3 +245,10 @@ def test_mid_rate_validation() -> None:
         MidRate(THB, CNY, 0.186, ECB_AS_OF, "ecb")  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         MidRate(THB, CNY, Decimal("0.186"), datetime(2022, 7, 8), "ecb")
+
+
+def test_direct_construction_validates_rates() -> None:
+    source = EcbXmlRateSource({"THB": Decimal("36.602")}, ECB_AS_OF)
+    assert source.mid_rate(EUR, THB, NOW).rate == Decimal("36.602")
+    with pytest.raises(InvalidAmount):
+        EcbXmlRateSource({"THB": 36.602}, ECB_AS_OF)  # type: ignore[dict-item]

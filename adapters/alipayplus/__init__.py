@@ -1,0 +1,102 @@
+"""The Alipay+ / Antom v1 protocol family: adapter, wire format and sandbox partner.
+
+Layout (hyperswitch style): `client.py` is the thin HTTP client, `transforms.py` the pure
+domain <-> wire conversions, `models.py` the wire schemas, `codes.py` the result-code tables,
+`signing.py` signatures and keys, `sandbox/` the simulated partner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from adapters._base import AdapterConfigError, Operation
+from adapters._clock import Clock
+from adapters.alipayplus.client import AlipayPlusAdapter
+from adapters.alipayplus.sandbox import LEDGER, SandboxLedger, SandboxSettings, create_sandbox_app
+from adapters.alipayplus.signing import (
+    AlipayPlusCredentials,
+    KeyFormatError,
+    generate_keypair,
+    load_private_key,
+    load_public_key,
+)
+
+__all__ = [
+    "LEDGER",
+    "OPTIONAL_CREDENTIALS",
+    "REQUIRED_CREDENTIALS",
+    "AlipayPlusAdapter",
+    "AlipayPlusCredentials",
+    "SandboxLedger",
+    "SandboxSettings",
+    "build_adapter",
+    "create_sandbox_app",
+    "generate_keypair",
+]
+
+REQUIRED_CREDENTIALS = ("client_id", "private_key", "partner_public_key")
+# Key rotation: the keyVersion we announce, and the one the partner's key is registered under.
+OPTIONAL_CREDENTIALS = ("key_version", "partner_key_version")
+
+_SANDBOX_CLIENT_PREFIX = "SANDBOX_"
+
+
+def build_adapter(
+    *,
+    partner_id: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    timeouts: Mapping[Operation, float],
+    clock: Clock,
+) -> AlipayPlusAdapter:
+    """Build an adapter from configuration; `AdapterConfigError` names the bad setting.
+
+    `credentials` is keyed by `REQUIRED_CREDENTIALS` (plus optional `OPTIONAL_CREDENTIALS`),
+    the values being the secrets themselves. As in Ant's SDKs, a client id starting with
+    `SANDBOX_` talks to `/ams/sandbox/api` instead of `/ams/api`.
+    """
+
+    def bad(name: str, why: str) -> AdapterConfigError:
+        return AdapterConfigError(f"partner {partner_id!r}: credential {name!r} {why}")
+
+    for name in REQUIRED_CREDENTIALS:
+        value = credentials.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise bad(name, "is missing")
+    unknown = sorted(set(credentials) - set(REQUIRED_CREDENTIALS) - set(OPTIONAL_CREDENTIALS))
+    if unknown:
+        raise bad(unknown[0], f"is not one of {REQUIRED_CREDENTIALS + OPTIONAL_CREDENTIALS}")
+    versions: dict[str, int] = {}
+    for name in OPTIONAL_CREDENTIALS:
+        text = credentials.get(name, "1").strip()
+        if not text.isdigit():
+            raise bad(name, "is not a whole number")
+        versions[name] = int(text)
+
+    client_id = credentials["client_id"].strip()
+    try:
+        private_key = load_private_key(credentials["private_key"])
+    except KeyFormatError as exc:
+        raise bad("private_key", f"is invalid: {exc}") from None
+    try:
+        public_key = load_public_key(credentials["partner_public_key"])
+    except KeyFormatError as exc:
+        raise bad("partner_public_key", f"is invalid: {exc}") from None
+    prefix = "/ams/sandbox/api" if client_id.startswith(_SANDBOX_CLIENT_PREFIX) else "/ams/api"
+    return AlipayPlusAdapter(
+        partner_id=partner_id,
+        base_url=base_url,
+        credentials=AlipayPlusCredentials(
+            client_id=client_id,
+            private_key=private_key,
+            partner_public_keys={versions["partner_key_version"]: public_key},
+            key_version=versions["key_version"],
+        ),
+        http=http,
+        timeouts=timeouts,
+        clock=clock,
+        path_prefix=prefix,
+    )

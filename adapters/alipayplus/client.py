@@ -1,0 +1,242 @@
+"""`AlipayPlusAdapter`: the thin client of the Alipay+ / Antom protocol (hyperswitch's
+`<connector>.rs`).
+
+Per operation it only builds the body (transforms), signs it, POSTs it with the operation's
+timeout, classifies transport errors, verifies the answer's signature and hands the parsed answer
+back to transforms. An answer that is not HTTP 200, not signed with a partner key we hold, or not
+parseable is never trusted: UNKNOWN, maybe sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from typing import TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from adapters._base import (
+    AdapterConfigError,
+    CancelRequest,
+    Delivery,
+    InquiryRequest,
+    Operation,
+    Outcome,
+    PayRequest,
+)
+from adapters._clock import Clock
+from adapters._transport import call_deadline, classify_transport_error, request_timeout
+from adapters.alipayplus import models as wire
+from adapters.alipayplus import transforms
+from adapters.alipayplus.signing import (
+    ALGORITHM,
+    AlipayPlusCredentials,
+    SignatureHeader,
+    build_content,
+    sign,
+    verify,
+)
+
+__all__ = ["PATHS", "AlipayPlusAdapter"]
+
+log = logging.getLogger(__name__)
+
+_Answer = TypeVar("_Answer", bound=BaseModel)
+
+PATHS: Mapping[Operation, str] = {
+    Operation.PAY: "/v1/payments/pay",
+    Operation.INQUIRE: "/v1/payments/inquiryPayment",
+    Operation.CANCEL: "/v1/payments/cancel",
+}
+_CONTENT_TYPE = "application/json; charset=UTF-8"
+
+
+class AlipayPlusAdapter:
+    """One partner speaking Alipay+ / Antom v1.
+
+    Usage::
+
+        adapter = AlipayPlusAdapter(
+            partner_id="antom-th",
+            base_url="https://open-sea-global.alipay.com",
+            credentials=AlipayPlusCredentials.from_text(...),
+            http=new_http_client(),
+            timeouts={Operation.PAY: 8, Operation.INQUIRE: 5, Operation.CANCEL: 8},
+            clock=SystemClock(),
+        )
+        outcome = await adapter.pay(request)
+
+    **Parameters**
+    - `partner_id`: the partner's name in our configuration.
+    - `base_url`: scheme, host and optional base path; no query string.
+    - `credentials`: our client id and key, and the partner's public keys by keyVersion.
+    - `http`: a shared client (see `adapters._transport.new_http_client`); not closed here.
+    - `timeouts`: seconds per operation; each of `capabilities` needs one.
+    - `clock`: source of `Request-Time`.
+    - `path_prefix`: `/ams/api` (Antom), `/ams/sandbox/api` or `/aps/api` (Alipay+ acquirer).
+    """
+
+    def __init__(
+        self,
+        *,
+        partner_id: str,
+        base_url: str,
+        credentials: AlipayPlusCredentials,
+        http: httpx.AsyncClient,
+        timeouts: Mapping[Operation, float],
+        clock: Clock,
+        path_prefix: str = "/ams/api",
+    ) -> None:
+        try:
+            url = httpx.URL(base_url)
+        except httpx.InvalidURL as exc:
+            raise AdapterConfigError(f"partner {partner_id!r}: bad base_url: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+            raise AdapterConfigError(
+                f"partner {partner_id!r}: base_url must be http(s)://host[:port][/path]"
+            )
+        if path_prefix and not path_prefix.startswith("/"):
+            raise AdapterConfigError(f"partner {partner_id!r}: path_prefix must start with '/'")
+        for operation in self.capabilities:
+            seconds = timeouts.get(operation)
+            if seconds is None or not seconds > 0:
+                raise AdapterConfigError(
+                    f"partner {partner_id!r}: no positive timeout for {operation.value}"
+                )
+        self._partner_id = partner_id
+        self._credentials = credentials
+        self._http = http
+        self._timeouts = dict(timeouts)
+        self._clock = clock
+        self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        self._base_path = url.path.rstrip("/") + path_prefix.rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"AlipayPlusAdapter(partner_id={self._partner_id!r}, base={self._origin!r})"
+
+    @property
+    def partner_id(self) -> str:
+        return self._partner_id
+
+    @property
+    def capabilities(self) -> frozenset[Operation]:
+        return frozenset({Operation.PAY, Operation.INQUIRE, Operation.CANCEL})
+
+    async def pay(self, request: PayRequest) -> Outcome:
+        answer = await self._call(Operation.PAY, transforms.pay_body(request), wire.PayResponse)
+        if isinstance(answer, Outcome):
+            return answer
+        outcome = transforms.pay_outcome(answer, request, http_status=200)
+        log.debug(
+            "pay %s %s code %s -> %s %s",
+            self._partner_id,
+            request.partner_request_id,
+            request.code.masked,
+            outcome.status,
+            outcome.partner_code,
+        )
+        return outcome
+
+    async def inquire(self, request: InquiryRequest) -> Outcome:
+        body = transforms.inquiry_body(request)
+        answer = await self._call(Operation.INQUIRE, body, wire.InquiryPaymentResponse)
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.inquiry_outcome(answer, request, http_status=200)
+
+    async def cancel(self, request: CancelRequest) -> Outcome:
+        answer = await self._call(
+            Operation.CANCEL, transforms.cancel_body(request), wire.CancelResponse
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.cancel_outcome(answer, request, http_status=200)
+
+    async def _call(
+        self, operation: Operation, body_model: BaseModel, answer_type: type[_Answer]
+    ) -> _Answer | Outcome:
+        """Sign, send and verify one call: the parsed answer, or the UNKNOWN it amounts to."""
+        path = self._base_path + PATHS[operation]
+        body = wire.encode(body_model)
+        credentials = self._credentials
+        request_time = transforms.format_time(self._clock.now())
+        content = build_content("POST", path, credentials.client_id, request_time, body)
+        signature = SignatureHeader(
+            signature=sign(credentials.private_key, content),
+            key_version=credentials.key_version,
+        )
+        headers = {
+            "Content-Type": _CONTENT_TYPE,
+            "client-id": credentials.client_id,
+            "Request-Time": request_time,
+            "Signature": signature.render(),
+        }
+        seconds = self._timeouts[operation]
+        try:
+            async with asyncio.timeout(call_deadline(seconds)):
+                response = await self._http.post(
+                    self._origin + path,
+                    content=body,
+                    headers=headers,
+                    timeout=request_timeout(seconds),
+                )
+        except Exception as exc:  # a partner call never raises: classify whatever happened
+            delivery = classify_transport_error(exc)
+            log.debug("%s %s: %r -> %s", self._partner_id, operation.value, exc, delivery)
+            return Outcome.unknown(delivery, f"{operation.value}: {_describe_error(exc)}")
+
+        status = response.status_code
+        if status != 200:
+            return Outcome.unknown(
+                Delivery.MAYBE_SENT, f"{operation.value}: HTTP {status}", http_status=status
+            )
+        problem = self._signature_problem(path, response)
+        if problem is not None:
+            log.debug("%s %s: %s", self._partner_id, operation.value, problem)
+            return Outcome.unknown(
+                Delivery.MAYBE_SENT, f"{operation.value}: {problem}", http_status=status
+            )
+        try:
+            return answer_type.model_validate_json(response.content)
+        except ValidationError as exc:
+            return Outcome.unknown(
+                Delivery.MAYBE_SENT,
+                f"{operation.value}: unparseable answer ({_describe_validation(exc)})",
+                http_status=status,
+            )
+
+    def _signature_problem(self, path: str, response: httpx.Response) -> str | None:
+        """Why the answer is not verifiably the partner's, or None when it is."""
+        header = response.headers.get("signature")
+        response_time = response.headers.get("response-time")
+        client_id = response.headers.get("client-id")
+        if not header:
+            return "unsigned answer"
+        if response_time is None or client_id is None:
+            return "answer lacks response-time or client-id"
+        try:
+            parsed = SignatureHeader.parse(header)
+        except ValueError as exc:
+            return str(exc)
+        if parsed.algorithm != ALGORITHM:
+            return f"unsupported signature algorithm {parsed.algorithm!r}"
+        key = self._credentials.partner_public_keys.get(parsed.key_version)
+        if key is None:
+            return f"answer signed with unknown keyVersion {parsed.key_version}"
+        content = build_content("POST", path, client_id, response_time, response.content)
+        if not verify(key, content, parsed.signature):
+            return "answer signature does not verify"
+        return None
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    """Where and what, never the input values (which could hold anything)."""
+    parts = [".".join(str(p) for p in error["loc"]) + f" {error['type']}" for error in exc.errors()]
+    return "; ".join(parts[:5]) or "invalid"

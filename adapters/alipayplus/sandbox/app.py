@@ -1,0 +1,444 @@
+"""An aiohttp app that plays an Alipay+ / Antom partner, with API.md's deterministic test codes.
+
+It speaks the real wire protocol: requests must be signed by a merchant key it knows (else a
+signed F `ACCESS_DENIED` / `INVALID_SIGNATURE`, nothing charged), and every answer except the
+0500 scenario's is signed with the sandbox key. Response header names are lower case
+(`client-id`, `response-time`, `signature`) because Ant's Python SDK looks them up that way.
+
+Behaviour by the last four digits of `paymentMethodId` (codes must be 16-24 ASCII digits, else
+F `INVALID_CODE`):
+
+    0000 / other  S SUCCESS at once
+    0051 0059 0054  F USER_BALANCE_NOT_ENOUGH / RISK_REJECT / EXPIRED_CODE
+    0091  charged at once, answer held `hold_seconds`; inquiry finds SUCCESS (every pay is held)
+    0092  answer held `hold_seconds`, then U UNKNOWN_EXCEPTION; never recorded (ORDER_NOT_EXIST)
+    0093  U PAYMENT_IN_PROCESS; SUCCESS `confirm_seconds` after creation
+    0094  U PAYMENT_IN_PROCESS; FAIL ORDER_IS_CLOSED `expire_seconds` after creation
+    0500  HTTP 500, unsigned, to the first pay of a request id (nothing recorded); then approves
+    0503  F PARTNER_STATUS_ABNORMAL on every pay, nothing recorded or charged
+
+A replay of a pay (same paymentRequestId, amount and code) returns the payment's current state
+and never charges twice; other amount or code: F REPEAT_REQ_INCONSISTENT. A pay for a request id
+that was cancelled first: F ORDER_STATUS_INVALID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import BaseModel, ValidationError
+
+from adapters._base import mask_code
+from adapters._clock import Clock, SystemClock
+from adapters.alipayplus import codes
+from adapters.alipayplus import models as wire
+from adapters.alipayplus.sandbox.ledger import (
+    PaymentRecord,
+    PaymentStatus,
+    SandboxLedger,
+    Scenario,
+    code_digest,
+)
+from adapters.alipayplus.signing import (
+    SignatureHeader,
+    build_content,
+    load_private_key,
+    load_public_key,
+    sign,
+    verify,
+)
+from fx import FXError, from_minor_str
+
+__all__ = ["LEDGER", "PATH_PREFIXES", "SandboxSettings", "create_sandbox_app"]
+
+log = logging.getLogger(__name__)
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+PATH_PREFIXES = ("/ams/api", "/ams/sandbox/api", "/aps/api")
+_CODE = re.compile(r"[0-9]{16,24}")
+_PRODUCT_CODE = "IN_STORE_PAYMENT"
+
+
+@dataclasses.dataclass
+class SandboxSettings:
+    """How one sandbox partner behaves.
+
+    **Parameters**
+    - `private_key_pem`: the sandbox's signing key (its public half goes in the adapter's
+      `partner_public_key`).
+    - `merchant_public_keys`: client-id -> that merchant's public key; requests are verified
+      with it.
+    - `client_id_in_responses`: the `client-id` header of answers; None echoes the request's.
+    - `key_version`: the keyVersion announced in answer signatures.
+    - `hold_seconds`: how long 0091/0092 hold their answer (beyond the gateway's pay timeout).
+    - `confirm_seconds`: 0093's time until the tourist confirms.
+    - `expire_seconds`: 0094's time until the partner expires the payment.
+    - `clock`: business time for lazily evaluated states and `Response-Time`.
+    """
+
+    private_key_pem: str
+    merchant_public_keys: Mapping[str, str]
+    client_id_in_responses: str | None = None
+    key_version: int = 1
+    hold_seconds: float = 9.0
+    confirm_seconds: float = 2.0
+    expire_seconds: float = 3.0
+    clock: Clock = dataclasses.field(default_factory=SystemClock)
+
+    def __repr__(self) -> str:
+        merchants = sorted(self.merchant_public_keys)
+        return (
+            f"SandboxSettings(private_key_pem=<redacted>, merchants={merchants}, "
+            f"hold={self.hold_seconds}, confirm={self.confirm_seconds}, "
+            f"expire={self.expire_seconds})"
+        )
+
+
+LEDGER = web.AppKey("alipayplus_sandbox_ledger", SandboxLedger)
+
+
+@dataclasses.dataclass
+class _State:
+    settings: SandboxSettings
+    private_key: rsa.RSAPrivateKey
+    merchant_keys: dict[str, rsa.RSAPublicKey]
+    ledger: SandboxLedger
+    failed_once: set[str] = dataclasses.field(default_factory=set)  # 0500 ids already failed
+    stopping: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+
+
+_STATE = web.AppKey("alipayplus_sandbox_state", _State)
+
+
+class _Reply(Exception):
+    """Raised inside a handler to answer at once with a signed protocol result."""
+
+    def __init__(self, status: str, code: str, message: str) -> None:
+        super().__init__(code)
+        self.result = wire.Result(result_status=status, result_code=code, result_message=message)
+
+
+def _result(status: str, code: str, message: str) -> wire.Result:
+    return wire.Result(result_status=status, result_code=code, result_message=message)
+
+
+def create_sandbox_app(settings: SandboxSettings) -> web.Application:
+    """The sandbox partner as an aiohttp app; `app[LEDGER]` is its ledger."""
+    state = _State(
+        settings=settings,
+        private_key=load_private_key(settings.private_key_pem),
+        merchant_keys={
+            cid: load_public_key(pem) for cid, pem in settings.merchant_public_keys.items()
+        },
+        ledger=SandboxLedger(
+            settings.clock,
+            confirm_seconds=settings.confirm_seconds,
+            expire_seconds=settings.expire_seconds,
+        ),
+    )
+    app = web.Application()
+    app[_STATE] = state
+    app[LEDGER] = state.ledger
+    for prefix in PATH_PREFIXES:
+        app.router.add_post(f"{prefix}/v1/payments/pay", _pay)
+        app.router.add_post(f"{prefix}/v1/payments/inquiryPayment", _inquiry)
+        app.router.add_post(f"{prefix}/v1/payments/cancel", _cancel)
+    app.router.add_get("/_sandbox/ledger", _ledger_json)
+
+    async def release_holds(app: web.Application) -> None:
+        app[_STATE].stopping.set()
+
+    app.on_shutdown.append(release_holds)
+    return app
+
+
+# --- plumbing --------------------------------------------------------------------------------
+
+
+def _signed(request: web.Request, state: _State, answer: BaseModel) -> web.Response:
+    """Serialise and sign an answer over `POST <request path>\\n<client-id>.<time>.<body>`."""
+    settings = state.settings
+    body = wire.encode(answer)
+    client_id = settings.client_id_in_responses
+    if client_id is None:
+        client_id = request.headers.get("client-id", "")
+    response_time = settings.clock.now().isoformat(timespec="seconds")
+    content = build_content(request.method, request.path, client_id, response_time, body)
+    header = SignatureHeader(
+        signature=sign(state.private_key, content), key_version=settings.key_version
+    )
+    return web.Response(
+        body=body,
+        headers={
+            "content-type": "application/json; charset=UTF-8",
+            "client-id": client_id,
+            "response-time": response_time,
+            "signature": header.render(),
+        },
+    )
+
+
+async def _authenticated_body(request: web.Request, state: _State) -> bytes:
+    """The raw body of a request signed by a known merchant, else a signed refusal."""
+    raw = await request.read()
+    client_id = request.headers.get("client-id")
+    key = state.merchant_keys.get(client_id or "")
+    if key is None:
+        raise _Reply("F", codes.ACCESS_DENIED, "Access is denied: unknown client-id.")
+    try:
+        header = SignatureHeader.parse(request.headers.get("Signature", ""))
+    except ValueError:
+        raise _Reply("F", codes.INVALID_SIGNATURE, "The signature is invalid.") from None
+    request_time = request.headers.get("Request-Time", "")
+    content = build_content(request.method, request.path, client_id or "", request_time, raw)
+    if not verify(key, content, header.signature):
+        raise _Reply("F", codes.INVALID_SIGNATURE, "The signature is invalid.")
+    return raw
+
+
+def _parse(raw: bytes, model: type[_Model]) -> _Model:
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        where = "; ".join(
+            ".".join(str(p) for p in e["loc"]) + f" {e['type']}" for e in exc.errors()[:3]
+        )
+        raise _Reply("F", codes.PARAM_ILLEGAL, f"Illegal parameters: {where}") from None
+
+
+async def _hold(state: _State) -> None:
+    """Sit on the answer for `hold_seconds`, but let the app shut down without waiting."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(state.stopping.wait(), state.settings.hold_seconds)
+
+
+def _same_request(record: PaymentRecord, amount: wire.Amount, code: str) -> bool:
+    return (
+        record.amount is not None
+        and record.amount.currency == amount.currency
+        and record.amount.value == amount.value
+        and record.code_sha256 == code_digest(code)
+    )
+
+
+def _pay_answer(record: PaymentRecord) -> wire.PayResponse:
+    """A pay answer for the payment's current state."""
+    base: dict[str, Any] = {
+        "payment_request_id": record.payment_request_id,
+        "payment_id": record.payment_id,
+        "payment_amount": record.amount,
+        "payment_create_time": record.created_at.isoformat(timespec="seconds"),
+    }
+    if record.status is PaymentStatus.SUCCESS:
+        assert record.completed_at is not None
+        return wire.PayResponse(
+            result=_result("S", codes.SUCCESS, "Success"),
+            payment_time=record.completed_at.isoformat(timespec="seconds"),
+            **base,
+        )
+    if record.status is PaymentStatus.PROCESSING:
+        return wire.PayResponse(
+            result=_result("U", codes.PAYMENT_IN_PROCESS, "The payment is being processed."),
+            **base,
+        )
+    if record.status is PaymentStatus.CANCELLED:
+        return wire.PayResponse(
+            result=_result("F", codes.ORDER_STATUS_INVALID, "The payment was cancelled."), **base
+        )
+    return wire.PayResponse(
+        result=_result("F", record.result_code, _MESSAGES.get(record.result_code, "")), **base
+    )
+
+
+_MESSAGES = {
+    codes.USER_BALANCE_NOT_ENOUGH: "The user balance is not enough for the payment.",
+    codes.RISK_REJECT: "The request is rejected because of the risk control.",
+    codes.EXPIRED_CODE: "The payment code is expired.",
+    codes.INVALID_CODE: "The payment code is invalid.",
+    codes.ORDER_IS_CLOSED: "The order is closed: the user did not confirm in time.",
+}
+_DECLINES = {
+    "0051": codes.USER_BALANCE_NOT_ENOUGH,
+    "0059": codes.RISK_REJECT,
+    "0054": codes.EXPIRED_CODE,
+}
+
+
+# --- handlers --------------------------------------------------------------------------------
+
+
+async def _pay(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    try:
+        raw = await _authenticated_body(request, state)
+        body = _parse(raw, wire.PayRequest)
+        return await _do_pay(request, state, body)
+    except _Reply as reply:
+        return _signed(request, state, wire.PayResponse(result=reply.result))
+
+
+async def _do_pay(request: web.Request, state: _State, body: wire.PayRequest) -> web.StreamResponse:
+    ledger = state.ledger
+    request_id = body.payment_request_id
+    amount = body.payment_amount
+    code = body.payment_method.payment_method_id
+    if body.product_code != _PRODUCT_CODE:
+        raise _Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: productCode")
+    try:
+        if from_minor_str(amount.value, amount.currency).value <= 0:
+            raise _Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: paymentAmount")
+    except FXError:
+        raise _Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: paymentAmount") from None
+
+    record = ledger.get(request_id)
+    if record is not None:
+        record.pay_calls += 1
+        if record.scenario is Scenario.CANCEL_MARKER:
+            raise _Reply("F", codes.ORDER_STATUS_INVALID, "The payment was cancelled.")
+        if not _same_request(record, amount, code):
+            raise _Reply("F", codes.REPEAT_REQ_INCONSISTENT, "Repeated requests are inconsistent.")
+        if code.endswith("0091"):
+            await _hold(state)
+            ledger.get(request_id)  # re-evaluate after the wait
+        return _signed(request, state, _pay_answer(record))
+
+    log.debug("sandbox pay %s code %s", request_id, mask_code(code))
+    suffix = code[-4:]
+    if not _CODE.fullmatch(code):
+        record = ledger.record(
+            payment_request_id=request_id,
+            amount=amount,
+            code=code,
+            scenario=Scenario.FINAL,
+            status=PaymentStatus.FAIL,
+            result_code=codes.INVALID_CODE,
+        )
+    elif suffix == "0503":
+        raise _Reply("F", codes.PARTNER_STATUS_ABNORMAL, "The partner is unavailable.")
+    elif suffix == "0500" and request_id not in state.failed_once:
+        state.failed_once.add(request_id)
+        return web.Response(status=500, text="Internal Server Error")
+    elif suffix == "0092":
+        await _hold(state)
+        raise _Reply("U", codes.UNKNOWN_EXCEPTION, "An API call failed for unknown reasons.")
+    elif suffix in _DECLINES:
+        record = ledger.record(
+            payment_request_id=request_id,
+            amount=amount,
+            code=code,
+            scenario=Scenario.FINAL,
+            status=PaymentStatus.FAIL,
+            result_code=_DECLINES[suffix],
+        )
+    elif suffix in ("0093", "0094"):
+        record = ledger.record(
+            payment_request_id=request_id,
+            amount=amount,
+            code=code,
+            scenario=Scenario.CONFIRM if suffix == "0093" else Scenario.EXPIRE,
+            status=PaymentStatus.PROCESSING,
+            result_code=codes.PAYMENT_IN_PROCESS,
+        )
+    else:
+        record = ledger.record(
+            payment_request_id=request_id,
+            amount=amount,
+            code=code,
+            scenario=Scenario.FINAL,
+            status=PaymentStatus.SUCCESS,
+            result_code=codes.SUCCESS,
+        )
+    record.pay_calls = 1
+    if suffix == "0091":
+        await _hold(state)
+        ledger.get(request_id)
+    return _signed(request, state, _pay_answer(record))
+
+
+async def _inquiry(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    try:
+        raw = await _authenticated_body(request, state)
+        body = _parse(raw, wire.InquiryPaymentRequest)
+        record = state.ledger.find(
+            payment_request_id=body.payment_request_id, payment_id=body.payment_id
+        )
+        if record is None:
+            raise _Reply("F", codes.ORDER_NOT_EXIST, "The order does not exist.")
+    except _Reply as reply:
+        return _signed(request, state, wire.InquiryPaymentResponse(result=reply.result))
+    status = record.status
+    if status is PaymentStatus.CANCELLED:
+        payment_code, message = codes.ORDER_IS_CLOSED, "The payment was cancelled."
+    elif status is PaymentStatus.PROCESSING:
+        payment_code, message = codes.PAYMENT_IN_PROCESS, "The payment is being processed."
+    else:
+        payment_code, message = record.result_code, _MESSAGES.get(record.result_code, "Success")
+    answer = wire.InquiryPaymentResponse(
+        result=_result("S", codes.SUCCESS, "Success"),
+        payment_status=status.value,
+        payment_result_code=payment_code,
+        payment_result_message=message,
+        payment_request_id=record.payment_request_id,
+        payment_id=record.payment_id,
+        payment_amount=record.amount,
+        payment_create_time=record.created_at.isoformat(timespec="seconds"),
+        payment_time=(
+            record.completed_at.isoformat(timespec="seconds")
+            if status is PaymentStatus.SUCCESS and record.completed_at
+            else None
+        ),
+    )
+    return _signed(request, state, answer)
+
+
+async def _cancel(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    ledger = state.ledger
+    try:
+        raw = await _authenticated_body(request, state)
+        body = _parse(raw, wire.CancelRequest)
+        record = ledger.find(payment_request_id=body.payment_request_id, payment_id=body.payment_id)
+        if record is None:
+            if body.payment_id or not body.payment_request_id:
+                raise _Reply("F", codes.ORDER_NOT_EXIST, "The order does not exist.")
+            # Nothing yet: remember the cancel so a pay still on its way is refused.
+            record = ledger.record(
+                payment_request_id=body.payment_request_id,
+                amount=None,
+                code=None,
+                scenario=Scenario.CANCEL_MARKER,
+                status=PaymentStatus.CANCELLED,
+                result_code=codes.ORDER_IS_CLOSED,
+            )
+            record.cancelled_at = record.created_at
+        else:
+            ledger.cancel(record)
+    except _Reply as reply:
+        return _signed(request, state, wire.CancelResponse(result=reply.result))
+    cancelled_at = record.cancelled_at or state.settings.clock.now()
+    answer = wire.CancelResponse(
+        result=_result("S", codes.SUCCESS, "Success"),
+        payment_id=record.payment_id,
+        payment_request_id=record.payment_request_id,
+        cancel_time=cancelled_at.isoformat(timespec="seconds"),
+    )
+    return _signed(request, state, answer)
+
+
+async def _ledger_json(request: web.Request) -> web.StreamResponse:
+    ledger = request.app[LEDGER]
+    return web.Response(
+        text=json.dumps(ledger.to_json(), separators=(",", ":")),
+        content_type="application/json",
+    )

@@ -1,0 +1,147 @@
+"""Merchant API handlers: parse, authorise, call a service, serialise. Nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from gateway.api.middlewares import PARTNER_SECONDS
+from gateway.api.parsing import parse_create_payment, parse_create_quote, parse_json, parse_limit
+from gateway.api.state import CONTEXT, KEYS, MAX_BODY
+from gateway.auth import Principal, Role
+from gateway.errors import InvalidRequest, NotFound, RequestTooLarge
+from gateway.services import idempotency, payments, quotes
+from gateway.storage import repository as repo
+from gateway.views import dumps, payment_view, quote_view
+
+__all__ = ["routes"]
+
+routes = web.RouteTableDef()
+
+_READERS = (Role.POS, Role.FINANCE, Role.OPERATOR)
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        text=body if isinstance(body, str) else dumps(body),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+async def _principal(request: web.Request) -> Principal:
+    return await request.app[KEYS].authenticate(request.headers.get("Authorization"))
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestTooLarge(f"The body is larger than {limit} bytes.")
+    return parse_json(await request.read())
+
+
+@routes.get("/healthz")
+async def healthz(_request: web.Request) -> web.Response:
+    return _json({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    checks: dict[str, Any] = {"config": "ok"}
+    ready = True
+    try:
+        async with asyncio.timeout(ctx.settings.durations.readiness_timeout.total_seconds()):
+            await ctx.db.ping()
+        checks["database"] = "ok"
+    except Exception as exc:  # readiness reports, it does not raise
+        checks["database"] = f"unavailable: {type(exc).__name__}"
+        ready = False
+    checks["partners"] = {partner_id: {"breaker": "closed"} for partner_id in ctx.adapters}
+    return _json(
+        {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
+    )
+
+
+@routes.post("/v1/fx/quotes")
+async def create_quote(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    principal = await _principal(request)
+    merchant = principal.merchant_for_writes()
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    body = await _body(request)
+    digest = idempotency.request_hash(request.method, request.path, body)
+    result = await quotes.create_quote(
+        ctx, merchant=merchant, key=key, request_hash=digest, parsed=parse_create_quote(body)
+    )
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return _json(result.body, result.status, headers)
+
+
+@routes.get("/v1/fx/quotes/{quote_id}")
+async def get_quote(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    principal = await _principal(request)
+    principal.require(*_READERS)
+    row = await repo.get_quote(ctx.db, request.match_info["quote_id"])
+    if row is None:
+        raise NotFound("No such quote.")
+    principal.check_owns(row["merchant_id"], "such quote")
+    return _json(quote_view(row))
+
+
+@routes.post("/v1/payments")
+async def create_payment(request: web.Request) -> web.Response:
+    started = asyncio.get_running_loop().time()
+    ctx = request.app[CONTEXT]
+    principal = await _principal(request)
+    merchant = principal.merchant_for_writes()
+    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
+    body = await _body(request)
+    digest = idempotency.request_hash(request.method, request.path, body)
+    result = await payments.create_payment(
+        ctx,
+        merchant=merchant,
+        key=key,
+        request_hash=digest,
+        command=parse_create_payment(body),
+        started_at=started,
+    )
+    request[PARTNER_SECONDS] = result.partner_seconds
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return _json(result.body, result.status, headers)
+
+
+@routes.get("/v1/payments/{payment_id}")
+async def get_payment(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    principal = await _principal(request)
+    principal.require(*_READERS)
+    row = await repo.get_payment(ctx.db, request.match_info["payment_id"])
+    if row is None:
+        raise NotFound("No such payment.")
+    principal.check_owns(row["merchant_id"], "such payment")
+    return _json(payment_view(row))
+
+
+@routes.get("/v1/payments")
+async def list_payments(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    principal = await _principal(request)
+    principal.require(*_READERS)
+    unknown = set(request.query) - {"merchant_reference", "limit", "starting_after"}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidRequest(f"Unknown query parameter {name}.", param=name)
+    limit, starting_after = parse_limit(request.query)
+    rows, has_more = await repo.list_payments(
+        ctx.db,
+        merchant_id=None if principal.role is Role.OPERATOR else principal.merchant_id,
+        merchant_reference=request.query.get("merchant_reference"),
+        limit=limit,
+        starting_after=starting_after,
+    )
+    return _json({"object": "list", "data": [payment_view(r) for r in rows], "has_more": has_more})

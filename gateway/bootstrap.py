@@ -1,0 +1,130 @@
+"""The composition root: settings in, a running gateway (context, workers, HTTP app) out."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Mapping
+
+import httpx
+from aiohttp import web
+
+import fx
+from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
+from adapters._transport import new_http_client
+from gateway.api.middlewares import middlewares
+from gateway.api.routes import routes
+from gateway.api.state import CONTEXT, KEYS, MAX_BODY
+from gateway.auth import KeyStore
+from gateway.config import ConfigError, Settings, resolve_code_hash_key, resolve_credentials
+from gateway.context import CodeHasher, Context
+from gateway.ids import new_id
+from gateway.routing import Router
+from gateway.storage.db import open_database
+from gateway.storage.writer import GroupCommitWriter
+from gateway.workers.resolver import Resolver
+
+__all__ = ["build_adapters", "create_app", "rate_source", "running_context"]
+
+log = logging.getLogger(__name__)
+
+
+def rate_source(settings: Settings) -> fx.RateSource:
+    cfg = settings.fx
+    if cfg.source == "static":
+        assert cfg.static_rates is not None
+        return fx.StaticRateSource(cfg.static_rates, as_of=cfg.static_as_of, max_age=cfg.max_age)
+    return fx.EcbXmlRateSource.from_file(cfg.ecb_file or fx.default_ecb_file(), max_age=cfg.max_age)
+
+
+def build_adapters(
+    settings: Settings, *, http: httpx.AsyncClient, clock: Clock, env: Mapping[str, str]
+) -> dict[str, Adapter]:
+    adapters: dict[str, Adapter] = {}
+    problems = []
+    for partner in settings.partners:
+        try:
+            credentials = resolve_credentials(partner, env)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        timeouts = settings.partner_timeouts(partner)
+        spec = PROTOCOLS[partner.protocol]
+        adapters[partner.id] = spec.build(
+            partner_id=partner.id,
+            base_url=partner.base_url,
+            credentials=credentials,
+            http=http,
+            timeouts={Operation(op): seconds for op, seconds in timeouts.items()},
+            clock=clock,
+        )
+    if problems:
+        raise ConfigError(problems)
+    return adapters
+
+
+@contextlib.asynccontextmanager
+async def running_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    env: Mapping[str, str] | None = None,
+    http: httpx.AsyncClient | None = None,
+    resolver: bool = True,
+) -> AsyncIterator[Context]:
+    """Open the database, writer, partner client and workers; close them all on exit."""
+    env = os.environ if env is None else env
+    clock = clock or SystemClock()
+    hasher = CodeHasher(resolve_code_hash_key(settings, env))
+    own_http = http is None
+    http = http or new_http_client()
+    db = open_database(settings.database.url)
+    writer = GroupCommitWriter(db.writer)
+    worker: Resolver | None = None
+    try:
+        ctx = Context(
+            settings=settings,
+            db=db,
+            writer=writer,
+            clock=clock,
+            rates=rate_source(settings),
+            router=Router(settings.wallets, settings.partners),
+            adapters=build_adapters(settings, http=http, clock=clock, env=env),
+            hash_code=hasher,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}",
+        )
+        await writer.start()
+        if resolver:
+            worker = Resolver(ctx)
+            await worker.start()
+        yield ctx
+    finally:
+        if worker is not None:
+            await worker.stop()
+        await writer.stop()
+        if own_http:
+            await http.aclose()
+        await db.dispose()
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    env: Mapping[str, str] | None = None,
+) -> web.Application:
+    """The merchant API as an aiohttp application; resources open and close with it."""
+    app = web.Application(middlewares=middlewares, client_max_size=settings.server.max_body_bytes)
+    app[MAX_BODY] = settings.server.max_body_bytes
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        async with running_context(settings, clock=clock, env=env) as ctx:
+            app[CONTEXT] = ctx
+            app[KEYS] = KeyStore(ctx.db)
+            yield
+
+    app.cleanup_ctx.append(lifecycle)
+    app.add_routes(routes)
+    return app

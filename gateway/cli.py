@@ -1,0 +1,282 @@
+"""The `gateway` command line: serve, sandbox, demo, merchants, keys, migrate.
+
+click rather than argparse: nested command groups (`merchants create`, `keys create`) with typed
+options and generated help come for free, and `CliRunner` tests them without a subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import shlex
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from aiohttp import web
+
+from gateway import admin
+from gateway.auth import Role
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.storage.db import Database, open_database
+from gateway.storage.migrate import upgrade
+
+__all__ = ["main"]
+
+log = logging.getLogger("gateway")
+
+T = TypeVar("T")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    obj: dict[str, Any] = ctx.ensure_object(dict)
+    if "settings" not in obj:
+        try:
+            obj["settings"] = load_settings(obj["config_dir"], obj["profile"])
+        except ConfigError as exc:
+            raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+    settings: Settings = obj["settings"]
+    return settings
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+@click.group()
+@click.option(
+    "--config-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    envvar="GATEWAY_CONFIG_DIR",
+    help="Folder with gateway.toml, wallets.toml and partners/ (default: ./configs).",
+)
+@click.option("--profile", default=None, envvar="GATEWAY_PROFILE", help="Overlay, e.g. 'test'.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.pass_context
+def main(ctx: click.Context, config_dir: Path | None, profile: str | None, verbose: bool) -> None:
+    """Cross-border acquiring gateway."""
+    ctx.ensure_object(dict).update(config_dir=config_dir, profile=profile)
+    _setup_logging(verbose)
+
+
+@main.command()
+@click.pass_context
+def migrate(ctx: click.Context) -> None:
+    """Create or upgrade the database schema (Alembic)."""
+    settings = _settings(ctx)
+    upgrade(settings.database.url)
+    click.echo(f"database at head: {_redact(settings.database.url)}")
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
+
+
+@main.command()
+@click.option("--host", default=None, help="Override server.host.")
+@click.option("--port", type=int, default=None, help="Override server.port.")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the merchant API (and its background workers)."""
+    from gateway.bootstrap import create_app
+
+    settings = _settings(ctx)
+    app = create_app(settings)
+    try:
+        web.run_app(
+            app,
+            host=host or settings.server.host,
+            port=port or settings.server.port,
+            access_log=None,
+            print=lambda text: click.echo(text),
+        )
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+
+
+@main.group(invoke_without_command=True)
+@click.pass_context
+def sandbox(ctx: click.Context) -> None:
+    """Run the partner sandboxes of the config (or print their keys: `sandbox keys`)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gateway.sandboxes import start_sandboxes
+
+    settings = _settings(ctx)
+
+    async def run() -> None:
+        running = await start_sandboxes(settings, os.environ)
+        for partner_id, url in running.urls.items():
+            click.echo(f"sandbox {partner_id}: {url}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await running.stop()
+
+    try:
+        asyncio.run(run())
+    except KeyError as exc:
+        raise click.ClickException(
+            f'environment variable {exc} is not set; run `eval "$(gateway sandbox keys)"` first'
+        ) from exc
+    except KeyboardInterrupt:
+        pass
+
+
+@sandbox.command("keys")
+@click.pass_context
+def sandbox_keys(ctx: click.Context) -> None:
+    """Print `export` lines for sandbox keys missing from the environment (never stored)."""
+    from gateway.sandboxes import sandbox_environment
+
+    for name, value in sandbox_environment(_settings(ctx), os.environ).items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+
+
+# --- merchants and keys -----------------------------------------------------------------------
+
+
+def _admin(settings: Settings, action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run one admin action against the configured database, as a click error on bad input."""
+
+    async def go() -> T:
+        db = open_database(settings.database.url)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(go())
+    except admin.AdminError as exc:
+        raise click.BadParameter(exc.message, param_hint=exc.option) from exc
+
+
+@main.group()
+def merchants() -> None:
+    """Manage merchants."""
+
+
+@merchants.command("create")
+@click.option("--name", required=True)
+@click.option("--country", required=True, help="ISO 3166-1 alpha-2, e.g. TH.")
+@click.option("--currency", required=True, help="ISO 4217 settlement currency, e.g. THB.")
+@click.option("--timezone", required=True, help="IANA zone, e.g. Asia/Bangkok.")
+@click.option("--cutoff", default="00:00", show_default=True, help="Local business-day cut-off.")
+@click.option("--mdr-bps", type=int, default=0, show_default=True, help="Merchant fee in bps.")
+@click.option(
+    "--fixed-fee", type=int, default=0, show_default=True, help="Per payment, minor units."
+)
+@click.pass_context
+def merchants_create(ctx: click.Context, **options: Any) -> None:
+    """Create a merchant; prints its id."""
+    click.echo(_admin(_settings(ctx), lambda db: admin.create_merchant(db, **options)))
+
+
+@main.group()
+def keys() -> None:
+    """Manage API keys."""
+
+
+@keys.command("create")
+@click.option("--merchant", "merchant_id", default=None, help="Merchant id (pos and finance keys).")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.pass_context
+def keys_create(ctx: click.Context, merchant_id: str | None, role: str) -> None:
+    """Create an API key; prints it once (only its SHA-256 is stored)."""
+    click.echo(
+        _admin(
+            _settings(ctx),
+            lambda db: admin.create_key(db, role=Role(role), merchant_id=merchant_id),
+        )
+    )
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+_DEMO_MERCHANT: dict[str, Any] = {
+    "name": "Demo Bangkok Store",
+    "country": "TH",
+    "currency": "THB",
+    "timezone": "Asia/Bangkok",
+    "mdr_bps": 150,
+}
+
+
+async def _demo_merchant_and_key(db: Database) -> tuple[str, str]:
+    merchant_id = await admin.find_merchant_by_name(db, _DEMO_MERCHANT["name"])
+    if merchant_id is None:
+        merchant_id = await admin.create_merchant(db, **_DEMO_MERCHANT)
+    return merchant_id, await admin.create_key(db, role=Role.POS, merchant_id=merchant_id)
+
+
+def _curl_example(url: str, key: str) -> str:
+    reference = f"DEMO-{secrets.token_hex(4).upper()}"
+    body = (
+        '{"merchant_reference": "' + reference + '", '
+        '"amount": {"currency": "THB", "value": 125050}, '
+        '"payment_method": {"type": "wallet_code", "code": "281234567890120000"}}'
+    )
+    return (
+        f"curl -s {url}/v1/payments \\\n"
+        f"  -H 'Authorization: Bearer {key}' \\\n"
+        f"  -H 'Idempotency-Key: {reference}' \\\n"
+        f"  -H 'Content-Type: application/json' \\\n"
+        f"  -d '{body}'"
+    )
+
+
+@main.command()
+@click.option("--port", type=int, default=None, help="Gateway port (default: server.port).")
+@click.pass_context
+def demo(ctx: click.Context, port: int | None) -> None:
+    """Everything at once: migrate, sandboxes, a demo merchant and POS key, the gateway."""
+    from gateway.bootstrap import create_app
+    from gateway.sandboxes import apply_sandbox_environment, start_sandboxes
+
+    settings = _settings(ctx)
+    apply_sandbox_environment(settings, os.environ)
+    upgrade(settings.database.url)
+    merchant_id, key = _admin(settings, _demo_merchant_and_key)
+    host, port = settings.server.host, port or settings.server.port
+    url = f"http://{host}:{port}"
+
+    async def run() -> None:
+        sandboxes = await start_sandboxes(settings, os.environ)
+        runner = web.AppRunner(create_app(settings), access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, host, port).start()
+            click.echo("")
+            click.echo(f"Gateway running at {url}  (database: {_redact(settings.database.url)})")
+            for partner_id, sandbox_url in sandboxes.urls.items():
+                click.echo(f"Sandbox partner {partner_id} at {sandbox_url}")
+            click.echo(f"Demo merchant {merchant_id} (TH, THB); POS API key (shown once):")
+            click.echo(f"  {key}")
+            click.echo(
+                "Take a payment (Alipay code, 1,250.50 THB; last 4 digits pick the outcome):"
+            )
+            click.echo(_curl_example(url, key))
+            click.echo("Press Ctrl-C to stop.")
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+            await sandboxes.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

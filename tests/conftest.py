@@ -1,0 +1,79 @@
+"""Shared fixtures: real databases (a SQLite file; a fresh PostgreSQL database per session).
+
+PostgreSQL is used when a server answers at `GATEWAY_TEST_POSTGRES` (default
+`postgresql+asyncpg://postgres@127.0.0.1:5432/postgres`); otherwise its tests are skipped, unless
+`GATEWAY_REQUIRE_POSTGRES=1` (CI), where a missing server fails the run instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gateway.storage.migrate import upgrade
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_SERVER = os.environ.get(
+    "GATEWAY_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+)
+REQUIRE_POSTGRES = os.environ.get("GATEWAY_REQUIRE_POSTGRES") == "1"
+
+_postgres_ran = False
+
+
+async def _admin_sql(*statements: str) -> None:
+    import asyncpg
+
+    dsn = POSTGRES_SERVER.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgresql_url() -> Iterator[str]:
+    global _postgres_ran
+    name = f"gw_test_{secrets.token_hex(6)}"
+    try:
+        asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (GATEWAY_REQUIRE_POSTGRES=1) but: {exc!r}")
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_SERVER}: {exc!r}")
+    url = POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    _postgres_ran = True
+    yield url
+    asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("db") / "gateway.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once per database."""
+    url: str = request.getfixturevalue(f"{request.param}_url")
+    return url
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI, a run whose PostgreSQL tests silently did not run is a failed run."""
+    if REQUIRE_POSTGRES and not _postgres_ran and exitstatus == 0:
+        selected = [item for item in session.items if item.get_closest_marker("postgres")]
+        if selected:
+            session.exitstatus = 1
+            print("\nGATEWAY_REQUIRE_POSTGRES=1 but no PostgreSQL test ran")

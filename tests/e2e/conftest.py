@@ -1,0 +1,206 @@
+"""The gateway and its sandbox partners, running for real on loopback, over a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.alipayplus.sandbox import LEDGER, SandboxLedger
+from gateway import admin
+from gateway.auth import Role
+from gateway.bootstrap import create_app
+from gateway.config import Settings, load_settings
+from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
+from gateway.storage import repository as repo
+from gateway.storage.db import open_database
+
+FINAL = {"succeeded", "failed", "cancelled"}
+
+
+def code(wallet_prefix: str, last4: str, length: int = 18) -> str:
+    """A wallet code with a random middle: `code("28", "0051")`."""
+    middle = "".join(secrets.choice("0123456789") for _ in range(length - len(wallet_prefix) - 4))
+    return wallet_prefix + middle + last4
+
+
+def test_settings(database_url: str) -> Settings:
+    return load_settings(profile="test", env={**os.environ, "DATABASE_URL": database_url})
+
+
+def with_partner_urls(settings: Settings, urls: dict[str, str]) -> Settings:
+    partners = tuple(
+        p.model_copy(update={"base_url": urls[p.id]}) if p.id in urls else p
+        for p in settings.partners
+    )
+    return settings.model_copy(update={"partners": partners})
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def error(self) -> str | None:
+        if isinstance(self.body, dict) and "error" in self.body:
+            return str(self.body["error"]["code"])
+        return None
+
+
+@dataclass
+class Gateway:
+    """A running gateway with two merchants (TH/THB and JP/JPY) and their keys."""
+
+    url: str
+    settings: Settings
+    env: dict[str, str]
+    session: aiohttp.ClientSession
+    sandboxes: RunningSandboxes
+    keys: dict[str, str] = field(default_factory=dict)
+    merchants: dict[str, str] = field(default_factory=dict)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        key: str | None = "th_pos",
+        json: Any = None,
+        data: bytes | None = None,
+        idempotency_key: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Answer:
+        sent = dict(headers or {})
+        if key is not None:
+            sent["Authorization"] = f"Bearer {self.keys.get(key, key)}"
+        if idempotency_key is not None:
+            sent["Idempotency-Key"] = idempotency_key
+        async with self.session.request(
+            method, self.url + path, json=json, data=data, headers=sent
+        ) as response:
+            text = await response.text()
+            body = await response.json(content_type=None) if text else None
+            return Answer(response.status, body, dict(response.headers))
+
+    async def pay(
+        self,
+        wallet_code: str,
+        value: int = 125050,
+        currency: str = "THB",
+        *,
+        key: str = "th_pos",
+        idempotency_key: str | None = None,
+        reference: str | None = None,
+        **extra: Any,
+    ) -> Answer:
+        body = {
+            "merchant_reference": reference or f"R-{secrets.token_hex(6)}",
+            "amount": {"currency": currency, "value": value},
+            "payment_method": {"type": "wallet_code", "code": wallet_code},
+            **extra,
+        }
+        return await self.request(
+            "POST",
+            "/v1/payments",
+            key=key,
+            json=body,
+            idempotency_key=idempotency_key or secrets.token_hex(12),
+        )
+
+    async def wait_final(self, payment_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            answer = await self.request("GET", f"/v1/payments/{payment_id}")
+            assert answer.status == 200, answer.body
+            if answer.body["status"] in FINAL or loop.time() > deadline:
+                return dict(answer.body)
+            await asyncio.sleep(0.05)
+
+    async def attempts(self, payment_id: str) -> list[dict[str, Any]]:
+        db = open_database(self.settings.database.url)
+        try:
+            return await repo.get_attempts(db, payment_id)
+        finally:
+            await db.dispose()
+
+    def ledger(self, partner: str = "th-siampay") -> SandboxLedger:
+        return self.sandboxes.apps[partner][LEDGER]
+
+
+async def start_gateway_app(settings: Settings, env: dict[str, str]) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(create_app(settings, env=env), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    return runner, f"http://127.0.0.1:{port}"
+
+
+async def seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
+    """Two merchants and their keys, plus an operator key."""
+    db = open_database(settings.database.url)
+    try:
+        th = await admin.create_merchant(
+            db,
+            name="Siam Souvenirs",
+            country="TH",
+            currency="THB",
+            timezone="Asia/Bangkok",
+            mdr_bps=150,
+        )
+        jp = await admin.create_merchant(
+            db,
+            name="Tokyo Sweets",
+            country="JP",
+            currency="JPY",
+            timezone="Asia/Tokyo",
+        )
+        keys = {
+            "th_pos": await admin.create_key(db, role=Role.POS, merchant_id=th),
+            "th_finance": await admin.create_key(db, role=Role.FINANCE, merchant_id=th),
+            "jp_pos": await admin.create_key(db, role=Role.POS, merchant_id=jp),
+            "operator": await admin.create_key(db, role=Role.OPERATOR, merchant_id=None),
+        }
+    finally:
+        await db.dispose()
+    return keys, {"th": th, "jp": jp}
+
+
+@pytest.fixture
+async def sandboxes_and_env(
+    database_url: str,
+) -> AsyncIterator[tuple[Settings, dict[str, str], RunningSandboxes]]:
+    settings = test_settings(database_url)
+    env = dict(os.environ)
+    env.update(sandbox_environment(settings, env))
+    running = await start_sandboxes(
+        settings, env, ports={p.id: 0 for p in settings.partners if p.sandbox.enabled}
+    )
+    try:
+        yield with_partner_urls(settings, running.urls), env, running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def gateway(
+    sandboxes_and_env: tuple[Settings, dict[str, str], RunningSandboxes],
+) -> AsyncIterator[Gateway]:
+    settings, env, running = sandboxes_and_env
+    keys, merchants = await seed(settings)
+    runner, url = await start_gateway_app(settings, env)
+    async with aiohttp.ClientSession() as session:
+        try:
+            yield Gateway(url, settings, env, session, running, keys, merchants)
+        finally:
+            await runner.cleanup()
