@@ -18,7 +18,13 @@ from gateway.api.middlewares import middlewares
 from gateway.api.routes import routes
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.auth import KeyStore
-from gateway.config import ConfigError, Settings, resolve_code_hash_key, resolve_credentials
+from gateway.config import (
+    ConfigError,
+    ConfigProblem,
+    Settings,
+    resolve_code_hash_key,
+    resolve_credentials,
+)
 from gateway.context import CodeHasher, Context
 from gateway.ids import new_id
 from gateway.routing import Router
@@ -34,7 +40,7 @@ log = logging.getLogger(__name__)
 def rate_source(settings: Settings) -> fx.RateSource:
     cfg = settings.fx
     if cfg.source == "static":
-        assert cfg.static_rates is not None
+        assert cfg.static_rates is not None and cfg.static_as_of is not None
         return fx.StaticRateSource(cfg.static_rates, as_of=cfg.static_as_of, max_age=cfg.max_age)
     return fx.EcbXmlRateSource.from_file(cfg.ecb_file or fx.default_ecb_file(), max_age=cfg.max_age)
 
@@ -43,7 +49,7 @@ def build_adapters(
     settings: Settings, *, http: httpx.AsyncClient, clock: Clock, env: Mapping[str, str]
 ) -> dict[str, Adapter]:
     adapters: dict[str, Adapter] = {}
-    problems = []
+    problems: list[ConfigProblem] = []
     for partner in settings.partners:
         try:
             credentials = resolve_credentials(partner, env)

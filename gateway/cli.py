@@ -179,7 +179,7 @@ def merchants() -> None:
     "--fixed-fee", type=int, default=0, show_default=True, help="Per payment, minor units."
 )
 @click.pass_context
-def merchants_create(ctx: click.Context, **options: Any) -> None:
+def merchants_create(ctx: click.Context, /, **options: Any) -> None:
     """Create a merchant; prints its id."""
     click.echo(_admin(_settings(ctx), lambda db: admin.create_merchant(db, **options)))
 

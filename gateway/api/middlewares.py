@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from gateway.api.state import MAX_BODY
+from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from gateway.ids import new_id
 from gateway.views import dumps
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from gateway.context import Context
 from gateway.errors import IdempotencyKeyInUse, IdempotencyKeyMissing, IdempotencyKeyReused
 from gateway.storage import repository as repo
 from gateway.storage.repository import IdempotencyConflict, IdempotencyOutcome, IdempotencyReplay
 
-__all__ = ["claim", "check_key", "precheck", "raise_conflict", "request_hash"]
+__all__ = ["check_key", "claim", "precheck", "raise_conflict", "request_hash"]
 
 
 def check_key(key: str | None) -> str:
@@ -49,7 +49,7 @@ def claim(
     }
 
 
-def raise_conflict(outcome: IdempotencyConflict) -> None:
+def raise_conflict(outcome: IdempotencyConflict) -> NoReturn:
     if outcome.in_use:
         raise IdempotencyKeyInUse(
             "A request with this Idempotency-Key is still being processed; retry shortly."
@@ -68,4 +68,4 @@ async def precheck(
     verdict: IdempotencyOutcome = repo.judge_idempotency(record, request_hash, now)
     if isinstance(verdict, IdempotencyConflict):
         raise_conflict(verdict)
-    return verdict
+    return verdict if isinstance(verdict, IdempotencyReplay) else None

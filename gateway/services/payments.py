@@ -357,7 +357,9 @@ class _PayDriver:
         )
         self.attempt = nxt
         self.payment["partner"] = route.partner
-        self.request = dataclasses.replace(self.request, partner_request_id=nxt["partner_request_id"])
+        self.request = dataclasses.replace(
+            self.request, partner_request_id=nxt["partner_request_id"]
+        )
 
 
 def _attempt_result(
@@ -412,7 +414,10 @@ async def _finish(
     if driver.all_refused:
         await ctx.writer.run(
             repo.discard_payment(
-                payment_id=payment["id"], merchant_id=payment["merchant_id"], key=key, owner=ctx.owner
+                payment_id=payment["id"],
+                merchant_id=payment["merchant_id"],
+                key=key,
+                owner=ctx.owner,
             )
         )
         log.info("payment %s: no partner accepted it; nothing charged", payment["id"])

@@ -11,20 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.db import Database
-from gateway.storage.tables import (
-    ApiKey,
-    IdempotencyRecord,
-    Merchant,
-    Payment,
-    PaymentAttempt,
-    Quote,
-)
+from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
 __all__ = [
@@ -40,12 +33,12 @@ __all__ = [
     "quotes",
 ]
 
-merchants = cast(sa.Table, Merchant.__table__)  # type: ignore[attr-defined]
-api_keys = cast(sa.Table, ApiKey.__table__)  # type: ignore[attr-defined]
-quotes = cast(sa.Table, Quote.__table__)  # type: ignore[attr-defined]
-payments = cast(sa.Table, Payment.__table__)  # type: ignore[attr-defined]
-attempts = cast(sa.Table, PaymentAttempt.__table__)  # type: ignore[attr-defined]
-idempotency = cast(sa.Table, IdempotencyRecord.__table__)  # type: ignore[attr-defined]
+merchants = metadata.tables["merchants"]
+api_keys = metadata.tables["api_keys"]
+quotes = metadata.tables["quotes"]
+payments = metadata.tables["payments"]
+attempts = metadata.tables["payment_attempts"]
+idempotency = metadata.tables["idempotency_keys"]
 
 
 class PaymentStatus:
@@ -275,7 +268,7 @@ def settle_payment(
             .where(payments.c.id == payment_id, payments.c.lease_owner == owner)
             .values(**changes, version=payments.c.version + 1)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             return False
         for attempt in attempt_changes:
             await _update_attempt(conn, attempt)
@@ -333,7 +326,7 @@ def claim_lease(
             )
             .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if result.rowcount != 1:
             return None
         row = (
             (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
@@ -356,7 +349,7 @@ def insert_rows(*rows: tuple[sa.Table, dict[str, Any]]) -> Unit[None]:
 def update_row(table: sa.Table, row_id: str, values: dict[str, Any]) -> Unit[int]:
     async def unit(conn: AsyncConnection) -> int:
         result = await conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
     return unit
 
@@ -364,6 +357,6 @@ def update_row(table: sa.Table, row_id: str, values: dict[str, Any]) -> Unit[int
 def purge_idempotency(now: datetime) -> Unit[int]:
     async def unit(conn: AsyncConnection) -> int:
         result = await conn.execute(sa.delete(idempotency).where(idempotency.c.expires_at <= now))
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return int(result.rowcount)
 
     return unit

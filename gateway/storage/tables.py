@@ -47,7 +47,8 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
             return None
         if isinstance(value, str):  # pragma: no cover - defensive, SQLite returns datetime
             value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _ts(nullable: bool = False, index: bool = False) -> Any:
@@ -171,7 +172,7 @@ class PaymentAttempt(SQLModel, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """The first answer to a (merchant, Idempotency-Key), replayed to every later identical request."""
+    """The first answer to a (merchant, Idempotency-Key), replayed to each identical retry."""
 
     __tablename__ = "idempotency_keys"
 

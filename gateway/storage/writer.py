@@ -95,7 +95,9 @@ class GroupCommitWriter:
             if len(batch) == 1:
                 self._settle(batch[0][1], exc=exc)
                 return
-            log.info("write batch of %d failed (%s); rerunning its units one by one", len(batch), exc)
+            log.info(
+                "write batch of %d failed (%s); rerunning its units one by one", len(batch), exc
+            )
             for item in batch:
                 await self._commit([item])
             return
@@ -112,7 +114,9 @@ class GroupCommitWriter:
         return results
 
     @staticmethod
-    def _settle(future: asyncio.Future[Any], *, result: Any = None, exc: Exception | None = None) -> None:
+    def _settle(
+        future: asyncio.Future[Any], *, result: Any = None, exc: Exception | None = None
+    ) -> None:
         if future.done():
             return
         if exc is not None:

@@ -137,9 +137,7 @@ class Resolver:
                         partner_code=outcome.partner_code,
                         message="cancelled after the inquiry deadline",
                     )
-                    await self._settle(
-                        payment, attempt, outcome_changes(reversed_, now), reversed_
-                    )
+                    await self._settle(payment, attempt, outcome_changes(reversed_, now), reversed_)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.

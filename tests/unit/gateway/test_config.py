@@ -165,7 +165,7 @@ def test_test_profile_is_fast() -> None:
         timedelta(seconds=10),
     )
     assert d.resume_interval == timedelta(milliseconds=100)
-    assert d.lease_duration == timedelta(seconds=5)
+    assert d.lease_duration == timedelta(seconds=2.5)
     timeouts = settings.partner_defaults.timeouts
     assert (timeouts.pay, timeouts.inquire, timeouts.cancel, timeouts.connect) == (
         timedelta(milliseconds=400),
