@@ -8,8 +8,9 @@ commit before it goes on, but a hundred requests share one fsync.
 A unit must not raise for business outcomes (a duplicate reference, an idempotency conflict): it
 returns a value saying so. When a batch fails anyway (a unique-key race with another process, a
 bug, a full disk), the writer rolls it back and reruns each unit in a transaction of its own, so
-only the failing unit's caller sees the error. Units therefore must be safe to run twice: they
-read what they need inside the transaction, and keep no state outside it.
+only the failing unit's caller sees the error; a unit that lost a unique-key race runs once more,
+so that it reads the winner's row and reports the conflict as its result. Units therefore must be
+safe to run again: they read what they need inside the transaction and keep no state outside it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = ["GroupCommitWriter", "Unit"]
@@ -88,11 +90,16 @@ class GroupCommitWriter:
                 batch.append(item)
             await self._commit(batch)
 
-    async def _commit(self, batch: list[_Item]) -> None:
+    async def _commit(self, batch: list[_Item], *, retry_conflict: bool = True) -> None:
         try:
             results = await self._run_in_one_transaction(batch)
         except Exception as exc:
             if len(batch) == 1:
+                if retry_conflict and isinstance(exc, IntegrityError):
+                    # Another process committed the same unique key first; rerun so the unit's
+                    # own reads see that row and it can report the conflict as a result.
+                    await self._commit(batch, retry_conflict=False)
+                    return
                 self._settle(batch[0][1], exc=exc)
                 return
             log.info(

@@ -81,7 +81,8 @@ def test_credentials_must_match_the_protocol(configs: Path) -> None:
         "'partner_public_key'. Fix: add partner_public_key = \"TH_SIAMPAY_PARTNER_PUBLIC_KEY\" "
         "under [credentials] (the NAME of the environment variable holding it).",
         f"{TH}: credentials.public_key: 'public_key' is not a credential of protocol alipayplus. "
-        "Fix: remove it; alipayplus takes: client_id, private_key, partner_public_key, key_version, partner_key_version.",
+        "Fix: remove it; alipayplus takes: client_id, private_key, partner_public_key, "
+        "key_version, partner_key_version.",
     ]
 
 

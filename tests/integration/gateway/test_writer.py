@@ -1,0 +1,96 @@
+"""The group-commit writer on a real database: shared commits, isolated failures."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.ids import new_id
+from gateway.storage import repository as repo
+from gateway.storage.db import Database, open_database
+from gateway.storage.writer import GroupCommitWriter
+
+
+def _merchant(merchant_id: str) -> dict[str, Any]:
+    return {
+        "id": merchant_id,
+        "name": "writer test",
+        "country": "TH",
+        "currency": "THB",
+        "timezone": "Asia/Bangkok",
+        "cutoff": "00:00",
+        "mdr_bps": 0,
+        "fixed_fee": 0,
+        "created_at": datetime.now(UTC),
+    }
+
+
+@pytest.fixture
+async def db(database_url: str) -> Any:
+    database = open_database(database_url)
+    yield database
+    await database.dispose()
+
+
+async def _count(db: Database, ids: list[str]) -> int:
+    async with db.reader.connect() as conn:
+        stmt = sa.select(sa.func.count()).where(repo.merchants.c.id.in_(ids))
+        return int(await conn.scalar(stmt) or 0)
+
+
+async def test_concurrent_units_share_commits(db: Database) -> None:
+    writer = GroupCommitWriter(db.writer)
+    await writer.start()
+    ids = [new_id("mer") for _ in range(200)]
+    try:
+        await asyncio.gather(
+            *(writer.run(repo.insert_rows((repo.merchants, _merchant(i)))) for i in ids)
+        )
+    finally:
+        await writer.stop()
+    assert await _count(db, ids) == 200
+    assert writer.units == 200
+    assert writer.batches < 200  # grouped: fewer commits than units
+
+
+async def test_a_failing_unit_fails_alone(db: Database) -> None:
+    writer = GroupCommitWriter(db.writer)
+    await writer.start()
+    taken = new_id("mer")
+    await writer.run(repo.insert_rows((repo.merchants, _merchant(taken))))
+    good = [new_id("mer") for _ in range(20)]
+    try:
+        results = await asyncio.gather(
+            *(writer.run(repo.insert_rows((repo.merchants, _merchant(i)))) for i in good[:10]),
+            writer.run(repo.insert_rows((repo.merchants, _merchant(taken)))),  # duplicate key
+            *(writer.run(repo.insert_rows((repo.merchants, _merchant(i)))) for i in good[10:]),
+            return_exceptions=True,
+        )
+    finally:
+        await writer.stop()
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert len(failures) == 1 and isinstance(failures[0], IntegrityError)
+    assert await _count(db, good) == 20
+
+
+async def test_a_unit_that_raises_rolls_back_its_own_writes(db: Database) -> None:
+    writer = GroupCommitWriter(db.writer)
+    await writer.start()
+    doomed = new_id("mer")
+
+    async def half_done(conn: AsyncConnection) -> None:
+        await conn.execute(sa.insert(repo.merchants).values(**_merchant(doomed)))
+        raise RuntimeError("crash after the first statement")
+
+    try:
+        with pytest.raises(RuntimeError):
+            await writer.run(half_done)
+    finally:
+        await writer.stop()
+    assert await _count(db, [doomed]) == 0
