@@ -315,7 +315,7 @@ class _PayDriver:
         maybe_sent = False  # once true, this attempt's partner may have charged: never fail over
         action = "pay"
         backoff = self.ctx.settings.durations.pay_retry_backoff.total_seconds()
-        cap = max(backoff, self.ctx.settings.durations.inquiry_initial_interval.total_seconds())
+        cap = self.ctx.settings.durations.pay_retry_backoff_max.total_seconds()
         outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
         while self._remaining() > _MIN_CALL_SECONDS:
             outcome = await self._call(action)

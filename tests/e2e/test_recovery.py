@@ -1,0 +1,203 @@
+"""A gateway process dies mid-pay; the next one resolves the payment by inquiry, never a new pay.
+
+A real crash: gateway #1 is `gateway --profile test serve` in its own process, SIGKILLed while its
+pay call is open at the sandbox (the sandbox holds 0091/0092 answers for 3 s here, far past the
+gateway's 0.4 s pay timeout), so neither commit #2 nor any cleanup runs and the POS never gets
+an answer. Gateway #2, a fresh process on the same database, must wait for #1's lease to expire
+(pos_wait_budget + lease_duration after creation), inquire, and then:
+
+- 0091 (charged, answer lost): the inquiry finds SUCCESS -> `succeeded`, exactly one charge, no
+  pay call after the crash, no reversal;
+- 0092 (never recorded): the inquiry says not found, the deadline is past -> cancel ->
+  `failed` / `cancelled_after_timeout`, no charge, the cancel recorded at the partner.
+
+Runs on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.e2e._subprocess_gateway import Reply, Stack, call, eventually, running_stack
+from tests.e2e.conftest import FINAL, code
+
+PARTNER = "th-siampay"
+
+
+async def _crash_mid_pay(
+    stack: Stack, session: aiohttp.ClientSession, last4: str
+) -> tuple[str, str, int, datetime]:
+    """Start gateway #1, send a POS payment, SIGKILL #1 while its pay call is open.
+
+    Returns (payment id, partner request id, sandbox pay_calls at the kill, kill time).
+    """
+    gw1 = stack.gateway("gw1")
+    await gw1.start()
+    reference = f"CRASH-{last4}-{secrets.token_hex(4)}"
+    body = {
+        "merchant_reference": reference,
+        "amount": {"currency": "THB", "value": 125050},
+        "payment_method": {"type": "wallet_code", "code": code("28", last4)},
+    }
+    post = asyncio.create_task(
+        call(
+            session,
+            gw1,
+            "POST",
+            "/v1/payments",
+            key=stack.keys["th_pos"],
+            json_body=body,
+            idempotency_key=secrets.token_hex(12),
+        )
+    )
+    try:
+        # The pay reached the partner (0091: and was charged); the gateway is waiting for it.
+        async def pay_arrived() -> str | None:
+            if post.done():
+                raise AssertionError(f"gateway #1 answered before the crash: {post.result()}")
+            ids = stack.calls.pay_request_ids(PARTNER)
+            if not ids:
+                return None
+            (rid,) = ids
+            assert rid is not None
+            if last4 == "0091":
+                record = stack.ledger(PARTNER).get(rid)
+                if record is None or not record.charged or record.pay_calls < 1:
+                    return None
+            return rid
+
+        partner_request_id = await eventually(pay_arrived, timeout=5.0, interval=0.002)
+        record = stack.ledger(PARTNER).get(partner_request_id)
+        pay_calls_at_kill = record.pay_calls if record is not None else 0
+        gw1.kill()
+        killed_at = datetime.now(UTC)
+        assert not gw1.alive
+        # The POS never gets an answer from the dead process.
+        with pytest.raises(aiohttp.ClientError):
+            reply: Reply = await asyncio.wait_for(post, timeout=5.0)
+            pytest.fail(f"gateway #1 answered: {reply}")
+    finally:
+        post.cancel()
+        gw1.kill()
+
+    # Commit #1 happened before the partner call: the payment exists, processing, leased by #1.
+    rows = await stack.payments_by_reference(reference)
+    assert len(rows) == 1, rows
+    payment = rows[0]
+    assert payment["status"] == "processing"
+    assert payment["lease_owner"] is not None
+    stored, attempts = await stack.payment_and_attempts(payment["id"])
+    assert stored is not None
+    assert [a["partner_request_id"] for a in attempts] == [partner_request_id]
+    assert attempts[0]["partner"] == PARTNER
+    return payment["id"], partner_request_id, pay_calls_at_kill, killed_at
+
+
+async def _resolved_by_restart(
+    stack: Stack, session: aiohttp.ClientSession, payment_id: str
+) -> tuple[dict[str, Any], datetime]:
+    """Start gateway #2 and wait until it makes the payment final; returns (payment, lease end)."""
+    before, _ = await stack.payment_and_attempts(payment_id)
+    assert before is not None
+    lease_expires_at: datetime = before["lease_expires_at"]
+    gw2 = stack.gateway("gw2")
+    await gw2.start()
+
+    async def final() -> dict[str, Any] | None:
+        reply = await call(
+            session, gw2, "GET", f"/v1/payments/{payment_id}", key=stack.keys["th_pos"]
+        )
+        assert reply.status == 200, reply
+        return reply.body if reply.body["status"] in FINAL else None  # type: ignore[no-any-return]
+
+    # Bounded: the lease must run out first, then one inquiry (and for 0092 a cancel) follows.
+    bound = (lease_expires_at - datetime.now(UTC)).total_seconds() + 5.0
+    try:
+        payment = await eventually(final, timeout=bound, interval=0.05)
+    except AssertionError:
+        raise AssertionError(f"payment {payment_id} not resolved:\n{stack.logs()}") from None
+    await asyncio.sleep(0.3)  # anything late (a stray pay) would arrive now
+    return payment, lease_expires_at
+
+
+def _check_resumed_after_the_lease(
+    stack: Stack, partner_request_id: str, killed_at: datetime, lease_expires_at: datetime
+) -> list[str]:
+    """Operations the partner saw after the crash, in order; no pay among them."""
+    after = stack.calls.of(partner_request_id, after=killed_at)
+    operations = [c.operation for c in after]
+    assert "pay" not in operations, operations
+    assert operations and operations[0] == "inquiryPayment", operations  # always ask first
+    # Nobody touched the payment while gateway #1's lease was still running.
+    assert after[0].at >= lease_expires_at, (after[0].at, lease_expires_at)
+    return operations
+
+
+@pytest.fixture
+async def stack(database_url: str, tmp_path: Path) -> Any:
+    # A long hold: the crash happens while the sandbox still sits on the pay answer.
+    async with running_stack(tmp_path, database_url, sandbox_hold="3s") as running:
+        yield running
+
+
+async def test_restart_resolves_a_charged_payment_by_inquiry_without_a_second_pay(
+    stack: Stack,
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        payment_id, rid, pay_calls_at_kill, killed_at = await _crash_mid_pay(
+            stack, session, "0091"
+        )
+        assert pay_calls_at_kill == 1
+        payment, lease_end = await _resolved_by_restart(stack, session, payment_id)
+
+    assert payment["status"] == "succeeded", payment
+    assert payment["failure"] is None
+    ledger = stack.ledger(PARTNER)
+    record = ledger.get(rid)
+    assert record is not None and record.charged and not record.reversed
+    assert payment["partner_reference"] == record.payment_id
+    assert ledger.charges_for(rid) == 1
+    assert ledger.reversals_for(rid) == 0
+    assert record.pay_calls == pay_calls_at_kill  # no pay after the crash
+    operations = _check_resumed_after_the_lease(stack, rid, killed_at, lease_end)
+    assert "cancel" not in operations, operations
+    # The only money that moved is one charge, of this payment's payer amount.
+    [charge] = [e for e in ledger.entries if e.payment_request_id == rid]
+    assert charge.kind == "charge"
+    assert (charge.amount.currency, int(charge.amount.value)) == (
+        payment["payer_amount"]["currency"],
+        payment["payer_amount"]["value"],
+    )
+    stored, _attempts = await stack.payment_and_attempts(payment_id)
+    assert stored is not None and stored["lease_owner"] is None
+    assert stored["next_action_at"] is None
+
+
+async def test_restart_cancels_a_payment_the_partner_never_recorded(stack: Stack) -> None:
+    async with aiohttp.ClientSession() as session:
+        payment_id, rid, pay_calls_at_kill, killed_at = await _crash_mid_pay(
+            stack, session, "0092"
+        )
+        assert pay_calls_at_kill == 0  # 0092 is never recorded
+        payment, lease_end = await _resolved_by_restart(stack, session, payment_id)
+
+    assert payment["status"] == "failed", payment
+    assert payment["failure"]["code"] == "cancelled_after_timeout"
+    ledger = stack.ledger(PARTNER)
+    assert ledger.charges_for(rid) == 0
+    assert ledger.reversals_for(rid) == 0
+    record = ledger.get(rid)  # the cancel left a marker that refuses any late pay
+    assert record is not None and record.status == "CANCELLED" and not record.charged
+    assert record.pay_calls == 0
+    operations = _check_resumed_after_the_lease(stack, rid, killed_at, lease_end)
+    assert "cancel" in operations, operations
+    assert operations.index("inquiryPayment") < operations.index("cancel")
+    stored, _attempts = await stack.payment_and_attempts(payment_id)
+    assert stored is not None and stored["lease_owner"] is None
