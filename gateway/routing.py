@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 
+from fx import Money
 from gateway.config import Partner, Wallet
 from gateway.errors import InvalidPaymentCode, NoRoute
 
@@ -55,8 +56,16 @@ class Router:
             param="payment_method.code",
         )
 
-    def routes(self, country: str, wallet: Wallet) -> Sequence[Route]:
-        """Partners licensed in the merchant's market that serve the wallet, best first."""
+    def routes(
+        self,
+        country: str,
+        wallet: Wallet,
+        payer_amount: Money | None = None,
+        *,
+        param: str = "payment_method.code",
+    ) -> Sequence[Route]:
+        """Partners licensed in the merchant's market that serve the wallet and take the payer
+        amount within their limits, best first."""
         found = [
             Route(
                 partner=p.id,
@@ -64,11 +73,23 @@ class Router:
                 reason=f"licensed in {country}, serves {wallet.id}, priority {p.priority}",
             )
             for p in self._partners
-            if country in p.markets and wallet.id in p.wallets
+            if country in p.markets
+            and wallet.id in p.wallets
+            and (payer_amount is None or _within_limits(p, payer_amount))
         ]
         if not found:
+            amount = f" for {payer_amount}" if payer_amount is not None else ""
             raise NoRoute(
-                f"No partner is configured for wallet {wallet.id} in market {country}.",
-                param="payment_method.code",
+                f"No partner is configured for wallet {wallet.id} in market {country}{amount}.",
+                param=param,
             )
         return found
+
+
+def _within_limits(partner: Partner, payer_amount: Money) -> bool:
+    limit = partner.limits.get(payer_amount.currency.code)
+    if limit is None:
+        return True
+    low = limit.min if limit.min is not None else 1
+    high = limit.max if limit.max is not None else payer_amount.value
+    return low <= payer_amount.value <= high

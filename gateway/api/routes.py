@@ -48,6 +48,13 @@ async def healthz(_request: web.Request) -> web.Response:
     return _json({"status": "ok"})
 
 
+@routes.get("/openapi.json")
+async def openapi(_request: web.Request) -> web.Response:
+    from gateway.api.openapi import openapi_document
+
+    return _json(openapi_document())
+
+
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
@@ -73,7 +80,7 @@ async def create_quote(request: web.Request) -> web.Response:
     merchant = principal.merchant_for_writes()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     body = await _body(request)
-    digest = idempotency.request_hash(request.method, request.path, body)
+    digest = idempotency.request_hash(ctx, request.method, request.path, body)
     result = await quotes.create_quote(
         ctx, merchant=merchant, key=key, request_hash=digest, parsed=parse_create_quote(body)
     )
@@ -101,7 +108,7 @@ async def create_payment(request: web.Request) -> web.Response:
     merchant = principal.merchant_for_writes()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     body = await _body(request)
-    digest = idempotency.request_hash(request.method, request.path, body)
+    digest = idempotency.request_hash(ctx, request.method, request.path, body)
     result = await payments.create_payment(
         ctx,
         merchant=merchant,

@@ -7,7 +7,6 @@ is the one every identical retry gets back, and a retry never reaches a partner 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import datetime
 from typing import Any, NoReturn
@@ -31,9 +30,10 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def request_hash(method: str, path: str, body: Any) -> str:
+def request_hash(ctx: Context, method: str, path: str, body: Any) -> str:
+    """Keyed, because the body holds the raw wallet code: a plain hash could be brute-forced."""
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+    return ctx.hash_code(f"{method} {path}\n{canonical}")
 
 
 def claim(

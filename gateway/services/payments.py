@@ -108,9 +108,10 @@ async def create_payment(
             f"The amount must be in the merchant's currency, {merchant['currency']}.",
             param="amount.currency",
         )
-    routes = ctx.router.routes(merchant["country"], wallet)
+    ctx.router.routes(merchant["country"], wallet)  # no_route before pricing: no rate needed
     quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
     payer_amount = quote.payer_amount if quote is not None else command.amount
+    routes = ctx.router.routes(merchant["country"], wallet, payer_amount)
 
     payment_id = new_id("pay")
     budget = ctx.settings.durations.pos_wait_budget.total_seconds()
@@ -119,6 +120,7 @@ async def create_payment(
         "id": payment_id,
         "merchant_id": merchant["id"],
         "merchant_reference": command.merchant_reference,
+        "idempotency_key": key,
         "status": PaymentStatus.PROCESSING,
         "amount_value": command.amount.value,
         "currency": command.amount.currency.code,
@@ -203,7 +205,7 @@ async def create_payment(
     partner_started = loop.time()
     outcome = await driver.run()
     partner_seconds = loop.time() - partner_started
-    return await _finish(ctx, payment, driver, outcome, key, partner_seconds)
+    return await _finish(ctx, payment, driver, outcome, key, spot_quote, partner_seconds)
 
 
 async def _price(
@@ -215,12 +217,13 @@ async def _price(
     now: datetime,
 ) -> tuple[fx.Quote | None, bool]:
     """The quote pricing this payment, and whether it was made on the spot (to be stored)."""
-    if wallet_currency == command.amount.currency.code:
-        return None, False  # same currency: no FX, `quote: null`
     if command.quote_id is None:
+        if wallet_currency == command.amount.currency.code:
+            return None, False  # same currency: no FX, `quote: null`
         wallet = ctx.router.wallet(wallet_id)
         assert wallet is not None
         return price(ctx, amount=command.amount, wallet=wallet, now=now), True
+    # A given quote must fit exactly (no quote ever fits a same-currency wallet).
     row = await repo.get_quote(ctx.db, command.quote_id)
     if row is None or row["merchant_id"] != merchant["id"]:
         raise NotFound(f"No quote {command.quote_id!r}.", param="quote_id")
@@ -408,6 +411,7 @@ async def _finish(
     driver: _PayDriver,
     outcome: Outcome,
     key: str,
+    spot_quote: bool,
     partner_seconds: float,
 ) -> Response:
     now = ctx.clock.now()
@@ -418,6 +422,7 @@ async def _finish(
                 merchant_id=payment["merchant_id"],
                 key=key,
                 owner=ctx.owner,
+                spot_quote_id=payment["quote_id"] if spot_quote else None,
             )
         )
         log.info("payment %s: no partner accepted it; nothing charged", payment["id"])

@@ -50,8 +50,10 @@ async def create_quote(
             f"The amount must be in the merchant's currency, {merchant['currency']}.",
             param="amount.currency",
         )
-    ctx.router.routes(merchant["country"], wallet)  # no_route now rather than at payment time
+    ctx.router.routes(merchant["country"], wallet, param="wallet")
     quote = price(ctx, amount=amount, wallet=wallet, now=now)
+    # no_route now rather than at payment time, for a price no partner would take
+    ctx.router.routes(merchant["country"], wallet, quote.payer_amount, param="amount.value")
     row = quote_row(quote, merchant_id=merchant["id"], wallet=wallet.id)
     body = dumps(quote_view(row))
     claim = idempotency.claim(

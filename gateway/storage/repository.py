@@ -259,7 +259,8 @@ def settle_payment(
     """Write a payment's new state (and its attempts') if `owner` still holds its lease.
 
     `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
-    commit. Returns False when the lease was lost (someone else now owns the payment).
+    commit, unless an answer is already stored there (the POS got it). Returns False when the
+    lease was lost (someone else now owns the payment).
     """
 
     async def unit(conn: AsyncConnection) -> bool:
@@ -274,9 +275,14 @@ def settle_payment(
             await _update_attempt(conn, attempt)
         if response is not None:
             merchant_id, key, status, body = response
+            # Only the first answer is kept: a later state never rewrites the snapshot.
             await conn.execute(
                 sa.update(idempotency)
-                .where(idempotency.c.merchant_id == merchant_id, idempotency.c.key == key)
+                .where(
+                    idempotency.c.merchant_id == merchant_id,
+                    idempotency.c.key == key,
+                    idempotency.c.state == "in_progress",
+                )
                 .values(state="completed", response_status=status, response_body=body)
             )
         return True
@@ -284,8 +290,13 @@ def settle_payment(
     return unit
 
 
-def discard_payment(*, payment_id: str, merchant_id: str, key: str, owner: str) -> Unit[bool]:
-    """Forget a payment that no partner accepted: nothing was charged, the sale may be retried."""
+def discard_payment(
+    *, payment_id: str, merchant_id: str, key: str, owner: str, spot_quote_id: str | None
+) -> Unit[bool]:
+    """Forget a payment that no partner accepted: nothing was charged, the sale may be retried.
+
+    The quote made on the spot for it goes too; a quote the POS asked for stays usable.
+    """
 
     async def unit(conn: AsyncConnection) -> bool:
         owned = await conn.scalar(
@@ -297,6 +308,8 @@ def discard_payment(*, payment_id: str, merchant_id: str, key: str, owner: str) 
             return False
         await conn.execute(sa.delete(attempts).where(attempts.c.payment_id == payment_id))
         await conn.execute(sa.delete(payments).where(payments.c.id == payment_id))
+        if spot_quote_id is not None:
+            await conn.execute(sa.delete(quotes).where(quotes.c.id == spot_quote_id))
         await conn.execute(
             sa.delete(idempotency).where(
                 idempotency.c.merchant_id == merchant_id, idempotency.c.key == key

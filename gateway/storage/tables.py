@@ -119,6 +119,7 @@ class Payment(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=40)
     merchant_id: str = Field(foreign_key="merchants.id", max_length=40)
     merchant_reference: str = Field(max_length=64)
+    idempotency_key: str = Field(max_length=255)
     status: str = Field(max_length=16)
     amount_value: int = _money()
     currency: str = _ccy()

@@ -27,6 +27,7 @@ from fx import Money, get_currency
 from gateway.context import Context
 from gateway.services.payments import outcome_changes
 from gateway.storage import repository as repo
+from gateway.views import dumps, payment_view
 
 __all__ = ["Resolver"]
 
@@ -189,12 +190,20 @@ class Resolver:
             "cancel_calls": attempt["cancel_calls"],
             "updated_at": changes["updated_at"],
         }
+        final = {**payment, **changes}
         written = await ctx.writer.run(
             repo.settle_payment(
                 payment_id=payment["id"],
                 changes=changes,
                 attempt_changes=[attempt_row],
                 owner=ctx.owner,
+                # A crash lost the POS's answer: its retry with the same key gets this one.
+                response=(
+                    payment["merchant_id"],
+                    payment["idempotency_key"],
+                    201,
+                    dumps(payment_view(final)),
+                ),
             )
         )
         if written:

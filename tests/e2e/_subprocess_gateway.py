@@ -43,6 +43,7 @@ __all__ = [
     "GatewayProcess",
     "Reply",
     "Stack",
+    "call",
     "eventually",
     "running_stack",
 ]
@@ -122,15 +123,17 @@ async def _start_recorded_sandboxes(
 # --- configuration ------------------------------------------------------------------------------
 
 
-def _copy_configs(dest: Path, *, sandbox_hold: str | None) -> Path:
+def _copy_configs(dest: Path, *, profile_overrides: dict[str, str]) -> Path:
+    """Copy `configs/`; `profile_overrides` rewrites keys of profiles/test.toml that it sets
+    exactly once (e.g. `{"hold": "3s"}` for [sandbox] hold, `{"pay": "1s"}` for the pay
+    timeout)."""
     shutil.copytree(PROJECT_ROOT / "configs", dest)
-    if sandbox_hold is not None:
-        profile = dest / "profiles" / "test.toml"
-        text, n = re.subn(
-            r'^hold = "[^"]*"', f'hold = "{sandbox_hold}"', profile.read_text(), flags=re.M
-        )
-        assert n == 1, "configs/profiles/test.toml no longer sets [sandbox] hold"
-        profile.write_text(text)
+    profile = dest / "profiles" / "test.toml"
+    text = profile.read_text()
+    for key, value in profile_overrides.items():
+        text, n = re.subn(rf'^{re.escape(key)} = "[^"]*"', f'{key} = "{value}"', text, flags=re.M)
+        assert n == 1, f"configs/profiles/test.toml sets {key!r} {n} times, not once"
+    profile.write_text(text)
     return dest
 
 
@@ -342,13 +345,15 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    tmp: Path, database_url: str, *, sandbox_hold: str | None = None
+    tmp: Path, database_url: str, *, profile_overrides: dict[str, str] | None = None
 ) -> AsyncIterator[Stack]:
     """Sandboxes here, a config copy pointing at them, a seeded database; gateways on demand.
 
+    The sandboxes and the gateway processes read the same (overridden) test profile.
+
     Every gateway process started from the stack is SIGKILLed on exit, whatever happened.
     """
-    config_dir = _copy_configs(tmp / "configs", sandbox_hold=sandbox_hold)
+    config_dir = _copy_configs(tmp / "configs", profile_overrides=profile_overrides or {})
     env = {
         **os.environ,
         "DATABASE_URL": database_url,

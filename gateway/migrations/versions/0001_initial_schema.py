@@ -97,6 +97,7 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=40), nullable=False),
         sa.Column("merchant_id", sa.String(length=40), nullable=False),
         sa.Column("merchant_reference", sa.String(length=64), nullable=False),
+        sa.Column("idempotency_key", sa.String(length=255), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("amount_value", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.CHAR(length=3), nullable=False),

@@ -1,0 +1,1 @@
+"""Benchmarks of the gateway's HTTP path against a bare proxy (`python -m bench`, see README.md)."""

@@ -1,0 +1,860 @@
+"""The OpenAPI 3.1 document of the merchant API, served at `GET /openapi.json`.
+
+It describes what is implemented now (health, readiness, FX quotes, payments), with the contract of
+`shared/API.md` and the choices of `docs/api-notes.md`. It is plain Python data, built once: no I/O
+and no imports from the rest of the gateway, so serving it can never fail on a database or config.
+`tests/unit/gateway/test_openapi.py` checks it against the registered routes and `gateway.errors`.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Final, NamedTuple
+
+__all__ = ["openapi_document"]
+
+JSON = dict[str, Any]
+
+_JSON_TYPE: Final = "application/json"
+_ALL_ROLES: Final = ["pos", "finance", "operator"]
+_IDENTIFIER: Final = "^[A-Za-z0-9._:/-]{1,64}$"
+_MAX_VALUE: Final = 10**13
+
+
+class _Error(NamedTuple):
+    status: int
+    when: str
+    example: JSON
+
+
+# Every code the API answers (gateway/errors.py, plus the middleware's `internal_error`).
+_ERRORS: Final[dict[str, _Error]] = {
+    "invalid_request": _Error(
+        400,
+        "Malformed JSON, unknown or missing field, wrong type, bad identifier charset, unknown "
+        "query parameter.",
+        {"message": "Unknown field amount.cents.", "param": "amount.cents"},
+    ),
+    "request_too_large": _Error(
+        413,
+        "The body is over the limit (default 64 KiB).",
+        {"message": "The body is larger than 65536 bytes."},
+    ),
+    "invalid_amount": _Error(
+        400,
+        "`value` not an integer in 1..10^13; currency other than the merchant's; payer amount "
+        "would be < 1 or > 10^13.",
+        {
+            "message": "amount.value must be an integer count of minor units.",
+            "param": "amount.value",
+        },
+    ),
+    "unsupported_currency": _Error(
+        400,
+        "Not a payment currency (ISO 4217 with minor units, no fund codes, upper case).",
+        {"message": "'XAU' is not a supported payment currency.", "param": "amount.currency"},
+    ),
+    "invalid_payment_code": _Error(
+        400,
+        "Wallet code of no known wallet, not digits, or of the wrong length.",
+        {
+            "message": "The payment code belongs to no wallet the gateway accepts.",
+            "param": "payment_method.code",
+        },
+    ),
+    "authentication_failed": _Error(
+        401,
+        "Missing, malformed, unknown or revoked API key.",
+        {"message": "The API key is not valid."},
+    ),
+    "forbidden": _Error(
+        403,
+        "The key's role may not do this (only `pos` keys create quotes and payments).",
+        {"message": "A finance key may not do this."},
+    ),
+    "not_found": _Error(
+        404,
+        "Unknown id, or an object of another merchant (never 403: no existence leak).",
+        {"message": "No such payment."},
+    ),
+    "idempotency_key_missing": _Error(
+        400,
+        "A POST without a valid `Idempotency-Key` (1-255 printable ASCII characters, no spaces).",
+        {"message": "POST requests need an Idempotency-Key header."},
+    ),
+    "idempotency_key_reused": _Error(
+        409,
+        "Same `Idempotency-Key`, different request (method, path or parsed body).",
+        {
+            "message": "This Idempotency-Key was already used for a different request.",
+            "param": "Idempotency-Key",
+        },
+    ),
+    "idempotency_key_in_use": _Error(
+        409,
+        "Same `Idempotency-Key` while the first request is still running: retry shortly.",
+        {"message": "A request with this Idempotency-Key is still being processed; retry shortly."},
+    ),
+    "duplicate_merchant_reference": _Error(
+        409,
+        "`merchant_reference` already used by this merchant; `payment_id` names that payment.",
+        {
+            "message": "merchant_reference 'POS-17-000123' was already used.",
+            "param": "merchant_reference",
+            "payment_id": "pay_01jd8x6k9b3n4p5q6r7s8t9v0w",
+        },
+    ),
+    "quote_expired": _Error(
+        409,
+        "The quote is past its `expires_at`.",
+        {
+            "message": "Quote qt_01jd8x6k2m3n4p5q6r7s8t9v0w expired at "
+            "2026-11-26 14:08:10.512+00:00.",
+            "param": "quote_id",
+        },
+    ),
+    "quote_mismatch": _Error(
+        409,
+        "The quote is for another amount, currency or wallet.",
+        {"message": "The quote is for another amount, currency or wallet.", "param": "quote_id"},
+    ),
+    "no_route": _Error(
+        422,
+        "No partner is configured for this merchant's market and the wallet.",
+        {
+            "message": "No partner is configured for wallet gcash in market TH.",
+            "param": "payment_method.code",
+        },
+    ),
+    "partner_unavailable": _Error(
+        503,
+        "Partners are configured but none can take it now; nothing was charged. Carries "
+        "`partner` (the last one tried); `Retry-After: 5`.",
+        {
+            "message": "No partner can take this payment right now; nothing was charged. "
+            "Retry later.",
+            "partner": "th-siampay",
+        },
+    ),
+    "rate_unavailable": _Error(
+        503,
+        "No FX rate fresher than the source's maximum age; `Retry-After: 60`.",
+        {"message": "ecb rates as of 2026-11-25T16:00:00+01:00 are older than 2 days, 0:00:00."},
+    ),
+    "internal_error": _Error(
+        500,
+        "An unexpected failure; no details (the log has them, under the `Request-Id`).",
+        {"message": "Internal error."},
+    ),
+}
+
+_RETRY_AFTER_CODES: Final = frozenset({"partner_unavailable", "rate_unavailable"})
+
+_POST_ERRORS: Final = (
+    "authentication_failed",
+    "forbidden",
+    "idempotency_key_missing",
+    "idempotency_key_reused",
+    "idempotency_key_in_use",
+    "request_too_large",
+    "invalid_request",
+    "invalid_amount",
+    "unsupported_currency",
+)
+
+_DESCRIPTION: Final = """\
+The merchant API of the cross-border acquiring gateway: a merchant's POS takes payments from
+tourists' home wallets (user-presented mode: the POS scans the wallet's code), optionally at an FX
+quote shown beforehand.
+
+Conventions
+- JSON bodies in UTF-8. Unknown JSON fields, duplicate keys, `NaN` and `Infinity` are
+  `invalid_request`; numbers with a fraction or exponent in `amount.value` are `invalid_amount`.
+- **Money** is `{"currency": "THB", "value": 125050}`: `value` is an integer count of the
+  currency's ISO 4217 minor units (THB 1,250.50). Rates are decimal strings, never floats.
+- Ids are opaque strings with a type prefix (`pay_`, `qt_`) that sort by creation time.
+- Timestamps are RFC 3339 (UTC, `Z`, milliseconds).
+- Every response carries `Request-Id` and `Server-Timing`
+  (`gateway;dur=<ms>, partner;dur=<ms>`).
+- Errors are `{"error": {"code", "message", "param"?}}`. Unknown paths answer `404 not_found`;
+  a wrong method answers `405` with the error object (`invalid_request`).
+- Every POST needs `Idempotency-Key` (kept 48 h by default). The same key with the same request
+  replays the first `201` response with `Idempotent-Replayed: true`; with another request it is
+  `409 idempotency_key_reused`, and while the first is running `409 idempotency_key_in_use`.
+  Answers that changed nothing (validation and authentication errors, `no_route`,
+  `partner_unavailable`, `rate_unavailable`) are not stored, so the sale can be retried.
+- Keys are `Authorization: Bearer gw_<role>_...` with one role: `pos` (creates quotes and
+  payments, reads its merchant's), `finance` (reads its merchant's), `operator` (reads all
+  merchants'). Each operation lists its roles in `x-roles`; another merchant's object is
+  `404 not_found`.
+
+Sandbox test codes (the sandbox partners behave by the wallet code's last four digits; prefixes
+`28` alipay_cn/CNY, `81` kakaopay/KRW, `63` gcash/PHP, `66` truemoney/THB; 16 to 24 digits)
+
+| last 4 | sandbox behaviour | result |
+|---|---|---|
+| `0000` (and any not listed) | approves at once | `succeeded` |
+| `0051` | declines: balance too low | `failed` / `insufficient_funds` |
+| `0059` | declines: risk | `failed` / `risk_rejected` |
+| `0054` | declines: code expired | `failed` / `code_expired` |
+| `0091` | charges, answers after the pay timeout; inquiry finds it | `succeeded` |
+| `0092` | answers after the pay timeout, never records it | `failed` / `cancelled_after_timeout` |
+| `0093` | "in process" for a while (tourist confirms), then approves | `succeeded` |
+| `0094` | "in process", tourist never confirms; partner expires it | `failed` / `payment_expired` |
+| `0500` | HTTP 500 on the first pay, approves the retry | `succeeded`, charged once |
+| `0503` | signed "not accepted, unavailable" on every call | `503 partner_unavailable` |
+"""
+
+
+def _ref(section: str, name: str) -> JSON:
+    return {"$ref": f"#/components/{section}/{name}"}
+
+
+def _nullable(ref: JSON) -> JSON:
+    return {"anyOf": [ref, {"type": "null"}]}
+
+
+def _headers(*names: str) -> JSON:
+    return {name: _ref("headers", name) for name in ("Request-Id", "Server-Timing", *names)}
+
+
+def _json_response(description: str, schema: JSON, *, replayed: bool = False) -> JSON:
+    return {
+        "description": description,
+        "headers": _headers("Idempotent-Replayed") if replayed else _headers(),
+        "content": {_JSON_TYPE: {"schema": schema}},
+    }
+
+
+def _error_responses(*codes: str) -> dict[str, JSON]:
+    """One response per HTTP status, listing its codes with an example of each."""
+    by_status: dict[int, list[str]] = {}
+    for code in (*codes, "internal_error"):
+        by_status.setdefault(_ERRORS[code].status, []).append(code)
+    responses: dict[str, JSON] = {}
+    for status, group in sorted(by_status.items()):
+        extra = ("Retry-After",) if _RETRY_AFTER_CODES.intersection(group) else ()
+        responses[str(status)] = {
+            "description": " ".join(f"`{code}`: {_ERRORS[code].when}" for code in group),
+            "headers": _headers(*extra),
+            "content": {
+                _JSON_TYPE: {
+                    "schema": _ref("schemas", "Error"),
+                    "examples": {
+                        code: {"value": {"error": {"code": code, **_ERRORS[code].example}}}
+                        for code in group
+                    },
+                }
+            },
+        }
+    return responses
+
+
+def _json_body(schema: str, example: JSON) -> JSON:
+    return {
+        "required": True,
+        "content": {_JSON_TYPE: {"schema": _ref("schemas", schema), "example": example}},
+    }
+
+
+def _path_id(name: str, prefix: str) -> JSON:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": f"The object's id (`{prefix}...`).",
+        "schema": {"type": "string", "minLength": 1},
+    }
+
+
+# --- schemas ----------------------------------------------------------------------------------
+
+_MONEY_EXAMPLE: Final = {"currency": "THB", "value": 125050}
+
+_QUOTE_EXAMPLE: Final = {
+    "id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
+    "object": "fx_quote",
+    "amount": {"currency": "THB", "value": 125050},
+    "payer_amount": {"currency": "CNY", "value": 23253},
+    "rate": "0.185948",
+    "mid_rate": "0.1832",
+    "markup_bps": 150,
+    "rate_source": "ecb",
+    "rate_as_of": "2026-11-26T14:00:00.000Z",
+    "wallet": "alipay_cn",
+    "created_at": "2026-11-26T14:03:10.512Z",
+    "expires_at": "2026-11-26T14:08:10.512Z",
+}
+
+_PAYMENT_EXAMPLE: Final = {
+    "id": "pay_01jd8x6k9b3n4p5q6r7s8t9v0w",
+    "object": "payment",
+    "merchant_reference": "POS-17-000123",
+    "status": "succeeded",
+    "amount": {"currency": "THB", "value": 125050},
+    "payer_amount": {"currency": "CNY", "value": 23253},
+    "wallet": "alipay_cn",
+    "partner": "th-siampay",
+    "quote": {
+        "id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
+        "rate": "0.185948",
+        "expires_at": "2026-11-26T14:08:10.512Z",
+    },
+    "amount_refunded": {"currency": "THB", "value": 0},
+    "cancellation": None,
+    "failure": None,
+    "partner_reference": "2026112614031100001",
+    "payment_method": {"type": "wallet_code", "code_masked": "281234********0000"},
+    "store_id": "bkk-siam-01",
+    "terminal_id": "pos-17",
+    "metadata": {},
+    "created_at": "2026-11-26T14:03:41.020Z",
+    "updated_at": "2026-11-26T14:03:41.733Z",
+}
+
+_CURRENCY: Final = {
+    "type": "string",
+    "pattern": "^[A-Z]{3}$",
+    "description": "ISO 4217 alphabetic code of a payment currency (upper case; no fund codes, "
+    "no XAU/XTS/XXX): anything else is `unsupported_currency`.",
+    "examples": ["THB"],
+}
+
+_TIMESTAMP: Final = {"type": "string", "format": "date-time"}
+
+_RATE: Final = {
+    "type": "string",
+    "pattern": "^[0-9]+(\\.[0-9]+)?$",
+    "description": "A decimal string, never a float.",
+}
+
+
+def _schemas() -> JSON:
+    identifier = {"type": "string", "pattern": _IDENTIFIER}
+    return {
+        "Money": {
+            "type": "object",
+            "description": "An amount in integer minor units of its currency (ISO 4217 exponent).",
+            "required": ["currency", "value"],
+            "properties": {
+                "currency": _CURRENCY,
+                "value": {
+                    "type": "integer",
+                    "description": "Minor units: THB 125050 is 1,250.50 THB; JPY 1234 is 1,234 "
+                    "JPY. 0 where nothing happened yet (`amount_refunded`).",
+                },
+            },
+            "examples": [_MONEY_EXAMPLE],
+        },
+        "MoneyInput": {
+            "type": "object",
+            "description": "Money in a request: an integer from 1 to 10^13 minor units. A number "
+            "with a fraction or exponent (`12.0`, `1e3`) is `invalid_amount`.",
+            "required": ["currency", "value"],
+            "additionalProperties": False,
+            "properties": {
+                "currency": _CURRENCY,
+                "value": {"type": "integer", "minimum": 1, "maximum": _MAX_VALUE},
+            },
+            "examples": [_MONEY_EXAMPLE],
+        },
+        "Identifier": {
+            **identifier,
+            "description": "A merchant's own identifier: 1 to 64 characters of `[A-Za-z0-9._:/-]`.",
+        },
+        "Metadata": {
+            "type": "object",
+            "description": "At most 20 keys of 1 to 40 characters; string values of at most 500.",
+            "maxProperties": 20,
+            "propertyNames": {"minLength": 1, "maxLength": 40},
+            "additionalProperties": {"type": "string", "maxLength": 500},
+        },
+        "QuoteRequest": {
+            "type": "object",
+            "required": ["amount", "wallet"],
+            "additionalProperties": False,
+            "properties": {
+                "amount": {
+                    **_ref("schemas", "MoneyInput"),
+                    "description": "In the merchant's currency.",
+                },
+                "wallet": {
+                    "type": "string",
+                    "description": "A configured wallet id (sandbox: `alipay_cn`, `kakaopay`, "
+                    "`gcash`, `truemoney`). An unknown wallet, or one paying in the merchant's "
+                    "own currency (no FX needed), is `invalid_request` with `param: wallet`.",
+                },
+            },
+        },
+        "Quote": {
+            "type": "object",
+            "description": "An FX quote, honoured exactly until `expires_at`. "
+            "`payer_amount.value` = round_half_up(amount.value × rate × "
+            "10^(e_payer − e_merchant)).",
+            "required": list(_QUOTE_EXAMPLE),
+            "properties": {
+                "id": {"type": "string", "pattern": "^qt_"},
+                "object": {"const": "fx_quote"},
+                "amount": {**_ref("schemas", "Money"), "description": "Merchant currency."},
+                "payer_amount": {**_ref("schemas", "Money"), "description": "Wallet currency."},
+                "rate": {
+                    **_RATE,
+                    "description": "1 unit of `amount.currency` = `rate` units of the payer "
+                    "currency, markup included: mid × (1 + markup_bps / 10^4), rounded half-up "
+                    "to 10 significant digits.",
+                },
+                "mid_rate": _RATE,
+                "markup_bps": {"type": "integer", "minimum": 0},
+                "rate_source": {"type": "string", "examples": ["ecb"]},
+                "rate_as_of": _TIMESTAMP,
+                "wallet": {"type": "string"},
+                "created_at": _TIMESTAMP,
+                "expires_at": _TIMESTAMP,
+            },
+            "examples": [_QUOTE_EXAMPLE],
+        },
+        "PaymentRequest": {
+            "type": "object",
+            "required": ["merchant_reference", "amount", "payment_method"],
+            "additionalProperties": False,
+            "properties": {
+                "merchant_reference": {
+                    **_ref("schemas", "Identifier"),
+                    "description": "Unique per merchant (`duplicate_merchant_reference`).",
+                },
+                "amount": {
+                    **_ref("schemas", "MoneyInput"),
+                    "description": "In the merchant's currency.",
+                },
+                "payment_method": {
+                    "type": "object",
+                    "required": ["type", "code"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "type": {"const": "wallet_code"},
+                        "code": {
+                            "type": "string",
+                            "pattern": "^[0-9]+$",
+                            "description": "The wallet code scanned from the tourist's phone "
+                            "(16 to 24 digits by default; the prefix names the wallet). Never "
+                            "stored or returned; a malformed or unknown one is "
+                            "`invalid_payment_code`.",
+                        },
+                    },
+                },
+                "quote_id": {
+                    "type": "string",
+                    "description": "Optional: lock a quote shown to the tourist. Unknown or "
+                    "another merchant's is `404 not_found` (`param: quote_id`). Without it, a "
+                    "payment needing FX is priced on the spot.",
+                },
+                "store_id": _ref("schemas", "Identifier"),
+                "terminal_id": _ref("schemas", "Identifier"),
+                "metadata": _ref("schemas", "Metadata"),
+            },
+        },
+        "Payment": {
+            "type": "object",
+            "description": "**`processing` is not paid: do not release the goods.** The gateway "
+            "keeps resolving it; poll `GET /v1/payments/{payment_id}`.",
+            "required": list(_PAYMENT_EXAMPLE),
+            "properties": {
+                "id": {"type": "string", "pattern": "^pay_"},
+                "object": {"const": "payment"},
+                "merchant_reference": _ref("schemas", "Identifier"),
+                "status": {
+                    "type": "string",
+                    "enum": ["processing", "succeeded", "failed", "cancelled"],
+                },
+                "amount": {**_ref("schemas", "Money"), "description": "Merchant currency."},
+                "payer_amount": {
+                    **_ref("schemas", "Money"),
+                    "description": "What the partner charges the tourist, in the wallet's "
+                    "currency (equal to `amount` when no FX is involved).",
+                },
+                "wallet": {"type": "string"},
+                "partner": {"type": "string"},
+                "quote": _nullable(
+                    {
+                        "type": "object",
+                        "description": "The quote pricing this payment; null when no FX.",
+                        "required": ["id", "rate", "expires_at"],
+                        "properties": {
+                            "id": {"type": "string", "pattern": "^qt_"},
+                            "rate": _RATE,
+                            "expires_at": _TIMESTAMP,
+                        },
+                    }
+                ),
+                "amount_refunded": _ref("schemas", "Money"),
+                "cancellation": _nullable(
+                    {
+                        "type": "object",
+                        "required": ["status", "requested_at"],
+                        "properties": {
+                            "status": {"type": "string", "enum": ["pending", "confirmed"]},
+                            "requested_at": _TIMESTAMP,
+                        },
+                    }
+                ),
+                "failure": _nullable(
+                    {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {
+                                "type": "string",
+                                "enum": [
+                                    "insufficient_funds",
+                                    "risk_rejected",
+                                    "code_expired",
+                                    "payment_code_invalid",
+                                    "payment_expired",
+                                    "partner_declined",
+                                    "cancelled_after_timeout",
+                                ],
+                            },
+                            "message": {"type": "string"},
+                        },
+                    }
+                ),
+                "partner_reference": {"type": ["string", "null"]},
+                "payment_method": {
+                    "type": "object",
+                    "required": ["type", "code_masked"],
+                    "properties": {
+                        "type": {"const": "wallet_code"},
+                        "code_masked": {
+                            "type": "string",
+                            "description": "First six and last four digits.",
+                            "examples": ["281234********0000"],
+                        },
+                    },
+                },
+                "store_id": {"type": ["string", "null"]},
+                "terminal_id": {"type": ["string", "null"]},
+                "metadata": _ref("schemas", "Metadata"),
+                "created_at": _TIMESTAMP,
+                "updated_at": _TIMESTAMP,
+            },
+            "examples": [_PAYMENT_EXAMPLE],
+        },
+        "PaymentList": {
+            "type": "object",
+            "description": "A page of payments, newest first.",
+            "required": ["object", "data", "has_more"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": _ref("schemas", "Payment")},
+                "has_more": {"type": "boolean"},
+            },
+        },
+        "ErrorCode": {"type": "string", "enum": list(_ERRORS)},
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": _ref("schemas", "ErrorCode"),
+                        "message": {"type": "string", "description": "For humans; may change."},
+                        "param": {
+                            "type": "string",
+                            "description": "The field at fault, where one is (`amount.value`).",
+                        },
+                        "payment_id": {
+                            "type": "string",
+                            "description": "With `duplicate_merchant_reference`: the payment "
+                            "that has this reference.",
+                        },
+                        "partner": {
+                            "type": "string",
+                            "description": "With `partner_unavailable`: the last partner tried.",
+                        },
+                    },
+                }
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+        "Readiness": {
+            "type": "object",
+            "required": ["status", "checks"],
+            "properties": {
+                "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                "checks": {
+                    "type": "object",
+                    "required": ["config", "database", "partners"],
+                    "properties": {
+                        "config": {"const": "ok"},
+                        "database": {
+                            "type": "string",
+                            "description": "`ok`, or `unavailable: <exception type>`.",
+                        },
+                        "partners": {
+                            "type": "object",
+                            "description": "Per configured partner id, its circuit breaker.",
+                            "additionalProperties": {
+                                "type": "object",
+                                "required": ["breaker"],
+                                "properties": {"breaker": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _components() -> JSON:
+    return {
+        "securitySchemes": {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "gw_<role>_<43 url-safe characters>",
+                "description": "An API key created by the operator's command line and shown "
+                "once. Its role is `pos`, `finance` (both bound to a merchant) or `operator`.",
+            }
+        },
+        "parameters": {
+            "Idempotency-Key": {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "description": "Scoped to the merchant, kept 48 h by default. Same key and same "
+                "request (method, path, parsed body): the first `201` is replayed. Missing or "
+                "malformed: `idempotency_key_missing`.",
+                "schema": {"type": "string", "pattern": "^[!-~]{1,255}$"},
+            }
+        },
+        "headers": {
+            "Request-Id": {
+                "description": "This request's id; the gateway's log has it.",
+                "schema": {"type": "string", "pattern": "^req_"},
+            },
+            "Server-Timing": {
+                "description": "`gateway;dur=<ms>, partner;dur=<ms>`: the gateway's own time and "
+                "the time spent waiting for partners.",
+                "schema": {"type": "string"},
+            },
+            "Idempotent-Replayed": {
+                "description": "`true` when this is the stored first response to the same "
+                "`Idempotency-Key` and request (a snapshot: `GET` shows the current state).",
+                "schema": {"type": "string", "enum": ["true"]},
+            },
+            "Retry-After": {
+                "description": "Seconds to wait before retrying (5 for `partner_unavailable`, "
+                "60 for `rate_unavailable`).",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        },
+        "schemas": _schemas(),
+    }
+
+
+# --- paths ------------------------------------------------------------------------------------
+
+
+def _paths() -> JSON:
+    idempotency_key = _ref("parameters", "Idempotency-Key")
+    return {
+        "/healthz": {
+            "get": {
+                "operationId": "getHealth",
+                "tags": ["Operations"],
+                "summary": "The process is up",
+                "security": [],
+                "x-roles": [],
+                "responses": {
+                    "200": _json_response("Up.", _ref("schemas", "Health")),
+                    **_error_responses(),
+                },
+            }
+        },
+        "/readyz": {
+            "get": {
+                "operationId": "getReadiness",
+                "tags": ["Operations"],
+                "summary": "Database and configuration ready; partner breaker states",
+                "security": [],
+                "x-roles": [],
+                "responses": {
+                    "200": _json_response("Ready.", _ref("schemas", "Readiness")),
+                    "503": _json_response(
+                        "Not ready (`status: not_ready`); `checks` says why.",
+                        _ref("schemas", "Readiness"),
+                    ),
+                    **_error_responses(),
+                },
+            }
+        },
+        "/openapi.json": {
+            "get": {
+                "operationId": "getOpenApiDocument",
+                "tags": ["Operations"],
+                "summary": "This document",
+                "security": [],
+                "x-roles": [],
+                "responses": {
+                    "200": _json_response("The OpenAPI 3.1 document.", {"type": "object"}),
+                    **_error_responses(),
+                },
+            }
+        },
+        "/v1/fx/quotes": {
+            "post": {
+                "operationId": "createQuote",
+                "tags": ["FX quotes"],
+                "summary": "Quote a merchant amount in a wallet's currency",
+                "description": "Prices `amount` (merchant currency) in the wallet's currency at "
+                "the current rate plus markup, locked until `expires_at` (5 minutes by default). "
+                "Answers `no_route` when no partner in the merchant's market serves the wallet, "
+                "so a POS never shows a price it cannot take.",
+                "x-roles": ["pos"],
+                "parameters": [idempotency_key],
+                "requestBody": _json_body(
+                    "QuoteRequest", {"amount": _MONEY_EXAMPLE, "wallet": "alipay_cn"}
+                ),
+                "responses": {
+                    "201": _json_response(
+                        "The quote (or, with `Idempotent-Replayed: true`, the first answer to "
+                        "this Idempotency-Key).",
+                        _ref("schemas", "Quote"),
+                        replayed=True,
+                    ),
+                    **_error_responses(*_POST_ERRORS, "no_route", "rate_unavailable"),
+                },
+            }
+        },
+        "/v1/fx/quotes/{quote_id}": {
+            "get": {
+                "operationId": "getQuote",
+                "tags": ["FX quotes"],
+                "summary": "A quote",
+                "x-roles": _ALL_ROLES,
+                "parameters": [_path_id("quote_id", "qt_")],
+                "responses": {
+                    "200": _json_response("The quote.", _ref("schemas", "Quote")),
+                    **_error_responses("authentication_failed", "not_found"),
+                },
+            }
+        },
+        "/v1/payments": {
+            "post": {
+                "operationId": "createPayment",
+                "tags": ["Payments"],
+                "summary": "Take a payment from a scanned wallet code",
+                "description": "Answers within the POS wait budget (10 s by default) with `201` "
+                "and the Payment. If the partner's outcome is still unknown then, the status is "
+                "`processing`: **not paid, do not release the goods**; the gateway keeps "
+                "resolving it (inquiry, then reversal) and the POS polls `GET`. A payment "
+                "needing FX uses `quote_id` if given, else a quote made on the spot.",
+                "x-roles": ["pos"],
+                "parameters": [idempotency_key],
+                "requestBody": _json_body(
+                    "PaymentRequest",
+                    {
+                        "merchant_reference": "POS-17-000123",
+                        "amount": _MONEY_EXAMPLE,
+                        "payment_method": {"type": "wallet_code", "code": "281234567890120000"},
+                        "quote_id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
+                        "store_id": "bkk-siam-01",
+                        "terminal_id": "pos-17",
+                    },
+                ),
+                "responses": {
+                    "201": _json_response(
+                        "The payment, `succeeded`, `failed` or `processing` (or, with "
+                        "`Idempotent-Replayed: true`, the first answer to this Idempotency-Key).",
+                        _ref("schemas", "Payment"),
+                        replayed=True,
+                    ),
+                    **_error_responses(
+                        *_POST_ERRORS,
+                        "invalid_payment_code",
+                        "not_found",
+                        "duplicate_merchant_reference",
+                        "quote_expired",
+                        "quote_mismatch",
+                        "no_route",
+                        "partner_unavailable",
+                        "rate_unavailable",
+                    ),
+                },
+            },
+            "get": {
+                "operationId": "listPayments",
+                "tags": ["Payments"],
+                "summary": "List payments, newest first",
+                "description": "The caller's merchant's payments (an operator key: every "
+                "merchant's). Unknown query parameters are `invalid_request`.",
+                "x-roles": _ALL_ROLES,
+                "parameters": [
+                    {
+                        "name": "merchant_reference",
+                        "in": "query",
+                        "description": "Only the payment(s) with this reference.",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": "Page size.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    },
+                    {
+                        "name": "starting_after",
+                        "in": "query",
+                        "description": "A payment id: the page starts after it (older ones).",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": _json_response("A page of payments.", _ref("schemas", "PaymentList")),
+                    **_error_responses("authentication_failed", "invalid_request"),
+                },
+            },
+        },
+        "/v1/payments/{payment_id}": {
+            "get": {
+                "operationId": "getPayment",
+                "tags": ["Payments"],
+                "summary": "A payment, in its current state",
+                "x-roles": _ALL_ROLES,
+                "parameters": [_path_id("payment_id", "pay_")],
+                "responses": {
+                    "200": _json_response("The payment.", _ref("schemas", "Payment")),
+                    **_error_responses("authentication_failed", "not_found"),
+                },
+            }
+        },
+    }
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document, built once. Shared: serialise it, do not mutate it."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cross-border acquiring gateway: merchant API",
+            "version": "1.0.0",
+            "description": _DESCRIPTION,
+        },
+        "servers": [{"url": "/", "description": "This gateway."}],
+        "tags": [
+            {"name": "Operations", "description": "Health, readiness and this document."},
+            {"name": "FX quotes", "description": "Prices in the tourist's wallet currency."},
+            {"name": "Payments", "description": "User-presented wallet payments."},
+        ],
+        "security": [{"apiKey": []}],
+        "paths": _paths(),
+        "components": _components(),
+    }

@@ -1,0 +1,72 @@
+"""The benchmark's smoke run (`python -m bench --quick`) must keep working, whatever it measures.
+
+No performance thresholds here: the targets are checked by the benchmark's own output
+(docs/benchmarks.md), never by timed tests. This only proves that one small run starts every
+process, measures every target and finds no failed or duplicated payment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BASELINES = {"baseline-aiohttp", "baseline-plain-httpx"}
+
+
+@pytest.mark.slow
+def test_quick_benchmark_run(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    work = tmp_path / "work"  # the run's temp dir (configs, SQLite file, logs) goes here
+    work.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--no-docs", "--out", str(out)],
+        cwd=REPO,
+        env={**os.environ, "TMPDIR": str(work)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-5000:]}"
+    files = sorted(out.glob("*.json"))
+    assert len(files) == 1, files
+    result = json.loads(files[0].read_text())
+
+    targets = result["targets"]
+    expected = BASELINES | {"gateway-sqlite"}
+    if "gateway-postgresql" not in result["skipped"]:
+        expected.add("gateway-postgresql")
+    assert set(targets) == expected, (set(targets), result["skipped"])
+
+    levels = result["config"]["concurrency"]
+    for name, target in targets.items():
+        assert [run["concurrency"] for run in target["runs"]] == levels, name
+        for run in target["runs"]:
+            assert run["requests"] == result["config"]["requests"], name
+            assert run["payments_per_s"] > 0, name
+            assert run["latency_ms"]["p99"] >= run["latency_ms"]["p50"] > 0, name
+        assert target["peak_rss_mb"] > 0, name
+        check = target["integrity"]
+        assert check["failed"] == 0 and check["duplicated"] == 0, (name, check)
+        assert check["problems"] == [] and check["ok"], (name, check)
+        assert check["ledger_charges"] == check["succeeded"] == check["sent"], (name, check)
+        if name.startswith("gateway-"):
+            assert check["db_payments"] == check["sent"], (name, check)
+            half = target["half_peak"]
+            assert half["mode"] == "open" and half["own_ms"]["p99"] > 0, name
+            for run in target["runs"]:
+                assert run["own_ms"] is not None, name
+
+    assert result["integrity"] == {"failed": 0, "duplicated": 0, "problems": [], "ok": True}
+    assert {t["status"] for t in result["targets_check"]} <= {"PASS", "FAIL", "SKIP"}
+    assert "failed: 0, duplicated: 0" in proc.stdout
+    # Nothing it started is left running (a child would keep a port, the DB, the CPU), and
+    # its temp dir is gone.
+    leftover = subprocess.run(["pgrep", "-f", str(work)], capture_output=True, text=True)
+    assert leftover.stdout.strip() == "", leftover.stdout
+    assert list(work.iterdir()) == []

@@ -1,0 +1,264 @@
+"""The OpenAPI document: structurally sound, and true to the routes, errors and views it describes.
+
+`openapi-spec-validator` is not a dependency, so the structural rules that matter are checked here:
+every `$ref` resolves, operations have unique ids and responses, path templates match parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import fx
+from gateway import errors
+from gateway.api.openapi import openapi_document
+from gateway.api.parsing import _IDENTIFIER
+from gateway.api.routes import routes
+from gateway.auth import Role
+from gateway.views import payment_view, quote_view
+
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+PARAMETER_LOCATIONS = {"query", "header", "path", "cookie"}
+STATUS = re.compile(r"[1-5][0-9]{2}|default")
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return openapi_document()
+
+
+def _walk(node: Any, where: str = "#") -> Iterator[tuple[str, Any]]:
+    yield where, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _walk(value, f"{where}/{index}")
+
+
+def _resolve(doc: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), f"only local references are used: {ref}"
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        assert isinstance(node, dict) and part in node, f"{ref} does not resolve"
+        node = node[part]
+    return node
+
+
+def _deref(doc: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        node = _resolve(doc, node["$ref"])
+    return node
+
+
+def _operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method in METHODS:
+                yield path, method, operation
+
+
+def _registered() -> set[tuple[str, str]]:
+    return {(route.method.lower(), route.path) for route in routes}  # type: ignore[attr-defined]
+
+
+def _documented(doc: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(method, path) for path, method, _ in _operations(doc)}
+
+
+# --- structure --------------------------------------------------------------------------------
+
+
+def test_is_cached_and_plain_json(doc: dict[str, Any]) -> None:
+    assert openapi_document() is doc
+    assert json.loads(json.dumps(doc)) == doc  # no tuples, Decimals, datetimes or sets
+
+
+def test_top_level(doc: dict[str, Any]) -> None:
+    assert re.fullmatch(r"3\.1\.\d+", doc["openapi"])
+    assert isinstance(doc["info"]["title"], str) and doc["info"]["title"]
+    assert isinstance(doc["info"]["version"], str) and doc["info"]["version"]
+    assert "0503" in doc["info"]["description"]  # the sandbox test codes table
+    assert set(doc) <= {
+        "openapi",
+        "info",
+        "jsonSchemaDialect",
+        "servers",
+        "paths",
+        "webhooks",
+        "components",
+        "security",
+        "tags",
+        "externalDocs",
+    }
+    assert all(path.startswith("/") for path in doc["paths"])
+
+
+def test_every_ref_resolves(doc: dict[str, Any]) -> None:
+    refs = [node["$ref"] for _, node in _walk(doc) if isinstance(node, dict) and "$ref" in node]
+    assert refs
+    for ref in refs:
+        assert isinstance(ref, str)
+        _resolve(doc, ref)
+
+
+def test_every_component_is_used(doc: dict[str, Any]) -> None:
+    used = {node["$ref"] for _, node in _walk(doc) if isinstance(node, dict) and "$ref" in node}
+    for section in ("schemas", "parameters", "headers"):
+        for name in doc["components"][section]:
+            assert f"#/components/{section}/{name}" in used, f"unused {section}/{name}"
+
+
+def test_operations_have_ids_and_responses(doc: dict[str, Any]) -> None:
+    ids = []
+    for path, method, operation in _operations(doc):
+        where = f"{method.upper()} {path}"
+        assert isinstance(operation.get("operationId"), str), where
+        ids.append(operation["operationId"])
+        assert operation.get("responses"), where
+        for status, response in operation["responses"].items():
+            assert STATUS.fullmatch(status), f"{where}: {status}"
+            assert _deref(doc, response).get("description"), f"{where}: {status}"
+        assert any(status.startswith("2") for status in operation["responses"]), where
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+
+
+def test_parameters_are_well_formed(doc: dict[str, Any]) -> None:
+    for path, method, operation in _operations(doc):
+        where = f"{method.upper()} {path}"
+        params = [_deref(doc, p) for p in operation.get("parameters", [])]
+        for param in params:
+            assert param["in"] in PARAMETER_LOCATIONS, where
+            assert isinstance(param["name"], str) and "schema" in param, where
+            if param["in"] == "header":
+                assert param["name"].lower() != "authorization", "use the security scheme"
+        keys = [(p["name"], p["in"]) for p in params]
+        assert len(keys) == len(set(keys)), where
+        templated = set(re.findall(r"\{([^}]+)\}", path))
+        in_path = {p["name"] for p in params if p["in"] == "path"}
+        assert templated == in_path, where
+        assert all(p["required"] is True for p in params if p["in"] == "path"), where
+
+
+def test_security_and_tags_are_declared(doc: dict[str, Any]) -> None:
+    schemes = doc["components"]["securitySchemes"]
+    assert schemes["apiKey"]["type"] == "http" and schemes["apiKey"]["scheme"] == "bearer"
+    tags = {tag["name"] for tag in doc["tags"]}
+    requirements = list(doc["security"])
+    for _, _, operation in _operations(doc):
+        requirements.extend(operation.get("security", []))
+        assert set(operation.get("tags", [])) <= tags
+    for requirement in requirements:
+        assert set(requirement) <= set(schemes)
+
+
+def test_roles_per_operation(doc: dict[str, Any]) -> None:
+    roles = {role.value for role in Role}
+    for path, method, operation in _operations(doc):
+        where = f"{method.upper()} {path}"
+        assert "x-roles" in operation, where
+        assert set(operation["x-roles"]) <= roles, where
+        public = operation.get("security") == []
+        assert public == (operation["x-roles"] == []), where
+        if method == "post":
+            assert operation["x-roles"] == ["pos"], where
+
+
+def test_posts_need_an_idempotency_key_and_a_body(doc: dict[str, Any]) -> None:
+    for path, method, operation in _operations(doc):
+        if method != "post":
+            continue
+        names = {_deref(doc, p)["name"] for p in operation["parameters"]}
+        assert "Idempotency-Key" in names, path
+        assert operation["requestBody"]["required"] is True, path
+        created = operation["responses"]["201"]
+        assert "Idempotent-Replayed" in created["headers"], path
+
+
+def test_every_response_has_request_id_and_server_timing(doc: dict[str, Any]) -> None:
+    for path, method, operation in _operations(doc):
+        for status, response in operation["responses"].items():
+            headers = _deref(doc, response)["headers"]
+            assert {"Request-Id", "Server-Timing"} <= set(headers), f"{method} {path} {status}"
+
+
+# --- true to the implementation ---------------------------------------------------------------
+
+
+def test_openapi_json_is_registered() -> None:
+    """The lead registers GET /openapi.json in routes.py; the document describes it."""
+    assert ("get", "/openapi.json") in _registered(), "GET /openapi.json is not registered yet"
+
+
+def test_documents_exactly_the_registered_routes(doc: dict[str, Any]) -> None:
+    registered = _registered()
+    documented = _documented(doc)
+    assert registered - documented == set(), "registered but not documented"
+    assert documented - registered == set(), "documented but not registered"
+
+
+def _error_classes() -> dict[str, int]:
+    return {
+        cls.code: cls.status
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.GatewayError)
+    }
+
+
+def test_error_codes_are_those_of_gateway_errors(doc: dict[str, Any]) -> None:
+    subclasses = {
+        cls.code
+        for cls in vars(errors).values()
+        if isinstance(cls, type)
+        and issubclass(cls, errors.GatewayError)
+        and cls is not errors.GatewayError
+    }
+    error = doc["components"]["schemas"]["Error"]["properties"]["error"]
+    enum = _deref(doc, error["properties"]["code"])["enum"]
+    assert len(enum) == len(set(enum))
+    assert set(enum) == subclasses | {"internal_error"}
+
+
+def test_error_responses_group_codes_by_their_status(doc: dict[str, Any]) -> None:
+    statuses = _error_classes()
+    for path, method, operation in _operations(doc):
+        where = f"{method.upper()} {path}"
+        assert "500" in operation["responses"], where
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/json", {})
+            if media.get("schema") != {"$ref": "#/components/schemas/Error"}:
+                assert not status.startswith(("4", "5")) or path == "/readyz", where
+                continue
+            codes = set()
+            for name, example in media["examples"].items():
+                body = example["value"]["error"]
+                assert body["code"] == name, where
+                assert statuses[name] == int(status), f"{where}: {name} is not {status}"
+                codes.add(name)
+            retry = codes & {"partner_unavailable", "rate_unavailable"}
+            assert bool(retry) == ("Retry-After" in response["headers"]), f"{where} {status}"
+
+
+def test_request_rules_match_the_parser(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    assert schemas["Identifier"]["pattern"] == f"^{_IDENTIFIER.pattern}$"
+    value = schemas["MoneyInput"]["properties"]["value"]
+    assert (value["minimum"], value["maximum"]) == (1, fx.MAX_AMOUNT)
+    for name in ("QuoteRequest", "PaymentRequest", "MoneyInput"):
+        assert schemas[name]["additionalProperties"] is False, name
+
+
+@pytest.mark.parametrize(("schema", "view"), [("Payment", payment_view), ("Quote", quote_view)])
+def test_object_schemas_match_the_views(doc: dict[str, Any], schema: str, view: Any) -> None:
+    shown = set(view(defaultdict(lambda: None)))
+    described = doc["components"]["schemas"][schema]
+    assert set(described["properties"]) == shown
+    assert set(described["required"]) == shown
+    assert set(described["examples"][0]) == shown
