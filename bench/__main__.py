@@ -80,6 +80,7 @@ class Options:
     quick: bool
     keep: bool
     profile_dir: Path | None
+    render: Path | None
 
 
 def _log(message: str) -> None:
@@ -650,6 +651,13 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, DB)")
     parser.add_argument(
+        "--render",
+        type=Path,
+        default=None,
+        metavar="RESULT_JSON",
+        help="only rewrite docs/benchmarks.md from a saved result (no run)",
+    )
+    parser.add_argument(
         "--profile-gateway",
         type=Path,
         default=None,
@@ -673,7 +681,16 @@ def parse_options(argv: list[str] | None = None) -> Options:
         quick=quick,
         keep=args.keep,
         profile_dir=args.profile_gateway.resolve() if args.profile_gateway else None,
+        render=args.render,
     )
+
+
+DOCS = REPO / "docs" / "benchmarks.md"
+
+
+def write_docs(result: dict[str, Any]) -> None:
+    previous = DOCS.read_text() if DOCS.exists() else None
+    DOCS.write_text(render_markdown(result, previous))
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -682,6 +699,10 @@ def _interrupt(signum: int, _frame: FrameType | None) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     options = parse_options(argv)
+    if options.render is not None:
+        write_docs(json.loads(options.render.read_text()))
+        print(f"docs:   {DOCS}")
+        return 0
     # Ctrl-C and SIGTERM both unwind through the `finally`s that kill the children and drop
     # the PostgreSQL database (SIGINT too: a shell may have started us with it ignored).
     signal.signal(signal.SIGTERM, _interrupt)
@@ -713,9 +734,8 @@ def main(argv: list[str] | None = None) -> int:
     print(render_summary(result))
     print(f"\nresult: {path}  ({result['elapsed_s']} s)")
     if options.docs:
-        docs = REPO / "docs" / "benchmarks.md"
-        docs.write_text(render_markdown(result))
-        print(f"docs:   {docs}")
+        write_docs(result)
+        print(f"docs:   {DOCS}")
     if keep:
         print(f"temp:   {tmp}")
     integrity = result["integrity"]

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["evaluate_targets", "render_markdown", "render_summary"]
+__all__ = ["WHERE_THE_TIME_GOES", "evaluate_targets", "render_markdown", "render_summary"]
+
+WHERE_THE_TIME_GOES = "## Where the time goes"
+_PLACEHOLDER = "_To be filled in after profiling._"
+BUSY_LOADAVG = 0.5
 
 BASELINE = "baseline-aiohttp"
 PLAIN = "baseline-plain-httpx"
@@ -141,7 +145,31 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def render_markdown(result: dict[str, Any]) -> str:
+def kept_section(previous: str | None) -> str:
+    """The body of "Where the time goes" in the previous docs (written by hand), if any."""
+    if not previous or WHERE_THE_TIME_GOES not in previous:
+        return _PLACEHOLDER
+    body = previous.split(WHERE_THE_TIME_GOES, 1)[1]
+    body = body.split("\n## ", 1)[0].strip()
+    return body or _PLACEHOLDER
+
+
+def _busy_note(machine: dict[str, Any]) -> list[str]:
+    try:
+        load = float(str(machine.get("loadavg_start", "0")).split()[0])
+    except ValueError:
+        return []
+    if load < BUSY_LOADAVG:
+        return []
+    return [
+        f"- **The machine was not idle**: the 1-minute load average was {load:.2f} when the "
+        "run started (other work on the shared cores), so every figure is lower than on an "
+        "idle machine; compare targets within one run, not across runs.",
+    ]
+
+
+def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
+    """docs/benchmarks.md; `previous` (the current file) keeps its "Where the time goes"."""
     machine = result["machine"]
     config = result["config"]
     lines: list[str] = [
@@ -169,6 +197,7 @@ def render_markdown(result: dict[str, Any]) -> str:
         "of the others (the load generator alone uses a large share of a core at high "
         "throughput). Load average at start / end: "
         f"{machine['loadavg_start']} / {machine['loadavg_end']}.",
+        *_busy_note(machine),
         "- **Processes** (each its own OS process): the sandbox partner "
         "(`gateway sandbox`, Alipay+ protocol, RSA-signed answers, an in-memory ledger; a fresh "
         "one per target); the server under test; the load generator (`python -m bench.load`: "
@@ -364,10 +393,5 @@ def render_markdown(result: dict[str, Any]) -> str:
     skipped = result.get("skipped", {})
     if skipped:
         lines += ["Not run: " + "; ".join(f"`{k}`: {v}" for k, v in skipped.items()), ""]
-    lines += [
-        "## Where the time goes",
-        "",
-        "_To be filled in after profiling._",
-        "",
-    ]
+    lines += [WHERE_THE_TIME_GOES, "", kept_section(previous), ""]
     return "\n".join(lines)

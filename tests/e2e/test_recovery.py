@@ -12,8 +12,8 @@ inquire, and then:
 - 0092 (never recorded): the inquiry says not found, the deadline is past -> cancel ->
   `failed` / `cancelled_after_timeout`, no charge, the cancel recorded at the partner.
 
-Runs on SQLite and on PostgreSQL. A third test (xfail, a bug) retries the lost POS request with
-its Idempotency-Key after the restart.
+Both then check that the POS's retry of the lost request (same Idempotency-Key) is answered with
+the final payment, as a replay. Runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -160,6 +160,31 @@ def _check_resumed_after_the_lease(
     return operations
 
 
+async def _retry_after_restart(
+    stack: Stack, session: aiohttp.ClientSession, crash: Crash, resolved: dict[str, Any]
+) -> None:
+    """The POS lost its answer in the crash and retries with the same Idempotency-Key.
+
+    Once the payment is final it gets that payment as a replay, never a new pay, and not
+    `idempotency_key_in_use` for the 48 h the key is kept (in use is only "while the first
+    request is still running"). Regression: the resolver once left the key `in_progress`.
+    """
+    [gw2] = [p for p in stack.processes if p.name == "gw2"]
+    retry = await call(
+        session,
+        gw2,
+        "POST",
+        "/v1/payments",
+        key=stack.keys["th_pos"],
+        json_body=crash.body,
+        idempotency_key=crash.idempotency_key,
+    )
+    assert (retry.status, retry.error) == (201, None), retry
+    assert retry.replayed, retry.headers
+    assert retry.body == resolved
+    assert len(stack.calls.of(crash.partner_request_id, "pay")) == 1  # still one pay, ever
+
+
 @pytest.fixture
 async def stack(database_url: str, tmp_path: Path) -> Any:
     # The crash must land while gateway #1 waits on its pay: the sandbox holds 0091/0092 answers
@@ -178,6 +203,7 @@ async def test_restart_resolves_a_charged_payment_by_inquiry_without_a_second_pa
         payment_id, rid = crash.payment_id, crash.partner_request_id
         assert crash.pay_calls_at_kill == 1
         payment, lease_end = await _resolved_by_restart(stack, session, payment_id)
+        await _retry_after_restart(stack, session, crash, payment)
 
     assert payment["status"] == "succeeded", payment
     assert payment["failure"] is None
@@ -208,6 +234,7 @@ async def test_restart_cancels_a_payment_the_partner_never_recorded(stack: Stack
         payment_id, rid = crash.payment_id, crash.partner_request_id
         assert crash.pay_calls_at_kill == 0  # 0092 is never recorded
         payment, lease_end = await _resolved_by_restart(stack, session, payment_id)
+        await _retry_after_restart(stack, session, crash, payment)
 
     assert payment["status"] == "failed", payment
     assert payment["failure"]["code"] == "cancelled_after_timeout"
@@ -222,36 +249,3 @@ async def test_restart_cancels_a_payment_the_partner_never_recorded(stack: Stack
     assert operations.index("inquiryPayment") < operations.index("cancel")
     stored, _attempts = await stack.payment_and_attempts(payment_id)
     assert stored is not None and stored["lease_owner"] is None
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: the resolver settles a payment orphaned by a crash without completing its "
-        "idempotency record (gateway/workers/resolver.py Resolver._settle calls "
-        "repo.settle_payment without `response`), so the key stays `in_progress` and every "
-        "retry gets 409 idempotency_key_in_use until the key expires (48 h)"
-    ),
-)
-async def test_the_pos_retry_after_a_crash_learns_the_outcome(stack: Stack) -> None:
-    """The POS lost its answer in the crash and retries with the same Idempotency-Key: once the
-    payment is final it must get that payment, not `idempotency_key_in_use` for the 48 h the key
-    is kept (API.md: in use is only "while the first request is still running")."""
-    async with aiohttp.ClientSession() as session:
-        crash = await _crash_mid_pay(stack, session, "0091")
-        payment, _lease_end = await _resolved_by_restart(stack, session, crash.payment_id)
-        assert payment["status"] == "succeeded"
-        [gw2] = [p for p in stack.processes if p.name == "gw2"]
-        retry = await call(
-            session,
-            gw2,
-            "POST",
-            "/v1/payments",
-            key=stack.keys["th_pos"],
-            json_body=crash.body,
-            idempotency_key=crash.idempotency_key,
-        )
-    assert (retry.status, retry.error) == (201, None), retry
-    assert retry.body["id"] == crash.payment_id
-    assert retry.body["status"] == "succeeded"
-    assert len(stack.calls.of(crash.partner_request_id, "pay")) == 1  # still one pay, ever
