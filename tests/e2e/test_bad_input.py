@@ -701,7 +701,7 @@ async def test_quote_id_is_checked_for_a_same_currency_wallet(dirty: Gateway) ->
     ]
 
 
-# --- partner limits --------------------------------------------------------------------------------
+# --- partner limits ----------------------------------------------------------------------------
 
 
 async def test_amount_outside_every_partners_limits_is_no_route(dirty: Gateway) -> None:
