@@ -90,12 +90,21 @@ def _log(message: str) -> None:
 # --- set-up: configs, environment, databases ----------------------------------------------------
 
 
-def _prepare_configs(tmp: Path) -> tuple[Path, dict[str, int]]:
-    """Copy configs/ and point each sandbox-enabled partner at a free port of its own."""
-    from gateway.config import load_settings
-
+def _copy_configs(tmp: Path) -> Path:
     config_dir = tmp / "configs"
     shutil.copytree(REPO / "configs", config_dir)
+    _point_partners(config_dir)
+    return config_dir
+
+
+def _point_partners(config_dir: Path) -> dict[str, int]:
+    """Point each sandbox-enabled partner (base_url, sandbox port) at a free port of its own.
+
+    Done again before each target's sandbox starts, which every process then reads afresh, so
+    that a port taken meanwhile by someone else on this machine is never reused.
+    """
+    from gateway.config import load_settings
+
     settings = load_settings(config_dir, None, {})
     ports: dict[str, int] = {}
     for partner in settings.partners:
@@ -120,7 +129,7 @@ def _prepare_configs(tmp: Path) -> tuple[Path, dict[str, int]]:
     for partner in settings.partners:
         if partner.id in ports and partner.port != ports[partner.id]:
             raise RuntimeError(f"partner {partner.id}: sandbox port not rewritten")
-    return config_dir, ports
+    return ports
 
 
 def _child_env(config_dir: Path) -> dict[str, str]:
@@ -180,7 +189,8 @@ class Bench:
         self.options = options
         self.tmp = tmp
         self.children = children
-        self.config_dir, self.sandbox_ports = _prepare_configs(tmp)
+        self.config_dir = _copy_configs(tmp)
+        self.sandbox_ports: dict[str, int] = {}
         self.env = _child_env(self.config_dir)
         self.python = sys.executable
         self.gateway_args = ["--config-dir", str(self.config_dir)]
@@ -191,7 +201,8 @@ class Bench:
     # sandbox, baseline, gateway -------------------------------------------------------------
 
     def start_sandbox(self, label: str) -> Server:
-        """A fresh sandbox partner (not waited for: see `Children.wait_ready`)."""
+        """A fresh sandbox partner on fresh ports (not waited for: `Children.wait_ready`)."""
+        self.sandbox_ports = _point_partners(self.config_dir)
         return self.children.spawn(
             f"sandbox-{label}",
             [*self.gateway, "sandbox"],

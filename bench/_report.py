@@ -213,8 +213,8 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         "a TH/THB merchant and a POS key made with the CLI.",
         "- **Durability as in production**: SQLite in WAL mode with `synchronous=FULL` "
         f"(journal mode checked after the run: {result.get('durability', {}).get('sqlite', '–')}"
-        "); PostgreSQL with `synchronous_commit` = "
-        f"{result.get('durability', {}).get('postgresql', '–')}.",
+        "); PostgreSQL with `synchronous_commit` on (read back after the run: "
+        f"{result.get('durability', {}).get('postgresql', '–')}).",
         f"- **Load**: closed loop at concurrency {', '.join(map(str, config['concurrency']))}, "
         f"{config['requests']} measured requests each after a warm-up of {config['warmup']}; "
         "then, for each gateway, an open-loop run at a fixed arrival rate of half its peak "
@@ -223,7 +223,8 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         "Latency is measured by the "
         "client (`perf_counter`, from when the request was due); the gateway's own time is "
         "the `gateway;dur=` of its `Server-Timing` header (partner time excluded).",
-        "- **Peak RSS** is `VmHWM` of the server process (a high-water mark over all its runs). "
+        "- **Peak RSS** is `VmHWM` of the server process, read after each run (a high-water "
+        "mark: it covers that run and the ones before it, on the same process). "
         "**CPU ms/payment** is the server process's user + system CPU time over the run ÷ "
         "payments.",
         "",
@@ -232,7 +233,7 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
     for c in config["concurrency"]:
         lines += [f"## Concurrency {c}", ""]
         rows: list[list[str]] = []
-        for target, data in result["targets"].items():
+        for target in result["targets"]:
             run = _run(result, target, c)
             if run is None:
                 continue
@@ -249,7 +250,7 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
                     _ms(run["own_ms"], "p99"),
                     _cpu(run, "server"),
                     _cpu(run, "sandbox"),
-                    _fmt(data.get("peak_rss_mb"), ".0f"),
+                    _fmt(run.get("peak_rss_mb"), ".0f"),
                     "–" if r is None or target == BASELINE else f"**{r:.2f}**",
                 ]
             )
