@@ -45,12 +45,24 @@ def _settings(ctx: click.Context) -> Settings:
     return settings
 
 
+def _fast_event_loop() -> None:
+    """uvloop where it exists: the same asyncio API with a libuv loop, markedly less CPU per
+    request for aiohttp, httpx-aiohttp and asyncpg alike."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - Windows
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # One line per partner call at INFO is httpx's default; our own lines say more, once.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @click.group()
@@ -68,6 +80,7 @@ def main(ctx: click.Context, config_dir: Path | None, profile: str | None, verbo
     """Cross-border acquiring gateway."""
     ctx.ensure_object(dict).update(config_dir=config_dir, profile=profile)
     _setup_logging(verbose)
+    _fast_event_loop()
 
 
 @main.command()

@@ -33,9 +33,11 @@ from adapters import (
     PayRequest,
     mask_code,
 )
+from gateway.config import Wallet
 from gateway.context import Context
 from gateway.errors import (
     DuplicateMerchantReference,
+    GatewayError,
     InvalidAmount,
     NotFound,
     PartnerUnavailable,
@@ -96,22 +98,18 @@ async def create_payment(
     """Take one payment; answer within the POS wait budget counted from `started_at`."""
     loop = asyncio.get_running_loop()
     now = ctx.clock.now()
-    replay = await idempotency.precheck(
-        ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
-    )
-    if replay is not None:
-        return Response(replay.status, replay.body, replayed=True)
-
-    wallet = ctx.router.identify(command.code.value)
-    if command.amount.currency.code != merchant["currency"]:
-        raise InvalidAmount(
-            f"The amount must be in the merchant's currency, {merchant['currency']}.",
-            param="amount.currency",
+    try:
+        wallet, quote, spot_quote, routes = await _prepare(ctx, merchant, command, now)
+    except GatewayError:
+        # A retry of a request that was answered before gets that answer, even if it would not
+        # pass today (its quote expired, say). Checked only here: the write checks it anyway.
+        replay = await idempotency.precheck(
+            ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
         )
-    ctx.router.routes(merchant["country"], wallet)  # no_route before pricing: no rate needed
-    quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
+        if replay is not None:
+            return Response(replay.status, replay.body, replayed=True)
+        raise
     payer_amount = quote.payer_amount if quote is not None else command.amount
-    routes = ctx.router.routes(merchant["country"], wallet, payer_amount)
 
     payment_id = new_id("pay")
     budget = ctx.settings.durations.pos_wait_budget.total_seconds()
@@ -178,7 +176,7 @@ async def create_payment(
             payment_id=begun.payment_id,
         )
 
-    log.info(
+    log.debug(
         "payment %s created: %s %s via %s, code %s",
         payment_id,
         command.amount.format(),
@@ -206,6 +204,23 @@ async def create_payment(
     outcome = await driver.run()
     partner_seconds = loop.time() - partner_started
     return await _finish(ctx, payment, driver, outcome, key, spot_quote, partner_seconds)
+
+
+async def _prepare(
+    ctx: Context, merchant: dict[str, Any], command: CreatePayment, now: datetime
+) -> tuple[Wallet, fx.Quote | None, bool, Sequence[Route]]:
+    """Wallet, quote (and whether it is made on the spot) and partners; or the error to answer."""
+    wallet = ctx.router.identify(command.code.value)
+    if command.amount.currency.code != merchant["currency"]:
+        raise InvalidAmount(
+            f"The amount must be in the merchant's currency, {merchant['currency']}.",
+            param="amount.currency",
+        )
+    ctx.router.routes(merchant["country"], wallet)  # no_route before pricing: no rate needed
+    quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
+    payer_amount = quote.payer_amount if quote is not None else command.amount
+    routes = ctx.router.routes(merchant["country"], wallet, payer_amount)
+    return wallet, quote, spot_quote, routes
 
 
 async def _price(

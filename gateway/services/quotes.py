@@ -9,7 +9,7 @@ from typing import Any
 import fx
 from gateway.config import Wallet
 from gateway.context import Context
-from gateway.errors import InvalidAmount, InvalidRequest, RateUnavailable
+from gateway.errors import GatewayError, InvalidAmount, InvalidRequest, RateUnavailable
 from gateway.ids import new_id
 from gateway.services import idempotency
 from gateway.storage import repository as repo
@@ -37,23 +37,15 @@ async def create_quote(
     """`POST /v1/fx/quotes`: one commit stores the quote and its idempotent answer together."""
     amount, wallet_id = parsed
     now = ctx.clock.now()
-    replay = await idempotency.precheck(
-        ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
-    )
-    if replay is not None:
-        return QuoteResponse(replay.status, replay.body, replayed=True)
-    wallet = ctx.router.wallet(wallet_id)
-    if wallet is None:
-        raise InvalidRequest(f"Unknown wallet {wallet_id!r}.", param="wallet")
-    if amount.currency.code != merchant["currency"]:
-        raise InvalidAmount(
-            f"The amount must be in the merchant's currency, {merchant['currency']}.",
-            param="amount.currency",
+    try:
+        wallet, quote = _prepare(ctx, merchant, amount, wallet_id, now)
+    except GatewayError:
+        replay = await idempotency.precheck(
+            ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
         )
-    ctx.router.routes(merchant["country"], wallet, param="wallet")
-    quote = price(ctx, amount=amount, wallet=wallet, now=now)
-    # no_route now rather than at payment time, for a price no partner would take
-    ctx.router.routes(merchant["country"], wallet, quote.payer_amount, param="amount.value")
+        if replay is not None:
+            return QuoteResponse(replay.status, replay.body, replayed=True)
+        raise
     row = quote_row(quote, merchant_id=merchant["id"], wallet=wallet.id)
     body = dumps(quote_view(row))
     claim = idempotency.claim(
@@ -68,6 +60,24 @@ async def create_quote(
     if isinstance(verdict, IdempotencyConflict):
         idempotency.raise_conflict(verdict)
     return QuoteResponse(201, body)
+
+
+def _prepare(
+    ctx: Context, merchant: dict[str, Any], amount: fx.Money, wallet_id: str, now: datetime
+) -> tuple[Wallet, fx.Quote]:
+    wallet = ctx.router.wallet(wallet_id)
+    if wallet is None:
+        raise InvalidRequest(f"Unknown wallet {wallet_id!r}.", param="wallet")
+    if amount.currency.code != merchant["currency"]:
+        raise InvalidAmount(
+            f"The amount must be in the merchant's currency, {merchant['currency']}.",
+            param="amount.currency",
+        )
+    ctx.router.routes(merchant["country"], wallet, param="wallet")
+    quote = price(ctx, amount=amount, wallet=wallet, now=now)
+    # no_route now rather than at payment time, for a price no partner would take
+    ctx.router.routes(merchant["country"], wallet, quote.payer_amount, param="amount.value")
+    return wallet, quote
 
 
 def price(ctx: Context, *, amount: fx.Money, wallet: Wallet, now: datetime) -> fx.Quote:

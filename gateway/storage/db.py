@@ -23,7 +23,7 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
+def _sqlite_engine(url: str, *, begin: str | None, pool_size: int) -> AsyncEngine:
     engine = create_async_engine(
         url,
         pool_size=pool_size,
@@ -45,9 +45,11 @@ def _sqlite_engine(url: str, *, begin: str, pool_size: int) -> AsyncEngine:
             cursor.execute(pragma)
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql(begin)
+    if begin is not None:
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _on_begin(connection: sa.Connection) -> None:
+            connection.exec_driver_sql(begin)
 
     return engine
 
@@ -76,7 +78,8 @@ class Database:
 
 def open_database(url: str, *, pool_size: int = 10) -> Database:
     if is_sqlite(url):
-        reader = _sqlite_engine(url, begin="BEGIN", pool_size=pool_size)
+        # Readers run each statement on its own WAL snapshot: no BEGIN, no extra round trip.
+        reader = _sqlite_engine(url, begin=None, pool_size=pool_size)
         writer = _sqlite_engine(url, begin="BEGIN IMMEDIATE", pool_size=1)
         return Database(url=url, reader=reader, writer=writer)
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=30)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.db import Database
+from gateway.storage.raw import RawTransaction
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
@@ -174,6 +175,97 @@ async def _claim_key(
     return verdict
 
 
+BeginOutcome = IdempotencyOutcome | DuplicateReference
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BeginPayment:
+    """The first commit of a payment: key claim, spot quote, payment and first attempt.
+
+    Batched: however many payments begin together, their rows go in with one `executemany` per
+    table after two lookups (keys already claimed, references already used).
+    """
+
+    kind: ClassVar[str] = "begin_payment"
+
+    claim: dict[str, Any]
+    quote: dict[str, Any] | None
+    payment: dict[str, Any]
+    attempt: dict[str, Any]
+    now: datetime
+
+    def _key(self) -> tuple[str, str]:
+        return (self.claim["merchant_id"], self.claim["key"])
+
+    def _reference(self) -> tuple[str, str]:
+        return (self.payment["merchant_id"], self.payment["merchant_reference"])
+
+    @classmethod
+    async def run_batch(
+        cls, tx: RawTransaction, commands: Sequence[BeginPayment]
+    ) -> list[BeginOutcome]:
+        results: list[BeginOutcome] = [None] * len(commands)
+        keys = [c._key() for c in commands]
+        found = await tx.fetch(
+            "SELECT merchant_id, key, request_hash, state, response_status, response_body,"
+            f" expires_at FROM idempotency_keys WHERE (merchant_id, key) IN {_rows(len(keys), 2)}",
+            [v for pair in keys for v in pair],
+        )
+        records = {}
+        for r in found:
+            r["expires_at"] = tx.to_datetime(r["expires_at"])
+            records[(r["merchant_id"], r["key"])] = r
+        expired: list[tuple[str, str]] = []
+        claimed: dict[tuple[str, str], int] = {}
+        for i, command in enumerate(commands):
+            key = command._key()
+            if key in claimed:  # the same key twice in this batch: the first one runs
+                first = commands[claimed[key]].claim["request_hash"]
+                results[i] = IdempotencyConflict(in_use=first == command.claim["request_hash"])
+                continue
+            verdict = judge_idempotency(
+                records.get(key), command.claim["request_hash"], command.now
+            )
+            if verdict is not None:
+                results[i] = verdict
+                continue
+            if key in records:
+                expired.append(key)
+            claimed[key] = i
+
+        refs = [commands[i]._reference() for i in claimed.values()]
+        taken: dict[tuple[str, str], str] = {}
+        if refs:
+            rows = await tx.fetch(
+                "SELECT id, merchant_id, merchant_reference FROM payments"
+                f" WHERE (merchant_id, merchant_reference) IN {_rows(len(refs), 2)}",
+                [v for pair in refs for v in pair],
+            )
+            taken = {(r["merchant_id"], r["merchant_reference"]): r["id"] for r in rows}
+        go: list[BeginPayment] = []
+        for i in claimed.values():
+            command = commands[i]
+            reference = command._reference()
+            if reference in taken:
+                results[i] = DuplicateReference(payment_id=taken[reference])
+                continue
+            taken[reference] = command.payment["id"]
+            go.append(command)
+
+        if expired:
+            await tx.execute(
+                "DELETE FROM idempotency_keys"
+                f" WHERE (merchant_id, key) IN {_rows(len(expired), 2)}",
+                [v for pair in expired for v in pair],
+            )
+        if go:
+            await _insert_many(tx, "idempotency_keys", [c.claim for c in go])
+            await _insert_many(tx, "quotes", [c.quote for c in go if c.quote is not None])
+            await _insert_many(tx, "payments", [c.payment for c in go])
+            await _insert_many(tx, "payment_attempts", [c.attempt for c in go])
+        return results
+
+
 def begin_payment(
     *,
     claim: dict[str, Any],
@@ -181,29 +273,8 @@ def begin_payment(
     payment: dict[str, Any],
     attempt: dict[str, Any],
     now: datetime,
-) -> Unit[IdempotencyOutcome | DuplicateReference]:
-    """The first commit of a payment: key claim, spot quote, payment and first attempt."""
-
-    async def unit(conn: AsyncConnection) -> IdempotencyOutcome | DuplicateReference:
-        verdict = await _claim_key(conn, claim, now)
-        if verdict is not None:
-            return verdict
-        existing = await conn.scalar(
-            sa.select(payments.c.id).where(
-                payments.c.merchant_id == payment["merchant_id"],
-                payments.c.merchant_reference == payment["merchant_reference"],
-            )
-        )
-        if existing is not None:
-            return DuplicateReference(payment_id=existing)
-        await conn.execute(sa.insert(idempotency).values(**claim))
-        if quote is not None:
-            await conn.execute(sa.insert(quotes).values(**quote))
-        await conn.execute(sa.insert(payments).values(**payment))
-        await conn.execute(sa.insert(attempts).values(**attempt))
-        return None
-
-    return unit
+) -> BeginPayment:
+    return BeginPayment(claim=claim, quote=quote, payment=payment, attempt=attempt, now=now)
 
 
 def create_with_key(
@@ -248,6 +319,87 @@ async def _update_attempt(conn: AsyncConnection, attempt: dict[str, Any]) -> Non
     await conn.execute(sa.update(attempts).where(attempts.c.id == attempt["id"]).values(**values))
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class SettlePayment:
+    """Write a payment's new state (and its attempts') if `owner` still holds its lease.
+
+    `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
+    commit, unless an answer is already stored there (the POS got it). The result is False when
+    the lease was lost (someone else now owns the payment). Batched: one `executemany` per table
+    and shape of change.
+    """
+
+    kind: ClassVar[str] = "settle_payment"
+
+    payment_id: str
+    changes: dict[str, Any]
+    attempt_changes: Sequence[dict[str, Any]]
+    owner: str
+    response: tuple[str, str, int, str] | None = None
+
+    @classmethod
+    async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
+        ids = [c.payment_id for c in commands]
+        holders = await tx.fetch(
+            f"SELECT id, lease_owner FROM payments WHERE id IN {_row(len(ids))}", ids
+        )
+        lease = {r["id"]: r["lease_owner"] for r in holders}
+        owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
+        await _update_many(
+            tx,
+            "payments",
+            [{**c.changes, "id": c.payment_id} for c in owned],
+            extra="version = version + 1",
+        )
+        await _update_many(tx, "payment_attempts", [a for c in owned for a in c.attempt_changes])
+        answers = [
+            (status, body, merchant_id, key)
+            for c in owned
+            if c.response is not None
+            for merchant_id, key, status, body in [c.response]
+        ]
+        if answers:
+            # Only the first answer is kept: a later state never rewrites the snapshot.
+            await tx.executemany(
+                "UPDATE idempotency_keys SET state = 'completed', response_status = ?,"
+                " response_body = ? WHERE merchant_id = ? AND key = ? AND state = 'in_progress'",
+                answers,
+            )
+        written = {c.payment_id for c in owned}
+        return [c.payment_id in written for c in commands]
+
+
+def _row(width: int) -> str:
+    return "(" + ", ".join("?" * width) + ")"
+
+
+def _rows(count: int, width: int) -> str:
+    """`(VALUES (?, ?), (?, ?))`: a list of row values for `(a, b) IN ...`."""
+    return "(VALUES " + ", ".join([_row(width)] * count) + ")"
+
+
+async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    columns = list(rows[0])
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_row(len(columns))}"
+    await tx.executemany(sql, [[row[c] for c in columns] for row in rows])
+
+
+async def _update_many(
+    tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]], *, extra: str | None = None
+) -> None:
+    """UPDATE rows by id, with one `executemany` per set of changed columns."""
+    shapes: dict[tuple[str, ...], list[list[Any]]] = {}
+    for row in rows:
+        columns = tuple(sorted(k for k in row if k != "id"))
+        shapes.setdefault(columns, []).append([*(row[c] for c in columns), row["id"]])
+    for columns, params in shapes.items():
+        assignments = [f"{c} = ?" for c in columns] + ([extra] if extra else [])
+        sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE id = ?"
+        await tx.executemany(sql, params)
+
+
 def settle_payment(
     *,
     payment_id: str,
@@ -255,39 +407,14 @@ def settle_payment(
     attempt_changes: Sequence[dict[str, Any]],
     owner: str,
     response: tuple[str, str, int, str] | None = None,
-) -> Unit[bool]:
-    """Write a payment's new state (and its attempts') if `owner` still holds its lease.
-
-    `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
-    commit, unless an answer is already stored there (the POS got it). Returns False when the
-    lease was lost (someone else now owns the payment).
-    """
-
-    async def unit(conn: AsyncConnection) -> bool:
-        result = await conn.execute(
-            sa.update(payments)
-            .where(payments.c.id == payment_id, payments.c.lease_owner == owner)
-            .values(**changes, version=payments.c.version + 1)
-        )
-        if result.rowcount != 1:
-            return False
-        for attempt in attempt_changes:
-            await _update_attempt(conn, attempt)
-        if response is not None:
-            merchant_id, key, status, body = response
-            # Only the first answer is kept: a later state never rewrites the snapshot.
-            await conn.execute(
-                sa.update(idempotency)
-                .where(
-                    idempotency.c.merchant_id == merchant_id,
-                    idempotency.c.key == key,
-                    idempotency.c.state == "in_progress",
-                )
-                .values(state="completed", response_status=status, response_body=body)
-            )
-        return True
-
-    return unit
+) -> SettlePayment:
+    return SettlePayment(
+        payment_id=payment_id,
+        changes=changes,
+        attempt_changes=attempt_changes,
+        owner=owner,
+        response=response,
+    )
 
 
 def discard_payment(
