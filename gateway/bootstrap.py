@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import socket
@@ -115,6 +116,16 @@ async def running_context(
         await db.dispose()
 
 
+def _quiet_garbage_collector() -> None:
+    """Keep full collections off the request path: what start-up built (modules, config, SQL
+    metadata) lives as long as the process, so freeze it out of the collector's scans, and let
+    the young generation grow before it is swept. Pauses of tens of milliseconds otherwise land
+    on a few unlucky payments (the benchmark's p99)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -129,6 +140,7 @@ def create_app(
         async with running_context(settings, clock=clock, env=env) as ctx:
             app[CONTEXT] = ctx
             app[KEYS] = KeyStore(ctx.db)
+            _quiet_garbage_collector()
             yield
 
     app.cleanup_ctx.append(lifecycle)

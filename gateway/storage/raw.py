@@ -46,14 +46,15 @@ def is_unique_violation(exc: BaseException) -> bool:
     return name in {"UniqueViolationError", "IntegrityError"}
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database")
-        return (
-            value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        )
-    return value
+def _sqlite_datetime(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+# How sqlite3 binds a datetime (it asks only for datetimes, at C speed). SQLAlchemy hands sqlite3
+# strings, never datetimes, so this changes nothing for its connections.
+sqlite3.register_adapter(datetime, _sqlite_datetime)
 
 
 class _SqliteTransaction:
@@ -61,17 +62,17 @@ class _SqliteTransaction:
         self._conn = conn
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = await self._conn.execute(sql, [_sqlite_value(a) for a in args])
+        cursor = await self._conn.execute(sql, args)
         rows = await cursor.fetchall()
         names = [d[0] for d in cursor.description]
         await cursor.close()
         return [dict(zip(names, row, strict=True)) for row in rows]
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        await self._conn.execute(sql, [_sqlite_value(a) for a in args])
+        await self._conn.execute(sql, args)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, [[_sqlite_value(a) for a in row] for row in rows])
+        await self._conn.executemany(sql, rows)
 
     def to_datetime(self, value: Any) -> datetime:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
