@@ -27,6 +27,7 @@ from gateway.config import (
     resolve_credentials,
 )
 from gateway.context import CodeHasher, Context
+from gateway.health import Health
 from gateway.ids import new_id
 from gateway.routing import Router
 from gateway.storage.db import open_database
@@ -100,6 +101,11 @@ async def running_context(
             router=Router(settings.wallets, settings.partners),
             adapters=build_adapters(settings, http=http, clock=clock, env=env),
             hash_code=hasher,
+            health=Health(
+                [p.id for p in settings.partners],
+                failures=settings.partner_defaults.breaker_failures,
+                cooldown=settings.durations.breaker_cooldown.total_seconds(),
+            ),
             owner=f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}",
         )
         await writer.start()

@@ -433,6 +433,8 @@ class Durations(_Model):
     """How often the background sweep looks for unfinished work."""
     lease_duration: Duration = timedelta(seconds=120)
     readiness_timeout: Duration = timedelta(seconds=2)
+    breaker_cooldown: Duration = timedelta(seconds=30)
+    """How long an open partner breaker refuses traffic before letting one trial call through."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Durations:
@@ -496,6 +498,8 @@ class Timeouts(_Model):
 
 class PartnerDefaults(_Model):
     timeouts: Timeouts = Timeouts()
+    breaker_failures: int = Field(5, ge=1, le=1000)
+    """Consecutive not-sent or 5xx failures that open a partner's circuit breaker."""
 
 
 class SandboxDelays(_Model):

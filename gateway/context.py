@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from adapters import Adapter, Clock
 from fx import RateSource
 from gateway.config import Settings
+from gateway.health import Health
 from gateway.routing import Router
 from gateway.storage.db import Database
 from gateway.storage.writer import GroupCommitWriter
@@ -42,6 +43,7 @@ class Context:
     router: Router
     adapters: Mapping[str, Adapter]
     hash_code: CodeHasher
+    health: Health
     owner: str
     """This process's name in leases."""
     kick: Callable[[str], None] = lambda _payment_id: None

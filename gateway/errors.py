@@ -45,11 +45,20 @@ class GatewayError(Exception):
     status: ClassVar[int] = 500
     retry_after: ClassVar[int | None] = None
 
-    def __init__(self, message: str, *, param: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        retry_after: int | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.extra = extra
+        if retry_after is not None:
+            self.retry_after = retry_after  # type: ignore[misc]
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"code": self.code, "message": self.message}

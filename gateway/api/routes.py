@@ -67,7 +67,7 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as exc:  # readiness reports, it does not raise
         checks["database"] = f"unavailable: {type(exc).__name__}"
         ready = False
-    checks["partners"] = {partner_id: {"breaker": "closed"} for partner_id in ctx.adapters}
+    checks["partners"] = ctx.health.snapshot()
     return _json(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
     )

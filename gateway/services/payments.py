@@ -219,8 +219,15 @@ async def _prepare(
     ctx.router.routes(merchant["country"], wallet)  # no_route before pricing: no rate needed
     quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
     payer_amount = quote.payer_amount if quote is not None else command.amount
-    routes = ctx.router.routes(merchant["country"], wallet, payer_amount)
-    return wallet, quote, spot_quote, routes
+    configured = ctx.router.routes(merchant["country"], wallet, payer_amount)
+    eligible = [route for route in configured if ctx.health.allows(route.partner)]
+    if not eligible:
+        raise PartnerUnavailable(
+            "Every partner for this payment is failing right now; nothing was charged. "
+            "Retry later.",
+            retry_after=ctx.health.retry_after(r.partner for r in configured),
+        )
+    return wallet, quote, spot_quote, eligible
 
 
 async def _price(
@@ -311,22 +318,27 @@ class _PayDriver:
         return self.deadline - asyncio.get_running_loop().time()
 
     async def _call(self, operation: str) -> Outcome:
-        adapter = self.ctx.adapters[self.attempt["partner"]]
+        partner = self.attempt["partner"]
+        adapter = self.ctx.adapters[partner]
         remaining = self._remaining()
+        self.ctx.health.begin_call(partner)
         try:
             async with asyncio.timeout(remaining):
                 if operation == "pay":
                     self.attempt["pay_calls"] += 1
-                    return await adapter.pay(self.request)
-                self.attempt["inquiries"] += 1
-                return await adapter.inquire(
-                    InquiryRequest(
-                        partner_request_id=self.attempt["partner_request_id"],
-                        payer_amount=self.request.payer_amount,
+                    outcome = await adapter.pay(self.request)
+                else:
+                    self.attempt["inquiries"] += 1
+                    outcome = await adapter.inquire(
+                        InquiryRequest(
+                            partner_request_id=self.attempt["partner_request_id"],
+                            payer_amount=self.request.payer_amount,
+                        )
                     )
-                )
         except TimeoutError:
-            return Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
+            outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
+        self.ctx.health.record(partner, outcome)
+        return outcome
 
     async def run(self) -> Outcome:
         route_index = 0
@@ -340,10 +352,11 @@ class _PayDriver:
             if outcome.is_final:
                 return outcome
             if outcome.nothing_charged and not maybe_sent and action == "pay":
-                route_index += 1
-                if route_index >= len(self.routes):
+                next_index = self._next_healthy(route_index)
+                if next_index is None:
                     self.all_refused = True
                     return outcome
+                route_index = next_index
                 await self._fail_over(outcome, self.routes[route_index])
                 continue
             maybe_sent = True
@@ -355,6 +368,12 @@ class _PayDriver:
             await asyncio.sleep(pause)
             backoff *= 2
         return outcome
+
+    def _next_healthy(self, index: int) -> int | None:
+        for candidate in range(index + 1, len(self.routes)):
+            if self.ctx.health.allows(self.routes[candidate].partner):
+                return candidate
+        return None
 
     async def _fail_over(self, outcome: Outcome, route: Route) -> None:
         now = self.ctx.clock.now()
@@ -444,6 +463,7 @@ async def _finish(
         raise PartnerUnavailable(
             "No partner can take this payment right now; nothing was charged. Retry later.",
             partner=payment["partner"],
+            retry_after=ctx.health.retry_after(r.partner for r in driver.routes),
         )
     if outcome.is_final:
         changes = outcome_changes(outcome, now)

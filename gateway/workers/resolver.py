@@ -107,7 +107,8 @@ class Resolver:
         if payment is None:
             return  # resolved meanwhile, or another process holds it
         attempt = _open_attempt(await repo.get_attempts(ctx.db, payment_id))
-        adapter = ctx.adapters[attempt["partner"]]
+        partner = attempt["partner"]
+        adapter = ctx.adapters[partner]
         payer_amount = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
         inquiry = InquiryRequest(attempt["partner_request_id"], payer_amount)
         cancel_deadline: datetime = payment["resolve_deadline"] + durations.cancel_deadline
@@ -121,7 +122,7 @@ class Resolver:
             if not cancelling and (first or now < payment["resolve_deadline"]):
                 first = False
                 attempt["inquiries"] += 1
-                outcome = await adapter.inquire(inquiry)
+                outcome = self._recorded(partner, await adapter.inquire(inquiry))
                 if outcome.is_final:
                     await self._settle(payment, attempt, outcome_changes(outcome, now), outcome)
                     return
@@ -131,7 +132,9 @@ class Resolver:
                     log.info("payment %s still unknown at its deadline: cancelling", payment_id)
                 cancelling = True
                 attempt["cancel_calls"] += 1
-                outcome = await adapter.cancel(CancelRequest(attempt["partner_request_id"]))
+                outcome = self._recorded(
+                    partner, await adapter.cancel(CancelRequest(attempt["partner_request_id"]))
+                )
                 if outcome.status is OutcomeStatus.SUCCEEDED:
                     reversed_ = Outcome.failed(
                         FailureCode.CANCELLED_AFTER_TIMEOUT,
@@ -143,7 +146,7 @@ class Resolver:
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
                     attempt["inquiries"] += 1
-                    known = await adapter.inquire(inquiry)
+                    known = self._recorded(partner, await adapter.inquire(inquiry))
                     if known.is_final:
                         await self._settle(payment, attempt, outcome_changes(known, now), known)
                         return
@@ -172,6 +175,10 @@ class Resolver:
             if renewed is None:
                 return
             payment = renewed
+
+    def _recorded(self, partner: str, outcome: Outcome) -> Outcome:
+        self._ctx.health.record(partner, outcome)
+        return outcome
 
     async def _settle(
         self,

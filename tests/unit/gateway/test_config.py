@@ -122,7 +122,15 @@ def test_shipped_wallets_and_partners() -> None:
         "kakaopay": ("KRW", ("81",)),
         "truemoney": ("THB", ("66",)),
     }
-    assert [p.id for p in settings.partners] == ["jp-sakurapay", "th-siampay"]  # sorted by id
+    assert [p.id for p in settings.partners] == [  # sorted by id
+        "jp-sakurapay",
+        "kr-hanapay",
+        "th-krungpay",
+        "th-siampay",
+    ]
+    # Two partners overlap in Thailand on alipay_cn, so routing has somewhere to fail over to.
+    overlap = [p.id for p in settings.partners if "TH" in p.markets and "alipay_cn" in p.wallets]
+    assert overlap == ["th-krungpay", "th-siampay"]
     th, jp = settings.partner("th-siampay"), settings.partner("jp-sakurapay")
     assert th.markets == ("TH",) and jp.markets == ("JP",)
     assert th.timezone == "Asia/Bangkok" and str(th.zone) == "Asia/Bangkok"
