@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters import alipayplus
+from adapters import alipayplus, walletrest
 from adapters._base import Adapter
 
 __all__ = ["PROTOCOLS", "ProtocolSpec"]
@@ -47,6 +47,14 @@ PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType(
             sandbox=alipayplus.create_sandbox_app,
             sandbox_settings=alipayplus.SandboxSettings,
             optional_credentials=alipayplus.OPTIONAL_CREDENTIALS,
+        ),
+        "walletrest": ProtocolSpec(
+            name="walletrest",
+            required_credentials=walletrest.REQUIRED_CREDENTIALS,
+            build=walletrest.build_adapter,
+            sandbox=walletrest.create_sandbox_app,
+            sandbox_settings=walletrest.SandboxSettings,
+            optional_credentials=walletrest.OPTIONAL_CREDENTIALS,
         ),
     }
 )

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 
-from fx import Money
+from fx import Money, round_half_up
 from gateway.config import Partner, Wallet
 from gateway.errors import InvalidPaymentCode, NoRoute
 
@@ -64,26 +65,56 @@ class Router:
         *,
         param: str = "payment_method.code",
     ) -> Sequence[Route]:
-        """Partners licensed in the merchant's market that serve the wallet and take the payer
-        amount within their limits, best first."""
-        found = [
-            Route(
-                partner=p.id,
-                payer_currency=p.wallets[wallet.id],
-                reason=f"licensed in {country}, serves {wallet.id}, priority {p.priority}",
-            )
+        """Partners licensed in the merchant's market that serve the wallet and can carry the
+        payer amount (limits, exponent), best first: by priority, then by their fee on it."""
+        candidates = [
+            p
             for p in self._partners
             if country in p.markets
             and wallet.id in p.wallets
-            and (payer_amount is None or _within_limits(p, payer_amount))
+            and (payer_amount is None or _can_carry(p, payer_amount))
         ]
-        if not found:
+        if not candidates:
             amount = f" for {payer_amount}" if payer_amount is not None else ""
             raise NoRoute(
                 f"No partner is configured for wallet {wallet.id} in market {country}{amount}.",
                 param=param,
             )
-        return found
+        ranked = sorted(
+            ((p.priority, partner_fee(p, payer_amount), p.id, p) for p in candidates),
+            key=lambda item: item[:3],
+        )
+        return [
+            Route(
+                partner=p.id,
+                payer_currency=p.wallets[wallet.id],
+                reason=f"licensed in {country}, serves {wallet.id}; priority {priority}"
+                + (f", fee {fee} {payer_amount.currency.code} minor" if payer_amount else ""),
+            )
+            for priority, fee, _id, p in ranked
+        ]
+
+
+def partner_fee(partner: Partner, payer_amount: Money | None) -> int:
+    """The partner's fee on this payment, in payer-currency minor units (0 before pricing)."""
+    if payer_amount is None:
+        return 0
+    code = payer_amount.currency.code
+    variable = round_half_up(Decimal(payer_amount.value) * partner.fees.bps / 10_000)
+    return variable + partner.fees.fixed.get(code, 0)
+
+
+def _can_carry(partner: Partner, payer_amount: Money) -> bool:
+    return _within_limits(partner, payer_amount) and _exact_in_its_exponent(partner, payer_amount)
+
+
+def _exact_in_its_exponent(partner: Partner, payer_amount: Money) -> bool:
+    """A partner that counts this currency in fewer decimals must not have to round it."""
+    override = partner.exponent_overrides.get(payer_amount.currency.code)
+    if override is None or override >= payer_amount.currency.exponent:
+        return True
+    step: int = 10 ** (payer_amount.currency.exponent - override)
+    return payer_amount.value % step == 0
 
 
 def _within_limits(partner: Partner, payer_amount: Money) -> bool:

@@ -1,0 +1,137 @@
+"""The WalletRest protocol family: a REST wallet API with HMAC signing, and its sandbox partner.
+
+Deliberately unlike Alipay+ (RSA, result codes in a 200 body, minor units): resources and HTTP
+status codes, a shared HMAC secret, major-unit decimal strings. Layout as for every family:
+`client.py` (thin HTTP client), `transforms.py` (pure domain <-> wire), `models.py` (wire
+schemas), `codes.py` (tables), `signing.py`, `domain.py` (refund requests), `sandbox/`.
+
+Wire protocol, v1 (JSON, UTF-8, snake_case)
+-------------------------------------------
+Requests carry::
+
+    Authorization: Bearer <api_key>
+    X-Timestamp: <unix seconds>
+    X-Signature: v1=<hex HMAC-SHA256(signing_secret, "<timestamp>.<METHOD>.<path>.<raw body>")>
+    Idempotency-Key: <our partner request id>            (every POST)
+
+`<path>` is the request path as sent (base path included, percent-encoded); a GET signs an empty
+body. Every answer is signed the same way over `"<timestamp>.<status code>.<raw body>"` with its
+own `X-Timestamp`; the adapter checks it in constant time and within `signature_tolerance`
+(default 300 s). An unsigned, badly signed or stale answer is UNKNOWN, maybe sent, whatever its
+status. Money is `{"currency": "CNY", "value": "250.12"}`: major units, exactly the currency's
+decimals (`fx.to_major_str`; read back strictly).
+
+`POST /v1/payments` — `{"amount": <payer amount>, "merchant_amount": <merchant amount>,
+"payment_code": "...", "reference": "...", "description"?, "merchant": {"id", "name",
+"country", "mcc", "store_id"?, "terminal_id"}, "requested_at"}`. Answers a Payment
+`{"object": "payment", "id": "wr_pay_...", "request_id": <Idempotency-Key>, "status",
+"amount", "merchant_amount", "amount_refunded", "reference", "decline_code", "created_at",
+"completed_at", "canceled_at"}`:
+
+    201 succeeded (200 on a replay, with Idempotent-Replayed: true)   -> SUCCEEDED
+    202 processing (the tourist confirms on their phone)                -> UNKNOWN, in_process
+    200 canceled (the key was canceled first)                           -> FAILED partner_declined
+    402 {"error": {"type": "payment_declined", "decline_code"}, "payment"}
+                                                        -> FAILED, code from codes.py's table
+    400 invalid_request (nothing created)                               -> FAILED partner_declined
+    409 idempotency_conflict (same key, other body)                     -> UNKNOWN, maybe sent
+    401 authentication_error, 429 rate_limited, 503 not_accepted (signed: nothing charged)
+                                                                        -> UNKNOWN, not sent
+    any other status, 5xx, unsigned or unparseable                      -> UNKNOWN, maybe sent
+
+A success must echo our `request_id` and exactly our payer `amount` (else UNKNOWN, maybe sent).
+Same key and same body replays the current state and never charges twice. Keys are scoped by
+resource, so a payment, its cancel and a refund never collide; a cancel (idempotent by nature)
+carries the payment's own request id.
+
+`GET /v1/payments/{request_id}` — 200 Payment in its current state (succeeded, processing,
+failed with `decline_code`, canceled); 404 `not_found` -> UNKNOWN not_found (never a failure).
+
+`POST /v1/payments/{request_id}/cancel` (body `{}`) — any state: 200 Payment `canceled`
+(a charge is reversed; an unknown key leaves a canceled marker that refuses a late create)
+-> SUCCEEDED; 409 `invalid_state` (it has refunds: refund instead) -> FAILED.
+
+`POST /v1/refunds` — `{"payment": <payment request id>, "amount": <payer amount>,
+"merchant_amount", "reference", "reason"?}`, keyed by the refund's own request id. 201 Refund
+`{"object": "refund", "id": "wr_rf_...", "request_id", "payment", "status", "amount",
+"decline_code", ...}` -> SUCCEEDED (echo checked); 202 processing -> UNKNOWN; 402
+`refund_declined` (`payment_not_refundable`, `amount_exceeds_refundable`) -> FAILED
+partner_declined. `GET /v1/refunds/{request_id}` — 200 Refund, or 404 -> UNKNOWN not_found.
+
+Credentials (`REQUIRED_CREDENTIALS`): `api_key`, `signing_secret` (at least 32 characters).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+
+from adapters._base import AdapterConfigError, Operation
+from adapters._clock import Clock
+from adapters.walletrest.client import DEFAULT_SIGNATURE_TOLERANCE, WalletRestAdapter
+from adapters.walletrest.domain import RefundInquiryRequest, RefundRequest
+from adapters.walletrest.sandbox import LEDGER, SandboxLedger, SandboxSettings, create_sandbox_app
+from adapters.walletrest.signing import WalletRestCredentials
+
+__all__ = [
+    "DEFAULT_SIGNATURE_TOLERANCE",
+    "LEDGER",
+    "OPTIONAL_CREDENTIALS",
+    "REQUIRED_CREDENTIALS",
+    "RefundInquiryRequest",
+    "RefundRequest",
+    "SandboxLedger",
+    "SandboxSettings",
+    "WalletRestAdapter",
+    "WalletRestCredentials",
+    "build_adapter",
+    "create_sandbox_app",
+]
+
+REQUIRED_CREDENTIALS = ("api_key", "signing_secret")
+OPTIONAL_CREDENTIALS: tuple[str, ...] = ()
+
+
+def build_adapter(
+    *,
+    partner_id: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    http: httpx.AsyncClient,
+    timeouts: Mapping[Operation, float],
+    clock: Clock,
+    signature_tolerance: float = DEFAULT_SIGNATURE_TOLERANCE,
+) -> WalletRestAdapter:
+    """Build an adapter from configuration; `AdapterConfigError` names the bad setting.
+
+    `credentials` is keyed by `REQUIRED_CREDENTIALS`, the values being the secrets themselves.
+    """
+
+    def bad(name: str, why: str) -> AdapterConfigError:
+        return AdapterConfigError(f"partner {partner_id!r}: credential {name!r} {why}")
+
+    for name in REQUIRED_CREDENTIALS:
+        value = credentials.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise bad(name, "is missing")
+    unknown = sorted(set(credentials) - set(REQUIRED_CREDENTIALS) - set(OPTIONAL_CREDENTIALS))
+    if unknown:
+        raise bad(unknown[0], f"is not one of {REQUIRED_CREDENTIALS + OPTIONAL_CREDENTIALS}")
+    try:
+        parsed = WalletRestCredentials(
+            api_key=credentials["api_key"].strip(),
+            signing_secret=credentials["signing_secret"].strip(),
+        )
+    except ValueError as exc:
+        name = "api_key" if "api_key" in str(exc) else "signing_secret"
+        raise bad(name, f"is invalid: {exc}") from None
+    return WalletRestAdapter(
+        partner_id=partner_id,
+        base_url=base_url,
+        credentials=parsed,
+        http=http,
+        timeouts=timeouts,
+        clock=clock,
+        signature_tolerance=signature_tolerance,
+    )

@@ -1,0 +1,250 @@
+"""`WalletRestAdapter`: the thin client of the WalletRest protocol.
+
+Per operation it only builds the path and body (transforms), signs the request, sends it with
+the operation's timeout, classifies transport errors, and verifies the answer's signature and
+timestamp before handing its status and bytes to transforms. An answer that is unsigned, badly
+signed or stale is never trusted, whatever its status: UNKNOWN, maybe sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from urllib.parse import quote
+
+import httpx
+
+from adapters._base import (
+    AdapterConfigError,
+    CancelRequest,
+    Delivery,
+    InquiryRequest,
+    Operation,
+    Outcome,
+    PayRequest,
+)
+from adapters._clock import Clock
+from adapters._transport import call_deadline, classify_transport_error, request_timeout
+from adapters.walletrest import models as wire
+from adapters.walletrest import transforms
+from adapters.walletrest.domain import RefundInquiryRequest, RefundRequest
+from adapters.walletrest.signing import (
+    WalletRestCredentials,
+    is_fresh,
+    request_content,
+    response_content,
+    sign,
+    timestamp_of,
+    verify,
+)
+
+__all__ = ["DEFAULT_SIGNATURE_TOLERANCE", "WalletRestAdapter"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SIGNATURE_TOLERANCE = 300.0  # seconds between an answer's X-Timestamp and our clock
+_JSON = "application/json"
+
+
+def _id(value: str) -> str:
+    return quote(value, safe="")
+
+
+class WalletRestAdapter:
+    """One partner speaking WalletRest v1.
+
+    Usage::
+
+        adapter = WalletRestAdapter(
+            partner_id="ph-islandpay",
+            base_url="https://api.islandpay.example",
+            credentials=WalletRestCredentials(api_key=..., signing_secret=...),
+            http=new_http_client(),
+            timeouts={op: 8 for op in Operation},
+            clock=SystemClock(),
+        )
+        outcome = await adapter.pay(request)
+
+    **Parameters**
+    - `partner_id`: the partner's name in our configuration.
+    - `base_url`: scheme, host and optional base path; no query string.
+    - `credentials`: our API key and the shared signing secret.
+    - `http`: a shared client (see `adapters._transport.new_http_client`); not closed here.
+    - `timeouts`: seconds per operation; each of `capabilities` needs one.
+    - `clock`: source of `X-Timestamp`, and "now" for an answer's timestamp check.
+    - `signature_tolerance`: how far (seconds) an answer's `X-Timestamp` may be from `clock`.
+    """
+
+    def __init__(
+        self,
+        *,
+        partner_id: str,
+        base_url: str,
+        credentials: WalletRestCredentials,
+        http: httpx.AsyncClient,
+        timeouts: Mapping[Operation, float],
+        clock: Clock,
+        signature_tolerance: float = DEFAULT_SIGNATURE_TOLERANCE,
+    ) -> None:
+        try:
+            url = httpx.URL(base_url)
+        except httpx.InvalidURL as exc:
+            raise AdapterConfigError(f"partner {partner_id!r}: bad base_url: {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
+            raise AdapterConfigError(
+                f"partner {partner_id!r}: base_url must be http(s)://host[:port][/path]"
+            )
+        for operation in (op for op in Operation if op in self.capabilities):  # stable order
+            seconds = timeouts.get(operation)
+            if seconds is None or not seconds > 0:
+                raise AdapterConfigError(
+                    f"partner {partner_id!r}: no positive timeout for {operation.value}"
+                )
+        if not signature_tolerance > 0:
+            raise AdapterConfigError(f"partner {partner_id!r}: signature_tolerance must be > 0")
+        self._partner_id = partner_id
+        self._credentials = credentials
+        self._http = http
+        self._timeouts = dict(timeouts)
+        self._clock = clock
+        self._tolerance = float(signature_tolerance)
+        self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
+        self._base_path = url.raw_path.decode("ascii").rstrip("/")
+
+    def __repr__(self) -> str:
+        return f"WalletRestAdapter(partner_id={self._partner_id!r}, base={self._origin!r})"
+
+    @property
+    def partner_id(self) -> str:
+        return self._partner_id
+
+    @property
+    def capabilities(self) -> frozenset[Operation]:
+        return frozenset(
+            {
+                Operation.PAY,
+                Operation.INQUIRE,
+                Operation.CANCEL,
+                Operation.REFUND,
+                Operation.INQUIRE_REFUND,
+            }
+        )
+
+    async def pay(self, request: PayRequest) -> Outcome:
+        body = wire.encode(transforms.create_payment_body(request))
+        answer = await self._call(
+            Operation.PAY, "POST", "/v1/payments", body, request.partner_request_id
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        outcome = transforms.pay_outcome(*answer, request)
+        log.debug(
+            "pay %s %s code %s -> %s %s",
+            self._partner_id,
+            request.partner_request_id,
+            request.code.masked,
+            outcome.status,
+            outcome.partner_code,
+        )
+        return outcome
+
+    async def inquire(self, request: InquiryRequest) -> Outcome:
+        path = f"/v1/payments/{_id(request.partner_request_id)}"
+        answer = await self._call(Operation.INQUIRE, "GET", path, None, None)
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.inquiry_outcome(*answer, request)
+
+    async def cancel(self, request: CancelRequest) -> Outcome:
+        path = f"/v1/payments/{_id(request.partner_request_id)}/cancel"
+        answer = await self._call(Operation.CANCEL, "POST", path, b"{}", request.partner_request_id)
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.cancel_outcome(*answer, request)
+
+    async def refund(self, request: RefundRequest) -> Outcome:
+        body = wire.encode(transforms.create_refund_body(request))
+        answer = await self._call(
+            Operation.REFUND, "POST", "/v1/refunds", body, request.partner_request_id
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.refund_outcome(*answer, request)
+
+    async def inquire_refund(self, request: RefundInquiryRequest) -> Outcome:
+        path = f"/v1/refunds/{_id(request.partner_request_id)}"
+        answer = await self._call(Operation.INQUIRE_REFUND, "GET", path, None, None)
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.refund_inquiry_outcome(*answer, request)
+
+    async def _call(
+        self,
+        operation: Operation,
+        method: str,
+        path: str,
+        body: bytes | None,
+        idempotency_key: str | None,
+    ) -> tuple[int, bytes] | Outcome:
+        """Sign, send and verify one call: (status, raw body), or the UNKNOWN it amounts to."""
+        full_path = self._base_path + path
+        content = body or b""
+        timestamp = timestamp_of(self._clock.now())
+        headers = {
+            "Accept": _JSON,
+            "Authorization": f"Bearer {self._credentials.api_key}",
+            "X-Timestamp": timestamp,
+            "X-Signature": sign(
+                self._credentials.signing_secret,
+                request_content(timestamp, method, full_path, content),
+            ),
+        }
+        if body is not None:
+            headers["Content-Type"] = _JSON
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        seconds = self._timeouts[operation]
+        try:
+            async with asyncio.timeout(call_deadline(seconds)):
+                response = await self._http.request(
+                    method,
+                    self._origin + full_path,
+                    content=body,
+                    headers=headers,
+                    timeout=request_timeout(seconds),
+                )
+        except Exception as exc:  # a partner call never raises: classify whatever happened
+            delivery = classify_transport_error(exc)
+            log.debug("%s %s: %r -> %s", self._partner_id, operation.value, exc, delivery)
+            return Outcome.unknown(delivery, f"{operation.value}: {_describe_error(exc)}")
+
+        status = response.status_code
+        problem = self._signature_problem(response)
+        if problem is not None:
+            log.debug("%s %s: HTTP %s, %s", self._partner_id, operation.value, status, problem)
+            return Outcome.unknown(
+                Delivery.MAYBE_SENT,
+                f"{operation.value}: HTTP {status}, {problem}",
+                http_status=status,
+            )
+        return status, response.content
+
+    def _signature_problem(self, response: httpx.Response) -> str | None:
+        """Why the answer is not verifiably the partner's, or None when it is."""
+        header = response.headers.get("x-signature")
+        timestamp = response.headers.get("x-timestamp")
+        if not header:
+            return "unsigned answer"
+        if not is_fresh(timestamp, self._clock.now(), self._tolerance):
+            return "answer timestamp missing or outside the tolerance"
+        assert timestamp is not None
+        content = response_content(timestamp, response.status_code, response.content)
+        if not verify(self._credentials.signing_secret, content, header):
+            return "answer signature does not verify"
+        return None
+
+
+def _describe_error(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
