@@ -15,6 +15,8 @@ from aiohttp import web
 
 from adapters import alipayplus, walletrest
 from adapters._base import Adapter
+from adapters.alipayplus.sandbox import demo as alipayplus_demo
+from adapters.walletrest.sandbox import demo as walletrest_demo
 
 __all__ = ["PROTOCOLS", "ProtocolSpec"]
 
@@ -28,6 +30,12 @@ class ProtocolSpec:
     - `build(*, partner_id, base_url, credentials, http, timeouts, clock) -> Adapter`, where
       `credentials` maps each name of `required_credentials` to its secret value.
     - `sandbox(settings) -> web.Application`, `settings` being a `sandbox_settings` instance.
+    - `demo_credentials(partner_id) -> (credentials, sandbox_secret | None)`: fresh credentials
+      for a demo partner, and the sandbox's own secret if the protocol gives it one.
+    - `sandbox_for(credentials, sandbox_secret, *, hold_seconds, confirm_seconds,
+      expire_seconds, clock) -> web.Application`: the sandbox that accepts those credentials.
+    - `ledger`: the `web.AppKey` under which the sandbox keeps its ledger (the same reading API
+      for every protocol: `payments`, `entries`, `charges_for`, `reversals_for`).
     """
 
     name: str
@@ -35,6 +43,9 @@ class ProtocolSpec:
     build: Callable[..., Adapter]
     sandbox: Callable[[Any], web.Application]
     sandbox_settings: type[Any]
+    demo_credentials: Callable[[str], tuple[dict[str, str], str | None]]
+    sandbox_for: Callable[..., web.Application]
+    ledger: web.AppKey[Any]
     optional_credentials: tuple[str, ...] = ()
 
 
@@ -46,6 +57,9 @@ PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType(
             build=alipayplus.build_adapter,
             sandbox=alipayplus.create_sandbox_app,
             sandbox_settings=alipayplus.SandboxSettings,
+            demo_credentials=alipayplus_demo.demo_credentials,
+            sandbox_for=alipayplus_demo.sandbox_for,
+            ledger=alipayplus.LEDGER,
             optional_credentials=alipayplus.OPTIONAL_CREDENTIALS,
         ),
         "walletrest": ProtocolSpec(
@@ -54,6 +68,9 @@ PROTOCOLS: Mapping[str, ProtocolSpec] = MappingProxyType(
             build=walletrest.build_adapter,
             sandbox=walletrest.create_sandbox_app,
             sandbox_settings=walletrest.SandboxSettings,
+            demo_credentials=walletrest_demo.demo_credentials,
+            sandbox_for=walletrest_demo.sandbox_for,
+            ledger=walletrest.LEDGER,
             optional_credentials=walletrest.OPTIONAL_CREDENTIALS,
         ),
     }

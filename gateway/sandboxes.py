@@ -1,8 +1,9 @@
 """Running the partner sandboxes named in the config, with keys generated on this machine.
 
 Sandbox keys are never committed: `sandbox_environment` makes any that the environment lacks
-(fresh RSA pairs, a client id, the wallet-code hash key) so the demo and the tests run with zero
-set-up, and `gateway sandbox keys` prints them as `export` lines to share between processes.
+(each protocol knows what its partners need: RSA pairs and a client id, or an API key and a
+shared secret; plus the wallet-code hash key) so the demo and the tests run with zero set-up,
+and `gateway sandbox keys` prints them as `export` lines to share between processes.
 """
 
 from __future__ import annotations
@@ -12,47 +13,49 @@ from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 
 from adapters import PROTOCOLS, Clock, SystemClock
-from adapters.alipayplus import SandboxSettings, generate_keypair
-from gateway.config import Partner, Settings
+from gateway.config import ConfigError, Partner, Settings, resolve_credentials
 
 __all__ = ["RunningSandboxes", "sandbox_environment", "start_sandboxes"]
-
-
-def _public_pem(private_pem: str) -> str:
-    key = serialization.load_pem_private_key(private_pem.replace("\\n", "\n").encode(), None)
-    return (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
 
 
 def _sandbox_partners(settings: Settings) -> list[Partner]:
     return [p for p in settings.partners if p.sandbox.enabled]
 
 
+def _variables(partner: Partner) -> list[str]:
+    names = list(partner.credentials.values())
+    if partner.sandbox.private_key_env:
+        names.append(partner.sandbox.private_key_env)
+    return names
+
+
 def sandbox_environment(settings: Settings, env: Mapping[str, str]) -> dict[str, str]:
-    """Variables missing from `env` that the sandbox partners need, freshly generated."""
+    """Variables missing from `env` that the sandbox partners need, freshly generated.
+
+    A partner's credentials belong together (a key and the partner's half of it): if any of its
+    variables is missing, all of them are made anew.
+    """
     made: dict[str, str] = {}
     hash_key = settings.security.code_hash_key_env
     if not env.get(hash_key):
         made[hash_key] = secrets.token_urlsafe(32)
     for partner in _sandbox_partners(settings):
-        creds = partner.credentials
-        if not env.get(creds["client_id"]):
-            made[creds["client_id"]] = f"SANDBOX_{partner.id.upper().replace('-', '_')}"
-        if not env.get(creds["private_key"]):
-            made[creds["private_key"]] = generate_keypair()[0]
-        sandbox_key = partner.sandbox.private_key_env
-        assert sandbox_key is not None
-        if not env.get(sandbox_key):
-            made[sandbox_key] = generate_keypair()[0]
-        if not env.get(creds["partner_public_key"]):
-            private = env.get(sandbox_key) or made[sandbox_key]
-            made[creds["partner_public_key"]] = _public_pem(private)
+        if all(env.get(name) for name in _variables(partner)):
+            continue
+        credentials, sandbox_secret = PROTOCOLS[partner.protocol].demo_credentials(partner.id)
+        for logical, name in partner.credentials.items():
+            made[name] = credentials[logical]
+        if sandbox_secret is not None:
+            if partner.sandbox.private_key_env is None:
+                raise ConfigError.single(
+                    partner.source_file,
+                    "sandbox.private_key_env",
+                    f"a {partner.protocol} sandbox signs its answers with a key of its own",
+                    'add private_key_env = "<PARTNER>_SANDBOX_PRIVATE_KEY" under [sandbox]',
+                )
+            made[partner.sandbox.private_key_env] = sandbox_secret
     return made
 
 
@@ -76,20 +79,15 @@ class RunningSandboxes:
 def sandbox_app(
     settings: Settings, partner: Partner, env: Mapping[str, str], clock: Clock
 ) -> web.Application:
-    creds = partner.credentials
-    sandbox_key = partner.sandbox.private_key_env
-    assert sandbox_key is not None
-    spec = PROTOCOLS[partner.protocol]
-    merchant_public = _public_pem(env[creds["private_key"]])
-    return spec.sandbox(
-        SandboxSettings(
-            private_key_pem=env[sandbox_key],
-            merchant_public_keys={env[creds["client_id"]]: merchant_public},
-            hold_seconds=settings.sandbox.hold.total_seconds(),
-            confirm_seconds=settings.sandbox.confirm.total_seconds(),
-            expire_seconds=settings.sandbox.expire.total_seconds(),
-            clock=clock,
-        )
+    """The sandbox of `partner`'s protocol that accepts the credentials `env` gives the gateway."""
+    secret_name = partner.sandbox.private_key_env
+    return PROTOCOLS[partner.protocol].sandbox_for(
+        resolve_credentials(partner, env),
+        env.get(secret_name) if secret_name else None,
+        hold_seconds=settings.sandbox.hold.total_seconds(),
+        confirm_seconds=settings.sandbox.confirm.total_seconds(),
+        expire_seconds=settings.sandbox.expire.total_seconds(),
+        clock=clock,
     )
 
 

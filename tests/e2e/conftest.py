@@ -13,7 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.alipayplus.sandbox import LEDGER, SandboxLedger
+from adapters import PROTOCOLS
+from adapters.alipayplus.sandbox import SandboxLedger
 from gateway import admin
 from gateway.auth import Role
 from gateway.bootstrap import create_app
@@ -134,7 +135,11 @@ class Gateway:
             await db.dispose()
 
     def ledger(self, partner: str = "th-siampay") -> SandboxLedger:
-        return self.sandboxes.apps[partner][LEDGER]
+        """The partner's sandbox ledger (every protocol's reads the same way)."""
+        ledger: SandboxLedger = self.sandboxes.apps[partner][
+            PROTOCOLS[self.settings.partner(partner).protocol].ledger
+        ]
+        return ledger
 
 
 async def start_gateway_app(settings: Settings, env: dict[str, str]) -> tuple[web.AppRunner, str]:
