@@ -152,7 +152,8 @@ async def start_gateway_app(settings: Settings, env: dict[str, str]) -> tuple[we
 
 
 async def seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
-    """Two merchants and their keys, plus an operator key."""
+    """Merchants in Thailand (Alipay+ partners), Japan and the Philippines (a WalletRest
+    partner), their keys, and an operator key."""
     db = open_database(settings.database.url)
     try:
         th = await admin.create_merchant(
@@ -170,15 +171,19 @@ async def seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
             currency="JPY",
             timezone="Asia/Tokyo",
         )
+        ph = await admin.create_merchant(
+            db, name="Manila Crafts", country="PH", currency="PHP", timezone="Asia/Manila"
+        )
         keys = {
             "th_pos": await admin.create_key(db, role=Role.POS, merchant_id=th),
+            "ph_pos": await admin.create_key(db, role=Role.POS, merchant_id=ph),
             "th_finance": await admin.create_key(db, role=Role.FINANCE, merchant_id=th),
             "jp_pos": await admin.create_key(db, role=Role.POS, merchant_id=jp),
             "operator": await admin.create_key(db, role=Role.OPERATOR, merchant_id=None),
         }
     finally:
         await db.dispose()
-    return keys, {"th": th, "jp": jp}
+    return keys, {"th": th, "jp": jp, "ph": ph}
 
 
 @pytest.fixture

@@ -125,6 +125,7 @@ def test_shipped_wallets_and_partners() -> None:
     assert [p.id for p in settings.partners] == [  # sorted by id
         "jp-sakurapay",
         "kr-hanapay",
+        "ph-bayadpay",
         "th-krungpay",
         "th-siampay",
     ]
