@@ -29,6 +29,7 @@ from gateway.config import (
 from gateway.context import CodeHasher, Context
 from gateway.health import Health
 from gateway.ids import new_id
+from gateway.retry import full_jitter, policy_with
 from gateway.routing import Router
 from gateway.storage.db import open_database
 from gateway.storage.writer import GroupCommitWriter
@@ -101,6 +102,10 @@ async def running_context(
             router=Router(settings.wallets, settings.partners),
             adapters=build_adapters(settings, http=http, clock=clock, env=env),
             hash_code=hasher,
+            policies={p.id: policy_with(p.retry.overrides()) for p in settings.partners},
+            backoff=full_jitter(
+                settings.durations.pay_retry_backoff, settings.durations.pay_retry_backoff_max
+            ),
             health=Health(
                 [p.id for p in settings.partners],
                 failures=settings.partner_defaults.breaker_failures,

@@ -583,11 +583,24 @@ class Licence(_Model):
     number: Text
 
 
+_VerdictName = Literal["final", "not_sent", "not_accepted", "in_process", "not_found", "maybe_sent"]
+_ActionName = Literal["stop", "retry", "inquire", "fail_over"]
+
+
 class RetryPolicy(_Model):
-    """How hard to retry this partner (room for per-operation tables later)."""
+    """How hard to retry this partner, and overrides of the policy table (`gateway/retry.py`):
+    `[retry.pay]` / `[retry.inquire]` map a verdict to an action, e.g. `not_sent = "retry"`."""
 
     max_attempts: int = Field(3, ge=1, le=20)
     """`pay` sends per attempt within the POS wait budget, the first included; 1 never retries."""
+    pay: dict[_VerdictName, _ActionName] = {}
+    inquire: dict[_VerdictName, _ActionName] = {}
+
+    def overrides(self) -> dict[str, dict[str, str]]:
+        return {
+            "pay": {str(k): str(v) for k, v in self.pay.items()},
+            "inquire": {str(k): str(v) for k, v in self.inquire.items()},
+        }
 
 
 class Fees(_Model):

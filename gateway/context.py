@@ -11,6 +11,7 @@ from adapters import Adapter, Clock
 from fx import RateSource
 from gateway.config import Settings
 from gateway.health import Health
+from gateway.retry import Policy
 from gateway.routing import Router
 from gateway.storage.db import Database
 from gateway.storage.writer import GroupCommitWriter
@@ -44,6 +45,10 @@ class Context:
     adapters: Mapping[str, Adapter]
     hash_code: CodeHasher
     health: Health
+    policies: Mapping[str, Policy]
+    """Each partner's retry policy table (`gateway/retry.py`)."""
+    backoff: Callable[[int], float]
+    """Seconds before the n-th retry of a POS-time call (full jitter)."""
     owner: str
     """This process's name in leases."""
     kick: Callable[[str], None] = lambda _payment_id: None

@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import random
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -45,6 +44,7 @@ from gateway.errors import (
     QuoteMismatch,
 )
 from gateway.ids import new_id
+from gateway.retry import Action, Verdict, verdict
 from gateway.routing import Route
 from gateway.services import idempotency
 from gateway.services.failures import failure_message
@@ -341,32 +341,44 @@ class _PayDriver:
         return outcome
 
     async def run(self) -> Outcome:
+        """Follow the partner's policy table until a final answer, the budget's end, or no
+        partner left to try (`all_refused`: nothing was charged anywhere)."""
         route_index = 0
         maybe_sent = False  # once true, this attempt's partner may have charged: never fail over
-        action = "pay"
-        backoff = self.ctx.settings.durations.pay_retry_backoff.total_seconds()
-        cap = self.ctx.settings.durations.pay_retry_backoff_max.total_seconds()
+        operation = "pay"
+        calls = 0  # of this attempt, for the backoff
         outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
         while self._remaining() > _MIN_CALL_SECONDS:
-            outcome = await self._call(action)
-            if outcome.is_final:
+            outcome = await self._call(operation)
+            calls += 1
+            partner = self.ctx.settings.partner(self.attempt["partner"])
+            found = verdict(outcome)
+            action = self.ctx.policies[partner.id][(operation, found)]
+            if action is Action.STOP:
                 return outcome
-            if outcome.nothing_charged and not maybe_sent and action == "pay":
+            if found in (Verdict.MAYBE_SENT, Verdict.IN_PROCESS) and operation == "pay":
+                maybe_sent = True
+            if action is Action.FAIL_OVER and not maybe_sent:
                 next_index = self._next_healthy(route_index)
-                if next_index is None:
+                if next_index is not None:
+                    route_index = next_index
+                    await self._fail_over(outcome, self.routes[route_index])
+                    calls = 0
+                    continue
+                action = Action.RETRY  # nowhere else to go: try this partner again
+            elif action is Action.FAIL_OVER:
+                action = Action.RETRY  # it may have charged: stay with it
+            sends_left = self.attempt["pay_calls"] < partner.retry.max_attempts
+            if action is Action.RETRY and operation == "pay" and not sends_left:
+                if not maybe_sent:
                     self.all_refused = True
                     return outcome
-                route_index = next_index
-                await self._fail_over(outcome, self.routes[route_index])
-                continue
-            maybe_sent = True
-            # In process: the partner has it, ask about it. Otherwise re-send the same request.
-            action = "inquire" if (outcome.in_process or action == "inquire") else "pay"
-            pause = min(cap, backoff) * (0.5 + random.random() / 2)  # jitter: not money
+                action = Action.INQUIRE  # no more sends: only ask from now on
+            operation = "inquire" if action is Action.INQUIRE else operation
+            pause = self.ctx.backoff(calls)
             if self._remaining() - pause <= _MIN_CALL_SECONDS:
                 break
             await asyncio.sleep(pause)
-            backoff *= 2
         return outcome
 
     def _next_healthy(self, index: int) -> int | None:

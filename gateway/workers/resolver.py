@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from adapters import (
@@ -25,6 +24,7 @@ from adapters import (
 )
 from fx import Money, get_currency
 from gateway.context import Context
+from gateway.retry import full_jitter
 from gateway.services.payments import outcome_changes
 from gateway.storage import repository as repo
 from gateway.views import dumps, payment_view
@@ -112,8 +112,10 @@ class Resolver:
         payer_amount = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
         inquiry = InquiryRequest(attempt["partner_request_id"], payer_amount)
         cancel_deadline: datetime = payment["resolve_deadline"] + durations.cancel_deadline
-        interval = _Backoff(durations.inquiry_initial_interval, durations.inquiry_max_interval)
-        cancel_interval = _Backoff(durations.cancel_initial_interval, durations.cancel_max_interval)
+        inquiry_wait = full_jitter(
+            durations.inquiry_initial_interval, durations.inquiry_max_interval
+        )
+        cancel_wait = full_jitter(durations.cancel_initial_interval, durations.cancel_max_interval)
         cancelling = False
         first = True  # always ask once: after a crash the deadline may be long past
 
@@ -126,7 +128,7 @@ class Resolver:
                 if outcome.is_final:
                     await self._settle(payment, attempt, outcome_changes(outcome, now), outcome)
                     return
-                pause = interval.next()
+                pause = inquiry_wait(attempt["inquiries"])
             else:
                 if not cancelling:
                     log.info("payment %s still unknown at its deadline: cancelling", payment_id)
@@ -169,7 +171,7 @@ class Resolver:
                         )
                     )
                     return
-                pause = cancel_interval.next()
+                pause = cancel_wait(attempt["cancel_calls"])
             await asyncio.sleep(pause)
             renewed = await self._lease(payment_id)
             if renewed is None:
@@ -222,16 +224,3 @@ def _open_attempt(attempts: list[dict[str, Any]]) -> dict[str, Any]:
     if not attempts:
         raise RuntimeError("a processing payment without attempts")
     return dict(attempts[-1])
-
-
-class _Backoff:
-    """Exponential backoff with jitter, in seconds (durations, not money)."""
-
-    def __init__(self, initial: timedelta, maximum: timedelta) -> None:
-        self._next = initial.total_seconds()
-        self._max = maximum.total_seconds()
-
-    def next(self) -> float:
-        value = min(self._next, self._max)
-        self._next = min(self._next * 2, self._max)
-        return value * (0.5 + random.random() / 2)
