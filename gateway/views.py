@@ -44,6 +44,7 @@ def payment_view(row: dict[str, Any]) -> dict[str, Any]:
         "payer_amount": money(row["payer_currency"], row["payer_value"]),
         "wallet": row["wallet"],
         "partner": row["partner"],
+        "routing": {"reason": row["route_reason"]},
         "quote": quote,
         "amount_refunded": money(row["currency"], 0),
         "cancellation": None,

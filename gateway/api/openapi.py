@@ -295,6 +295,7 @@ _PAYMENT_EXAMPLE: Final = {
     "payer_amount": {"currency": "CNY", "value": 23253},
     "wallet": "alipay_cn",
     "partner": "th-siampay",
+    "routing": {"reason": "licensed in TH, serves alipay_cn; priority 10, fee 150 CNY minor"},
     "quote": {
         "id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
         "rate": "0.185948",
@@ -474,6 +475,13 @@ def _schemas() -> JSON:
                 },
                 "wallet": {"type": "string"},
                 "partner": {"type": "string"},
+                "routing": {
+                    "type": "object",
+                    "description": "Why this partner was chosen (market, wallet, priority, fee); "
+                    "after a fail-over, the reason for the partner that took it.",
+                    "required": ["reason"],
+                    "properties": {"reason": {"type": "string"}},
+                },
                 "quote": _nullable(
                     {
                         "type": "object",

@@ -126,6 +126,7 @@ async def create_payment(
         "payer_currency": payer_amount.currency.code,
         "wallet": wallet.id,
         "partner": routes[0].partner,
+        "route_reason": routes[0].reason,
         "quote_id": quote.id if quote else None,
         "rate": fx.format_rate(quote.rate) if quote else None,
         "mid_rate": fx.format_rate(quote.mid_rate) if quote else None,
@@ -406,6 +407,7 @@ class _PayDriver:
         )
         self.attempt = nxt
         self.payment["partner"] = route.partner
+        self.payment["route_reason"] = route.reason
         self.request = dataclasses.replace(
             self.request, partner_request_id=nxt["partner_request_id"]
         )

@@ -308,7 +308,11 @@ def switch_partner(
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)
-            .values(partner=next_attempt["partner"], updated_at=now)
+            .values(
+                partner=next_attempt["partner"],
+                route_reason=next_attempt["route_reason"],
+                updated_at=now,
+            )
         )
 
     return unit

@@ -127,6 +127,7 @@ class Payment(SQLModel, table=True):
     payer_currency: str = _ccy()
     wallet: str = Field(max_length=32)
     partner: str = Field(max_length=64)
+    route_reason: str = Field(max_length=200)
     quote_id: str | None = Field(default=None, foreign_key="quotes.id", max_length=40)
     rate: str | None = Field(default=None, max_length=40)
     mid_rate: str | None = Field(default=None, max_length=40)

@@ -29,6 +29,7 @@ async def test_success_records_the_money_and_the_quote(gateway: Gateway) -> None
     assert payment["payer_amount"]["value"] == _expected_payer_value(125050, quote["rate"], 2, 2)
     assert payment["partner_reference"]
     assert payment["failure"] is None
+    assert payment["routing"]["reason"].startswith("licensed in TH, serves alipay_cn")
     assert "Request-Id" in answer.headers and "Server-Timing" in answer.headers
     # What the partner charged is exactly the payer amount, once.
     ledger = gateway.ledger()

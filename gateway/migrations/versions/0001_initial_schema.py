@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("payer_currency", sa.CHAR(length=3), nullable=False),
         sa.Column("wallet", sa.String(length=32), nullable=False),
         sa.Column("partner", sa.String(length=64), nullable=False),
+        sa.Column("route_reason", sa.String(length=200), nullable=False),
         sa.Column("quote_id", sa.String(length=40), nullable=True),
         sa.Column("rate", sa.String(length=40), nullable=True),
         sa.Column("mid_rate", sa.String(length=40), nullable=True),
