@@ -119,17 +119,28 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
 
 
 @main.group(invoke_without_command=True)
+@click.option("--partner", "only", default=None, help="Run only this partner's sandbox.")
+@click.option("--port", type=int, default=None, help="With --partner: listen here instead.")
 @click.pass_context
-def sandbox(ctx: click.Context) -> None:
+def sandbox(ctx: click.Context, only: str | None, port: int | None) -> None:
     """Run the partner sandboxes of the config (or print their keys: `sandbox keys`)."""
     if ctx.invoked_subcommand is not None:
         return
     from gateway.sandboxes import start_sandboxes
 
     settings = _settings(ctx)
+    ports: dict[str, int] = {}
+    if only is not None:
+        if only not in {p.id for p in settings.partners}:
+            raise click.BadParameter(f"no partner {only!r} in the config", param_hint="--partner")
+        settings = settings.model_copy(update={"partners": tuple(_only_sandbox(settings, only))})
+        if port is not None:
+            ports[only] = port
+    elif port is not None:
+        raise click.BadParameter("--port needs --partner", param_hint="--port")
 
     async def run() -> None:
-        running = await start_sandboxes(settings, os.environ)
+        running = await start_sandboxes(settings, os.environ, ports=ports)
         for partner_id, url in running.urls.items():
             click.echo(f"sandbox {partner_id}: {url}")
         try:
@@ -145,6 +156,16 @@ def sandbox(ctx: click.Context) -> None:
         ) from exc
     except KeyboardInterrupt:
         pass
+
+
+def _only_sandbox(settings: Settings, partner_id: str) -> list[Any]:
+    """The partners, with every sandbox but `partner_id`'s switched off."""
+    return [
+        p
+        if p.id == partner_id
+        else p.model_copy(update={"sandbox": p.sandbox.model_copy(update={"enabled": False})})
+        for p in settings.partners
+    ]
 
 
 @sandbox.command("keys")

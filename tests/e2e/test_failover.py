@@ -4,8 +4,13 @@ twice; its breaker opens, and closes again once the partner is back."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import sys
+from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 
 from adapters import SystemClock
@@ -97,3 +102,75 @@ async def test_partners_status_shows_the_breakers(gateway: Gateway) -> None:
     lines = {line.split()[0]: line.split() for line in result.output.splitlines()}
     assert lines["th-siampay"][5] == "open", result.output
     assert lines["th-krungpay"][5] == "closed"
+
+
+async def _start_sandbox_process(gateway: Gateway, partner: str, port: int) -> Any:
+    """`gateway sandbox --partner` as a process of its own, with the harness's keys."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "--profile",
+        "test",
+        "sandbox",
+        "--partner",
+        partner,
+        "--port",
+        str(port),
+        env={**gateway.env, "DATABASE_URL": gateway.settings.database.url},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 20
+    while loop.time() < deadline:
+        try:
+            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return process
+    process.kill()
+    raise AssertionError("the sandbox process did not start")
+
+
+async def _charges(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(f"{url}/_sandbox/ledger") as answer:
+        ledger = await answer.json()
+    return len([e for e in ledger["entries"] if e["kind"] == "charge"])
+
+
+async def test_a_partner_process_killed_and_restarted(gateway: Gateway) -> None:
+    """The sandbox runs as its own process; SIGKILL it: connections are refused, payments go
+    to the other Thai partner, none is charged twice; start it again: the breaker closes."""
+    url = gateway.sandboxes.urls["th-siampay"]
+    port = urlsplit(url).port
+    assert port is not None
+    await _runner_of(gateway, "th-siampay").cleanup()
+    process = await _start_sandbox_process(gateway, "th-siampay", port)
+    try:
+        first = await gateway.pay(code("28", "0000"), 10_000)
+        assert first.status == 201 and first.body["partner"] == "th-siampay", first.body
+        assert await _charges(gateway.session, url) == 1
+
+        os.killpg(process.pid, signal.SIGKILL)
+        await process.wait()
+        answers = [await gateway.pay(code("28", "0000"), 11_000 + i) for i in range(5)]
+        assert [(a.status, a.body["partner"]) for a in answers] == [(201, "th-krungpay")] * 5
+        krung = [e for e in gateway.ledger("th-krungpay").entries if e.kind == "charge"]
+        assert len(krung) == 5
+        assert len({e.payment_request_id for e in krung}) == 5  # each charged once
+        assert await _breaker(gateway, "th-siampay") == "open"
+
+        process = await _start_sandbox_process(gateway, "th-siampay", port)
+        await asyncio.sleep(gateway.settings.durations.breaker_cooldown.total_seconds() + 0.1)
+        back = await gateway.pay(code("28", "0000"), 12_000)
+        assert back.status == 201 and back.body["partner"] == "th-siampay", back.body
+        assert await _breaker(gateway, "th-siampay") == "closed"
+        assert await _charges(gateway.session, url) == 1  # the new process's own ledger
+    finally:
+        if process.returncode is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
