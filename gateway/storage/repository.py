@@ -205,16 +205,7 @@ class BeginPayment:
         cls, tx: RawTransaction, commands: Sequence[BeginPayment]
     ) -> list[BeginOutcome]:
         results: list[BeginOutcome] = [None] * len(commands)
-        keys = [c._key() for c in commands]
-        found = await tx.fetch(
-            "SELECT merchant_id, key, request_hash, state, response_status, response_body,"
-            f" expires_at FROM idempotency_keys WHERE (merchant_id, key) IN {_rows(len(keys), 2)}",
-            [v for pair in keys for v in pair],
-        )
-        records = {}
-        for r in found:
-            r["expires_at"] = tx.to_datetime(r["expires_at"])
-            records[(r["merchant_id"], r["key"])] = r
+        records = await _idempotency_records(tx, [c._key() for c in commands])
         expired: list[tuple[str, str]] = []
         claimed: dict[tuple[str, str], int] = {}
         for i, command in enumerate(commands):
@@ -242,12 +233,23 @@ class BeginPayment:
                 [v for pair in refs for v in pair],
             )
             taken = {(r["merchant_id"], r["merchant_reference"]): r["id"] for r in rows}
+        # On PostgreSQL each statement sees what was committed before it began: a payment found
+        # here may belong to a key that the first lookup did not see yet. Ask again for those
+        # keys, so a retry of the same request is `in use` (or a replay), never a duplicate.
+        clashing = [
+            commands[i]._key() for i in claimed.values() if commands[i]._reference() in taken
+        ]
+        if clashing:
+            records.update(await _idempotency_records(tx, clashing))
         go: list[BeginPayment] = []
         for i in claimed.values():
             command = commands[i]
             reference = command._reference()
             if reference in taken:
-                results[i] = DuplicateReference(payment_id=taken[reference])
+                seen = judge_idempotency(
+                    records.get(command._key()), command.claim["request_hash"], command.now
+                )
+                results[i] = seen or DuplicateReference(payment_id=taken[reference])
                 continue
             taken[reference] = command.payment["id"]
             go.append(command)
@@ -371,6 +373,21 @@ class SettlePayment:
             )
         written = {c.payment_id for c in owned}
         return [c.payment_id in written for c in commands]
+
+
+async def _idempotency_records(
+    tx: RawTransaction, keys: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = await tx.fetch(
+        "SELECT merchant_id, key, request_hash, state, response_status, response_body,"
+        f" expires_at FROM idempotency_keys WHERE (merchant_id, key) IN {_rows(len(keys), 2)}",
+        [v for pair in keys for v in pair],
+    )
+    records = {}
+    for r in rows:
+        r["expires_at"] = tx.to_datetime(r["expires_at"])
+        records[(r["merchant_id"], r["key"])] = r
+    return records
 
 
 def _row(width: int) -> str:

@@ -9,27 +9,15 @@ Keys come from environment variables, never from the command line (which `ps` sh
 from __future__ import annotations
 
 import argparse
-import logging
-import os
-import sys
 from collections.abc import Sequence
 
-from aiohttp import web
-
+from adapters._sandbox import add_common_arguments, add_timing_arguments, env, run
 from adapters.alipayplus.sandbox.app import SandboxSettings, create_sandbox_app
-
-
-def _env(name: str) -> str:
-    value = os.environ.get(name)
-    if not value:
-        raise SystemExit(f"environment variable {name} is not set")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m adapters.alipayplus.sandbox")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    add_common_arguments(parser)
     parser.add_argument("--private-key-env", required=True, metavar="VAR")
     parser.add_argument(
         "--merchant-key",
@@ -40,9 +28,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--client-id-in-responses", default=None)
     parser.add_argument("--key-version", type=int, default=1)
-    parser.add_argument("--hold-seconds", type=float, default=9.0)
-    parser.add_argument("--confirm-seconds", type=float, default=2.0)
-    parser.add_argument("--expire-seconds", type=float, default=3.0)
+    add_timing_arguments(parser)
     args = parser.parse_args(argv)
 
     merchants: dict[str, str] = {}
@@ -50,12 +36,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         client_id, sep, var = item.partition("=")
         if not sep or not client_id or not var:
             parser.error(f"--merchant-key wants CLIENT_ID=VAR, got {item!r}")
-        merchants[client_id] = _env(var)
+        merchants[client_id] = env(var)
     if not merchants:
         parser.error("at least one --merchant-key is required")
 
     settings = SandboxSettings(
-        private_key_pem=_env(args.private_key_env),
+        private_key_pem=env(args.private_key_env),
         merchant_public_keys=merchants,
         client_id_in_responses=args.client_id_in_responses,
         key_version=args.key_version,
@@ -63,8 +49,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         confirm_seconds=args.confirm_seconds,
         expire_seconds=args.expire_seconds,
     )
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    web.run_app(create_sandbox_app(settings), host=args.host, port=args.port)
+    run(create_sandbox_app(settings), args)
 
 
 if __name__ == "__main__":

@@ -24,12 +24,8 @@ that was cancelled first: F ORDER_STATUS_INVALID.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -39,6 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from adapters._base import mask_code
 from adapters._clock import Clock, SystemClock
+from adapters._sandbox import CodeBehaviour, Outcome, ledger_json_handler, validation_summary
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
 from adapters.alipayplus.sandbox.ledger import (
@@ -65,7 +62,6 @@ log = logging.getLogger(__name__)
 _Model = TypeVar("_Model", bound=BaseModel)
 
 PATH_PREFIXES = ("/ams/api", "/ams/sandbox/api", "/aps/api")
-_CODE = re.compile(r"[0-9]{16,24}")
 _PRODUCT_CODE = "IN_STORE_PAYMENT"
 
 
@@ -113,8 +109,7 @@ class _State:
     private_key: rsa.RSAPrivateKey
     merchant_keys: dict[str, rsa.RSAPublicKey]
     ledger: SandboxLedger
-    failed_once: set[str] = dataclasses.field(default_factory=set)  # 0500 ids already failed
-    stopping: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    behaviour: CodeBehaviour
 
 
 _STATE = web.AppKey("alipayplus_sandbox_state", _State)
@@ -145,6 +140,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
             confirm_seconds=settings.confirm_seconds,
             expire_seconds=settings.expire_seconds,
         ),
+        behaviour=CodeBehaviour(settings.hold_seconds),
     )
     app = web.Application()
     app[_STATE] = state
@@ -153,12 +149,8 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         app.router.add_post(f"{prefix}/v1/payments/pay", _pay)
         app.router.add_post(f"{prefix}/v1/payments/inquiryPayment", _inquiry)
         app.router.add_post(f"{prefix}/v1/payments/cancel", _cancel)
-    app.router.add_get("/_sandbox/ledger", _ledger_json)
-
-    async def release_holds(app: web.Application) -> None:
-        app[_STATE].stopping.set()
-
-    app.on_shutdown.append(release_holds)
+    app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
+    state.behaviour.release_on_shutdown(app)
     return app
 
 
@@ -210,16 +202,8 @@ def _parse(raw: bytes, model: type[_Model]) -> _Model:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        where = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + f" {e['type']}" for e in exc.errors()[:3]
-        )
+        where = validation_summary(exc)
         raise _Reply("F", codes.PARAM_ILLEGAL, f"Illegal parameters: {where}") from None
-
-
-async def _hold(state: _State) -> None:
-    """Sit on the answer for `hold_seconds`, but let the app shut down without waiting."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(state.stopping.wait(), state.settings.hold_seconds)
 
 
 def _same_request(record: PaymentRecord, amount: wire.Amount, code: str) -> bool:
@@ -267,10 +251,14 @@ _MESSAGES = {
     codes.INVALID_CODE: "The payment code is invalid.",
     codes.ORDER_IS_CLOSED: "The order is closed: the user did not confirm in time.",
 }
-_DECLINES = {
-    "0051": codes.USER_BALANCE_NOT_ENOUGH,
-    "0059": codes.RISK_REJECT,
-    "0054": codes.EXPIRED_CODE,
+_RESULT_CODES = {
+    Outcome.INVALID_CODE: codes.INVALID_CODE,
+    Outcome.INSUFFICIENT_FUNDS: codes.USER_BALANCE_NOT_ENOUGH,
+    Outcome.RISK_REJECTED: codes.RISK_REJECT,
+    Outcome.CODE_EXPIRED: codes.EXPIRED_CODE,
+    Outcome.CONFIRM: codes.PAYMENT_IN_PROCESS,
+    Outcome.EXPIRE: codes.PAYMENT_IN_PROCESS,
+    Outcome.APPROVE: codes.SUCCESS,
 }
 
 
@@ -307,60 +295,31 @@ async def _do_pay(request: web.Request, state: _State, body: wire.PayRequest) ->
             raise _Reply("F", codes.ORDER_STATUS_INVALID, "The payment was cancelled.")
         if not _same_request(record, amount, code):
             raise _Reply("F", codes.REPEAT_REQ_INCONSISTENT, "Repeated requests are inconsistent.")
-        if code.endswith("0091"):
-            await _hold(state)
+        if state.behaviour.holds_answer(code):
+            await state.behaviour.hold()
             ledger.get(request_id)  # re-evaluate after the wait
         return _signed(request, state, _pay_answer(record))
 
     log.debug("sandbox pay %s code %s", request_id, mask_code(code))
-    suffix = code[-4:]
-    if not _CODE.fullmatch(code):
-        record = ledger.record(
-            payment_request_id=request_id,
-            amount=amount,
-            code=code,
-            scenario=Scenario.FINAL,
-            status=PaymentStatus.FAIL,
-            result_code=codes.INVALID_CODE,
-        )
-    elif suffix == "0503":
+    outcome = state.behaviour.outcome(code, request_id)
+    if outcome is Outcome.UNAVAILABLE:
         raise _Reply("F", codes.PARTNER_STATUS_ABNORMAL, "The partner is unavailable.")
-    elif suffix == "0500" and request_id not in state.failed_once:
-        state.failed_once.add(request_id)
+    if outcome is Outcome.SERVER_ERROR:
         return web.Response(status=500, text="Internal Server Error")
-    elif suffix == "0092":
-        await _hold(state)
+    if outcome is Outcome.TIMEOUT:
+        await state.behaviour.hold()
         raise _Reply("U", codes.UNKNOWN_EXCEPTION, "An API call failed for unknown reasons.")
-    elif suffix in _DECLINES:
-        record = ledger.record(
-            payment_request_id=request_id,
-            amount=amount,
-            code=code,
-            scenario=Scenario.FINAL,
-            status=PaymentStatus.FAIL,
-            result_code=_DECLINES[suffix],
-        )
-    elif suffix in ("0093", "0094"):
-        record = ledger.record(
-            payment_request_id=request_id,
-            amount=amount,
-            code=code,
-            scenario=Scenario.CONFIRM if suffix == "0093" else Scenario.EXPIRE,
-            status=PaymentStatus.PROCESSING,
-            result_code=codes.PAYMENT_IN_PROCESS,
-        )
-    else:
-        record = ledger.record(
-            payment_request_id=request_id,
-            amount=amount,
-            code=code,
-            scenario=Scenario.FINAL,
-            status=PaymentStatus.SUCCESS,
-            result_code=codes.SUCCESS,
-        )
+    record = ledger.record(
+        payment_request_id=request_id,
+        amount=amount,
+        code=code,
+        scenario=outcome.scenario,
+        status=SandboxLedger.STATUS[outcome.phase],
+        result_code=_RESULT_CODES[outcome],
+    )
     record.pay_calls = 1
-    if suffix == "0091":
-        await _hold(state)
+    if state.behaviour.holds_answer(code):
+        await state.behaviour.hold()
         ledger.get(request_id)
     return _signed(request, state, _pay_answer(record))
 
@@ -434,11 +393,3 @@ async def _cancel(request: web.Request) -> web.StreamResponse:
         cancel_time=cancelled_at.isoformat(timespec="seconds"),
     )
     return _signed(request, state, answer)
-
-
-async def _ledger_json(request: web.Request) -> web.StreamResponse:
-    ledger = request.app[LEDGER]
-    return web.Response(
-        text=json.dumps(ledger.to_json(), separators=(",", ":")),
-        content_type="application/json",
-    )

@@ -25,8 +25,6 @@ canceled marker, so a create still on its way is answered `canceled` and never c
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import json
@@ -40,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 
 from adapters._base import mask_code
 from adapters._clock import Clock, SystemClock
+from adapters._sandbox import CodeBehaviour, Outcome, ledger_json_handler, validation_summary
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from adapters.walletrest.sandbox.ledger import (
@@ -66,7 +65,6 @@ log = logging.getLogger(__name__)
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
-_CODE = re.compile(r"[0-9]{16,24}")
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")  # Idempotency-Key: printable ASCII, no spaces
 
 
@@ -108,8 +106,7 @@ class _State:
     settings: SandboxSettings
     key_digests: frozenset[bytes]
     ledger: SandboxLedger
-    failed_once: set[str] = dataclasses.field(default_factory=set)  # 0500 keys already failed
-    stopping: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    behaviour: CodeBehaviour
 
 
 _STATE = web.AppKey("walletrest_sandbox_state", _State)
@@ -142,6 +139,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
             confirm_seconds=settings.confirm_seconds,
             expire_seconds=settings.expire_seconds,
         ),
+        behaviour=CodeBehaviour(settings.hold_seconds),
     )
     app = web.Application()
     app[_STATE] = state
@@ -151,12 +149,8 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     app.router.add_post("/v1/payments/{request_id}/cancel", _cancel_payment)
     app.router.add_post("/v1/refunds", _create_refund)
     app.router.add_get("/v1/refunds/{request_id}", _get_refund)
-    app.router.add_get("/_sandbox/ledger", _ledger_json)
-
-    async def release_holds(app: web.Application) -> None:
-        app[_STATE].stopping.set()
-
-    app.on_shutdown.append(release_holds)
+    app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
+    state.behaviour.release_on_shutdown(app)
     return app
 
 
@@ -224,9 +218,7 @@ def _parse(raw: bytes, model: type[_Model]) -> _Model:
     try:
         return model.model_validate_json(raw)
     except ValidationError as exc:
-        where = "; ".join(
-            ".".join(str(p) for p in e["loc"]) + f" {e['type']}" for e in exc.errors()[:3]
-        )
+        where = validation_summary(exc)
         raise _Reply(
             400, codes.INVALID_REQUEST, f"Invalid parameters: {where}", code="parameter_invalid"
         ) from None
@@ -244,12 +236,6 @@ def _check_amount(amount: wire.Amount, param: str) -> None:
 def _fingerprint(model: BaseModel) -> str:
     """SHA-256 of the parsed body in canonical form: what makes two requests "the same"."""
     return digest(json.dumps(model.model_dump(mode="json"), sort_keys=True, separators=(",", ":")))
-
-
-async def _hold(state: _State) -> None:
-    """Sit on the answer for `hold_seconds`, but let the app shut down without waiting."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(state.stopping.wait(), state.settings.hold_seconds)
 
 
 def _payment_answer(state: _State, record: PaymentRecord, *, created: bool) -> web.Response:
@@ -299,9 +285,10 @@ _MESSAGES = {
     codes.AMOUNT_EXCEEDS_REFUNDABLE: "The amount exceeds what is left to refund.",
 }
 _DECLINES = {
-    "0051": codes.INSUFFICIENT_FUNDS,
-    "0059": codes.RISK_REJECTED,
-    "0054": codes.CODE_EXPIRED,
+    Outcome.INVALID_CODE: codes.INVALID_CODE,
+    Outcome.INSUFFICIENT_FUNDS: codes.INSUFFICIENT_FUNDS,
+    Outcome.RISK_REJECTED: codes.RISK_REJECTED,
+    Outcome.CODE_EXPIRED: codes.CODE_EXPIRED,
 }
 
 
@@ -336,58 +323,31 @@ async def _do_create(state: _State, key: str, body: wire.CreatePayment) -> web.S
                 codes.IDEMPOTENCY_CONFLICT,
                 "This Idempotency-Key was used with other parameters.",
             )
-        if code.endswith("0091"):
-            await _hold(state)
+        if state.behaviour.holds_answer(code):
+            await state.behaviour.hold()
             ledger.get(key)  # re-evaluate after the wait
         return _payment_answer(state, record, created=False)
 
     log.debug("sandbox create %s code %s", key, mask_code(code))
-    suffix = code[-4:]
-    if not _CODE.fullmatch(code):
-        record = ledger.record(
-            payment_request_id=key,
-            body=body,
-            body_sha256=fingerprint,
-            scenario=Scenario.FINAL,
-            status=PaymentStatus.FAILED,
-            decline_code=codes.INVALID_CODE,
-        )
-    elif suffix == "0503":
+    outcome = state.behaviour.outcome(code, key)
+    if outcome is Outcome.UNAVAILABLE:
         raise _Reply(503, codes.NOT_ACCEPTED, "The wallet is unavailable; nothing was charged.")
-    elif suffix == "0500" and key not in state.failed_once:
-        state.failed_once.add(key)
+    if outcome is Outcome.SERVER_ERROR:
         return web.Response(status=500, text="Internal Server Error")
-    elif suffix == "0092":
-        await _hold(state)
+    if outcome is Outcome.TIMEOUT:
+        await state.behaviour.hold()
         raise _Reply(500, codes.API_ERROR, "An internal error occurred.")
-    elif suffix in _DECLINES:
-        record = ledger.record(
-            payment_request_id=key,
-            body=body,
-            body_sha256=fingerprint,
-            scenario=Scenario.FINAL,
-            status=PaymentStatus.FAILED,
-            decline_code=_DECLINES[suffix],
-        )
-    elif suffix in ("0093", "0094"):
-        record = ledger.record(
-            payment_request_id=key,
-            body=body,
-            body_sha256=fingerprint,
-            scenario=Scenario.CONFIRM if suffix == "0093" else Scenario.EXPIRE,
-            status=PaymentStatus.PROCESSING,
-        )
-    else:
-        record = ledger.record(
-            payment_request_id=key,
-            body=body,
-            body_sha256=fingerprint,
-            scenario=Scenario.FINAL,
-            status=PaymentStatus.SUCCEEDED,
-        )
+    record = ledger.record(
+        payment_request_id=key,
+        body=body,
+        body_sha256=fingerprint,
+        scenario=outcome.scenario,
+        status=SandboxLedger.STATUS[outcome.phase],
+        decline_code=_DECLINES.get(outcome),
+    )
     record.pay_calls = 1
-    if suffix == "0091":
-        await _hold(state)
+    if state.behaviour.holds_answer(code):
+        await state.behaviour.hold()
         ledger.get(key)
     return _payment_answer(state, record, created=True)
 
@@ -475,11 +435,3 @@ async def _get_refund(request: web.Request) -> web.StreamResponse:
     except _Reply as reply:
         return _signed(state, reply.status, reply.body)
     return _signed(state, 200, record.to_wire())
-
-
-async def _ledger_json(request: web.Request) -> web.StreamResponse:
-    ledger = request.app[LEDGER]
-    return web.Response(
-        text=json.dumps(ledger.to_json(), separators=(",", ":")),
-        content_type="application/json",
-    )

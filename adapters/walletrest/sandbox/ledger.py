@@ -1,24 +1,25 @@
 """The sandbox partner's books: payments and refunds by Idempotency-Key, and every money movement.
 
-State is evaluated lazily against the sandbox clock (no background tasks): a payment "processing"
-becomes `succeeded` (0093) or expires (0094) the first time anyone looks at it after its
-deadline, with the charge dated at the deadline. Tests read the ledger through `app[LEDGER]` or
-`GET /_sandbox/ledger`, with the same reading API as the Alipay+ sandbox's (`payments`,
-`entries`, `charges_for`, `reversals_for`, `to_json`). It holds masked codes and SHA-256
-digests, never a raw wallet code.
+The lazily evaluated state machine and the books are `adapters._sandbox.SandboxLedger`'s (with
+the same reading API as the Alipay+ sandbox's: `payments`, `entries`, `charges_for`,
+`reversals_for`, `to_json`); this module adds what is WalletRest's own: its statuses and decline
+codes, its ids, refunds, and amounts kept as the wire's `Amount` (major units). It holds masked
+codes and SHA-256 digests, never a raw wallet code.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, ClassVar
 
+from adapters import _sandbox
 from adapters._base import mask_code
 from adapters._clock import Clock
+from adapters._sandbox import Phase, Scenario, digest
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from fx import Money
@@ -33,6 +34,8 @@ __all__ = [
     "digest",
 ]
 
+LedgerEntry = _sandbox.LedgerEntry
+
 
 class PaymentStatus(enum.StrEnum):
     SUCCEEDED = codes.SUCCEEDED
@@ -41,43 +44,17 @@ class PaymentStatus(enum.StrEnum):
     CANCELED = codes.CANCELED
 
 
-class Scenario(enum.StrEnum):
-    """How a recorded payment evolves (the test code's behaviour once recorded)."""
-
-    FINAL = "final"  # decided at once (approve or decline)
-    CONFIRM = "confirm"  # 0093: processing, then succeeded after confirm_seconds
-    EXPIRE = "expire"  # 0094: processing, then failed payment_expired after expire_seconds
-    CANCEL_MARKER = "cancel_marker"  # canceled before any create arrived: refuse a late create
-
-
-def digest(text: str) -> str:
-    """What the sandbox keeps to recognise a replay (of a code, or a whole body): SHA-256."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment is not None else None
+    return _sandbox.iso_or_none(moment, "seconds")
 
 
-@dataclasses.dataclass
-class PaymentRecord:
-    payment_request_id: str
-    payment_id: str
-    amount: wire.Amount | None  # the payer amount; None for a cancel marker
+@dataclasses.dataclass(kw_only=True)
+class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
+    # `amount` is the payer amount
     merchant_amount: wire.Amount | None
     reference: str | None
     body_sha256: str = dataclasses.field(repr=False)
-    code_sha256: str = dataclasses.field(repr=False)
-    masked_code: str
-    scenario: Scenario
-    status: PaymentStatus
     decline_code: str | None
-    created_at: datetime
-    completed_at: datetime | None = None
-    canceled_at: datetime | None = None
-    charged: bool = False
-    reversed: bool = False
-    pay_calls: int = 0
     refunded_minor: int = 0  # minor units of `amount` refunded so far
 
     def to_wire(self) -> wire.Payment:
@@ -155,89 +132,44 @@ class RefundRecord:
         }
 
 
-@dataclasses.dataclass(frozen=True)
-class LedgerEntry:
-    kind: str  # "charge" | "reversal" | "refund"
-    payment_request_id: str
-    payment_id: str
-    amount: wire.Amount
-    at: datetime
-    refund_request_id: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "payment_request_id": self.payment_request_id,
-            "payment_id": self.payment_id,
-            "refund_request_id": self.refund_request_id,
-            "amount": self.amount.model_dump(),
-            "at": self.at.isoformat(),
-        }
-
-
-class SandboxLedger:
+class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentStatus]):
     """Payments and refunds by request id, plus the list of charges, reversals and refunds."""
 
+    STATUS: ClassVar[Mapping[Phase, PaymentStatus]] = {
+        Phase.SUCCEEDED: PaymentStatus.SUCCEEDED,
+        Phase.FAILED: PaymentStatus.FAILED,
+        Phase.PROCESSING: PaymentStatus.PROCESSING,
+        Phase.CANCELED: PaymentStatus.CANCELED,
+    }
+    ENTRY_REFUND_IDS = True
+
     def __init__(self, clock: Clock, *, confirm_seconds: float, expire_seconds: float) -> None:
-        self._clock = clock
-        self._confirm = timedelta(seconds=confirm_seconds)
-        self._expire = timedelta(seconds=expire_seconds)
-        self._payments: dict[str, PaymentRecord] = {}
+        super().__init__(clock, confirm_seconds=confirm_seconds, expire_seconds=expire_seconds)
         self._refunds: dict[str, RefundRecord] = {}
-        self._entries: list[LedgerEntry] = []
 
-    # --- reading (always evaluated at the clock's now) ------------------------------------------
+    def _record_json(self, record: PaymentRecord) -> dict[str, Any]:
+        return record.to_json()
 
-    @property
-    def payments(self) -> dict[str, PaymentRecord]:
-        self.refresh()
-        return dict(self._payments)
+    def _amount_json(self, amount: wire.Amount) -> Any:
+        return amount.model_dump()
+
+    def _extra_json(self) -> dict[str, Any]:
+        return {"refunds": {k: r.to_json() for k, r in self._refunds.items()}}
+
+    def _expired(self, record: PaymentRecord) -> None:
+        record.decline_code = codes.PAYMENT_EXPIRED
+
+    # --- reading ---------------------------------------------------------------------------------
 
     @property
     def refunds(self) -> dict[str, RefundRecord]:
         return dict(self._refunds)
 
-    @property
-    def entries(self) -> list[LedgerEntry]:
-        self.refresh()
-        return list(self._entries)
-
-    def get(self, payment_request_id: str) -> PaymentRecord | None:
-        record = self._payments.get(payment_request_id)
-        if record is not None:
-            self._evaluate(record, self._clock.now())
-        return record
-
     def get_refund(self, refund_request_id: str) -> RefundRecord | None:
         return self._refunds.get(refund_request_id)
 
-    def _count(self, kind: str, payment_request_id: str) -> int:
-        return sum(
-            1 for e in self.entries if e.kind == kind and e.payment_request_id == payment_request_id
-        )
-
-    def charges_for(self, payment_request_id: str) -> int:
-        """How many times this request id was charged (0 or 1 when the sandbox is right)."""
-        return self._count("charge", payment_request_id)
-
-    def reversals_for(self, payment_request_id: str) -> int:
-        return self._count("reversal", payment_request_id)
-
     def refunds_for(self, payment_request_id: str) -> int:
         return self._count("refund", payment_request_id)
-
-    def to_json(self) -> dict[str, Any]:
-        self.refresh()
-        return {
-            "payments": {k: r.to_json() for k, r in self._payments.items()},
-            "refunds": {k: r.to_json() for k, r in self._refunds.items()},
-            "entries": [e.to_json() for e in self._entries],
-        }
-
-    def refresh(self) -> None:
-        now = self._clock.now()
-        for record in self._payments.values():
-            self._evaluate(record, now)
 
     # --- writing ---------------------------------------------------------------------------------
 
@@ -270,28 +202,9 @@ class SandboxLedger:
         )
         if status is PaymentStatus.CANCELED:
             record.canceled_at = now
-        self._payments[payment_request_id] = record
-        if status is PaymentStatus.SUCCEEDED:
-            self._charge(record, now)
         elif status is PaymentStatus.FAILED:
             record.completed_at = now
-        return record
-
-    def cancel(self, record: PaymentRecord) -> None:
-        """Cancel whatever the state; reverse a charge once. Idempotent."""
-        now = self._clock.now()
-        self._evaluate(record, now)
-        if record.status is PaymentStatus.CANCELED:
-            return
-        if record.charged and not record.reversed and record.amount is not None:
-            record.reversed = True
-            self._entries.append(
-                LedgerEntry(
-                    "reversal", record.payment_request_id, record.payment_id, record.amount, now
-                )
-            )
-        record.status = PaymentStatus.CANCELED
-        record.canceled_at = now
+        return self._add(record)
 
     def refund(
         self,
@@ -331,26 +244,6 @@ class SandboxLedger:
                 )
             )
         return record
-
-    def _charge(self, record: PaymentRecord, at: datetime) -> None:
-        if record.charged or record.amount is None:
-            return
-        record.charged = True
-        record.completed_at = at
-        self._entries.append(
-            LedgerEntry("charge", record.payment_request_id, record.payment_id, record.amount, at)
-        )
-
-    def _evaluate(self, record: PaymentRecord, now: datetime) -> None:
-        if record.status is not PaymentStatus.PROCESSING:
-            return
-        if record.scenario is Scenario.CONFIRM and now >= record.created_at + self._confirm:
-            record.status = PaymentStatus.SUCCEEDED
-            self._charge(record, record.created_at + self._confirm)
-        elif record.scenario is Scenario.EXPIRE and now >= record.created_at + self._expire:
-            record.status = PaymentStatus.FAILED
-            record.decline_code = codes.PAYMENT_EXPIRED
-            record.completed_at = record.created_at + self._expire
 
 
 def _refund_decline(payment: PaymentRecord | None, money: Money) -> str | None:

@@ -1,0 +1,94 @@
+"""BeginPayment's decisions, against a scripted transaction (no database): the READ COMMITTED
+interleaving where another process commits between our two lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gateway.storage.repository import (
+    BeginPayment,
+    DuplicateReference,
+    IdempotencyConflict,
+)
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class ScriptedTransaction:
+    """Answers each SELECT from a script; records writes."""
+
+    def __init__(self, answers: list[list[dict[str, Any]]]) -> None:
+        self.answers = answers
+        self.writes: list[str] = []
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return [dict(row) for row in self.answers.pop(0)]
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
+        self.writes.append(sql)
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.writes.append(sql)
+
+    def to_datetime(self, value: Any) -> datetime:
+        moment: datetime = value
+        return moment
+
+
+def _command(key: str, reference: str, request_hash: str = "h1") -> BeginPayment:
+    return BeginPayment(
+        claim={"merchant_id": "mer_1", "key": key, "request_hash": request_hash},
+        quote=None,
+        payment={"id": f"pay_{key}", "merchant_id": "mer_1", "merchant_reference": reference},
+        attempt={"id": f"att_{key}"},
+        now=NOW,
+    )
+
+
+def _record(key: str, request_hash: str = "h1") -> dict[str, Any]:
+    return {
+        "merchant_id": "mer_1",
+        "key": key,
+        "request_hash": request_hash,
+        "state": "in_progress",
+        "response_status": None,
+        "response_body": None,
+        "expires_at": NOW + timedelta(hours=48),
+    }
+
+
+async def test_a_key_committed_between_the_lookups_is_in_use_not_a_duplicate() -> None:
+    tx = ScriptedTransaction(
+        [
+            [],  # keys: the other process has not committed yet
+            [{"id": "pay_other", "merchant_id": "mer_1", "merchant_reference": "R1"}],  # now it has
+            [_record("K")],  # asked again: there is its key
+        ]
+    )
+    [result] = await BeginPayment.run_batch(tx, [_command("K", "R1")])
+    assert result == IdempotencyConflict(in_use=True)
+    assert tx.writes == []
+
+
+async def test_another_key_with_the_reference_is_a_duplicate() -> None:
+    tx = ScriptedTransaction(
+        [[], [{"id": "pay_other", "merchant_id": "mer_1", "merchant_reference": "R1"}], []]
+    )
+    [result] = await BeginPayment.run_batch(tx, [_command("K2", "R1")])
+    assert result == DuplicateReference(payment_id="pay_other")
+    assert tx.writes == []
+
+
+async def test_one_batch_claims_a_key_once() -> None:
+    tx = ScriptedTransaction([[], []])
+    results = await BeginPayment.run_batch(
+        tx, [_command("K", "R1"), _command("K", "R1"), _command("K", "R9", request_hash="h2")]
+    )
+    assert results == [
+        None,
+        IdempotencyConflict(in_use=True),
+        IdempotencyConflict(in_use=False),
+    ]
+    assert len([w for w in tx.writes if w.startswith("INSERT INTO payments")]) == 1
