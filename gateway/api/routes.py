@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from aiohttp import web
@@ -73,19 +74,41 @@ async def readyz(request: web.Request) -> web.Response:
     )
 
 
-@routes.post("/v1/fx/quotes")
-async def create_quote(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Post:
+    """What every idempotent POST starts with: the caller's merchant, the key, the parsed body
+    and the request's identity (method, path, body)."""
+
+    merchant: dict[str, Any]
+    key: str
+    body: dict[str, Any]
+    digest: str
+
+
+async def _idempotent_post(request: web.Request) -> _Post:
     principal = await _principal(request)
     merchant = principal.merchant_for_writes()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
     body = await _body(request)
-    digest = idempotency.request_hash(ctx, request.method, request.path, body)
+    digest = idempotency.request_hash(request.app[CONTEXT], request.method, request.path, body)
+    return _Post(merchant, key, body, digest)
+
+
+def _answer(status: int, body: str, replayed: bool) -> web.Response:
+    return _json(body, status, {"Idempotent-Replayed": "true"} if replayed else None)
+
+
+@routes.post("/v1/fx/quotes")
+async def create_quote(request: web.Request) -> web.Response:
+    post = await _idempotent_post(request)
     result = await quotes.create_quote(
-        ctx, merchant=merchant, key=key, request_hash=digest, parsed=parse_create_quote(body)
+        request.app[CONTEXT],
+        merchant=post.merchant,
+        key=post.key,
+        request_hash=post.digest,
+        parsed=parse_create_quote(post.body),
     )
-    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return _json(result.body, result.status, headers)
+    return _answer(result.status, result.body, result.replayed)
 
 
 @routes.get("/v1/fx/quotes/{quote_id}")
@@ -103,23 +126,17 @@ async def get_quote(request: web.Request) -> web.Response:
 @routes.post("/v1/payments")
 async def create_payment(request: web.Request) -> web.Response:
     started = asyncio.get_running_loop().time()
-    ctx = request.app[CONTEXT]
-    principal = await _principal(request)
-    merchant = principal.merchant_for_writes()
-    key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    body = await _body(request)
-    digest = idempotency.request_hash(ctx, request.method, request.path, body)
+    post = await _idempotent_post(request)
     result = await payments.create_payment(
-        ctx,
-        merchant=merchant,
-        key=key,
-        request_hash=digest,
-        command=parse_create_payment(body),
+        request.app[CONTEXT],
+        merchant=post.merchant,
+        key=post.key,
+        request_hash=post.digest,
+        command=parse_create_payment(post.body),
         started_at=started,
     )
     request[PARTNER_SECONDS] = result.partner_seconds
-    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return _json(result.body, result.status, headers)
+    return _answer(result.status, result.body, result.replayed)
 
 
 @routes.get("/v1/payments/{payment_id}")
