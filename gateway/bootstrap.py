@@ -29,6 +29,7 @@ from gateway.config import (
 from gateway.context import CodeHasher, Context
 from gateway.health import Health
 from gateway.ids import new_id
+from gateway.metrics import Metrics
 from gateway.retry import full_jitter, policy_with
 from gateway.routing import Router
 from gateway.storage.db import open_database
@@ -106,6 +107,7 @@ async def running_context(
             backoff=full_jitter(
                 settings.durations.pay_retry_backoff, settings.durations.pay_retry_backoff_max
             ),
+            metrics=Metrics(),
             health=Health(
                 [p.id for p in settings.partners],
                 failures=settings.partner_defaults.breaker_failures,

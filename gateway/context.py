@@ -11,6 +11,7 @@ from adapters import Adapter, Clock
 from fx import RateSource
 from gateway.config import Settings
 from gateway.health import Health
+from gateway.metrics import Metrics
 from gateway.retry import Policy
 from gateway.routing import Router
 from gateway.storage.db import Database
@@ -49,6 +50,7 @@ class Context:
     """Each partner's retry policy table (`gateway/retry.py`)."""
     backoff: Callable[[int], float]
     """Seconds before the n-th retry of a POS-time call (full jitter)."""
+    metrics: Metrics
     owner: str
     """This process's name in leases."""
     kick: Callable[[str], None] = lambda _payment_id: None

@@ -686,6 +686,27 @@ def _paths() -> JSON:
                 },
             }
         },
+        "/metrics": {
+            "get": {
+                "operationId": "getMetrics",
+                "tags": ["Operations"],
+                "summary": "Prometheus metrics: payments by status, partner call latency, breakers",
+                "security": [],
+                "x-roles": [],
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text exposition format 0.0.4.",
+                        "headers": _headers(),
+                        "content": {
+                            "text/plain; version=0.0.4; charset=utf-8": {
+                                "schema": {"type": "string"}
+                            }
+                        },
+                    },
+                    **_error_responses(),
+                },
+            }
+        },
         "/readyz": {
             "get": {
                 "operationId": "getReadiness",

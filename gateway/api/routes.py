@@ -13,6 +13,7 @@ from gateway.api.parsing import parse_create_payment, parse_create_quote, parse_
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.auth import Principal, Role
 from gateway.errors import InvalidRequest, NotFound, RequestTooLarge
+from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.services import idempotency, payments, quotes
 from gateway.storage import repository as repo
 from gateway.views import dumps, payment_view, quote_view
@@ -54,6 +55,15 @@ async def openapi(_request: web.Request) -> web.Response:
     from gateway.api.openapi import openapi_document
 
     return _json(openapi_document())
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    ctx.metrics.breakers(
+        {partner: str(state["breaker"]) for partner, state in ctx.health.snapshot().items()}
+    )
+    return web.Response(body=ctx.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @routes.get("/readyz")

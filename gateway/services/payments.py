@@ -323,6 +323,7 @@ class _PayDriver:
         adapter = self.ctx.adapters[partner]
         remaining = self._remaining()
         self.ctx.health.begin_call(partner)
+        started = asyncio.get_running_loop().time()
         try:
             async with asyncio.timeout(remaining):
                 if operation == "pay":
@@ -339,6 +340,8 @@ class _PayDriver:
         except TimeoutError:
             outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
         self.ctx.health.record(partner, outcome)
+        elapsed = asyncio.get_running_loop().time() - started
+        self.ctx.metrics.partner_call(partner, operation, outcome, elapsed)
         return outcome
 
     async def run(self) -> Outcome:
@@ -513,6 +516,7 @@ async def _finish(
         outcome.partner_code or outcome.message,
         mask_code(driver.request.code.value),
     )
+    ctx.metrics.payments.labels(payment["status"]).inc()
     if payment["status"] == PaymentStatus.PROCESSING:
         ctx.kick(payment["id"])
     return Response(201, body, partner_seconds=partner_seconds)

@@ -216,6 +216,7 @@ class Resolver:
             )
         )
         if written:
+            ctx.metrics.resolved.labels(changes["status"]).inc()
             log.info("payment %s resolved: %s", payment["id"], changes["status"])
 
 

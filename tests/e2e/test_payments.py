@@ -215,3 +215,15 @@ async def test_health_and_readiness(gateway: Gateway) -> None:
     ready = await gateway.request("GET", "/readyz", key=None)
     assert health.status == 200 and ready.status == 200
     assert ready.body["checks"]["database"] == "ok"
+
+
+async def test_metrics_count_payments_and_partner_calls(gateway: Gateway) -> None:
+    await gateway.pay(code("28", "0000"))
+    await gateway.pay(code("28", "0051"))
+    answer = await gateway.session.get(gateway.url + "/metrics")
+    text = await answer.text()
+    assert answer.status == 200 and answer.content_type == "text/plain"
+    assert 'gateway_payments_total{status="succeeded"} 1.0' in text
+    assert 'gateway_payments_total{status="failed"} 1.0' in text
+    assert 'gateway_partner_call_seconds_count{operation="pay",outcome="succeeded",' in text
+    assert 'gateway_partner_breaker{partner="th-siampay",state="closed"} 1.0' in text
