@@ -96,26 +96,77 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
 
 
+def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
+    """One gateway process: the merchant API and its workers (a child of `serve --processes`)."""
+    from gateway.bootstrap import create_app
+
+    _fast_event_loop()
+    web.run_app(
+        create_app(settings),
+        host=host,
+        port=port,
+        access_log=None,
+        reuse_port=reuse_port,
+        print=lambda text: click.echo(text),
+    )
+
+
 @main.command()
 @click.option("--host", default=None, help="Override server.host.")
 @click.option("--port", type=int, default=None, help="Override server.port.")
+@click.option(
+    "--processes",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Gateway processes sharing the port (PostgreSQL only).",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
-    """Run the merchant API (and its background workers)."""
-    from gateway.bootstrap import create_app
+def serve(ctx: click.Context, host: str | None, port: int | None, processes: int) -> None:
+    """Run the merchant API (and its background workers).
 
+    With `--processes N` (PostgreSQL), N processes share the port (SO_REUSEPORT) and the
+    database; leases keep their workers from acting on the same payment at once.
+    """
     settings = _settings(ctx)
-    app = create_app(settings)
-    try:
-        web.run_app(
-            app,
-            host=host or settings.server.host,
-            port=port or settings.server.port,
-            access_log=None,
-            print=lambda text: click.echo(text),
+    host, port = host or settings.server.host, port or settings.server.port
+    if processes > 1 and settings.database.is_sqlite:
+        raise click.UsageError(
+            "SQLite serves one gateway process. For --processes > 1, point DATABASE_URL at "
+            "PostgreSQL (e.g. postgresql://user@host/db)."
         )
+    try:
+        if processes == 1:
+            _serve_one(settings, host, port, reuse_port=False)
+            return
+        _serve_many(settings, host, port, processes)
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+
+
+def _serve_many(settings: Settings, host: str, port: int, processes: int) -> None:
+    import multiprocessing
+    import signal
+
+    spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no loop, no threads
+    children = [
+        spawn.Process(target=_serve_one, args=(settings, host, port, True), name=f"gateway-{i}")
+        for i in range(processes)
+    ]
+    for child in children:
+        child.start()
+    click.echo(f"{processes} gateway processes on http://{host}:{port}")
+
+    def stop(_signum: int, _frame: Any) -> None:
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for child in children:
+        child.join()
 
 
 @main.group(invoke_without_command=True)
