@@ -18,11 +18,16 @@ from sqlmodel import Field, SQLModel
 
 __all__ = [
     "ApiKey",
+    "Event",
+    "EventDelivery",
     "IdempotencyRecord",
+    "JournalEntry",
+    "JournalLine",
     "Merchant",
     "Payment",
     "PaymentAttempt",
     "Quote",
+    "Refund",
     "UTCDateTime",
     "metadata",
 ]
@@ -63,6 +68,16 @@ def _ccy(nullable: bool = False) -> Any:
     return Field(sa_type=sa.CHAR(3), nullable=nullable)
 
 
+def _counter() -> Any:
+    """A running sum in minor units, 0 for rows written before the column existed."""
+    return Field(default=0, sa_type=sa.BigInteger(), sa_column_kwargs={"server_default": "0"})
+
+
+def _date() -> Any:
+    """A business date, `YYYY-MM-DD`: a string sorts and compares the same on both databases."""
+    return Field(default=None, sa_type=sa.String(10), nullable=True)
+
+
 class Merchant(SQLModel, table=True):
     __tablename__ = "merchants"
 
@@ -75,6 +90,12 @@ class Merchant(SQLModel, table=True):
     mdr_bps: int = Field(default=0)
     fixed_fee: int = Field(default=0, sa_type=sa.BigInteger())
     created_at: datetime = _ts()
+    # Webhooks and signed requests (API.md). Secrets are sealed with the key from the
+    # environment (`gateway/secrets.py`), never stored in the clear.
+    webhook_url: str | None = Field(default=None, max_length=2000)
+    webhook_secret: str | None = Field(default=None, sa_type=sa.Text())
+    signing_secret: str | None = Field(default=None, sa_type=sa.Text())
+    require_signature: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class ApiKey(SQLModel, table=True):
@@ -143,6 +164,20 @@ class Payment(SQLModel, table=True):
     partner_completed_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+    # Refunds: `refunded_value` succeeded; `reserved_*` succeeded + processing (the guard that
+    # keeps refunds within the payment, and the base of the cumulative payer amounts).
+    refunded_value: int = _counter()
+    reserved_value: int = _counter()
+    reserved_payer_value: int = _counter()
+    cancel_status: str | None = Field(default=None, max_length=16)
+    cancel_requested_at: datetime | None = _ts(nullable=True)
+    # Set when the payment succeeds: what the ledger booked (minor units; fees are positive).
+    merchant_fee: int | None = Field(default=None, sa_type=sa.BigInteger())
+    partner_fee: int | None = Field(default=None, sa_type=sa.BigInteger())
+    fx_revenue: int | None = Field(default=None, sa_type=sa.BigInteger())
+    # Set when the final state commits (API.md, Business days).
+    merchant_business_date: str | None = _date()
+    partner_business_date: str | None = _date()
     # Resolution of unknown outcomes: when to look next, until when to inquire, and who holds it.
     next_action_at: datetime | None = _ts(nullable=True)
     resolve_deadline: datetime | None = _ts(nullable=True)
@@ -187,6 +222,117 @@ class IdempotencyRecord(SQLModel, table=True):
     resource_id: str | None = Field(default=None, max_length=40)
     created_at: datetime = _ts()
     expires_at: datetime = _ts(index=True)
+
+
+class Refund(SQLModel, table=True):
+    """Money returned on a succeeded payment. `kind` is `merchant` (asked for through the API) or
+    `cancel` (the gateway's own full refund when a partner refuses a cancel)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (sa.Index("ix_refunds_resolution", "status", "next_action_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    payment_id: str = Field(foreign_key="payments.id", max_length=40, index=True)
+    merchant_id: str = Field(foreign_key="merchants.id", max_length=40, index=True)
+    kind: str = Field(max_length=16)
+    status: str = Field(max_length=16)
+    amount_value: int = _money()
+    currency: str = _ccy()
+    payer_value: int = _money()
+    payer_currency: str = _ccy()
+    partner: str = Field(max_length=64)
+    partner_request_id: str = Field(max_length=64, unique=True)
+    reason: str | None = Field(default=None, max_length=500)
+    failure_code: str | None = Field(default=None, max_length=40)
+    failure_message: str | None = Field(default=None, max_length=500)
+    partner_reference: str | None = Field(default=None, max_length=128)
+    partner_completed_at: datetime | None = _ts(nullable=True)
+    # What the refund reverses (positive minor units), set when it succeeds.
+    merchant_fee: int | None = Field(default=None, sa_type=sa.BigInteger())
+    partner_fee: int | None = Field(default=None, sa_type=sa.BigInteger())
+    fx_revenue: int | None = Field(default=None, sa_type=sa.BigInteger())
+    merchant_business_date: str | None = _date()
+    partner_business_date: str | None = _date()
+    refund_calls: int = Field(default=0)
+    inquiries: int = Field(default=0)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+    next_action_at: datetime | None = _ts(nullable=True)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    version: int = Field(default=0)
+
+
+class JournalEntry(SQLModel, table=True):
+    """One balanced movement: a payment's success, a refund's, or a cancelled payment's reversal."""
+
+    __tablename__ = "journal_entries"
+
+    id: str = Field(primary_key=True, max_length=40)
+    kind: str = Field(max_length=16)
+    payment_id: str = Field(foreign_key="payments.id", max_length=40, index=True)
+    refund_id: str | None = Field(default=None, foreign_key="refunds.id", max_length=40)
+    created_at: datetime = _ts()
+
+
+class JournalLine(SQLModel, table=True):
+    """One leg: `amount` > 0 is a debit, < 0 a credit. Each entry sums to 0 per currency."""
+
+    __tablename__ = "journal_lines"
+    __table_args__ = (sa.Index("ix_journal_lines_account", "account", "currency", "business_date"),)
+
+    id: str = Field(primary_key=True, max_length=48)
+    entry_id: str = Field(foreign_key="journal_entries.id", max_length=40, index=True)
+    account: str = Field(max_length=32)
+    merchant_id: str | None = Field(default=None, max_length=40)
+    partner: str | None = Field(default=None, max_length=64)
+    currency: str = _ccy()
+    amount: int = _money()
+    business_date: str | None = _date()
+    payment_id: str = Field(max_length=40, index=True)
+    refund_id: str | None = Field(default=None, max_length=40)
+
+
+class Event(SQLModel, table=True):
+    """The outbox: written in the same transaction as the state change it reports.
+
+    `body` is the exact JSON delivered (and signed), so every delivery sends the same bytes.
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.Index("ix_events_delivery", "delivery_status", "next_attempt_at"),
+        sa.Index("ix_events_merchant", "merchant_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    merchant_id: str = Field(foreign_key="merchants.id", max_length=40)
+    type: str = Field(max_length=40)
+    object_id: str = Field(max_length=40, index=True)
+    body: str = Field(sa_type=sa.Text())
+    created_at: datetime = _ts()
+    delivery_status: str = Field(max_length=16)
+    delivery_attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = _ts(nullable=True)
+    delivered_at: datetime | None = _ts(nullable=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    version: int = Field(default=0)
+
+
+class EventDelivery(SQLModel, table=True):
+    """One attempt to POST an event to its merchant's webhook URL."""
+
+    __tablename__ = "event_deliveries"
+
+    id: str = Field(primary_key=True, max_length=40)
+    event_id: str = Field(foreign_key="events.id", max_length=40, index=True)
+    url: str = Field(max_length=2000)
+    attempted_at: datetime = _ts()
+    status_code: int | None = None
+    error: str | None = Field(default=None, max_length=500)
+    duration_ms: int = Field(default=0)
 
 
 metadata = SQLModel.metadata
