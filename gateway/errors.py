@@ -11,7 +11,9 @@ with the class's HTTP status. Anything else is a bug and becomes a 500 without d
      ├── InvalidPaymentCode (400)      ├── QuoteExpired (409), QuoteMismatch (409)
      ├── AuthenticationFailed (401)    ├── NoRoute (422)
      ├── Forbidden (403)               ├── PartnerUnavailable (503)
-     └── NotFound (404)                └── RateUnavailable (503)
+     └── NotFound (404)                ├── RateUnavailable (503)
+                                       ├── RefundExceedsPayment (409), PaymentNotRefundable (409)
+                                       └── PaymentNotCancellable (409), CancelWindowExceeded (409)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationFailed",
+    "CancelWindowExceeded",
     "DuplicateMerchantReference",
     "Forbidden",
     "GatewayError",
@@ -32,11 +35,15 @@ __all__ = [
     "NoRoute",
     "NotFound",
     "PartnerUnavailable",
+    "PaymentNotCancellable",
+    "PaymentNotRefundable",
     "QuoteExpired",
     "QuoteMismatch",
     "RateUnavailable",
+    "RefundExceedsPayment",
     "RequestTooLarge",
     "UnsupportedCurrency",
+    "WebhookNotConfigured",
 ]
 
 
@@ -134,3 +141,25 @@ class PartnerUnavailable(GatewayError):
 
 class RateUnavailable(GatewayError):
     code, status, retry_after = "rate_unavailable", 503, 60
+
+
+class RefundExceedsPayment(GatewayError):
+    code, status = "refund_exceeds_payment", 409
+
+
+class PaymentNotRefundable(GatewayError):
+    code, status = "payment_not_refundable", 409
+
+
+class PaymentNotCancellable(GatewayError):
+    code, status = "payment_not_cancellable", 409
+
+
+class CancelWindowExceeded(GatewayError):
+    code, status = "cancel_window_exceeded", 409
+
+
+class WebhookNotConfigured(GatewayError):
+    """`POST /v1/events/{id}/redeliver` for a merchant without a webhook URL."""
+
+    code, status = "webhook_not_configured", 409

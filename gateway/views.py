@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["dumps", "money", "payment_view", "quote_view", "rfc3339"]
+__all__ = ["dumps", "money", "payment_view", "quote_view", "refund_view", "rfc3339"]
 
 
 def rfc3339(value: datetime | None) -> str | None:
@@ -24,9 +24,6 @@ def dumps(obj: Any) -> str:
 
 
 def payment_view(row: dict[str, Any]) -> dict[str, Any]:
-    failure = None
-    if row["failure_code"] is not None:
-        failure = {"code": row["failure_code"], "message": row["failure_message"] or ""}
     quote = None
     if row["quote_id"] is not None:
         quote = {
@@ -46,14 +43,42 @@ def payment_view(row: dict[str, Any]) -> dict[str, Any]:
         "partner": row["partner"],
         "routing": {"reason": row["route_reason"]},
         "quote": quote,
-        "amount_refunded": money(row["currency"], 0),
-        "cancellation": None,
-        "failure": failure,
+        "amount_refunded": money(row["currency"], row.get("refunded_value") or 0),
+        "cancellation": _cancellation(row),
+        "failure": _failure(row),
         "partner_reference": row["partner_reference"],
         "payment_method": {"type": "wallet_code", "code_masked": row["code_mask"]},
         "store_id": row["store_id"],
         "terminal_id": row["terminal_id"],
         "metadata": metadata,
+        "created_at": rfc3339(row["created_at"]),
+        "updated_at": rfc3339(row["updated_at"]),
+    }
+
+
+def _failure(row: dict[str, Any]) -> dict[str, str] | None:
+    if row["failure_code"] is None:
+        return None
+    return {"code": row["failure_code"], "message": row["failure_message"] or ""}
+
+
+def _cancellation(row: dict[str, Any]) -> dict[str, Any] | None:
+    if not row.get("cancel_status"):
+        return None
+    return {"status": row["cancel_status"], "requested_at": rfc3339(row["cancel_requested_at"])}
+
+
+def refund_view(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "refund",
+        "payment_id": row["payment_id"],
+        "status": row["status"],
+        "amount": money(row["currency"], row["amount_value"]),
+        "payer_amount": money(row["payer_currency"], row["payer_value"]),
+        "reason": row["reason"],
+        "failure": _failure(row),
+        "partner_reference": row["partner_reference"],
         "created_at": rfc3339(row["created_at"]),
         "updated_at": rfc3339(row["updated_at"]),
     }

@@ -18,7 +18,14 @@ from adapters import PaymentCode
 from gateway.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
 from gateway.services.payments import CreatePayment
 
-__all__ = ["parse_create_payment", "parse_create_quote", "parse_json", "parse_limit"]
+__all__ = [
+    "parse_create_payment",
+    "parse_create_quote",
+    "parse_create_refund",
+    "parse_empty",
+    "parse_json",
+    "parse_limit",
+]
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
 _METADATA_KEYS = 20
@@ -140,6 +147,18 @@ def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
         else None,
         metadata=_metadata(fields["metadata"]) if "metadata" in fields else {},
     )
+
+
+def parse_create_refund(body: dict[str, Any]) -> tuple[fx.Money, str | None]:
+    fields = _fields(body, required={"amount"}, optional={"reason"})
+    reason = fields.get("reason")
+    if reason is not None and (not isinstance(reason, str) or not 1 <= len(reason) <= 500):
+        raise InvalidRequest("reason must be a string of 1 to 500 characters.", param="reason")
+    return parse_money(fields["amount"], "amount"), reason
+
+
+def parse_empty(body: dict[str, Any]) -> None:
+    _fields(body, required=set(), optional=set())
 
 
 def parse_create_quote(body: dict[str, Any]) -> tuple[fx.Money, str]:

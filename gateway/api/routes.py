@@ -9,14 +9,22 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.middlewares import PARTNER_SECONDS
-from gateway.api.parsing import parse_create_payment, parse_create_quote, parse_json, parse_limit
+from gateway.api.parsing import (
+    parse_create_payment,
+    parse_create_quote,
+    parse_create_refund,
+    parse_empty,
+    parse_json,
+    parse_limit,
+)
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.auth import Principal, Role
 from gateway.errors import InvalidRequest, NotFound, RequestTooLarge
 from gateway.metrics import CONTENT_TYPE_LATEST
-from gateway.services import idempotency, payments, quotes
+from gateway.services import cancels, idempotency, payments, quotes, refunds
+from gateway.storage import lifecycle
 from gateway.storage import repository as repo
-from gateway.views import dumps, payment_view, quote_view
+from gateway.views import dumps, payment_view, quote_view, refund_view
 
 __all__ = ["routes"]
 
@@ -151,14 +159,7 @@ async def create_payment(request: web.Request) -> web.Response:
 
 @routes.get("/v1/payments/{payment_id}")
 async def get_payment(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
-    principal = await _principal(request)
-    principal.require(*_READERS)
-    row = await repo.get_payment(ctx.db, request.match_info["payment_id"])
-    if row is None:
-        raise NotFound("No such payment.")
-    principal.check_owns(row["merchant_id"], "such payment")
-    return _json(payment_view(row))
+    return _json(payment_view(await _readable_payment(request)))
 
 
 @routes.get("/v1/payments")
@@ -179,3 +180,68 @@ async def list_payments(request: web.Request) -> web.Response:
         starting_after=starting_after,
     )
     return _json({"object": "list", "data": [payment_view(r) for r in rows], "has_more": has_more})
+
+
+async def _readable_payment(request: web.Request) -> dict[str, Any]:
+    """The payment named in the path, if the caller may read it (another merchant's: 404)."""
+    principal = await _principal(request)
+    principal.require(*_READERS)
+    row = await repo.get_payment(request.app[CONTEXT].db, request.match_info["payment_id"])
+    if row is None:
+        raise NotFound("No such payment.")
+    principal.check_owns(row["merchant_id"], "such payment")
+    return row
+
+
+@routes.post("/v1/payments/{payment_id}/cancel")
+async def cancel_payment(request: web.Request) -> web.Response:
+    started = asyncio.get_running_loop().time()
+    post = await _idempotent_post(request)
+    parse_empty(post.body)
+    result = await cancels.cancel_payment(
+        request.app[CONTEXT],
+        merchant=post.merchant,
+        key=post.key,
+        request_hash=post.digest,
+        payment_id=request.match_info["payment_id"],
+        started_at=started,
+    )
+    request[PARTNER_SECONDS] = result.partner_seconds
+    return _answer(result.status, result.body, result.replayed)
+
+
+@routes.post("/v1/payments/{payment_id}/refunds")
+async def create_refund(request: web.Request) -> web.Response:
+    started = asyncio.get_running_loop().time()
+    post = await _idempotent_post(request)
+    amount, reason = parse_create_refund(post.body)
+    result = await refunds.create_refund(
+        request.app[CONTEXT],
+        merchant=post.merchant,
+        key=post.key,
+        request_hash=post.digest,
+        payment_id=request.match_info["payment_id"],
+        amount=amount,
+        reason=reason,
+        started_at=started,
+    )
+    request[PARTNER_SECONDS] = result.partner_seconds
+    return _answer(result.status, result.body, result.replayed)
+
+
+@routes.get("/v1/payments/{payment_id}/refunds")
+async def list_payment_refunds(request: web.Request) -> web.Response:
+    payment = await _readable_payment(request)
+    rows = await lifecycle.list_refunds(request.app[CONTEXT].db, payment["id"])
+    return _json({"object": "list", "data": [refund_view(r) for r in rows], "has_more": False})
+
+
+@routes.get("/v1/refunds/{refund_id}")
+async def get_refund(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    principal.require(*_READERS)
+    row = await lifecycle.get_refund(request.app[CONTEXT].db, request.match_info["refund_id"])
+    if row is None or row["kind"] != "merchant":
+        raise NotFound("No such refund.")
+    principal.check_owns(row["merchant_id"], "such refund")
+    return _json(refund_view(row))

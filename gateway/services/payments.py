@@ -48,6 +48,7 @@ from gateway.retry import Action, Verdict, verdict
 from gateway.routing import Route
 from gateway.services import idempotency
 from gateway.services.failures import failure_message
+from gateway.services.finality import Rows, book_payment
 from gateway.services.quotes import price, quote_row
 from gateway.storage import repository as repo
 from gateway.storage.repository import (
@@ -204,7 +205,7 @@ async def create_payment(
     partner_started = loop.time()
     outcome = await driver.run()
     partner_seconds = loop.time() - partner_started
-    return await _finish(ctx, payment, driver, outcome, key, spot_quote, partner_seconds)
+    return await _finish(ctx, payment, merchant, driver, outcome, key, spot_quote, partner_seconds)
 
 
 async def _prepare(
@@ -459,6 +460,7 @@ def outcome_changes(outcome: Outcome, now: datetime) -> dict[str, Any]:
 async def _finish(
     ctx: Context,
     payment: dict[str, Any],
+    merchant: dict[str, Any],
     driver: _PayDriver,
     outcome: Outcome,
     key: str,
@@ -482,8 +484,10 @@ async def _finish(
             partner=payment["partner"],
             retry_after=ctx.health.retry_after(r.partner for r in driver.routes),
         )
+    rows: Rows = []
     if outcome.is_final:
-        changes = outcome_changes(outcome, now)
+        booked = book_payment(ctx, payment, merchant, outcome_changes(outcome, now), now)
+        changes, rows = booked.changes, booked.rows
     else:
         # Unknown at the end of the budget: leave it to the resolver, starting now.
         changes = {
@@ -503,6 +507,7 @@ async def _finish(
             attempt_changes=attempt_rows,
             owner=ctx.owner,
             response=(payment["merchant_id"], key, 201, body),
+            rows=rows,
         )
     )
     if not written:  # pragma: no cover - our lease expired mid-call; show what is stored

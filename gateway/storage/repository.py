@@ -132,12 +132,20 @@ async def find_idempotency(db: Database, merchant_id: str, key: str) -> dict[str
 
 
 async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
-    """Processing payments due for a look whose lease is free or expired."""
+    """Processing payments and pending cancels due for a look, whose lease is free or expired."""
     stmt = (
         sa.select(payments.c.id)
         .where(
-            payments.c.status == PaymentStatus.PROCESSING,
-            payments.c.next_action_at <= now,
+            sa.or_(
+                sa.and_(
+                    payments.c.status == PaymentStatus.PROCESSING,
+                    payments.c.next_action_at <= now,
+                ),
+                sa.and_(
+                    payments.c.cancel_status == "pending",
+                    sa.or_(payments.c.next_action_at.is_(None), payments.c.next_action_at <= now),
+                ),
+            ),
             sa.or_(payments.c.lease_expires_at.is_(None), payments.c.lease_expires_at < now),
         )
         .order_by(payments.c.next_action_at)
@@ -163,7 +171,7 @@ def judge_idempotency(
     return IdempotencyReplay(status=int(record["response_status"]), body=record["response_body"])
 
 
-async def _claim_key(
+async def claim_key(
     conn: AsyncConnection, claim: dict[str, Any], now: datetime
 ) -> IdempotencyOutcome:
     """Check the key inside the transaction; the caller inserts the claim if this returns None."""
@@ -285,7 +293,7 @@ def create_with_key(
     """Insert one row and its completed idempotency record in one commit (e.g. a quote)."""
 
     async def unit(conn: AsyncConnection) -> IdempotencyOutcome:
-        verdict = await _claim_key(conn, claim, now)
+        verdict = await claim_key(conn, claim, now)
         if verdict is not None:
             return verdict
         await conn.execute(sa.insert(idempotency).values(**claim))
@@ -342,6 +350,8 @@ class SettlePayment:
     attempt_changes: Sequence[dict[str, Any]]
     owner: str
     response: tuple[str, str, int, str] | None = None
+    rows: Sequence[tuple[str, dict[str, Any]]] = ()
+    """Rows the new state brings (journal entry and lines, events), written only with it."""
 
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
@@ -358,6 +368,7 @@ class SettlePayment:
             extra="version = version + 1",
         )
         await _update_many(tx, "payment_attempts", [a for c in owned for a in c.attempt_changes])
+        await insert_grouped(tx, [row for c in owned for row in c.rows])
         answers = [
             (status, body, merchant_id, key)
             for c in owned
@@ -399,6 +410,21 @@ def _rows(count: int, width: int) -> str:
     return "(VALUES " + ", ".join([_row(width)] * count) + ")"
 
 
+# Insertion order that satisfies the foreign keys among the rows a state change brings.
+_INSERT_ORDER = ("refunds", "journal_entries", "journal_lines", "events")
+
+
+async def insert_grouped(tx: RawTransaction, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Insert (table, row) pairs with one `executemany` per table and set of columns."""
+    by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for table, row in rows:
+        by_shape.setdefault((table, tuple(row)), []).append(row)
+    for (table, _columns), group in sorted(
+        by_shape.items(), key=lambda item: _INSERT_ORDER.index(item[0][0])
+    ):
+        await _insert_many(tx, table, group)
+
+
 async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
@@ -428,6 +454,7 @@ def settle_payment(
     attempt_changes: Sequence[dict[str, Any]],
     owner: str,
     response: tuple[str, str, int, str] | None = None,
+    rows: Sequence[tuple[str, dict[str, Any]]] = (),
 ) -> SettlePayment:
     return SettlePayment(
         payment_id=payment_id,
@@ -435,6 +462,7 @@ def settle_payment(
         attempt_changes=attempt_changes,
         owner=owner,
         response=response,
+        rows=rows,
     )
 
 
@@ -469,19 +497,24 @@ def discard_payment(
 
 
 def claim_lease(
-    *, payment_id: str, owner: str, now: datetime, until: datetime
+    *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
 ) -> Unit[dict[str, Any] | None]:
-    """Take a processing payment whose lease is free, expired or already ours."""
+    """Take a processing payment (or a pending cancel) whose lease is free or expired, or
+    (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
+    and a POS request of this process may still be working on the payment."""
 
     async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
         result = await conn.execute(
             sa.update(payments)
             .where(
                 payments.c.id == payment_id,
-                payments.c.status == PaymentStatus.PROCESSING,
+                sa.or_(
+                    payments.c.status == PaymentStatus.PROCESSING,
+                    payments.c.cancel_status == "pending",
+                ),
                 sa.or_(
                     payments.c.lease_owner.is_(None),
-                    payments.c.lease_owner == owner,
+                    payments.c.lease_owner == owner if renew else sa.false(),
                     payments.c.lease_expires_at < now,
                 ),
             )

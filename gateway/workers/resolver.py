@@ -1,4 +1,5 @@
-"""Resolves payments whose outcome is unknown: inquire until the deadline, then cancel.
+"""Resolves what a POS request left unfinished: unknown payments (inquire until the deadline,
+then cancel), pending merchant cancels, and unknown refunds (inquire, re-send if never received).
 
 It never sends a new `pay`: after the POS wait budget, and always after a crash, the tourist may
 have walked away. Work is claimed through leases on the payment row (owner, expiry, version), so
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from adapters import (
@@ -25,7 +26,11 @@ from adapters import (
 from fx import Money, get_currency
 from gateway.context import Context
 from gateway.retry import full_jitter
+from gateway.services.cancels import drive_cancel
+from gateway.services.finality import book_payment
 from gateway.services.payments import outcome_changes
+from gateway.services.refunds import drive_refund, settle_refund_outcome
+from gateway.storage import lifecycle
 from gateway.storage import repository as repo
 from gateway.views import dumps, payment_view
 
@@ -56,45 +61,52 @@ class Resolver:
                 await task
         self._running.clear()
 
-    def kick(self, payment_id: str) -> None:
-        if payment_id not in self._running:
-            self._spawn(payment_id)
+    def kick(self, item_id: str) -> None:
+        """Look at a payment (`pay_...`) or a refund (`rf_...`) now."""
+        if item_id not in self._running:
+            self._spawn(item_id)
 
     @property
     def active(self) -> int:
         return len(self._running)
 
-    def _spawn(self, payment_id: str) -> None:
-        task = asyncio.create_task(self._resolve_logged(payment_id), name=f"resolve-{payment_id}")
-        self._running[payment_id] = task
-        task.add_done_callback(lambda _t: self._running.pop(payment_id, None))
+    def _spawn(self, item_id: str) -> None:
+        task = asyncio.create_task(self._resolve_logged(item_id), name=f"resolve-{item_id}")
+        self._running[item_id] = task
+        task.add_done_callback(lambda _t: self._running.pop(item_id, None))
 
     async def _sweep_forever(self) -> None:
         interval = self._ctx.settings.durations.resume_interval.total_seconds()
         while True:
             try:
-                due = await repo.resumable_payments(self._ctx.db, self._ctx.clock.now(), limit=100)
-                for payment_id in due:
-                    self.kick(payment_id)
+                now = self._ctx.clock.now()
+                due = await repo.resumable_payments(self._ctx.db, now, limit=100)
+                due += await lifecycle.resumable_refunds(self._ctx.db, now, limit=100)
+                for item_id in due:
+                    self.kick(item_id)
             except Exception:  # the sweep must outlive a database hiccup
                 log.exception("resolver sweep failed")
             await asyncio.sleep(interval)
 
-    async def _resolve_logged(self, payment_id: str) -> None:
+    async def _resolve_logged(self, item_id: str) -> None:
         try:
-            await self.resolve(payment_id)
+            if item_id.startswith("rf_"):
+                await self.resolve_refund(item_id)
+            else:
+                await self.resolve(item_id)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("resolving payment %s failed; the sweep will retry it", payment_id)
+            log.exception("resolving %s failed; the sweep will retry it", item_id)
 
-    async def _lease(self, payment_id: str) -> dict[str, Any] | None:
+    async def _lease(self, payment_id: str, *, renew: bool = False) -> dict[str, Any] | None:
         ctx = self._ctx
         now = ctx.clock.now()
         return await ctx.writer.run(
             repo.claim_lease(
                 payment_id=payment_id,
                 owner=ctx.owner,
+                renew=renew,
                 now=now,
                 until=now + ctx.settings.durations.lease_duration,
             )
@@ -106,6 +118,11 @@ class Resolver:
         payment = await self._lease(payment_id)
         if payment is None:
             return  # resolved meanwhile, or another process holds it
+        merchant = await repo.get_merchant(ctx.db, payment["merchant_id"])
+        assert merchant is not None
+        if payment["cancel_status"] == "pending":
+            await drive_cancel(ctx, payment, merchant, None)
+            return
         attempt = _open_attempt(await repo.get_attempts(ctx.db, payment_id))
         partner = attempt["partner"]
         adapter = ctx.adapters[partner]
@@ -126,7 +143,9 @@ class Resolver:
                 attempt["inquiries"] += 1
                 outcome = self._recorded(partner, await adapter.inquire(inquiry))
                 if outcome.is_final:
-                    await self._settle(payment, attempt, outcome_changes(outcome, now), outcome)
+                    await self._settle(
+                        payment, merchant, attempt, outcome_changes(outcome, now), outcome
+                    )
                     return
                 pause = inquiry_wait(attempt["inquiries"])
             else:
@@ -143,14 +162,18 @@ class Resolver:
                         partner_code=outcome.partner_code,
                         message="cancelled after the inquiry deadline",
                     )
-                    await self._settle(payment, attempt, outcome_changes(reversed_, now), reversed_)
+                    await self._settle(
+                        payment, merchant, attempt, outcome_changes(reversed_, now), reversed_
+                    )
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
                     attempt["inquiries"] += 1
                     known = self._recorded(partner, await adapter.inquire(inquiry))
                     if known.is_final:
-                        await self._settle(payment, attempt, outcome_changes(known, now), known)
+                        await self._settle(
+                            payment, merchant, attempt, outcome_changes(known, now), known
+                        )
                         return
                 if now >= cancel_deadline:
                     log.error(
@@ -173,10 +196,50 @@ class Resolver:
                     return
                 pause = cancel_wait(attempt["cancel_calls"])
             await asyncio.sleep(pause)
-            renewed = await self._lease(payment_id)
+            renewed = await self._lease(payment_id, renew=True)
             if renewed is None:
                 return
             payment = renewed
+            if payment["cancel_status"] == "pending":  # the merchant cancelled meanwhile
+                await drive_cancel(ctx, payment, merchant, None)
+                return
+
+    async def resolve_refund(self, refund_id: str) -> None:
+        """One round on an unknown refund: ask the partner (re-send if it never arrived), write
+        what it says, or come back later on the inquiry schedule. Refunds do not expire."""
+        ctx = self._ctx
+        durations = ctx.settings.durations
+        now = ctx.clock.now()
+        refund = await ctx.writer.run(
+            lifecycle.claim_refund_lease(
+                refund_id=refund_id,
+                owner=ctx.owner,
+                now=now,
+                until=now + durations.lease_duration,
+            )
+        )
+        if refund is None:
+            return
+        payment = await repo.get_payment(ctx.db, refund["payment_id"])
+        merchant = await repo.get_merchant(ctx.db, refund["merchant_id"])
+        assert payment is not None and merchant is not None
+        attempt = _open_attempt(await repo.get_attempts(ctx.db, payment["id"]))
+        outcome = await drive_refund(ctx, refund, payment, attempt, None, ask_first=True)
+        wait = full_jitter(durations.inquiry_initial_interval, durations.inquiry_max_interval)
+        counters = {"refund_calls": refund["refund_calls"], "inquiries": refund["inquiries"]}
+        written = await ctx.writer.run(
+            settle_refund_outcome(
+                ctx,
+                refund_id,
+                merchant,
+                outcome,
+                answer=False,
+                retry_at=ctx.clock.now() + timedelta(seconds=wait(refund["inquiries"])),
+                counters=counters,
+            )
+        )
+        if written is not None and outcome.is_final:
+            log.info("refund %s resolved: %s", refund_id, written["status"])
 
     def _recorded(self, partner: str, outcome: Outcome) -> Outcome:
         self._ctx.health.record(partner, outcome)
@@ -185,11 +248,14 @@ class Resolver:
     async def _settle(
         self,
         payment: dict[str, Any],
+        merchant: dict[str, Any],
         attempt: dict[str, Any],
         changes: dict[str, Any],
         outcome: Outcome,
     ) -> None:
         ctx = self._ctx
+        booked = book_payment(ctx, payment, merchant, changes, ctx.clock.now())
+        changes = booked.changes
         attempt_row = {
             "id": attempt["id"],
             "status": outcome.status.value,
@@ -213,6 +279,7 @@ class Resolver:
                     201,
                     dumps(payment_view(final)),
                 ),
+                rows=booked.rows,
             )
         )
         if written:

@@ -1,0 +1,131 @@
+"""Merchant cancels over real HTTP, on both databases: succeeded and processing payments, a
+partner refusing the cancel (a full refund instead), and the cases that must be refused."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+from tests.e2e._ledger import assert_books_balance
+from tests.e2e.conftest import Gateway, code
+
+
+async def _cancel(gateway: Gateway, payment_id: str, **kw: Any) -> Any:
+    return await gateway.request(
+        "POST",
+        f"/v1/payments/{payment_id}/cancel",
+        json={},
+        idempotency_key=kw.pop("idempotency_key", None) or secrets.token_hex(8),
+        **kw,
+    )
+
+
+async def _until_cancelled(gateway: Gateway, payment_id: str) -> dict[str, Any]:
+    for _ in range(300):
+        got = await gateway.request("GET", f"/v1/payments/{payment_id}")
+        if got.body["status"] == "cancelled":
+            return dict(got.body)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not cancelled: {got.body}")
+
+
+def _kinds(gateway: Gateway, partner: str = "th-siampay") -> list[str]:
+    return [e.kind for e in gateway.ledger(partner).entries]
+
+
+async def test_cancel_of_a_succeeded_payment_reverses_it(gateway: Gateway) -> None:
+    paid = await gateway.pay(code("28", "0000"))
+    assert paid.body["status"] == "succeeded"
+    answer = await _cancel(gateway, paid.body["id"])
+    assert answer.status == 200, answer.body
+    assert answer.body["status"] == "cancelled"
+    assert answer.body["cancellation"]["status"] == "confirmed"
+    assert answer.body["cancellation"]["requested_at"]
+    assert _kinds(gateway) == ["charge", "reversal"]
+    again = await _cancel(gateway, paid.body["id"])
+    assert again.status == 200 and again.body["status"] == "cancelled"
+    assert _kinds(gateway) == ["charge", "reversal"]
+    refund = await gateway.request(
+        "POST",
+        f"/v1/payments/{paid.body['id']}/refunds",
+        json={"amount": {"currency": "THB", "value": 100}},
+        idempotency_key=secrets.token_hex(8),
+    )
+    assert refund.status == 409 and refund.error == "payment_not_refundable"
+    await assert_books_balance(gateway)
+
+
+async def test_cancel_during_processing_wins_over_a_late_approval(gateway: Gateway) -> None:
+    # 0093: "in process" for a while, then approved. The POS gives up and cancels meanwhile.
+    pay = asyncio.create_task(gateway.pay(code("28", "0093"), reference="R-0093-cancel"))
+    payment_id = None
+    for _ in range(100):
+        found = await gateway.request("GET", "/v1/payments?merchant_reference=R-0093-cancel")
+        if found.body["data"]:
+            payment_id = found.body["data"][0]["id"]
+            break
+        await asyncio.sleep(0.02)
+    assert payment_id is not None
+    answer = await _cancel(gateway, payment_id)
+    assert answer.status in (200, 202), answer.body
+    assert answer.body["cancellation"] is not None
+    await pay
+    final = await _until_cancelled(gateway, payment_id)
+    assert final["cancellation"]["status"] == "confirmed"
+    kinds = _kinds(gateway)
+    assert kinds.count("charge") == 1 and kinds.count("reversal") == 1, kinds
+    await assert_books_balance(gateway)
+
+
+async def test_a_refused_cancel_becomes_a_full_refund(gateway: Gateway) -> None:
+    paid = await gateway.pay(code("28", "0097"))
+    assert paid.body["status"] == "succeeded", paid.body
+    answer = await _cancel(gateway, paid.body["id"])
+    assert answer.status in (200, 202), answer.body
+    final = await _until_cancelled(gateway, paid.body["id"])
+    assert final["amount_refunded"]["value"] == 0  # a cancel, not a merchant refund
+    refunds = [e for e in gateway.ledger().entries if e.kind == "refund"]
+    assert len(refunds) == 1
+    assert int(refunds[0].amount.value) == paid.body["payer_amount"]["value"]
+    listed = await gateway.request("GET", f"/v1/payments/{paid.body['id']}/refunds")
+    assert listed.body["data"] == []
+    await assert_books_balance(gateway)
+
+
+async def test_what_cannot_be_cancelled(gateway: Gateway) -> None:
+    failed = await gateway.pay(code("28", "0051"))
+    refused = await _cancel(gateway, failed.body["id"])
+    assert refused.status == 409 and refused.error == "payment_not_cancellable"
+
+    paid = await gateway.pay(code("28", "0000"))
+    refunded = await gateway.request(
+        "POST",
+        f"/v1/payments/{paid.body['id']}/refunds",
+        json={"amount": {"currency": "THB", "value": 100}},
+        idempotency_key=secrets.token_hex(8),
+    )
+    assert refunded.status == 201
+    with_refund = await _cancel(gateway, paid.body["id"])
+    assert with_refund.status == 409 and with_refund.error == "payment_not_cancellable"
+
+    foreign = await _cancel(gateway, paid.body["id"], key="jp_pos")
+    assert foreign.status == 404
+    body = await gateway.request(
+        "POST",
+        f"/v1/payments/{paid.body['id']}/cancel",
+        json={"reason": "x"},
+        idempotency_key=secrets.token_hex(8),
+    )
+    assert body.status == 400 and body.error == "invalid_request"
+    no_key = await gateway.request("POST", f"/v1/payments/{paid.body['id']}/cancel", json={})
+    assert no_key.status == 400 and no_key.error == "idempotency_key_missing"
+
+
+async def test_walletrest_cancel(gateway: Gateway) -> None:
+    paid = await gateway.pay(code("28", "0000"), 50_000, "PHP", key="ph_pos")
+    assert paid.body["partner"] == "ph-bayadpay"
+    answer = await _cancel(gateway, paid.body["id"], key="ph_pos")
+    assert answer.status == 200 and answer.body["status"] == "cancelled", answer.body
+    assert _kinds(gateway, "ph-bayadpay") == ["charge", "reversal"]
+    await assert_books_balance(gateway)
