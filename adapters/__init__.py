@@ -16,6 +16,8 @@ from adapters._base import (
     OutcomeStatus,
     PaymentCode,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
     mask_code,
 )
 from adapters._clock import Clock, SystemClock
@@ -38,6 +40,8 @@ __all__ = [
     "PayRequest",
     "PaymentCode",
     "ProtocolSpec",
+    "RefundInquiryRequest",
+    "RefundRequest",
     "SystemClock",
     "classify_transport_error",
     "mask_code",

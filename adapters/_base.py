@@ -12,6 +12,21 @@ API, no retry policy. Each call is a single request to the partner whose result 
                             (5xx, unsigned, bad signature, amount mismatch), or "in process":
                             retry the *same* request id with the same partner, or inquire.
 
+What each operation's verdict means (an echoed amount or currency that differs from the
+request's is never a success: UNKNOWN, maybe sent):
+
+    pay, inquire     SUCCEEDED: charged (`partner_reference` = the partner's payment id,
+                     `completed_at` = the payment's time). An inquiry's "no such payment" is
+                     UNKNOWN with `not_found`, "the tourist is confirming" UNKNOWN `in_process`.
+    cancel           SUCCEEDED: cancelled, any charge reversed. FAILED: refused for good (the
+                     payment has refunds, or the cancel window has closed: refund instead).
+    refund           SUCCEEDED: the money went back (`partner_reference` = the partner's refund
+                     id, `completed_at` = the refund's time). FAILED: a final decline (more
+                     than the refundable remainder, a payment that cannot be refunded), nothing
+                     returned. "Processing" is UNKNOWN `in_process`.
+    inquire_refund   the same, for the refund named by its partner request id; "no such
+                     refund" is UNKNOWN with `not_found` (never a failure by itself).
+
 Partner answers never raise. Programmer mistakes (bad configuration, missing credentials) do.
 """
 
@@ -38,6 +53,8 @@ __all__ = [
     "OutcomeStatus",
     "PayRequest",
     "PaymentCode",
+    "RefundInquiryRequest",
+    "RefundRequest",
     "mask_code",
 ]
 
@@ -141,6 +158,36 @@ class InquiryRequest:
 @dataclasses.dataclass(frozen=True, slots=True)
 class CancelRequest:
     partner_request_id: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """Return `payer_amount` to the wallet charged by the payment `payment_partner_request_id`.
+
+    `partner_request_id` is the refund's own deterministic id (derived from the refund attempt):
+    sending it twice is one refund at the partner. `payer_amount` is what goes back to the
+    wallet, in the payer's currency (the payment's `payer_amount` currency); `amount` is the
+    merchant-currency amount, for the partner's records only (a protocol may not carry it).
+    `payment_partner_reference` is the partner's own id of the payment (the `partner_reference`
+    of its succeeded pay or inquiry outcome, e.g. Alipay+ `paymentId`): protocols that address
+    a payment by the partner's id need it (see each family's `refund`).
+    """
+
+    partner_request_id: str
+    payment_partner_request_id: str
+    reference: str
+    amount: Money
+    payer_amount: Money
+    reason: str = ""
+    payment_partner_reference: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefundInquiryRequest:
+    """Ask what became of a refund. The amount is checked against the partner's echo."""
+
+    partner_request_id: str
+    payer_amount: Money
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -248,6 +295,10 @@ class Adapter(Protocol):
     async def inquire(self, request: InquiryRequest) -> Outcome: ...
 
     async def cancel(self, request: CancelRequest) -> Outcome: ...
+
+    async def refund(self, request: RefundRequest) -> Outcome: ...
+
+    async def inquire_refund(self, request: RefundInquiryRequest) -> Outcome: ...
 
 
 # Per-operation timeouts, in seconds. Production defaults follow Alipay+'s recommendations.

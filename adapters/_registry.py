@@ -35,7 +35,8 @@ class ProtocolSpec:
     - `sandbox_for(credentials, sandbox_secret, *, hold_seconds, confirm_seconds,
       expire_seconds, clock) -> web.Application`: the sandbox that accepts those credentials.
     - `ledger`: the `web.AppKey` under which the sandbox keeps its ledger (the same reading API
-      for every protocol: `payments`, `entries`, `charges_for`, `reversals_for`).
+      for every protocol: `payments`, `refunds`, `entries`, `charges_for`, `reversals_for`,
+      `refunds_for`, `refunded_for`, `to_json`).
     """
 
     name: str

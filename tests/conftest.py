@@ -63,7 +63,28 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def own_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of its own for a module whose checks read whole tables (`ledger verify`):
+    the session's databases also hold other tests' payments, some under other configs."""
+    if request.param == "sqlite":
+        path = request.getfixturevalue("tmp_path_factory").mktemp("own") / "gateway.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+        return
+    request.getfixturevalue("postgresql_url")  # skips (or fails in CI) without a server
+    name = f"gw_test_{secrets.token_hex(6)}"
+    asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=DATABASES)
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs once per database."""
     url: str = request.getfixturevalue(f"{request.param}_url")

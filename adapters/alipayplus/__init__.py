@@ -3,6 +3,10 @@
 Layout (hyperswitch style): `client.py` is the thin HTTP client, `transforms.py` the pure
 domain <-> wire conversions, `models.py` the wire schemas, `codes.py` the result-code tables,
 `signing.py` signatures and keys, `sandbox/` the simulated partner.
+
+Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund and inquiryRefund. A refund
+names the payment by its `paymentId` (`RefundRequest.payment_partner_reference`, which Antom
+requires), or by `paymentRequestId` when that is unknown (see `transforms`).
 """
 
 from __future__ import annotations

@@ -25,6 +25,8 @@ from adapters._base import (
     Operation,
     Outcome,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
 )
 from adapters._clock import Clock
 from adapters._transport import call_deadline, classify_transport_error, request_timeout
@@ -49,6 +51,8 @@ PATHS: Mapping[Operation, str] = {
     Operation.PAY: "/v1/payments/pay",
     Operation.INQUIRE: "/v1/payments/inquiryPayment",
     Operation.CANCEL: "/v1/payments/cancel",
+    Operation.REFUND: "/v1/payments/refund",
+    Operation.INQUIRE_REFUND: "/v1/payments/inquiryRefund",
 }
 _CONTENT_TYPE = "application/json; charset=UTF-8"
 
@@ -63,7 +67,13 @@ class AlipayPlusAdapter:
             base_url="https://open-sea-global.alipay.com",
             credentials=AlipayPlusCredentials.from_text(...),
             http=new_http_client(),
-            timeouts={Operation.PAY: 8, Operation.INQUIRE: 5, Operation.CANCEL: 8},
+            timeouts={
+                Operation.PAY: 8,
+                Operation.INQUIRE: 5,
+                Operation.CANCEL: 8,
+                Operation.REFUND: 8,
+                Operation.INQUIRE_REFUND: 5,
+            },
             clock=SystemClock(),
         )
         outcome = await adapter.pay(request)
@@ -99,7 +109,7 @@ class AlipayPlusAdapter:
             )
         if path_prefix and not path_prefix.startswith("/"):
             raise AdapterConfigError(f"partner {partner_id!r}: path_prefix must start with '/'")
-        for operation in self.capabilities:
+        for operation in (op for op in Operation if op in self.capabilities):  # stable order
             seconds = timeouts.get(operation)
             if seconds is None or not seconds > 0:
                 raise AdapterConfigError(
@@ -122,7 +132,7 @@ class AlipayPlusAdapter:
 
     @property
     def capabilities(self) -> frozenset[Operation]:
-        return frozenset({Operation.PAY, Operation.INQUIRE, Operation.CANCEL})
+        return frozenset(PATHS)
 
     async def pay(self, request: PayRequest) -> Outcome:
         answer = await self._call(Operation.PAY, transforms.pay_body(request), wire.PayResponse)
@@ -153,6 +163,32 @@ class AlipayPlusAdapter:
         if isinstance(answer, Outcome):
             return answer
         return transforms.cancel_outcome(answer, request, http_status=200)
+
+    async def refund(self, request: RefundRequest) -> Outcome:
+        """Refund `request.payer_amount` of the payment `request.payment_partner_reference`
+        (its `paymentId`; by `paymentRequestId` when None, see `transforms`)."""
+        answer = await self._call(
+            Operation.REFUND, transforms.refund_body(request), wire.RefundResponse
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        outcome = transforms.refund_outcome(answer, request, http_status=200)
+        log.debug(
+            "refund %s %s of %s -> %s %s",
+            self._partner_id,
+            request.partner_request_id,
+            request.payment_partner_request_id,
+            outcome.status,
+            outcome.partner_code,
+        )
+        return outcome
+
+    async def inquire_refund(self, request: RefundInquiryRequest) -> Outcome:
+        body = transforms.refund_inquiry_body(request)
+        answer = await self._call(Operation.INQUIRE_REFUND, body, wire.InquiryRefundResponse)
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.refund_inquiry_outcome(answer, request, http_status=200)
 
     async def _call(
         self, operation: Operation, body_model: BaseModel, answer_type: type[_Answer]

@@ -20,11 +20,14 @@ from adapters._base import FailureCode
 
 __all__ = [
     "PaymentState",
+    "RefundState",
     "Verdict",
     "classify",
     "classify_payment_status",
+    "classify_refund_status",
     "failure_code",
     "is_in_process",
+    "is_not_found",
 ]
 
 # Result codes the sandbox uses, named once so client tests and sandbox agree.
@@ -44,12 +47,17 @@ RISK_REJECT = "RISK_REJECT"
 EXPIRED_CODE = "EXPIRED_CODE"
 INVALID_CODE = "INVALID_CODE"
 CANCEL_WINDOW_EXCEED = "CANCEL_WINDOW_EXCEED"
+PROCESS_FAIL = "PROCESS_FAIL"
+REFUND_AMOUNT_EXCEED = "REFUND_AMOUNT_EXCEED"
+REFUND_IN_PROCESS = "REFUND_IN_PROCESS"
+REFUND_NOT_EXIST = "REFUND_NOT_EXIST"
 
 _SUCCESS_CODES = frozenset({SUCCESS})
 
 # With status U: the partner has not decided. Only PAYMENT_IN_PROCESS means "the tourist is
-# confirming" (in_process); the others are plain "try again / inquire".
-_IN_PROCESS_CODES = frozenset({PAYMENT_IN_PROCESS, "USER_PAYING"})
+# confirming" (in_process), and REFUND_IN_PROCESS "the refund is under way"; the others are
+# plain "try again / inquire".
+_IN_PROCESS_CODES = frozenset({PAYMENT_IN_PROCESS, "USER_PAYING", REFUND_IN_PROCESS})
 _PENDING_CODES = _IN_PROCESS_CODES | frozenset(
     {UNKNOWN_EXCEPTION, "REQUEST_TRAFFIC_EXCEED_LIMIT", "SYSTEM_ERROR"}
 )
@@ -120,8 +128,22 @@ def is_in_process(code: str | None) -> bool:
 
 
 def failure_code(code: str | None) -> FailureCode:
-    """The normalised failure for a final decline's partner code."""
+    """The normalised failure for a final decline's partner code (of a pay or its inquiry).
+
+    A refund's decline is always `partner_declined`: the specific codes say why a *payment*
+    failed (ORDER_IS_CLOSED refusing a refund of a cancelled payment is no expiry)."""
     return _FAILURE_CODES.get(code or "", FailureCode.PARTNER_DECLINED)
+
+
+# With status F, "no such record": the inquired payment or refund is unknown to the partner (yet).
+# An inquiry answering so is never a failure by itself (UNKNOWN, not_found). Antom documents
+# ORDER_NOT_EXIST; REFUND_NOT_EXIST is accepted too for inquiryRefund (our choice).
+_NOT_FOUND_CODES = frozenset({ORDER_NOT_EXIST, REFUND_NOT_EXIST})
+
+
+def is_not_found(status: str | None, code: str | None) -> bool:
+    """An inquiry's `result` saying the partner has no record of what was inquired."""
+    return status == "F" and (code or "") in _NOT_FOUND_CODES
 
 
 class PaymentState(enum.Enum):
@@ -149,3 +171,26 @@ _PAYMENT_STATUSES: Mapping[str, PaymentState] = MappingProxyType(
 def classify_payment_status(status: str | None) -> PaymentState:
     """Antom's `paymentStatus`; an unknown or missing value is UNKNOWN, never final."""
     return _PAYMENT_STATUSES.get(status or "", PaymentState.UNKNOWN)
+
+
+class RefundState(enum.Enum):
+    """A refund's own state, as inquiryRefund reports it (`refundStatus`)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PROCESSING = "processing"
+    UNKNOWN = "unknown"
+
+
+_REFUND_STATUSES: Mapping[str, RefundState] = MappingProxyType(
+    {
+        "SUCCESS": RefundState.SUCCEEDED,
+        "FAIL": RefundState.FAILED,
+        "PROCESSING": RefundState.PROCESSING,
+    }
+)
+
+
+def classify_refund_status(status: str | None) -> RefundState:
+    """`refundStatus`; an unknown or missing value is UNKNOWN, never final."""
+    return _REFUND_STATUSES.get(status or "", RefundState.UNKNOWN)

@@ -21,6 +21,8 @@ __all__ = [
     "Env",
     "InquiryPaymentRequest",
     "InquiryPaymentResponse",
+    "InquiryRefundRequest",
+    "InquiryRefundResponse",
     "Merchant",
     "Order",
     "PayRequest",
@@ -28,6 +30,8 @@ __all__ = [
     "PaymentFactor",
     "PaymentMethod",
     "Quote",
+    "RefundRequest",
+    "RefundResponse",
     "Result",
     "SettlementStrategy",
     "Store",
@@ -186,3 +190,69 @@ class CancelResponse(_Wire):
     payment_id: str | None = None
     payment_request_id: str | None = None
     cancel_time: str | None = None
+
+
+class RefundRequest(_Wire):
+    """`POST /v1/payments/refund`: part or all of a payment, by the refund's own request id.
+
+    Antom names the payment by `paymentId` (required there); the Alipay+ acquirer flavour also
+    accepts `paymentRequestId`. One of them is required; `paymentId` takes precedence. Field
+    names follow Ant's SDK request model (`AlipayRefundRequest`); its other optional fields
+    (`isAsyncRefund`, `extendInfo`, `refundDetails`...) are kept as extras.
+    """
+
+    refund_request_id: str = Field(min_length=1, max_length=64)
+    payment_id: str | None = Field(default=None, max_length=64)
+    payment_request_id: str | None = Field(default=None, max_length=64)
+    reference_refund_id: str | None = Field(default=None, max_length=64)
+    refund_amount: Amount
+    refund_reason: str | None = Field(default=None, max_length=256)
+    refund_notify_url: str | None = Field(default=None, max_length=1024)
+
+    @model_validator(mode="after")
+    def _payment_named(self) -> RefundRequest:
+        if not self.payment_id and not self.payment_request_id:
+            raise ValueError("paymentId or paymentRequestId is required")
+        return self
+
+
+class RefundResponse(_Wire):
+    """`result` S: the refund is made; F: declined for good; U: inquire (same request id)."""
+
+    result: Result | None = None
+    refund_request_id: str | None = None
+    refund_id: str | None = None
+    payment_id: str | None = None
+    refund_amount: Amount | None = None
+    refund_time: str | None = None
+    gross_settlement_amount: Amount | None = None
+    settlement_quote: Quote | None = None
+
+
+class InquiryRefundRequest(_Wire):
+    """`POST /v1/payments/inquiryRefund`: by `refundRequestId` or `refundId` (which wins)."""
+
+    refund_request_id: str | None = Field(default=None, max_length=64)
+    refund_id: str | None = Field(default=None, max_length=64)
+
+    @model_validator(mode="after")
+    def _one_id(self) -> InquiryRefundRequest:
+        if not self.refund_request_id and not self.refund_id:
+            raise ValueError("refundRequestId or refundId is required")
+        return self
+
+
+class InquiryRefundResponse(_Wire):
+    """`result` says whether the inquiry worked; `refundStatus` (SUCCESS | FAIL | PROCESSING)
+    is the refund's own state, with `refundResultCode` / `refundResultMessage` on FAIL."""
+
+    result: Result | None = None
+    refund_id: str | None = None
+    refund_request_id: str | None = None
+    refund_amount: Amount | None = None
+    refund_status: str | None = None
+    refund_result_code: str | None = None
+    refund_result_message: str | None = None
+    refund_time: str | None = None
+    gross_settlement_amount: Amount | None = None
+    settlement_quote: Quote | None = None

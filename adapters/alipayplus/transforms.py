@@ -14,6 +14,15 @@ Amounts travel as strings of minor units (`fx.to_minor_str` / the strict `fx.fro
 `paymentRequestId` is our deterministic partner request id, so a retry is the same payment.
 The wallet code goes only into `paymentMethod.paymentMethodId`; partner messages are scrubbed of
 it in case one echoes it.
+
+Refunds: `refundRequestId` is the refund's deterministic partner request id (a retry is the same
+refund) and `refundAmount` the **payer amount** returned, in the payment's (wallet) currency;
+the merchant-currency `amount` has no field in this protocol. The payment is named by
+`paymentId` = `RefundRequest.payment_partner_reference` (the `paymentId` the partner gave the
+payment, which Antom requires). When the caller does not know it, the body names the payment by
+`paymentRequestId` instead (our request id of the payment), which the Alipay+ acquirer flavour
+and our sandbox accept; an Antom partner refuses that with a signed F `PARAM_ILLEGAL`, a final
+FAILED with nothing refunded, never a guess. A refund's decline is always `partner_declined`.
 """
 
 from __future__ import annotations
@@ -27,11 +36,13 @@ from adapters._base import (
     InquiryRequest,
     Outcome,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
     mask_code,
 )
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
-from adapters.alipayplus.codes import PaymentState, Verdict
+from adapters.alipayplus.codes import PaymentState, RefundState, Verdict
 from fx import FXError, Money, from_minor_str, to_minor_str
 
 __all__ = [
@@ -49,6 +60,10 @@ __all__ = [
     "parse_time",
     "pay_body",
     "pay_outcome",
+    "refund_body",
+    "refund_inquiry_body",
+    "refund_inquiry_outcome",
+    "refund_outcome",
 ]
 
 IN_STORE_PAYMENT = "IN_STORE_PAYMENT"
@@ -132,6 +147,22 @@ def cancel_body(request: CancelRequest) -> wire.CancelRequest:
     return wire.CancelRequest(payment_request_id=request.partner_request_id)
 
 
+def refund_body(request: RefundRequest) -> wire.RefundRequest:
+    """The payment by `paymentId` when known, else by `paymentRequestId` (module docstring)."""
+    payment_id = request.payment_partner_reference or None
+    return wire.RefundRequest(
+        refund_request_id=request.partner_request_id,
+        payment_id=payment_id,
+        payment_request_id=None if payment_id else request.payment_partner_request_id,
+        refund_amount=amount_to_wire(request.payer_amount),
+        refund_reason=request.reason or None,
+    )
+
+
+def refund_inquiry_body(request: RefundInquiryRequest) -> wire.InquiryRefundRequest:
+    return wire.InquiryRefundRequest(refund_request_id=request.partner_request_id)
+
+
 # --- responses -------------------------------------------------------------------------------
 
 
@@ -144,22 +175,24 @@ def _describe(result: wire.Result, secret: str | None = None) -> str:
     return text
 
 
-def _amount_problem(echo: wire.Amount | None, expected: Money) -> str | None:
+def _amount_problem(
+    echo: wire.Amount | None, expected: Money, field: str = "paymentAmount"
+) -> str | None:
     """Why an echoed amount cannot be trusted, or None when it equals `expected` exactly."""
     if echo is None:
-        return "no paymentAmount echoed"
+        return f"no {field} echoed"
     try:
         echoed = amount_from_wire(echo)
     except FXError:
-        return "echoed paymentAmount is unreadable"
+        return f"echoed {field} is unreadable"
     if echoed != expected:
-        return f"echoed paymentAmount {echoed} differs from requested {expected}"
+        return f"echoed {field} {echoed} differs from requested {expected}"
     return None
 
 
-def _id_problem(echoed: str | None, expected: str) -> str | None:
+def _id_problem(echoed: str | None, expected: str, field: str = "paymentRequestId") -> str | None:
     if echoed is not None and echoed != expected:
-        return "echoed paymentRequestId differs from ours"
+        return f"echoed {field} differs from ours"
     return None
 
 
@@ -373,3 +406,149 @@ def cancel_outcome(
             http_status=http_status,
         )
     return _untrusted(f"cancel not final: {message}", partner_code=code, http_status=http_status)
+
+
+def refund_outcome(
+    response: wire.RefundResponse, request: RefundRequest, *, http_status: int | None = None
+) -> Outcome:
+    """A verified `refund` answer -> Outcome (refund request id, payment id and refundAmount
+    echoes checked on success). Any F the tables call a decline is final: nothing refunded."""
+    result = response.result
+    if result is None:
+        return _untrusted("refund answer has no result", partner_code=None, http_status=http_status)
+    code = result.result_code
+    message = _describe(result)
+    problem = _id_problem(response.refund_request_id, request.partner_request_id, "refundRequestId")
+    if problem is None and request.payment_partner_reference:
+        # Named by paymentRequestId instead, we have no paymentId to compare with.
+        problem = _id_problem(response.payment_id, request.payment_partner_reference, "paymentId")
+    if problem:
+        return _untrusted(f"{problem} ({message})", partner_code=code, http_status=http_status)
+    verdict = codes.classify(result.result_status, code)
+    if verdict is Verdict.SUCCEEDED:
+        problem = _amount_problem(response.refund_amount, request.payer_amount, "refundAmount")
+        if problem:
+            return _untrusted(
+                f"refund success not trusted: {problem}",
+                partner_code=code,
+                http_status=http_status,
+            )
+        return Outcome.succeeded(
+            partner_reference=response.refund_id,
+            completed_at=parse_time(response.refund_time),
+            partner_code=code,
+            message=message,
+            http_status=http_status,
+        )
+    if verdict is Verdict.DECLINED:
+        return Outcome.failed(
+            FailureCode.PARTNER_DECLINED,
+            partner_code=code,
+            message=message,
+            partner_reference=response.refund_id,
+            http_status=http_status,
+        )
+    if verdict is Verdict.NOT_ACCEPTED:
+        return Outcome.unknown(
+            Delivery.NOT_SENT,
+            f"refund not accepted, nothing refunded: {message}",
+            partner_code=code,
+            http_status=http_status,
+        )
+    if verdict is Verdict.PENDING:
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT,
+            message,
+            partner_code=code,
+            in_process=codes.is_in_process(code),
+            http_status=http_status,
+            partner_reference=response.refund_id,
+        )
+    return _untrusted(
+        f"unrecognised refund answer: {message}", partner_code=code, http_status=http_status
+    )
+
+
+def refund_inquiry_outcome(
+    response: wire.InquiryRefundResponse,
+    request: RefundInquiryRequest,
+    *,
+    http_status: int | None = None,
+) -> Outcome:
+    """A verified `inquiryRefund` answer -> the Outcome of the refund it describes.
+
+    As for payment inquiries, `delivery` is about the inquiry itself, and "no such refund"
+    (F ORDER_NOT_EXIST) is UNKNOWN with `not_found`, never a failure.
+    """
+    result = response.result
+    if result is None:
+        return _untrusted(
+            "refund inquiry answer has no result", partner_code=None, http_status=http_status
+        )
+    code = result.result_code
+    message = _describe(result)
+    if codes.is_not_found(result.result_status, code):
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT,
+            "the partner has no record of this refund (yet)",
+            partner_code=code,
+            not_found=True,
+            http_status=http_status,
+        )
+    verdict = codes.classify(result.result_status, code)
+    if verdict is Verdict.NOT_ACCEPTED:
+        return Outcome.unknown(
+            Delivery.NOT_SENT,
+            f"refund inquiry not accepted: {message}",
+            partner_code=code,
+            http_status=http_status,
+        )
+    if verdict is not Verdict.SUCCEEDED:
+        return _untrusted(
+            f"refund inquiry did not work: {message}", partner_code=code, http_status=http_status
+        )
+
+    problem = _id_problem(response.refund_request_id, request.partner_request_id, "refundRequestId")
+    if problem:
+        return _untrusted(problem, partner_code=code, http_status=http_status)
+    state = codes.classify_refund_status(response.refund_status)
+    refund_code = response.refund_result_code
+    detail = response.refund_result_message or ""
+    refund_message = f"{refund_code or '-'}: {detail}" if detail else (refund_code or "")
+    if state is RefundState.SUCCEEDED:
+        problem = _amount_problem(response.refund_amount, request.payer_amount, "refundAmount")
+        if problem:
+            return _untrusted(
+                f"refund success not trusted: {problem}",
+                partner_code=refund_code,
+                http_status=http_status,
+            )
+        return Outcome.succeeded(
+            partner_reference=response.refund_id,
+            completed_at=parse_time(response.refund_time),
+            partner_code=refund_code or codes.SUCCESS,
+            message=refund_message,
+            http_status=http_status,
+        )
+    if state is RefundState.FAILED:
+        return Outcome.failed(
+            FailureCode.PARTNER_DECLINED,
+            partner_code=refund_code or "FAIL",
+            message=f"the partner reports the refund failed {refund_message}".strip(),
+            partner_reference=response.refund_id,
+            http_status=http_status,
+        )
+    if state is RefundState.PROCESSING:
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT,
+            f"refund in process {refund_message}".strip(),
+            partner_code=refund_code or codes.REFUND_IN_PROCESS,
+            in_process=True,
+            http_status=http_status,
+            partner_reference=response.refund_id,
+        )
+    return _untrusted(
+        f"unrecognised refundStatus {response.refund_status!r}",
+        partner_code=refund_code,
+        http_status=http_status,
+    )

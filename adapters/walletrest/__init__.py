@@ -3,7 +3,9 @@
 Deliberately unlike Alipay+ (RSA, result codes in a 200 body, minor units): resources and HTTP
 status codes, a shared HMAC secret, major-unit decimal strings. Layout as for every family:
 `client.py` (thin HTTP client), `transforms.py` (pure domain <-> wire), `models.py` (wire
-schemas), `codes.py` (tables), `signing.py`, `domain.py` (refund requests), `sandbox/`.
+schemas), `codes.py` (tables), `signing.py`, `sandbox/`. Requests and outcomes are the
+shared contract's (`adapters._base`); `RefundRequest` / `RefundInquiryRequest` are re-exported
+here for convenience.
 
 Wire protocol, v1 (JSON, UTF-8, snake_case)
 -------------------------------------------
@@ -49,14 +51,17 @@ failed with `decline_code`, canceled); 404 `not_found` -> UNKNOWN not_found (nev
 
 `POST /v1/payments/{request_id}/cancel` (body `{}`) — any state: 200 Payment `canceled`
 (a charge is reversed; an unknown key leaves a canceled marker that refuses a late create)
--> SUCCEEDED; 409 `invalid_state` (it has refunds: refund instead) -> FAILED.
+-> SUCCEEDED; 409 `invalid_state` (`payment_has_refunds`, or `cancel_window_closed`: refund
+instead) -> FAILED.
 
 `POST /v1/refunds` — `{"payment": <payment request id>, "amount": <payer amount>,
 "merchant_amount", "reference", "reason"?}`, keyed by the refund's own request id. 201 Refund
 `{"object": "refund", "id": "wr_rf_...", "request_id", "payment", "status", "amount",
 "decline_code", ...}` -> SUCCEEDED (echo checked); 202 processing -> UNKNOWN; 402
-`refund_declined` (`payment_not_refundable`, `amount_exceeds_refundable`) -> FAILED
-partner_declined. `GET /v1/refunds/{request_id}` — 200 Refund, or 404 -> UNKNOWN not_found.
+`refund_declined` (`payment_not_refundable`, `amount_exceeds_refundable`, `refund_rejected`) ->
+FAILED partner_declined. `RefundRequest.payment_partner_reference` is not used: WalletRest names
+the payment by our request id. `GET /v1/refunds/{request_id}` — 200 Refund, or 404 -> UNKNOWN
+not_found.
 
 Credentials (`REQUIRED_CREDENTIALS`): `api_key`, `signing_secret` (at least 32 characters).
 """
@@ -67,10 +72,9 @@ from collections.abc import Mapping
 
 import httpx
 
-from adapters._base import AdapterConfigError, Operation
+from adapters._base import AdapterConfigError, Operation, RefundInquiryRequest, RefundRequest
 from adapters._clock import Clock
 from adapters.walletrest.client import DEFAULT_SIGNATURE_TOLERANCE, WalletRestAdapter
-from adapters.walletrest.domain import RefundInquiryRequest, RefundRequest
 from adapters.walletrest.sandbox import LEDGER, SandboxLedger, SandboxSettings, create_sandbox_app
 from adapters.walletrest.signing import WalletRestCredentials
 

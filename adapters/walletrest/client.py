@@ -23,12 +23,13 @@ from adapters._base import (
     Operation,
     Outcome,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
 )
 from adapters._clock import Clock
 from adapters._transport import call_deadline, classify_transport_error, request_timeout
 from adapters.walletrest import models as wire
 from adapters.walletrest import transforms
-from adapters.walletrest.domain import RefundInquiryRequest, RefundRequest
 from adapters.walletrest.signing import (
     WalletRestCredentials,
     is_fresh,

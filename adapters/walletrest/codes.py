@@ -48,6 +48,11 @@ INVALID_CODE = "invalid_code"
 PAYMENT_EXPIRED = "payment_expired"
 PAYMENT_NOT_REFUNDABLE = "payment_not_refundable"
 AMOUNT_EXCEEDS_REFUNDABLE = "amount_exceeds_refundable"
+REFUND_REJECTED = "refund_rejected"  # the wallet refused the refund (sandbox test code 0096)
+
+# `error.code` of a 409 `invalid_state` answer to a cancel.
+PAYMENT_HAS_REFUNDS = "payment_has_refunds"
+CANCEL_WINDOW_CLOSED = "cancel_window_closed"
 
 
 class ResourceState(enum.Enum):

@@ -29,12 +29,13 @@ from adapters._base import (
     InquiryRequest,
     Outcome,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
     mask_code,
 )
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from adapters.walletrest.codes import ErrorVerdict, ResourceState
-from adapters.walletrest.domain import RefundInquiryRequest, RefundRequest
 from fx import FXError, Money
 
 __all__ = [

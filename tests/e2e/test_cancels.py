@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
+from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Gateway, code
 
@@ -28,6 +32,11 @@ async def _until_cancelled(gateway: Gateway, payment_id: str) -> dict[str, Any]:
             return dict(got.body)
         await asyncio.sleep(0.05)
     raise AssertionError(f"not cancelled: {got.body}")
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from own_database(request)
 
 
 def _kinds(gateway: Gateway, partner: str = "th-siampay") -> list[str]:

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import pytest
+
+from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Gateway, code
 
@@ -28,6 +32,11 @@ async def _refund(
         idempotency_key=kw.pop("idempotency_key", None) or secrets.token_hex(8),
         **kw,
     )
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from own_database(request)
 
 
 def _refunded_payer_total(gateway: Gateway, partner: str = "th-siampay") -> int:

@@ -8,7 +8,8 @@ The SDK's transport (``com.alipay.ams.api.net.default_http_rpc.do_post``) always
 443, so this script uses everything else the SDK offers and sends the bytes itself:
 
 * request models (``UserPresentedCodePaymentRequest`` and the ``Order``/``Merchant``/``Store``/
-  ``Env``/``Amount`` models for pay; ``AlipayPayQueryRequest``/``AlipayPayCancelRequest``);
+  ``Env``/``Amount`` models for pay; ``AlipayPayQueryRequest``/``AlipayPayCancelRequest``;
+  ``AlipayRefundRequest``/``AlipayInquiryRefundRequest`` for refunds);
 * the body exactly as the SDK's client produces it (``request.to_ams_json()``);
 * the SDK's sandbox path rewrite (``DefaultAlipayClient.adjust_sandbox_url``), request time
   (``date_tools.get_cur_iso8601_time``), header set and ``Signature`` header layout;
@@ -40,14 +41,22 @@ from com.alipay.ams.api.model.env import Env
 from com.alipay.ams.api.model.merchant import Merchant
 from com.alipay.ams.api.model.order import Order
 from com.alipay.ams.api.model.store import Store
+from com.alipay.ams.api.request.pay.alipay_inquiry_refund_request import (
+    AlipayInquiryRefundRequest,
+)
 from com.alipay.ams.api.request.pay.alipay_pay_cancel_request import AlipayPayCancelRequest
 from com.alipay.ams.api.request.pay.alipay_pay_query_request import AlipayPayQueryRequest
+from com.alipay.ams.api.request.pay.alipay_refund_request import AlipayRefundRequest
 from com.alipay.ams.api.request.pay.user_presented_code_payment_request import (
     UserPresentedCodePaymentRequest,
+)
+from com.alipay.ams.api.response.pay.alipay_inquiry_refund_response import (
+    AlipayInquiryRefundResponse,
 )
 from com.alipay.ams.api.response.pay.alipay_pay_cancel_response import AlipayPayCancelResponse
 from com.alipay.ams.api.response.pay.alipay_pay_query_response import AlipayPayQueryResponse
 from com.alipay.ams.api.response.pay.alipay_pay_response import AlipayPayResponse
+from com.alipay.ams.api.response.pay.alipay_refund_response import AlipayRefundResponse
 from com.alipay.ams.api.tools import signature_tool
 from com.alipay.ams.api.tools.constants import DEFAULT_CHARSET, DEFAULT_KEY_VERSION
 from com.alipay.ams.api.tools.date_tools import get_cur_iso8601_time
@@ -145,11 +154,34 @@ def build_cancel(args: argparse.Namespace) -> AlipayPayCancelRequest:
     return req
 
 
-BUILDERS = {"pay": build_pay, "inquiry": build_inquiry, "cancel": build_cancel}
+def build_refund(args: argparse.Namespace) -> AlipayRefundRequest:
+    req = AlipayRefundRequest()
+    req.refund_request_id = args.refund_request_id
+    req.payment_id = args.payment_id
+    req.refund_amount = Amount(args.currency, args.value)
+    req.refund_reason = "SDK interop refund"
+    return req
+
+
+def build_inquiry_refund(args: argparse.Namespace) -> AlipayInquiryRefundRequest:
+    req = AlipayInquiryRefundRequest()
+    req.refund_request_id = args.refund_request_id
+    return req
+
+
+BUILDERS = {
+    "pay": build_pay,
+    "inquiry": build_inquiry,
+    "cancel": build_cancel,
+    "refund": build_refund,
+    "inquiry_refund": build_inquiry_refund,
+}
 RESPONSES = {
     "pay": AlipayPayResponse,
     "inquiry": AlipayPayQueryResponse,
     "cancel": AlipayPayCancelResponse,
+    "refund": AlipayRefundResponse,
+    "inquiry_refund": AlipayInquiryRefundResponse,
 }
 
 
@@ -234,7 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--currency", default="USD")
     p.add_argument("--value", default="1000", help="minor units, a string")
     p.add_argument("--request-id", required=True, help="paymentRequestId")
-    p.add_argument("--payment-id", default=None, help="inquiry/cancel by paymentId instead")
+    p.add_argument(
+        "--payment-id", default=None, help="inquiry/cancel by paymentId instead; refund's payment"
+    )
+    p.add_argument("--refund-request-id", default=None, help="refund / inquiry_refund")
     p.add_argument("--op", choices=sorted(BUILDERS), default="pay")
     p.add_argument("--merchant-id", default="M-INTEROP-1")
     p.add_argument("--store-id", default="S-INTEROP-1")
@@ -254,6 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if args.op == "pay" and not args.code:
         print(json.dumps({"error": "--code is required for pay"}))
+        return EXIT_USAGE
+    if args.op in ("refund", "inquiry_refund") and not args.refund_request_id:
+        print(json.dumps({"error": "--refund-request-id is required for refunds"}))
         return EXIT_USAGE
 
     request = BUILDERS[args.op](args)
@@ -371,6 +409,13 @@ def main(argv: list[str] | None = None) -> int:
             out["paymentResultCode"] = parsed_rsp.payment_result_code
         if args.op == "cancel":
             out["cancelTime"] = parsed_rsp.cancel_time
+        if args.op in ("refund", "inquiry_refund"):
+            out["refundId"] = parsed_rsp.refund_id
+            out["refundRequestId"] = parsed_rsp.refund_request_id
+            out["refundAmount"] = amount_dict(parsed_rsp.refund_amount)
+            out["refundTime"] = parsed_rsp.refund_time
+        if args.op == "inquiry_refund":
+            out["refundStatus"] = enum_value(parsed_rsp.refund_status)
     if args.debug:
         out["debug"] = {
             "url": url,

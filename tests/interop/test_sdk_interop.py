@@ -179,6 +179,8 @@ async def run_sdk(
     private_key: Path | None = None,
     currency: str = CURRENCY,
     value: str = VALUE,
+    payment_id: str | None = None,
+    refund_request_id: str | None = None,
 ) -> dict[str, Any]:
     cmd = [
         str(sdk_python),
@@ -203,6 +205,10 @@ async def run_sdk(
     ]
     if code:
         cmd += ["--code", code]
+    if payment_id:
+        cmd += ["--payment-id", payment_id]
+    if refund_request_id:
+        cmd += ["--refund-request-id", refund_request_id]
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -348,3 +354,56 @@ async def test_sdk_wrong_key_is_rejected_and_charges_nothing(
     assert not r["paymentId"], explain(r)
     assert charges(sandbox, rid) == 0, sandbox.ledger().to_json()
     assert sandbox.ledger().get(rid) is None, sandbox.ledger().to_json()
+
+
+async def test_sdk_refund_replay_and_inquiry_refund(sdk_python: Path, sandbox: Sandbox) -> None:
+    rid = new_request_id()
+    paid = await run_sdk(sdk_python, sandbox, code=wallet_code("0000"), request_id=rid)
+    assert_signed_and_accepted(paid)
+    assert paid["result"]["resultStatus"] == "S", explain(paid)
+
+    refund_rid = rid + "-rf1"
+    refunds = [
+        await run_sdk(
+            sdk_python,
+            sandbox,
+            op="refund",
+            request_id=rid,
+            payment_id=paid["paymentId"],
+            refund_request_id=refund_rid,
+            value="1000",
+        )
+        for _ in range(2)  # the second is a replay: the same refund
+    ]
+    for r in refunds:
+        assert_signed_and_accepted(r)
+        assert r["request_path"] == "/ams/api/v1/payments/refund", explain(r)
+        assert r["result"]["resultStatus"] == "S", explain(r)
+        assert r["refundRequestId"] == refund_rid and r["paymentId"] == paid["paymentId"]
+        assert r["refundAmount"] == {"currency": CURRENCY, "value": "1000"}, explain(r)
+        assert r["refundId"] and r["refundTime"], explain(r)
+    assert refunds[1]["refundId"] == refunds[0]["refundId"], explain(refunds[1])
+
+    inq = await run_sdk(
+        sdk_python, sandbox, op="inquiry_refund", request_id=rid, refund_request_id=refund_rid
+    )
+    assert_signed_and_accepted(inq)
+    assert inq["request_path"] == "/ams/api/v1/payments/inquiryRefund", explain(inq)
+    assert inq["result"]["resultStatus"] == "S", explain(inq)
+    assert (inq["refundStatus"], inq["refundId"]) == ("SUCCESS", refunds[0]["refundId"])
+
+    too_much = await run_sdk(
+        sdk_python,
+        sandbox,
+        op="refund",
+        request_id=rid,
+        payment_id=paid["paymentId"],
+        refund_request_id=rid + "-rf2",
+        value="235",  # 1000 + 235 > 1234
+    )
+    assert_signed_and_accepted(too_much)
+    assert too_much["result"]["resultStatus"] == "F", explain(too_much)
+    assert too_much["result"]["resultCode"] == "REFUND_AMOUNT_EXCEED", explain(too_much)
+
+    ledger = sandbox.ledger()
+    assert ledger.refunds_for(rid) == 1 and ledger.refunded_for(rid) == 1000, ledger.to_json()

@@ -20,6 +20,24 @@ F `INVALID_CODE`):
 A replay of a pay (same paymentRequestId, amount and code) returns the payment's current state
 and never charges twice; other amount or code: F REPEAT_REQ_INCONSISTENT. A pay for a request id
 that was cancelled first: F ORDER_STATUS_INVALID.
+
+What follows a payment, by the same last four digits (`adapters._sandbox` has the rules):
+
+    0095  S SUCCESS at once; each refund is made at once but its answer is held `hold_seconds`
+          (every refund call, replays too); inquiryRefund finds it SUCCESS
+    0096  S SUCCESS at once; every refund is F PROCESS_FAIL, nothing refunded
+    0097  S SUCCESS at once; a cancel is F CANCEL_WINDOW_EXCEED (refund instead); refunds work
+    other refunds are S SUCCESS within the refundable remainder
+
+`refund` names the payment by `paymentId` (Antom) or `paymentRequestId` (Alipay+ acquirer
+flavour); `paymentId` wins when both are given. Declines (all F, and recorded, so a replay
+answers the same): REFUND_AMOUNT_EXCEED beyond the refundable remainder, ORDER_NOT_EXIST for an
+unknown payment, ORDER_STATUS_INVALID for one that failed or is in process, ORDER_IS_CLOSED for a
+cancelled one, PARAM_ILLEGAL for another currency. A replay of a refundRequestId with the same
+payment and refundAmount answers the original result; other ones: F REPEAT_REQ_INCONSISTENT.
+`inquiryRefund` (by refundRequestId, or refundId which wins) answers S with `refundStatus`
+SUCCESS | FAIL (`refundResultCode`), or F ORDER_NOT_EXIST for an unknown refund. A cancel of a
+payment with refunds: F ORDER_STATUS_INVALID.
 """
 
 from __future__ import annotations
@@ -27,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -35,12 +54,20 @@ from pydantic import BaseModel, ValidationError
 
 from adapters._base import mask_code
 from adapters._clock import Clock, SystemClock
-from adapters._sandbox import CodeBehaviour, Outcome, ledger_json_handler, validation_summary
+from adapters._sandbox import (
+    CancelRefusal,
+    CodeBehaviour,
+    Outcome,
+    digest,
+    ledger_json_handler,
+    validation_summary,
+)
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
 from adapters.alipayplus.sandbox.ledger import (
     PaymentRecord,
     PaymentStatus,
+    RefundRecord,
     SandboxLedger,
     Scenario,
     code_digest,
@@ -149,6 +176,8 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         app.router.add_post(f"{prefix}/v1/payments/pay", _pay)
         app.router.add_post(f"{prefix}/v1/payments/inquiryPayment", _inquiry)
         app.router.add_post(f"{prefix}/v1/payments/cancel", _cancel)
+        app.router.add_post(f"{prefix}/v1/payments/refund", _refund)
+        app.router.add_post(f"{prefix}/v1/payments/inquiryRefund", _inquiry_refund)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     state.behaviour.release_on_shutdown(app)
     return app
@@ -250,6 +279,24 @@ _MESSAGES = {
     codes.EXPIRED_CODE: "The payment code is expired.",
     codes.INVALID_CODE: "The payment code is invalid.",
     codes.ORDER_IS_CLOSED: "The order is closed: the user did not confirm in time.",
+}
+_REFUND_MESSAGES = {
+    codes.ORDER_NOT_EXIST: "The order does not exist.",
+    codes.ORDER_STATUS_INVALID: "The order status is invalid: the payment did not succeed.",
+    codes.ORDER_IS_CLOSED: "The order is closed: the payment was cancelled.",
+    codes.PARAM_ILLEGAL: "Illegal parameters: refundAmount.currency differs from the payment's.",
+    codes.REFUND_AMOUNT_EXCEED: "The total refund amount exceeds the payment amount.",
+    codes.PROCESS_FAIL: "A general business failure occurred. Don't retry.",
+}
+_CANCEL_REFUSALS = {
+    CancelRefusal.HAS_REFUNDS: (
+        codes.ORDER_STATUS_INVALID,
+        "The order status is invalid: the payment has refunds; refund instead.",
+    ),
+    CancelRefusal.WINDOW_CLOSED: (
+        codes.CANCEL_WINDOW_EXCEED,
+        "The cancel window has closed; refund instead.",
+    ),
 }
 _RESULT_CODES = {
     Outcome.INVALID_CODE: codes.INVALID_CODE,
@@ -382,7 +429,10 @@ async def _cancel(request: web.Request) -> web.StreamResponse:
             )
             record.cancelled_at = record.created_at
         else:
-            ledger.cancel(record)
+            refusal = ledger.cancel(record)
+            if refusal is not None:
+                code, message = _CANCEL_REFUSALS[refusal]
+                raise _Reply("F", code, message)
     except _Reply as reply:
         return _signed(request, state, wire.CancelResponse(result=reply.result))
     cancelled_at = record.cancelled_at or state.settings.clock.now()
@@ -391,5 +441,97 @@ async def _cancel(request: web.Request) -> web.StreamResponse:
         payment_id=record.payment_id,
         payment_request_id=record.payment_request_id,
         cancel_time=cancelled_at.isoformat(timespec="seconds"),
+    )
+    return _signed(request, state, answer)
+
+
+def _refund_fingerprint(body: wire.RefundRequest) -> str:
+    """What makes two refunds with one refundRequestId "the same": the payment and the amount."""
+    amount = body.refund_amount
+    return digest(
+        "|".join(
+            (body.payment_id or "", body.payment_request_id or "", amount.currency, amount.value)
+        )
+    )
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _refund_answer(record: RefundRecord[wire.Amount, PaymentStatus]) -> wire.RefundResponse:
+    if record.succeeded:
+        return wire.RefundResponse(
+            result=_result("S", codes.SUCCESS, "Success"),
+            refund_request_id=record.refund_request_id,
+            refund_id=record.refund_id,
+            payment_id=record.payment_id,
+            refund_amount=record.amount,
+            refund_time=_iso(record.completed_at),
+        )
+    code = record.code or codes.PROCESS_FAIL
+    return wire.RefundResponse(
+        result=_result("F", code, _REFUND_MESSAGES.get(code, "The refund was declined.")),
+        refund_request_id=record.refund_request_id,
+        payment_id=record.payment_id,
+    )
+
+
+async def _refund(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    ledger = state.ledger
+    try:
+        raw = await _authenticated_body(request, state)
+        body = _parse(raw, wire.RefundRequest)
+        amount = body.refund_amount
+        try:
+            if from_minor_str(amount.value, amount.currency).value <= 0:
+                raise _Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: refundAmount")
+        except FXError:
+            raise _Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: refundAmount") from None
+        fingerprint = _refund_fingerprint(body)
+        record = ledger.get_refund(body.refund_request_id)
+        if record is None:
+            payment = ledger.find(
+                payment_request_id=body.payment_request_id, payment_id=body.payment_id
+            )
+            record = ledger.refund(
+                refund_request_id=body.refund_request_id,
+                payment=payment,
+                payment_request_id=body.payment_request_id or "",
+                amount=amount,
+                fingerprint=fingerprint,
+            )
+        elif record.fingerprint != fingerprint:
+            raise _Reply("F", codes.REPEAT_REQ_INCONSISTENT, "Repeated requests are inconsistent.")
+        else:
+            record.calls += 1
+        await state.behaviour.hold_refund_answer(ledger.get(record.payment_request_id))
+    except _Reply as reply:
+        return _signed(request, state, wire.RefundResponse(result=reply.result))
+    return _signed(request, state, _refund_answer(record))
+
+
+async def _inquiry_refund(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    try:
+        raw = await _authenticated_body(request, state)
+        body = _parse(raw, wire.InquiryRefundRequest)
+        record = state.ledger.find_refund(
+            refund_request_id=body.refund_request_id, refund_id=body.refund_id
+        )
+        if record is None:
+            raise _Reply("F", codes.ORDER_NOT_EXIST, "The refund does not exist.")
+    except _Reply as reply:
+        return _signed(request, state, wire.InquiryRefundResponse(result=reply.result))
+    answer = wire.InquiryRefundResponse(
+        result=_result("S", codes.SUCCESS, "Success"),
+        refund_id=record.refund_id,
+        refund_request_id=record.refund_request_id,
+        refund_amount=record.amount,
+        refund_status=record.status.value,
+        refund_result_code=record.code,
+        refund_result_message=_REFUND_MESSAGES.get(record.code) if record.code else None,
+        refund_time=_iso(record.completed_at) if record.succeeded else None,
     )
     return _signed(request, state, answer)

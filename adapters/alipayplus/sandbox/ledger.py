@@ -1,8 +1,10 @@
-"""The sandbox partner's books: one record per paymentRequestId, and every money movement.
+"""The sandbox partner's books: one record per paymentRequestId and per refundRequestId, and
+every money movement.
 
-The lazily evaluated state machine and the books are `adapters._sandbox.SandboxLedger`'s; this
-module adds what is Alipay+'s own: its statuses and result codes, its payment ids, and amounts
-kept as the wire's `Amount` (minor units). Tests read the ledger through `app[LEDGER]` or
+The lazily evaluated state machine, refunds and the books are `adapters._sandbox.SandboxLedger`'s
+(the same reading API and JSON shape as the WalletRest sandbox's); this module adds what is
+Alipay+'s own: its statuses and result codes, its payment and refund ids, and amounts kept as the
+wire's `Amount` (minor units). Tests read the ledger through `app[LEDGER]` or
 `GET /_sandbox/ledger`; it holds masked codes and SHA-256 digests, never a raw wallet code.
 """
 
@@ -17,20 +19,23 @@ from typing import Any, ClassVar
 
 from adapters import _sandbox
 from adapters._base import mask_code
-from adapters._sandbox import Phase, Scenario
+from adapters._sandbox import Phase, RefundDecline, Scenario
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
+from fx import Money, from_minor_str
 
 __all__ = [
     "LedgerEntry",
     "PaymentRecord",
     "PaymentStatus",
+    "RefundRecord",
     "SandboxLedger",
     "Scenario",
     "code_digest",
 ]
 
 LedgerEntry = _sandbox.LedgerEntry
+RefundRecord = _sandbox.RefundRecord  # [wire.Amount, PaymentStatus]; its `code` a resultCode
 code_digest = _sandbox.digest  # what the sandbox keeps of a wallet code: its SHA-256
 
 
@@ -64,6 +69,7 @@ class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
             "charged": self.charged,
             "reversed": self.reversed,
             "pay_calls": self.pay_calls,
+            "refunded_minor": self.refunded_minor,
             "created_at": self.created_at.isoformat(),
             "completed_at": _sandbox.iso_or_none(self.completed_at),
             "cancelled_at": _sandbox.iso_or_none(self.canceled_at),
@@ -75,7 +81,8 @@ def _amount_json(amount: wire.Amount) -> dict[str, Any]:
 
 
 class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentStatus]):
-    """Payments by paymentRequestId plus the list of charges and reversals."""
+    """Payments by paymentRequestId, refunds by refundRequestId, plus the list of charges,
+    reversals and refunds. A refund's status is SUCCESS or FAIL (its `refundStatus`)."""
 
     STATUS: ClassVar[Mapping[Phase, PaymentStatus]] = {
         Phase.SUCCEEDED: PaymentStatus.SUCCESS,
@@ -83,12 +90,28 @@ class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentSt
         Phase.PROCESSING: PaymentStatus.PROCESSING,
         Phase.CANCELED: PaymentStatus.CANCELLED,
     }
+    # F resultCodes of a declined refund (our choices among the documented codes).
+    REFUND_CODES: ClassVar[Mapping[RefundDecline, str]] = {
+        RefundDecline.NO_PAYMENT: codes.ORDER_NOT_EXIST,
+        RefundDecline.NOT_SUCCEEDED: codes.ORDER_STATUS_INVALID,
+        RefundDecline.CANCELED: codes.ORDER_IS_CLOSED,
+        RefundDecline.CURRENCY: codes.PARAM_ILLEGAL,
+        RefundDecline.EXCEEDS: codes.REFUND_AMOUNT_EXCEED,
+        RefundDecline.DECLINED: codes.PROCESS_FAIL,
+    }
+    CODE_FIELD = "result_code"
 
     def _record_json(self, record: PaymentRecord) -> dict[str, Any]:
         return record.to_json()
 
     def _amount_json(self, amount: wire.Amount) -> Any:
         return _amount_json(amount)
+
+    def _money(self, amount: wire.Amount) -> Money:
+        return from_minor_str(amount.value, amount.currency)
+
+    def _new_refund_id(self) -> str:
+        return f"SBXRF{uuid.uuid4().hex[:24].upper()}"
 
     def _confirmed(self, record: PaymentRecord) -> None:
         record.result_code = codes.SUCCESS

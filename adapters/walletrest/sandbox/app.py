@@ -16,11 +16,22 @@ ASCII digits, else 402 `invalid_code`):
     0500  HTTP 500, unsigned, to the first create of a key (nothing recorded); then approves
     0503  signed 503 `not_accepted` on every create, nothing recorded or charged
 
+What follows a payment, by the same last four digits (`adapters._sandbox` has the rules):
+
+    0095  approves at once; each refund is made at once but its answer is held `hold_seconds`
+          (every refund call, replays too); GET /v1/refunds/{id} finds it succeeded
+    0096  approves at once; every refund is 402 `refund_declined` / `refund_rejected`
+    0097  approves at once; a cancel is 409 `invalid_state` `cancel_window_closed`; refunds work
+    other refunds are 201 while within the refundable remainder (402 `refund_declined`
+          `amount_exceeds_refundable` beyond it, `payment_not_refundable` for an unknown, failed,
+          processing or canceled payment or another currency); declines are recorded too
+
 Idempotency: a create (or refund) with a known key and the same body (compared by SHA-256)
 answers the resource's current state with `Idempotent-Replayed: true` and never charges twice;
 another body is 409 `idempotency_conflict`. A cancel works in any state (reversing a charge) but
-is refused (409 `invalid_state`) once a refund succeeded; a cancel of an unknown key leaves a
-canceled marker, so a create still on its way is answered `canceled` and never charges.
+is refused (409 `invalid_state` `payment_has_refunds`) once a refund succeeded; a cancel of an
+unknown key leaves a canceled marker, so a create still on its way is answered `canceled` and
+never charges.
 """
 
 from __future__ import annotations
@@ -38,7 +49,13 @@ from pydantic import BaseModel, ValidationError
 
 from adapters._base import mask_code
 from adapters._clock import Clock, SystemClock
-from adapters._sandbox import CodeBehaviour, Outcome, ledger_json_handler, validation_summary
+from adapters._sandbox import (
+    CancelRefusal,
+    CodeBehaviour,
+    Outcome,
+    ledger_json_handler,
+    validation_summary,
+)
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from adapters.walletrest.sandbox.ledger import (
@@ -48,6 +65,7 @@ from adapters.walletrest.sandbox.ledger import (
     SandboxLedger,
     Scenario,
     digest,
+    refund_to_wire,
 )
 from adapters.walletrest.signing import (
     is_fresh,
@@ -260,15 +278,17 @@ def _payment_answer(state: _State, record: PaymentRecord, *, created: bool) -> w
     return _signed(state, 402, body, replayed=replayed)
 
 
-def _refund_answer(state: _State, record: RefundRecord, *, created: bool) -> web.Response:
-    refund = record.to_wire()
-    if record.status is PaymentStatus.SUCCEEDED:
+def _refund_answer(
+    state: _State, record: RefundRecord[wire.Amount, PaymentStatus], *, created: bool
+) -> web.Response:
+    refund = refund_to_wire(record)
+    if record.succeeded:
         return _signed(state, 201 if created else 200, refund, replayed=not created)
     body = wire.ErrorBody(
         error=wire.ErrorDetail(
             type=codes.REFUND_DECLINED,
-            decline_code=record.decline_code,
-            message=_MESSAGES.get(record.decline_code or "", "The refund was declined."),
+            decline_code=record.code,
+            message=_MESSAGES.get(record.code or "", "The refund was declined."),
         ),
         refund=refund,
     )
@@ -283,6 +303,17 @@ _MESSAGES = {
     codes.PAYMENT_EXPIRED: "The tourist did not confirm in time.",
     codes.PAYMENT_NOT_REFUNDABLE: "The payment cannot be refunded.",
     codes.AMOUNT_EXCEEDS_REFUNDABLE: "The amount exceeds what is left to refund.",
+    codes.REFUND_REJECTED: "The wallet refused the refund.",
+}
+_CANCEL_REFUSALS = {
+    CancelRefusal.HAS_REFUNDS: (
+        codes.PAYMENT_HAS_REFUNDS,
+        "The payment has refunds and cannot be canceled; refund instead.",
+    ),
+    CancelRefusal.WINDOW_CLOSED: (
+        codes.CANCEL_WINDOW_CLOSED,
+        "The cancel window has closed; refund instead.",
+    ),
 }
 _DECLINES = {
     Outcome.INVALID_CODE: codes.INVALID_CODE,
@@ -381,15 +412,11 @@ async def _cancel_payment(request: web.Request) -> web.StreamResponse:
                 scenario=Scenario.CANCEL_MARKER,
                 status=PaymentStatus.CANCELED,
             )
-        elif record.refunded_minor > 0:
-            raise _Reply(
-                409,
-                codes.INVALID_STATE,
-                "The payment has refunds and cannot be canceled; refund instead.",
-                code="payment_has_refunds",
-            )
         else:
-            ledger.cancel(record)
+            refusal = ledger.cancel(record)
+            if refusal is not None:
+                code, message = _CANCEL_REFUSALS[refusal]
+                raise _Reply(409, codes.INVALID_STATE, message, code=code)
     except _Reply as reply:
         return _signed(state, reply.status, reply.body)
     return _signed(state, 200, record.to_wire())
@@ -405,24 +432,27 @@ async def _create_refund(request: web.Request) -> web.StreamResponse:
         _check_amount(body.amount, "amount")
         fingerprint = _fingerprint(body)
         record = ledger.get_refund(key)
-        if record is not None:
-            if record.body_sha256 != fingerprint:
-                raise _Reply(
-                    409,
-                    codes.IDEMPOTENCY_CONFLICT,
-                    "This Idempotency-Key was used with other parameters.",
-                )
+        created = record is None
+        if record is None:
+            record = ledger.refund(
+                refund_request_id=key,
+                payment=ledger.get(body.payment),
+                payment_request_id=body.payment,
+                amount=body.amount,
+                fingerprint=fingerprint,
+            )
+        elif record.fingerprint != fingerprint:
+            raise _Reply(
+                409,
+                codes.IDEMPOTENCY_CONFLICT,
+                "This Idempotency-Key was used with other parameters.",
+            )
+        else:
             record.calls += 1
-            return _refund_answer(state, record, created=False)
-        record = ledger.refund(
-            refund_request_id=key,
-            payment_request_id=body.payment,
-            amount=body.amount,
-            body_sha256=fingerprint,
-        )
+        await state.behaviour.hold_refund_answer(ledger.get(record.payment_request_id))
     except _Reply as reply:
         return _signed(state, reply.status, reply.body)
-    return _refund_answer(state, record, created=True)
+    return _refund_answer(state, record, created=created)
 
 
 async def _get_refund(request: web.Request) -> web.StreamResponse:
@@ -434,4 +464,4 @@ async def _get_refund(request: web.Request) -> web.StreamResponse:
             raise _Reply(404, codes.NOT_FOUND, "No such refund.")
     except _Reply as reply:
         return _signed(state, reply.status, reply.body)
-    return _signed(state, 200, record.to_wire())
+    return _signed(state, 200, refund_to_wire(record))

@@ -1,9 +1,10 @@
 """The sandbox partner's books: payments and refunds by Idempotency-Key, and every money movement.
 
 The lazily evaluated state machine and the books are `adapters._sandbox.SandboxLedger`'s (with
-the same reading API as the Alipay+ sandbox's: `payments`, `entries`, `charges_for`,
-`reversals_for`, `to_json`); this module adds what is WalletRest's own: its statuses and decline
-codes, its ids, refunds, and amounts kept as the wire's `Amount` (major units). It holds masked
+the same reading API as the Alipay+ sandbox's: `payments`, `refunds`, `entries`, `charges_for`,
+`reversals_for`, `refunds_for`, `refunded_for`, `to_json`), refunds and the refund test codes
+included; this module adds what is WalletRest's own: its statuses and decline codes, its ids, and
+amounts kept as the wire's `Amount` (major units). It holds masked
 codes and SHA-256 digests, never a raw wallet code.
 """
 
@@ -18,8 +19,7 @@ from typing import Any, ClassVar
 
 from adapters import _sandbox
 from adapters._base import mask_code
-from adapters._clock import Clock
-from adapters._sandbox import Phase, Scenario, digest
+from adapters._sandbox import Phase, RefundDecline, Scenario, digest
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from fx import Money
@@ -32,6 +32,7 @@ __all__ = [
     "SandboxLedger",
     "Scenario",
     "digest",
+    "refund_to_wire",
 ]
 
 LedgerEntry = _sandbox.LedgerEntry
@@ -55,7 +56,6 @@ class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
     reference: str | None
     body_sha256: str = dataclasses.field(repr=False)
     decline_code: str | None
-    refunded_minor: int = 0  # minor units of `amount` refunded so far
 
     def to_wire(self) -> wire.Payment:
         refunded = None
@@ -94,42 +94,21 @@ class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
         }
 
 
-@dataclasses.dataclass
-class RefundRecord:
-    refund_request_id: str
-    refund_id: str
-    payment_request_id: str
-    amount: wire.Amount
-    body_sha256: str = dataclasses.field(repr=False)
-    status: PaymentStatus
-    decline_code: str | None
-    created_at: datetime
-    completed_at: datetime | None = None
-    calls: int = 1
+RefundRecord = _sandbox.RefundRecord  # [wire.Amount, PaymentStatus]
 
-    def to_wire(self) -> wire.Refund:
-        return wire.Refund(
-            id=self.refund_id,
-            request_id=self.refund_request_id,
-            payment=self.payment_request_id,
-            status=self.status.value,
-            amount=self.amount,
-            decline_code=self.decline_code,
-            created_at=_iso(self.created_at),
-            completed_at=_iso(self.completed_at),
-        )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "refund_request_id": self.refund_request_id,
-            "refund_id": self.refund_id,
-            "payment_request_id": self.payment_request_id,
-            "amount": self.amount.model_dump(),
-            "status": self.status.value,
-            "decline_code": self.decline_code,
-            "calls": self.calls,
-            "created_at": self.created_at.isoformat(),
-        }
+def refund_to_wire(record: RefundRecord[wire.Amount, PaymentStatus]) -> wire.Refund:
+    """A refund resource for a recorded refund (made or declined)."""
+    return wire.Refund(
+        id=record.refund_id,
+        request_id=record.refund_request_id,
+        payment=record.payment_request_id,
+        status=record.status.value,
+        amount=record.amount,
+        decline_code=record.code,
+        created_at=_iso(record.created_at),
+        completed_at=_iso(record.completed_at),
+    )
 
 
 class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentStatus]):
@@ -141,11 +120,15 @@ class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentSt
         Phase.PROCESSING: PaymentStatus.PROCESSING,
         Phase.CANCELED: PaymentStatus.CANCELED,
     }
-    ENTRY_REFUND_IDS = True
-
-    def __init__(self, clock: Clock, *, confirm_seconds: float, expire_seconds: float) -> None:
-        super().__init__(clock, confirm_seconds=confirm_seconds, expire_seconds=expire_seconds)
-        self._refunds: dict[str, RefundRecord] = {}
+    REFUND_CODES: ClassVar[Mapping[RefundDecline, str]] = {
+        RefundDecline.NO_PAYMENT: codes.PAYMENT_NOT_REFUNDABLE,
+        RefundDecline.NOT_SUCCEEDED: codes.PAYMENT_NOT_REFUNDABLE,
+        RefundDecline.CANCELED: codes.PAYMENT_NOT_REFUNDABLE,
+        RefundDecline.CURRENCY: codes.PAYMENT_NOT_REFUNDABLE,
+        RefundDecline.EXCEEDS: codes.AMOUNT_EXCEEDS_REFUNDABLE,
+        RefundDecline.DECLINED: codes.REFUND_REJECTED,
+    }
+    CODE_FIELD = "decline_code"
 
     def _record_json(self, record: PaymentRecord) -> dict[str, Any]:
         return record.to_json()
@@ -153,25 +136,14 @@ class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentSt
     def _amount_json(self, amount: wire.Amount) -> Any:
         return amount.model_dump()
 
-    def _extra_json(self) -> dict[str, Any]:
-        return {"refunds": {k: r.to_json() for k, r in self._refunds.items()}}
+    def _money(self, amount: wire.Amount) -> Money:
+        return wire.money_from_wire(amount)
+
+    def _new_refund_id(self) -> str:
+        return f"wr_rf_{uuid.uuid4().hex[:24]}"
 
     def _expired(self, record: PaymentRecord) -> None:
         record.decline_code = codes.PAYMENT_EXPIRED
-
-    # --- reading ---------------------------------------------------------------------------------
-
-    @property
-    def refunds(self) -> dict[str, RefundRecord]:
-        return dict(self._refunds)
-
-    def get_refund(self, refund_request_id: str) -> RefundRecord | None:
-        return self._refunds.get(refund_request_id)
-
-    def refunds_for(self, payment_request_id: str) -> int:
-        return self._count("refund", payment_request_id)
-
-    # --- writing ---------------------------------------------------------------------------------
 
     def record(
         self,
@@ -205,55 +177,3 @@ class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentSt
         elif status is PaymentStatus.FAILED:
             record.completed_at = now
         return self._add(record)
-
-    def refund(
-        self,
-        *,
-        refund_request_id: str,
-        payment_request_id: str,
-        amount: wire.Amount,
-        body_sha256: str,
-    ) -> RefundRecord:
-        """Refund part or all of a succeeded payment; declines are recorded too (replayable)."""
-        now = self._clock.now()
-        payment = self.get(payment_request_id)
-        money = wire.money_from_wire(amount)
-        decline = _refund_decline(payment, money)
-        record = RefundRecord(
-            refund_request_id=refund_request_id,
-            refund_id=f"wr_rf_{uuid.uuid4().hex[:24]}",
-            payment_request_id=payment_request_id,
-            amount=amount,
-            body_sha256=body_sha256,
-            status=PaymentStatus.FAILED if decline else PaymentStatus.SUCCEEDED,
-            decline_code=decline,
-            created_at=now,
-            completed_at=now,
-        )
-        self._refunds[refund_request_id] = record
-        if decline is None and payment is not None:
-            payment.refunded_minor += money.value
-            self._entries.append(
-                LedgerEntry(
-                    "refund",
-                    payment_request_id,
-                    payment.payment_id,
-                    amount,
-                    now,
-                    refund_request_id=refund_request_id,
-                )
-            )
-        return record
-
-
-def _refund_decline(payment: PaymentRecord | None, money: Money) -> str | None:
-    """Why a refund of `money` cannot be made, or None: only succeeded payments, up to their
-    amount in total, in their currency."""
-    if payment is None or payment.status is not PaymentStatus.SUCCEEDED or payment.amount is None:
-        return codes.PAYMENT_NOT_REFUNDABLE
-    charged = wire.money_from_wire(payment.amount)
-    if charged.currency != money.currency:
-        return codes.PAYMENT_NOT_REFUNDABLE
-    if payment.refunded_minor + money.value > charged.value:
-        return codes.AMOUNT_EXCEEDS_REFUNDABLE
-    return None

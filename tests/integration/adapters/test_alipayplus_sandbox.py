@@ -1,7 +1,7 @@
 """The real adapter against the sandbox partner over loopback HTTP, one test code at a time.
 
-Times are shortened (hold 0.5 s against a 0.2 s pay timeout); 0093/0094 move the shared clock
-forward instead of waiting.
+Times are shortened (hold 0.5 s against a 0.2 s pay and refund timeout); 0093/0094 move the
+shared clock forward instead of waiting.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from adapters import (
     OutcomeStatus,
     PaymentCode,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
     SystemClock,
     new_http_client,
 )
@@ -41,6 +43,14 @@ from adapters.alipayplus import (
     create_sandbox_app,
     generate_keypair,
 )
+from adapters.alipayplus.signing import (
+    SignatureHeader,
+    build_content,
+    load_private_key,
+    load_public_key,
+    sign,
+    verify,
+)
 from fx import Money
 
 CLIENT_ID = "SANDBOX_GATEWAY"
@@ -48,7 +58,10 @@ PAY_TIMEOUT = 0.2
 HOLD = 0.5
 CONFIRM = 2.0
 EXPIRE = 3.0
-TIMEOUTS = {Operation.PAY: PAY_TIMEOUT, Operation.INQUIRE: 2.0, Operation.CANCEL: 2.0}
+TIMEOUTS = {op: 2.0 for op in Operation} | {
+    Operation.PAY: PAY_TIMEOUT,
+    Operation.REFUND: PAY_TIMEOUT,
+}
 PAYER_AMOUNT = Money.of(25012, "CNY")
 
 
@@ -404,7 +417,7 @@ async def test_ledger_json_never_holds_the_code(partner: Partner) -> None:
     await partner.adapter.cancel(CancelRequest("att_0001"))
     response = await partner.http.get(f"{partner.url}/_sandbox/ledger", timeout=2)
     data = response.json()
-    assert set(data) == {"payments", "entries"}
+    assert set(data) == {"payments", "refunds", "entries"}
     payment = data["payments"]["att_0001"]
     assert payment["amount"] == {"currency": "CNY", "value": "25012"}
     assert payment["charged"] and payment["reversed"] and payment["pay_calls"] == 1
@@ -414,3 +427,259 @@ async def test_ledger_json_never_holds_the_code(partner: Partner) -> None:
     text = json.dumps(data) + repr(partner.ledger.payments)
     for last4 in ("0000", "0051"):
         assert code(last4) not in text
+
+
+# --- refunds (the behaviour common to both families is in test_adapter_contract.py) -------------
+
+
+def refund_request(
+    value: int,
+    *,
+    request_id: str = "rfa_1",
+    payment: str = "att_0001",
+    payment_id: str | None = None,
+) -> RefundRequest:
+    return RefundRequest(
+        partner_request_id=request_id,
+        payment_partner_request_id=payment,
+        reference=f"rf-{request_id}",
+        amount=Money.of(value * 5, "THB"),
+        payer_amount=Money.of(value, "CNY"),
+        payment_partner_reference=payment_id,
+    )
+
+
+async def pay_ok(partner: Partner, last4: str = "0000", request_id: str = "att_0001") -> str:
+    outcome = await partner.adapter.pay(pay_request(last4, request_id=request_id))
+    assert outcome.status is OutcomeStatus.SUCCEEDED and outcome.partner_reference, outcome
+    return outcome.partner_reference
+
+
+async def signed_post(partner: Partner, path: str, body: bytes) -> httpx.Response:
+    """A request signed as any merchant client would sign it, body bytes as given."""
+    request_time = partner.clock.now().isoformat(timespec="seconds")
+    content = build_content("POST", path, CLIENT_ID, request_time, body)
+    signature = sign(load_private_key(keys()["merchant_private"]), content)
+    header = SignatureHeader(signature=signature, key_version=1).render()
+    response = await partner.http.post(
+        partner.url + path,
+        content=body,
+        headers={
+            "Content-Type": "application/json; charset=UTF-8",
+            "client-id": CLIENT_ID,
+            "Request-Time": request_time,
+            "Signature": header,
+        },
+        timeout=2,
+    )
+    # Every answer is signed over the request's path and the answer's own time and bytes.
+    answer = build_content(
+        "POST",
+        path,
+        response.headers["client-id"],
+        response.headers["response-time"],
+        response.content,
+    )
+    answer_signature = SignatureHeader.parse(response.headers["signature"]).signature
+    assert verify(load_public_key(keys()["partner_public"]), answer, answer_signature)
+    return response
+
+
+async def test_refund_by_payment_id_or_payment_request_id(partner: Partner) -> None:
+    payment_id = await pay_ok(partner)
+    by_id = await partner.adapter.refund(refund_request(100, payment_id=payment_id))
+    assert by_id.status is OutcomeStatus.SUCCEEDED, by_id
+    # Without the partner's paymentId the adapter names the payment by paymentRequestId.
+    by_request_id = await partner.adapter.refund(refund_request(200, request_id="rfa_2"))
+    assert by_request_id.status is OutcomeStatus.SUCCEEDED, by_request_id
+    assert partner.ledger.refunds_for("att_0001") == 2
+    assert partner.ledger.refunded_for("att_0001") == 300
+    record = partner.ledger.get("att_0001")
+    assert record is not None and record.refunded_minor == 300
+    refund = partner.ledger.get_refund("rfa_2")
+    assert refund is not None and refund.payment_id == payment_id
+    assert refund.refund_id == by_request_id.partner_reference
+
+
+@pytest.mark.parametrize(
+    ("setup", "partner_code"),
+    [
+        ("over", "REFUND_AMOUNT_EXCEED"),
+        ("unknown", "ORDER_NOT_EXIST"),
+        ("0051", "ORDER_STATUS_INVALID"),
+        ("0093", "ORDER_STATUS_INVALID"),
+        ("cancelled", "ORDER_IS_CLOSED"),
+        ("0096", "PROCESS_FAIL"),
+        ("currency", "PARAM_ILLEGAL"),
+    ],
+)
+async def test_refund_decline_codes(partner: Partner, setup: str, partner_code: str) -> None:
+    request = refund_request(100)
+    if setup == "over":
+        request = refund_request(25013)
+    elif setup == "currency":
+        request = dataclasses.replace(request, payer_amount=Money.of(100, "HKD"))
+    if setup in ("over", "currency", "cancelled"):
+        await pay_ok(partner)
+    elif setup != "unknown":
+        await partner.adapter.pay(pay_request(setup))
+    if setup == "cancelled":
+        await partner.adapter.cancel(CancelRequest("att_0001"))
+    outcome = await partner.adapter.refund(request)
+    assert (outcome.status, outcome.failure_code, outcome.partner_code) == (
+        OutcomeStatus.FAILED,
+        FailureCode.PARTNER_DECLINED,
+        partner_code,
+    )
+    assert partner.ledger.refunds_for("att_0001") == 0
+    inquiry = await partner.adapter.inquire_refund(
+        RefundInquiryRequest("rfa_1", request.payer_amount)
+    )
+    assert (inquiry.status, inquiry.partner_code) == (OutcomeStatus.FAILED, partner_code)
+
+
+async def test_refund_same_id_other_parameters_is_repeat_req_inconsistent(
+    partner: Partner,
+) -> None:
+    payment_id = await pay_ok(partner)
+    assert (
+        await partner.adapter.refund(refund_request(100, payment_id=payment_id))
+    ).status is OutcomeStatus.SUCCEEDED
+    for other in (
+        refund_request(101, payment_id=payment_id),
+        refund_request(100),  # the same payment, but named otherwise: other parameters
+    ):
+        outcome = await partner.adapter.refund(other)
+        assert_unknown(outcome, Delivery.MAYBE_SENT)
+        assert outcome.partner_code == "REPEAT_REQ_INCONSISTENT"
+    refund = partner.ledger.get_refund("rfa_1")
+    assert refund is not None and refund.calls == 1
+    assert partner.ledger.refunded_for("att_0001") == 100
+
+
+@pytest.mark.parametrize(
+    ("last4", "refund_first", "partner_code"),
+    [("0097", False, "CANCEL_WINDOW_EXCEED"), ("0000", True, "ORDER_STATUS_INVALID")],
+)
+async def test_cancel_refusal_codes(
+    partner: Partner, last4: str, refund_first: bool, partner_code: str
+) -> None:
+    payment_id = await pay_ok(partner, last4)
+    if refund_first:
+        await partner.adapter.refund(refund_request(100, payment_id=payment_id))
+    outcome = await partner.adapter.cancel(CancelRequest("att_0001"))
+    assert (outcome.status, outcome.partner_code) == (OutcomeStatus.FAILED, partner_code)
+    record = partner.ledger.get("att_0001")
+    assert record is not None and record.status == "SUCCESS" and not record.reversed
+
+
+async def test_0095_every_refund_answer_is_held_but_refunds_once(partner: Partner) -> None:
+    payment_id = await pay_ok(partner, "0095")
+    for _ in range(2):
+        assert_unknown(
+            await partner.adapter.refund(refund_request(100, payment_id=payment_id)),
+            Delivery.MAYBE_SENT,
+        )
+    refund = partner.ledger.get_refund("rfa_1")
+    assert refund is not None and refund.calls == 2
+    assert partner.ledger.refunds_for("att_0001") == 1
+
+
+async def test_an_sdk_shaped_refund_and_inquiry_by_refund_id(partner: Partner) -> None:
+    """Field names as Ant's SDK models write them, its optional extras included, indented."""
+    payment_id = await pay_ok(partner)
+    body = {
+        "refundRequestId": "sdk-refund-1",
+        "paymentId": payment_id,
+        "referenceRefundId": "REF-1",
+        "refundAmount": {"currency": "CNY", "value": "1000"},
+        "refundReason": "SDK interop",
+        "isAsyncRefund": False,
+    }
+    answer = await signed_post(
+        partner, "/ams/api/v1/payments/refund", json.dumps(body, indent=3).encode()
+    )
+    data = answer.json()
+    assert data["result"] == {
+        "resultStatus": "S",
+        "resultCode": "SUCCESS",
+        "resultMessage": "Success",
+    }
+    assert data["refundRequestId"] == "sdk-refund-1" and data["paymentId"] == payment_id
+    assert data["refundAmount"] == {"currency": "CNY", "value": "1000"}
+    assert data["refundId"] and data["refundTime"]
+
+    inquiry = await signed_post(
+        partner,
+        "/ams/api/v1/payments/inquiryRefund",
+        json.dumps({"refundId": data["refundId"]}).encode(),
+    )
+    found = inquiry.json()
+    assert found["result"]["resultStatus"] == "S"
+    assert (found["refundStatus"], found["refundRequestId"]) == ("SUCCESS", "sdk-refund-1")
+    assert found["refundAmount"] == {"currency": "CNY", "value": "1000"}
+
+    missing = await signed_post(
+        partner, "/ams/api/v1/payments/inquiryRefund", b'{"refundId":"nope"}'
+    )
+    assert missing.json()["result"]["resultCode"] == "ORDER_NOT_EXIST"
+    illegal = await signed_post(partner, "/ams/api/v1/payments/refund", b'{"paymentId":"x"}')
+    assert illegal.json()["result"]["resultCode"] == "PARAM_ILLEGAL"
+    zero = dict(
+        body, refundRequestId="sdk-refund-0", refundAmount={"currency": "CNY", "value": "0"}
+    )
+    answer = await signed_post(partner, "/ams/api/v1/payments/refund", json.dumps(zero).encode())
+    assert answer.json()["result"]["resultCode"] == "PARAM_ILLEGAL"
+    assert partner.ledger.get_refund("sdk-refund-0") is None
+
+
+@pytest.mark.parametrize("prefix", ["/ams/api", "/aps/api", "/ams/sandbox/api"])
+async def test_refunds_on_every_path_flavour(partner: Partner, prefix: str) -> None:
+    adapter = AlipayPlusAdapter(
+        partner_id="flavour",
+        base_url=partner.url,
+        credentials=AlipayPlusCredentials.from_text(
+            client_id=CLIENT_ID,
+            private_key=keys()["merchant_private"],
+            partner_public_key=keys()["partner_public"],
+        ),
+        http=partner.http,
+        timeouts=TIMEOUTS,
+        clock=partner.clock,
+        path_prefix=prefix,
+    )
+    payment_id = await pay_ok(partner)
+    made = await adapter.refund(refund_request(100, payment_id=payment_id))
+    assert made.status is OutcomeStatus.SUCCEEDED, made
+    found = await adapter.inquire_refund(RefundInquiryRequest("rfa_1", Money.of(100, "CNY")))
+    assert found.status is OutcomeStatus.SUCCEEDED, found
+
+
+async def test_ledger_json_refunds(partner: Partner) -> None:
+    payment_id = await pay_ok(partner)
+    await partner.adapter.refund(refund_request(100, payment_id=payment_id))
+    await partner.adapter.refund(refund_request(99999, request_id="rfa_2", payment_id=payment_id))
+    data = (await partner.http.get(f"{partner.url}/_sandbox/ledger", timeout=2)).json()
+    assert data["payments"]["att_0001"]["refunded_minor"] == 100
+    made, declined = data["refunds"]["rfa_1"], data["refunds"]["rfa_2"]
+    assert (made["status"], made["result_code"], made["amount_minor"]) == ("SUCCESS", None, 100)
+    assert (declined["status"], declined["result_code"]) == ("FAIL", "REFUND_AMOUNT_EXCEED")
+    assert made["payment_id"] == payment_id and made["amount"] == {
+        "currency": "CNY",
+        "value": "100",
+    }
+    charge, refund = data["entries"]
+    assert (charge["kind"], charge["refund_request_id"], charge["amount_minor"]) == (
+        "charge",
+        None,
+        25012,
+    )
+    assert refund == {
+        "kind": "refund",
+        "payment_request_id": "att_0001",
+        "payment_id": payment_id,
+        "refund_request_id": "rfa_1",
+        "amount": {"currency": "CNY", "value": "100"},
+        "amount_minor": 100,
+        "at": refund["at"],
+    }

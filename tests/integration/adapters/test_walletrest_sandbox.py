@@ -48,7 +48,7 @@ from fx import Money
 
 SECRET = secrets.token_urlsafe(32)
 API_KEY = "sk_test_" + secrets.token_hex(16)
-TIMEOUTS = {op: 1.0 for op in Operation} | {Operation.PAY: 0.2}
+TIMEOUTS = {op: 1.0 for op in Operation} | {Operation.PAY: 0.2, Operation.REFUND: 0.2}
 PAYER = Money.of(25012, "CNY")
 
 
@@ -331,6 +331,53 @@ async def test_only_succeeded_payments_are_refundable(partner: Partner, last4: s
     assert partner.ledger.refunds_for("att_0001") == 0
 
 
+@pytest.mark.parametrize(
+    ("last4", "setup", "partner_code"),
+    [
+        ("0000", "cancelled", "payment_not_refundable"),
+        ("0096", "", "refund_rejected"),
+        ("0000", "currency", "payment_not_refundable"),
+    ],
+)
+async def test_refund_decline_codes(
+    partner: Partner, last4: str, setup: str, partner_code: str
+) -> None:
+    assert (await partner.adapter.pay(pay_request(last4))).status is OutcomeStatus.SUCCEEDED
+    request = refund_request(100)
+    if setup == "cancelled":
+        await partner.adapter.cancel(CancelRequest("att_0001"))
+    elif setup == "currency":
+        request = dataclasses.replace(request, payer_amount=Money.of(100, "HKD"))
+    outcome = await partner.adapter.refund(request)
+    assert (outcome.status, outcome.http_status, outcome.partner_code) == (
+        OutcomeStatus.FAILED,
+        402,
+        partner_code,
+    )
+    assert partner.ledger.refunds_for("att_0001") == 0
+
+
+async def test_0097_cancel_is_a_final_invalid_state(partner: Partner) -> None:
+    assert (await partner.adapter.pay(pay_request("0097"))).status is OutcomeStatus.SUCCEEDED
+    outcome = await partner.adapter.cancel(CancelRequest("att_0001"))
+    assert (outcome.status, outcome.http_status, outcome.partner_code) == (
+        OutcomeStatus.FAILED,
+        409,
+        "cancel_window_closed",
+    )
+    assert partner.ledger.reversals_for("att_0001") == 0
+
+
+async def test_0095_every_refund_answer_is_held_but_refunds_once(partner: Partner) -> None:
+    assert (await partner.adapter.pay(pay_request("0095"))).status is OutcomeStatus.SUCCEEDED
+    for _ in range(2):
+        assert_unknown(await partner.adapter.refund(refund_request(100)), Delivery.MAYBE_SENT)
+    refund = partner.ledger.get_refund("rfa_1")
+    assert refund is not None and refund.calls == 2
+    assert partner.ledger.refunds_for("att_0001") == 1
+    assert partner.ledger.refunded_for("att_0001") == 100
+
+
 # --- the ledger ----------------------------------------------------------------------------------
 
 
@@ -355,3 +402,29 @@ async def test_ledger_json_never_holds_the_code(partner: Partner) -> None:
 def test_settings_repr_hides_secrets() -> None:
     settings = SandboxSettings(signing_secret=SECRET, api_keys=frozenset({API_KEY}))
     assert SECRET not in repr(settings) and API_KEY not in repr(settings)
+
+
+async def test_ledger_json_refunds(partner: Partner) -> None:
+    await partner.adapter.pay(pay_request("0000"))
+    await partner.adapter.refund(refund_request(100))
+    await partner.adapter.refund(refund_request(99999, request_id="rfa_2"))
+    data = (await partner.http.get(f"{partner.url}/_sandbox/ledger", timeout=2)).json()
+    assert data["payments"]["att_0001"]["refunded_minor"] == 100
+    made, declined = data["refunds"]["rfa_1"], data["refunds"]["rfa_2"]
+    assert (made["status"], made["decline_code"], made["amount_minor"]) == ("succeeded", None, 100)
+    assert (declined["status"], declined["decline_code"]) == ("failed", "amount_exceeds_refundable")
+    charge, refund = data["entries"]
+    assert (charge["kind"], charge["refund_request_id"], charge["amount_minor"]) == (
+        "charge",
+        None,
+        25012,
+    )
+    assert refund == {
+        "kind": "refund",
+        "payment_request_id": "att_0001",
+        "payment_id": made["payment_id"],
+        "refund_request_id": "rfa_1",
+        "amount": {"currency": "CNY", "value": "1.00"},
+        "amount_minor": 100,
+        "at": refund["at"],
+    }

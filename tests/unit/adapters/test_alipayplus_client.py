@@ -29,6 +29,8 @@ from adapters import (
     OutcomeStatus,
     PaymentCode,
     PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
     SystemClock,
 )
 from adapters.alipayplus import AlipayPlusAdapter, build_adapter, generate_keypair
@@ -45,7 +47,13 @@ from fx import Money
 BASE_URL = "https://partner.test"
 CLIENT_ID = "SANDBOX_GATEWAY"
 CODE = "281234567890120000"
-TIMEOUTS = {Operation.PAY: 2.0, Operation.INQUIRE: 2.0, Operation.CANCEL: 2.0}
+TIMEOUTS = {
+    Operation.PAY: 2.0,
+    Operation.INQUIRE: 2.0,
+    Operation.CANCEL: 2.0,
+    Operation.REFUND: 2.0,
+    Operation.INQUIRE_REFUND: 2.0,
+}
 
 
 @functools.cache
@@ -229,6 +237,116 @@ async def test_inquiry_path_and_body(router: respx.Router, adapter: AlipayPlusAd
     assert json.loads(route.calls.last.request.content) == {"paymentRequestId": "att_0001"}
 
 
+SANDBOX_REFUND = "/ams/sandbox/api/v1/payments/refund"
+SANDBOX_INQUIRY_REFUND = "/ams/sandbox/api/v1/payments/inquiryRefund"
+REFUND = RefundRequest(
+    partner_request_id="rfa_0001",
+    payment_partner_request_id="att_0001",
+    reference="rf_1",
+    amount=Money.of(50000, "THB"),
+    payer_amount=Money.of(10005, "CNY"),
+    payment_partner_reference="P1",
+)
+REFUND_OK = {
+    "result": {"resultStatus": "S", "resultCode": "SUCCESS", "resultMessage": "Success"},
+    "refundRequestId": "rfa_0001",
+    "refundId": "RF1",
+    "paymentId": "P1",
+    "refundAmount": {"currency": "CNY", "value": "10005"},
+    "refundTime": "2026-11-26T10:05:00+08:00",
+}
+
+
+async def test_refund_request_wire_format(router: respx.Router, adapter: AlipayPlusAdapter) -> None:
+    route = router.post(SANDBOX_REFUND).mock(side_effect=lambda r: partner_answer(r, REFUND_OK))
+    outcome = await adapter.refund(REFUND)
+    assert outcome.status is OutcomeStatus.SUCCEEDED, outcome
+    assert outcome.partner_reference == "RF1"
+    assert outcome.completed_at == datetime(2026, 11, 26, 2, 5, tzinfo=UTC)
+
+    request = route.calls.last.request
+    assert request.url == f"{BASE_URL}{SANDBOX_REFUND}"
+    headers = request.headers
+    assert (headers["client-id"], headers["request-time"]) == (
+        CLIENT_ID,
+        "2026-11-26T02:00:00+00:00",
+    )
+    assert headers["content-type"] == "application/json; charset=UTF-8"
+    signature = SignatureHeader.parse(headers["signature"]).signature
+    content = build_content(
+        "POST", SANDBOX_REFUND, CLIENT_ID, headers["request-time"], request.content
+    )
+    assert verify(load_public_key(keys()["merchant_public"]), content, signature)
+    assert request.content == (
+        b'{"refundRequestId":"rfa_0001","paymentId":"P1",'
+        b'"refundAmount":{"currency":"CNY","value":"10005"}}'
+    )
+
+
+async def test_inquire_refund_path_and_body(
+    router: respx.Router, adapter: AlipayPlusAdapter
+) -> None:
+    answer = {
+        "result": {"resultStatus": "S", "resultCode": "SUCCESS"},
+        "refundRequestId": "rfa_0001",
+        "refundId": "RF1",
+        "refundStatus": "SUCCESS",
+        "refundAmount": {"currency": "CNY", "value": "10005"},
+        "refundTime": "2026-11-26T10:05:00+08:00",
+    }
+    route = router.post(SANDBOX_INQUIRY_REFUND).mock(
+        side_effect=lambda r: partner_answer(r, answer)
+    )
+    outcome = await adapter.inquire_refund(RefundInquiryRequest("rfa_0001", Money.of(10005, "CNY")))
+    assert (outcome.status, outcome.partner_reference) == (OutcomeStatus.SUCCEEDED, "RF1")
+    assert route.calls.last.request.content == b'{"refundRequestId":"rfa_0001"}'
+
+
+@pytest.mark.parametrize(
+    ("answer", "fragment"),
+    [
+        (lambda r: httpx.Response(500, content=b"oops"), "HTTP 500"),
+        (lambda r: httpx.Response(200, content=json.dumps(REFUND_OK).encode()), "unsigned"),
+        (
+            lambda r: partner_answer(
+                r, {**REFUND_OK, "refundAmount": {"currency": "CNY", "value": "1"}}
+            ),
+            "differs",
+        ),
+        (lambda r: partner_answer(r, {"result": 3}), "unparseable"),
+    ],
+)
+async def test_untrusted_refund_answers_are_unknown_maybe_sent(
+    router: respx.Router,
+    adapter: AlipayPlusAdapter,
+    answer: Callable[[httpx.Request], httpx.Response],
+    fragment: str,
+) -> None:
+    router.post(SANDBOX_REFUND).mock(side_effect=answer)
+    outcome = await adapter.refund(REFUND)
+    assert (outcome.status, outcome.delivery) == (OutcomeStatus.UNKNOWN, Delivery.MAYBE_SENT)
+    assert fragment in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("error", "delivery"),
+    [
+        (httpx.ConnectError("refused"), Delivery.NOT_SENT),
+        (httpx.ReadTimeout("slow answer"), Delivery.MAYBE_SENT),
+    ],
+)
+async def test_refund_transport_errors(
+    router: respx.Router, adapter: AlipayPlusAdapter, error: Exception, delivery: Delivery
+) -> None:
+    router.post(SANDBOX_REFUND).mock(side_effect=error)
+    router.post(SANDBOX_INQUIRY_REFUND).mock(side_effect=error)
+    for outcome in (
+        await adapter.refund(REFUND),
+        await adapter.inquire_refund(RefundInquiryRequest("rfa_0001", Money.of(10005, "CNY"))),
+    ):
+        assert (outcome.status, outcome.delivery) == (OutcomeStatus.UNKNOWN, delivery)
+
+
 def _plain(status: int, body: bytes = b"oops") -> Callable[[httpx.Request], httpx.Response]:
     return lambda request: httpx.Response(status, content=body)
 
@@ -366,7 +484,13 @@ def test_adapter_satisfies_the_protocol() -> None:
     )
     assert isinstance(adapter, Adapter)
     assert adapter.partner_id == "p"
-    assert adapter.capabilities == {Operation.PAY, Operation.INQUIRE, Operation.CANCEL}
+    assert adapter.capabilities == {
+        Operation.PAY,
+        Operation.INQUIRE,
+        Operation.CANCEL,
+        Operation.REFUND,
+        Operation.INQUIRE_REFUND,
+    }
     assert "PRIVATE" not in repr(adapter)
 
 
@@ -416,6 +540,7 @@ def test_build_adapter_missing_credential() -> None:
         ("partner.test", TIMEOUTS),
         ("https://partner.test/?x=1", TIMEOUTS),
         (BASE_URL, {Operation.PAY: 8.0, Operation.INQUIRE: 5.0}),
+        (BASE_URL, {Operation.PAY: 8.0, Operation.INQUIRE: 5.0, Operation.CANCEL: 8.0}),
         (BASE_URL, {**TIMEOUTS, Operation.PAY: 0}),
     ],
 )
