@@ -1,21 +1,45 @@
-"""Operator actions behind the command line: merchants and API keys (async, testable)."""
+"""Operator actions behind the command line: merchants, API keys, webhooks and request signing
+(async, testable).
+
+Webhook and signing secrets are returned in the clear exactly once, when made, for the command
+line to show; the database holds them sealed (`gateway/secrets.py`). Running gateways see these
+changes within `durations.key_cache_ttl` (their cache of keys and merchants; `gateway/auth.py`).
+"""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 import fx
 from gateway._iso3166 import ALPHA2
 from gateway.auth import Role, generate_key
 from gateway.ids import new_id
+from gateway.secrets import Purpose, SealedSecretError, SecretBox, SecretSet, generate_secret
 from gateway.storage import repository as repo
 from gateway.storage.db import Database
 
-__all__ = ["AdminError", "create_key", "create_merchant", "find_merchant_by_name"]
+__all__ = [
+    "MAX_KEEP_PREVIOUS",
+    "AdminError",
+    "check_webhook_url",
+    "clear_webhook",
+    "create_key",
+    "create_merchant",
+    "disable_signing",
+    "enable_signing",
+    "find_merchant_by_name",
+    "rotate_secret",
+    "set_webhook",
+]
+
+MAX_KEEP_PREVIOUS = timedelta(days=7)
 
 
 class AdminError(ValueError):
@@ -106,3 +130,140 @@ async def create_key(db: Database, *, role: Role, merchant_id: str | None) -> st
             )
         )
     return key.plaintext
+
+
+# --- webhooks and request signing -------------------------------------------------------------
+
+_COLUMN = {Purpose.WEBHOOK: "webhook_secret", Purpose.SIGNING: "signing_secret"}
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host, no credentials, no fragment, at most 2000 chars."""
+    if len(url) > 2000 or any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        raise AdminError("--url", "use an http(s) URL of at most 2000 characters, no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise AdminError("--url", f"{url!r} is not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AdminError("--url", f"{url!r} is not an http(s) URL, e.g. https://shop.example/hooks")
+    if parts.username is not None or parts.password is not None:
+        raise AdminError("--url", "leave credentials out of the URL: webhooks are signed instead")
+    if parts.fragment:
+        raise AdminError("--url", "remove the #fragment: it is never sent")
+    return url
+
+
+async def _merchant_for_update(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
+    stmt = sa.select(repo.merchants).where(repo.merchants.c.id == merchant_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    if row is None:
+        raise AdminError("MERCHANT_ID", f"no merchant {merchant_id}")
+    return dict(row)
+
+
+async def _update_merchant(conn: AsyncConnection, merchant_id: str, **values: Any) -> None:
+    await conn.execute(
+        sa.update(repo.merchants).where(repo.merchants.c.id == merchant_id).values(**values)
+    )
+
+
+async def set_webhook(db: Database, box: SecretBox, *, merchant_id: str, url: str) -> str | None:
+    """Point the merchant's events at `url`. Returns a new webhook secret (made when the merchant
+    had none), else None: an existing secret is kept."""
+    url = check_webhook_url(url)
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        values: dict[str, Any] = {"webhook_url": url}
+        secret = None
+        if not merchant["webhook_secret"]:
+            secret = generate_secret(Purpose.WEBHOOK)
+            values["webhook_secret"] = box.seal(
+                SecretSet(secret), merchant_id=merchant_id, purpose=Purpose.WEBHOOK
+            )
+        await _update_merchant(conn, merchant_id, **values)
+    return secret
+
+
+async def clear_webhook(db: Database, *, merchant_id: str) -> bool:
+    """Remove the merchant's webhook URL and secret; False if it had none. Its events are then
+    `no_endpoint` (redeliver them once a URL is set again, which makes a new secret)."""
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        await _update_merchant(conn, merchant_id, webhook_url=None, webhook_secret=None)
+    return merchant["webhook_url"] is not None
+
+
+async def enable_signing(db: Database, box: SecretBox, *, merchant_id: str) -> str | None:
+    """Require signed requests of the merchant. Returns a new signing secret (made when it had
+    none), else None: an existing secret is kept."""
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        values: dict[str, Any] = {"require_signature": True}
+        secret = None
+        if not merchant["signing_secret"]:
+            secret = generate_secret(Purpose.SIGNING)
+            values["signing_secret"] = box.seal(
+                SecretSet(secret), merchant_id=merchant_id, purpose=Purpose.SIGNING
+            )
+        await _update_merchant(conn, merchant_id, **values)
+    return secret
+
+
+async def disable_signing(db: Database, *, merchant_id: str) -> None:
+    """Stop requiring signed requests. The secret is kept: a request that still carries a
+    signature is checked against it (and refused if wrong)."""
+    async with db.writer.connect() as conn, conn.begin():
+        await _merchant_for_update(conn, merchant_id)
+        await _update_merchant(conn, merchant_id, require_signature=False)
+
+
+async def rotate_secret(
+    db: Database,
+    box: SecretBox,
+    *,
+    merchant_id: str,
+    purpose: Purpose,
+    keep_previous: timedelta = timedelta(0),
+    now: datetime | None = None,
+) -> str:
+    """Replace the merchant's webhook or signing secret; returns the new one.
+
+    With `keep_previous`, the old secret stays valid that long beside the new one (webhooks carry
+    a signature by each; requests signed by either are accepted), so the merchant can switch
+    without a gap. Up to `MAX_KEEP_PREVIOUS`.
+    """
+    if not timedelta(0) <= keep_previous <= MAX_KEEP_PREVIOUS:
+        raise AdminError("--keep-previous", "use a duration from 0s to 7d")
+    now = now or datetime.now(UTC)
+    column = _COLUMN[purpose]
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        sealed = merchant[column]
+        if not sealed:
+            how = "webhook set --url URL" if purpose is Purpose.WEBHOOK else "signing enable"
+            raise AdminError(
+                "MERCHANT_ID",
+                f"merchant {merchant_id} has no {purpose.value} secret yet: run "
+                f"`gateway merchants {how} {merchant_id}` first",
+            )
+        new = generate_secret(purpose)
+        if keep_previous > timedelta(0):
+            try:
+                current = box.open(sealed, merchant_id=merchant_id, purpose=purpose)
+            except SealedSecretError as exc:
+                raise AdminError(
+                    "--keep-previous", f"{exc}; or rotate without --keep-previous"
+                ) from exc
+            rotated = current.rotated(new, now=now, keep_previous_until=now + keep_previous)
+        else:
+            rotated = SecretSet(new)  # the old one need not (and may not) open
+        await _update_merchant(
+            conn,
+            merchant_id,
+            **{column: box.seal(rotated, merchant_id=merchant_id, purpose=purpose)},
+        )
+    return new

@@ -1,7 +1,13 @@
-"""API keys: 256-bit random secrets, shown once, stored as SHA-256 (API.md, Authentication).
+"""API keys: 256-bit random secrets, shown once, stored as SHA-256 (API.md, Authentication);
+and signed requests for merchants that require them.
 
 A fast hash is right here: the key has 256 bits of entropy, so there is nothing to brute-force.
 Lookups are cached for a short time so the hot path does not read the database per request.
+
+The cache (`KeyStore`, per process) holds each key's row and its merchant's row, read together,
+for `durations.key_cache_ttl` (30 s by default). What the command line changes in the database
+(signing enabled or disabled, a secret rotated, a webhook URL set) therefore reaches a running
+gateway within that time, without a restart; a revoked key stops working within it too.
 """
 
 from __future__ import annotations
@@ -9,15 +15,22 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.errors import AuthenticationFailed, Forbidden, NotFound
+from gateway.secrets import Purpose, SealedSecretError, SecretBox, SecretSet
 from gateway.storage import repository as repo
 from gateway.storage.db import Database
+from gateway.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify_request
 
 __all__ = ["KeyStore", "NewKey", "Principal", "Role", "generate_key", "hash_key"]
+
+log = logging.getLogger(__name__)
 
 
 class Role(enum.StrEnum):
@@ -69,11 +82,26 @@ class Principal:
 
 
 class KeyStore:
-    def __init__(self, db: Database, ttl_seconds: float = 30.0, max_entries: int = 10_000) -> None:
+    """Authenticates API keys (cached for `ttl_seconds`) and checks signed requests.
+
+    `secrets` opens merchants' sealed signing secrets; without it (tests of keys alone) a
+    merchant that signs cannot be served.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        ttl_seconds: float = 30.0,
+        max_entries: int = 10_000,
+        *,
+        secrets: SecretBox | None = None,
+    ) -> None:
         self._db = db
         self._ttl = ttl_seconds
         self._max = max_entries
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._box = secrets
+        self._opened: dict[str, SecretSet] = {}  # sealed value -> its secrets
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.startswith("Bearer "):
@@ -94,3 +122,60 @@ class KeyStore:
             self._cache.clear()
         self._cache[key_hash] = (now + self._ttl, principal)
         return principal
+
+    async def verify_signature(
+        self,
+        principal: Principal,
+        header: str | None,
+        *,
+        method: str,
+        target: str,
+        read_body: Callable[[], Awaitable[bytes]],
+        now: datetime,
+        tolerance: timedelta,
+    ) -> None:
+        """Raise `AuthenticationFailed` unless the request is signed as its merchant requires.
+
+        A merchant with `require_signature` must sign every request of its keys. A signature
+        sent by a merchant that does not require one is checked all the same (a wrong one is
+        refused). Operator keys belong to no merchant and are not signed: the header is ignored.
+        """
+        merchant = principal.merchant
+        if merchant is None or (header is None and not merchant.get("require_signature")):
+            return
+        if header is None:
+            raise AuthenticationFailed(
+                f"{SIGNATURE_HEADER} is missing: this merchant requires signed requests "
+                f"({SIGNATURE_HEADER}: t=<unix seconds>,v1=<hex HMAC-SHA256>)."
+            )
+        live = self._signing_secrets(merchant, now)
+        if not live:
+            raise AuthenticationFailed(
+                f"{SIGNATURE_HEADER} is wrong: this merchant has no signing secret, so no "
+                "signature can match (leave the header out, or ask for signing to be enabled)."
+            )
+        body = await read_body()
+        try:
+            verify_request(
+                header, live, method=method, target=target, body=body, now=now, tolerance=tolerance
+            )
+        except SignatureError as exc:
+            raise AuthenticationFailed(exc.message) from None
+
+    def _signing_secrets(self, merchant: dict[str, Any], now: datetime) -> tuple[str, ...]:
+        sealed = merchant.get("signing_secret")
+        if not sealed:
+            return ()
+        opened = self._opened.get(sealed)
+        if opened is None:
+            if self._box is None:
+                raise RuntimeError("KeyStore needs the secrets box to check signed requests")
+            try:
+                opened = self._box.open(sealed, merchant_id=merchant["id"], purpose=Purpose.SIGNING)
+            except SealedSecretError as exc:
+                log.error("cannot check merchant %s's signed requests: %s", merchant["id"], exc)
+                raise
+            if len(self._opened) >= self._max:
+                self._opened.clear()
+            self._opened[sealed] = opened
+        return opened.live(now)

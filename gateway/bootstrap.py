@@ -15,6 +15,7 @@ from aiohttp import web
 import fx
 from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
 from adapters._transport import new_http_client
+from gateway.api.events import routes as event_routes
 from gateway.api.middlewares import middlewares
 from gateway.api.routes import routes
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
@@ -25,6 +26,7 @@ from gateway.config import (
     Settings,
     resolve_code_hash_key,
     resolve_credentials,
+    resolve_secrets_key,
 )
 from gateway.context import CodeHasher, Context
 from gateway.health import Health
@@ -32,8 +34,10 @@ from gateway.ids import new_id
 from gateway.metrics import Metrics
 from gateway.retry import full_jitter, policy_with
 from gateway.routing import Router
+from gateway.secrets import SecretBox
 from gateway.storage.db import open_database
 from gateway.storage.writer import GroupCommitWriter
+from gateway.webhooks.worker import WebhookWorker
 from gateway.workers.resolver import Resolver
 
 __all__ = ["build_adapters", "create_app", "rate_source", "running_context"]
@@ -83,16 +87,20 @@ async def running_context(
     env: Mapping[str, str] | None = None,
     http: httpx.AsyncClient | None = None,
     resolver: bool = True,
+    webhooks: bool = True,
 ) -> AsyncIterator[Context]:
-    """Open the database, writer, partner client and workers; close them all on exit."""
+    """Open the database, writer, partner client and workers (the resolver; the webhook worker,
+    with a client of its own); close them all on exit."""
     env = os.environ if env is None else env
     clock = clock or SystemClock()
     hasher = CodeHasher(resolve_code_hash_key(settings, env))
+    box = SecretBox(resolve_secrets_key(settings, env))
     own_http = http is None
     http = http or new_http_client()
     db = open_database(settings.database.url)
     writer = GroupCommitWriter(db.writer)
     worker: Resolver | None = None
+    deliverer: WebhookWorker | None = None
     try:
         ctx = Context(
             settings=settings,
@@ -114,13 +122,19 @@ async def running_context(
                 cooldown=settings.durations.breaker_cooldown.total_seconds(),
             ),
             owner=f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}",
+            secrets=box,
         )
         await writer.start()
         if resolver:
             worker = Resolver(ctx)
             await worker.start()
+        if webhooks:
+            deliverer = WebhookWorker(ctx)
+            await deliverer.start()
         yield ctx
     finally:
+        if deliverer is not None:
+            await deliverer.stop()
         if worker is not None:
             await worker.stop()
         await writer.stop()
@@ -152,10 +166,15 @@ def create_app(
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with running_context(settings, clock=clock, env=env) as ctx:
             app[CONTEXT] = ctx
-            app[KEYS] = KeyStore(ctx.db)
+            app[KEYS] = KeyStore(
+                ctx.db,
+                ttl_seconds=settings.durations.key_cache_ttl.total_seconds(),
+                secrets=ctx.secrets,
+            )
             _quiet_garbage_collector()
             yield
 
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(routes)
+    app.add_routes(event_routes)
     return app

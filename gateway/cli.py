@@ -1,4 +1,4 @@
-"""The `gateway` command line: serve, sandbox, demo, merchants, keys, migrate.
+"""The `gateway` command line: serve, sandbox, demo, merchants (webhooks, signing), keys, migrate.
 
 click rather than argparse: nested command groups (`merchants create`, `keys create`) with typed
 options and generated help come for free, and `CliRunner` tests them without a subprocess.
@@ -15,15 +15,19 @@ import secrets
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 from aiohttp import web
 
 from gateway import admin
 from gateway.auth import Role
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.config import ConfigError, Settings, load_settings, resolve_secrets_key
+from gateway.durations import DurationError, parse_duration
+from gateway.secrets import Purpose, SecretBox
 from gateway.storage.db import Database, open_database
 from gateway.storage.migrate import upgrade
 
@@ -288,6 +292,137 @@ def keys_create(ctx: click.Context, merchant_id: str | None, role: str) -> None:
     )
 
 
+# --- webhooks and request signing (secrets are shown once, on stdout; notes go to stderr) ------
+
+
+def _secret_box(settings: Settings) -> SecretBox:
+    try:
+        return SecretBox(resolve_secrets_key(settings, os.environ))
+    except ConfigError as exc:
+        raise click.ClickException(f"invalid configuration:\n{exc}") from exc
+
+
+def _show_secret(secret: str, what: str) -> None:
+    click.echo(secret)
+    click.echo(f"(the {what} above is shown once: hand it to the merchant now)", err=True)
+
+
+def _keep_previous(_ctx: click.Context, _param: click.Parameter, value: str) -> timedelta:
+    try:
+        return parse_duration(value) or timedelta(0)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+_KEEP_PREVIOUS = click.option(
+    "--keep-previous",
+    default="0s",
+    show_default=True,
+    callback=_keep_previous,
+    help='Keep the old secret valid this long beside the new one (e.g. "24h"; at most 7d).',
+)
+
+
+@merchants.group("webhook")
+def merchants_webhook() -> None:
+    """A merchant's webhook URL and secret (events are signed with it)."""
+
+
+@merchants_webhook.command("set")
+@click.argument("merchant_id")
+@click.option("--url", required=True, help="The http(s) URL events are POSTed to.")
+@click.pass_context
+def merchants_webhook_set(ctx: click.Context, merchant_id: str, url: str) -> None:
+    """Set the webhook URL; makes a webhook secret if there is none and prints it once."""
+    settings = _settings(ctx)
+    box = _secret_box(settings)
+    secret = _admin(
+        settings, lambda db: admin.set_webhook(db, box, merchant_id=merchant_id, url=url)
+    )
+    parts = urlsplit(url)
+    if parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+        click.echo("warning: plain http: events travel unencrypted; prefer https", err=True)
+    if secret is not None:
+        _show_secret(secret, "webhook secret")
+    else:
+        click.echo(f"webhook URL of {merchant_id} set; its secret is unchanged", err=True)
+
+
+@merchants_webhook.command("rotate-secret")
+@click.argument("merchant_id")
+@_KEEP_PREVIOUS
+@click.pass_context
+def merchants_webhook_rotate(
+    ctx: click.Context, merchant_id: str, keep_previous: timedelta
+) -> None:
+    """Replace the webhook secret; prints the new one once."""
+    settings = _settings(ctx)
+    box = _secret_box(settings)
+    secret = _admin(
+        settings,
+        lambda db: admin.rotate_secret(
+            db, box, merchant_id=merchant_id, purpose=Purpose.WEBHOOK, keep_previous=keep_previous
+        ),
+    )
+    _show_secret(secret, "new webhook secret")
+
+
+@merchants_webhook.command("clear")
+@click.argument("merchant_id")
+@click.pass_context
+def merchants_webhook_clear(ctx: click.Context, merchant_id: str) -> None:
+    """Remove the webhook URL and secret: events are no longer delivered (`no_endpoint`)."""
+    had = _admin(_settings(ctx), lambda db: admin.clear_webhook(db, merchant_id=merchant_id))
+    click.echo(f"webhook of {merchant_id} cleared" if had else f"{merchant_id} had no webhook")
+
+
+@merchants.group("signing")
+def merchants_signing() -> None:
+    """Signed requests (Gateway-Signature) for a merchant's API keys."""
+
+
+@merchants_signing.command("enable")
+@click.argument("merchant_id")
+@click.pass_context
+def merchants_signing_enable(ctx: click.Context, merchant_id: str) -> None:
+    """Require signed requests; makes a signing secret if there is none and prints it once."""
+    settings = _settings(ctx)
+    box = _secret_box(settings)
+    secret = _admin(settings, lambda db: admin.enable_signing(db, box, merchant_id=merchant_id))
+    if secret is not None:
+        _show_secret(secret, "signing secret")
+    else:
+        click.echo(f"{merchant_id} now requires signed requests; its secret is unchanged", err=True)
+
+
+@merchants_signing.command("disable")
+@click.argument("merchant_id")
+@click.pass_context
+def merchants_signing_disable(ctx: click.Context, merchant_id: str) -> None:
+    """Stop requiring signed requests (a signature sent anyway is still checked)."""
+    _admin(_settings(ctx), lambda db: admin.disable_signing(db, merchant_id=merchant_id))
+    click.echo(f"{merchant_id} no longer requires signed requests")
+
+
+@merchants_signing.command("rotate-secret")
+@click.argument("merchant_id")
+@_KEEP_PREVIOUS
+@click.pass_context
+def merchants_signing_rotate(
+    ctx: click.Context, merchant_id: str, keep_previous: timedelta
+) -> None:
+    """Replace the signing secret; prints the new one once."""
+    settings = _settings(ctx)
+    box = _secret_box(settings)
+    secret = _admin(
+        settings,
+        lambda db: admin.rotate_secret(
+            db, box, merchant_id=merchant_id, purpose=Purpose.SIGNING, keep_previous=keep_previous
+        ),
+    )
+    _show_secret(secret, "new signing secret")
+
+
 @main.group()
 def partners() -> None:
     """Configured partners and their health."""
@@ -329,6 +464,26 @@ def partners_status(ctx: click.Context, url: str | None) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+# --- ledger -----------------------------------------------------------------------------------
+
+
+@main.group()
+def ledger() -> None:
+    """The double-entry journal."""
+
+
+@ledger.command("verify")
+@click.pass_context
+def ledger_verify(ctx: click.Context) -> None:
+    """Check the journal against payments, refunds and fee schedules; exit 1 on any problem."""
+    from gateway.services.ledger_verify import verify_ledger
+
+    settings = _settings(ctx)
+    report = _admin(settings, lambda db: verify_ledger(db, settings))
+    click.echo(report.summary())
+    ctx.exit(0 if report.ok else 1)
 
 
 # --- demo -------------------------------------------------------------------------------------

@@ -81,12 +81,14 @@ __all__ = [
     "Settings",
     "Timeouts",
     "Wallet",
+    "WebhookSettings",
     "default_config_dir",
     "load_settings",
     "normalise_database_url",
     "resolve_code_hash_key",
     "resolve_credentials",
     "resolve_sandbox_private_key",
+    "resolve_secrets_key",
 ]
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -359,6 +361,9 @@ class DatabaseSettings(_Model):
 class SecuritySettings(_Model):
     code_hash_key_env: EnvVarName = "GATEWAY_CODE_HASH_KEY"
     """Names the variable holding the HMAC key for wallet-code hashes (`resolve_code_hash_key`)."""
+    secrets_key_env: EnvVarName = "GATEWAY_SECRETS_KEY"
+    """Names the variable holding the key that seals merchants' webhook and signing secrets
+    (`resolve_secrets_key`, `gateway/secrets.py`)."""
 
 
 class FxSettings(_Model):
@@ -435,6 +440,13 @@ class Durations(_Model):
     readiness_timeout: Duration = timedelta(seconds=2)
     breaker_cooldown: Duration = timedelta(seconds=30)
     """How long an open partner breaker refuses traffic before letting one trial call through."""
+    signature_tolerance: Duration = timedelta(minutes=5)
+    """How far a `Gateway-Signature` timestamp may be from the gateway's clock, either way."""
+    webhook_poll_interval: Duration = timedelta(seconds=1)
+    """How often the webhook worker looks for due events (it is also kicked after a commit)."""
+    key_cache_ttl: Duration = timedelta(seconds=30)
+    """How long an API key's lookup (its merchant, webhook and signing settings) is cached:
+    changes made with the command line take effect in running gateways within it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Durations:
@@ -464,6 +476,68 @@ class Durations(_Model):
                 key="lease_duration",
             )
         return self
+
+
+def _schedule_step(value: object) -> timedelta:
+    if isinstance(value, timedelta):
+        step: timedelta | None = value
+    else:
+        try:
+            step = parse_duration(cast(str, value))
+        except DurationError as exc:
+            raise _fail(str(exc), f'write a duration string such as "0s", {EXAMPLES}') from None
+    if step is None:
+        raise _fail("'off' is not a delay", 'write e.g. "0s" or "5m"')
+    return step
+
+
+ScheduleStep = Annotated[timedelta, BeforeValidator(_schedule_step)]
+
+
+class WebhookSettings(_Model):
+    """Delivery of events to merchants' webhook URLs (`gateway/webhooks/worker.py`).
+
+    `schedule[n]` is the wait before attempt n+1, after the previous attempt; the first attempt
+    is made when the event is created (or a redelivery is asked for), so the list starts with
+    "0s". After the last attempt fails the event is `failed`. Each wait is lengthened by a random
+    0 to `jitter_percent` %, so retries of many events do not arrive at once.
+    """
+
+    timeout: Duration = timedelta(seconds=10)
+    """One delivery: connect, send, and wait for the status line."""
+    schedule: tuple[ScheduleStep, ...] = Field(
+        default=(
+            timedelta(0),
+            timedelta(minutes=1),
+            timedelta(minutes=5),
+            timedelta(minutes=30),
+            timedelta(hours=2),
+            timedelta(hours=5),
+            timedelta(hours=10),
+            timedelta(hours=10),
+        ),
+        min_length=1,
+        max_length=50,
+    )
+    concurrency: int = Field(16, ge=1, le=1000)
+    """Deliveries in flight at once, per gateway process."""
+    jitter_percent: int = Field(10, ge=0, le=100)
+
+    @field_validator("schedule")
+    @classmethod
+    def _starts_now(cls, schedule: tuple[timedelta, ...]) -> tuple[timedelta, ...]:
+        if schedule and schedule[0] != timedelta(0):
+            raise _fail(
+                "the first attempt is made when the event is created",
+                'start the list with "0s"',
+                key="[0]",
+            )
+        return schedule
+
+    @property
+    def span(self) -> timedelta:
+        """From an event's creation to its last attempt, jitter aside."""
+        return sum(self.schedule, timedelta(0))
 
 
 class Timeouts(_Model):
@@ -523,6 +597,7 @@ class _Sections(_Model):
     durations: Durations = Durations()
     partner_defaults: PartnerDefaults = PartnerDefaults()
     sandbox: SandboxDelays = SandboxDelays()
+    webhooks: WebhookSettings = WebhookSettings()
 
 
 # --- wallets.toml ------------------------------------------------------------------------------
@@ -778,6 +853,16 @@ def _schedule_problems(settings: Settings) -> list[tuple[str, str, str]]:
                 "raise durations.lease_duration",
             )
         )
+    webhook = settings.webhooks.timeout
+    if durations.lease_duration <= webhook + max(timedelta(milliseconds=500), webhook / 4):
+        problems.append(
+            (
+                "durations.lease_duration",
+                "must outlast a webhook delivery (webhooks.timeout, plus a quarter of it or "
+                "500ms at least), or two processes could deliver one event at once",
+                "raise durations.lease_duration or lower webhooks.timeout",
+            )
+        )
     ports: dict[int, str] = {settings.server.port: "server.port"}
     for partner in settings.partners:
         if not partner.sandbox.enabled:
@@ -863,6 +948,26 @@ def resolve_code_hash_key(settings: Settings, env: Mapping[str, str]) -> bytes:
     if isinstance(found, ConfigProblem):
         raise ConfigError([found])
     return found.encode()
+
+
+def resolve_secrets_key(settings: Settings, env: Mapping[str, str]) -> bytes:
+    """The key sealing merchants' secrets (UTF-8 bytes of the variable; at least 32 of them)."""
+    var = settings.security.secrets_key_env
+    file = _display(settings.config_dir / GATEWAY_FILE, settings.config_dir)
+    fix = f'export it with a long random value, e.g. `export {var}="$(openssl rand -hex 32)"`'
+    found = _require_env(env, var, file, "security.secrets_key_env", fix)
+    if isinstance(found, ConfigProblem):
+        raise ConfigError([found])
+    key = found.encode()
+    if len(key) < 32:
+        # Never echo the value.
+        raise ConfigError.single(
+            file,
+            "security.secrets_key_env",
+            f"environment variable {var} is too short ({len(key)} bytes; at least 32)",
+            fix,
+        )
+    return key
 
 
 # --- database URLs -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from gateway.health import Health
 from gateway.metrics import Metrics
 from gateway.retry import Policy
 from gateway.routing import Router
+from gateway.secrets import SecretBox
 from gateway.storage.db import Database
 from gateway.storage.writer import GroupCommitWriter
 
@@ -53,5 +54,10 @@ class Context:
     metrics: Metrics
     owner: str
     """This process's name in leases."""
+    secrets: SecretBox
+    """Opens merchants' sealed webhook and signing secrets (`gateway/secrets.py`)."""
     kick: Callable[[str], None] = lambda _payment_id: None
     """Ask the resolver to look at a payment now (set by the resolver when it starts)."""
+    kick_webhooks: Callable[[], None] = lambda: None
+    """Ask the webhook worker to look for due events now: call it after a commit that wrote
+    outbox rows (set by the worker when it starts; a no-op without one)."""

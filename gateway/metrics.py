@@ -39,6 +39,13 @@ class Metrics:
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
+        self.webhook_deliveries = Counter(
+            "gateway_webhook_deliveries_total",
+            "Webhook outcomes: delivered, retry (an attempt failed, another is scheduled), "
+            "failed (the schedule ran out), no_endpoint (the merchant has no webhook URL).",
+            ["outcome"],
+            registry=self.registry,
+        )
         self.breaker = Gauge(
             "gateway_partner_breaker",
             "1 for the state each partner's circuit breaker is in.",

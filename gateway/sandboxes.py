@@ -2,7 +2,8 @@
 
 Sandbox keys are never committed: `sandbox_environment` makes any that the environment lacks
 (each protocol knows what its partners need: RSA pairs and a client id, or an API key and a
-shared secret; plus the wallet-code hash key) so the demo and the tests run with zero set-up,
+shared secret; plus the gateway's wallet-code hash key and the key sealing merchants' webhook
+and signing secrets) so the demo and the tests run with zero set-up,
 and `gateway sandbox keys` prints them as `export` lines to share between processes.
 """
 
@@ -38,9 +39,10 @@ def sandbox_environment(settings: Settings, env: Mapping[str, str]) -> dict[str,
     variables is missing, all of them are made anew.
     """
     made: dict[str, str] = {}
-    hash_key = settings.security.code_hash_key_env
-    if not env.get(hash_key):
-        made[hash_key] = secrets.token_urlsafe(32)
+    # The gateway's own keys: wallet-code hashes, and the one sealing merchants' secrets.
+    for own_key in (settings.security.code_hash_key_env, settings.security.secrets_key_env):
+        if not env.get(own_key):
+            made[own_key] = secrets.token_urlsafe(32)
     for partner in _sandbox_partners(settings):
         if all(env.get(name) for name in _variables(partner)):
             continue

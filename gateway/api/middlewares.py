@@ -1,4 +1,5 @@
-"""Request id, error rendering, and the `Server-Timing` of the gateway's own time."""
+"""Request id, error rendering, the `Server-Timing` of the gateway's own time, and signed
+requests (`Gateway-Signature`, API.md Authentication)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from gateway.api.state import MAX_BODY
+from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from gateway.ids import new_id
 from gateway.views import dumps
+from gateway.webhooks.signing import SIGNATURE_HEADER
 
 __all__ = ["PARTNER_SECONDS", "error_response", "middlewares"]
 
@@ -74,4 +76,42 @@ async def _request_context(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
-middlewares = [_request_context]
+@web.middleware
+async def _signed_requests(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Check `Gateway-Signature` of a merchant's request before its handler runs.
+
+    Only for routes that exist under /v1 and carry an API key (the handler answers the rest as
+    it always did). The key is authenticated here, through the KeyStore's cache, so the
+    handler's own lookup is a cache hit. The raw body is read here once: aiohttp keeps it, and
+    the handler's `request.read()` gets the same bytes that were verified.
+    """
+    authorization = request.headers.get("Authorization")
+    if (
+        authorization is None
+        or not request.path.startswith("/v1/")
+        or request.match_info.http_exception is not None
+    ):
+        return await handler(request)
+    keys = request.app[KEYS]
+    ctx = request.app[CONTEXT]
+    principal = await keys.authenticate(authorization)
+    await keys.verify_signature(
+        principal,
+        request.headers.get(SIGNATURE_HEADER),
+        method=request.method,
+        target=request.raw_path,
+        read_body=lambda: _raw_body(request),
+        now=ctx.clock.now(),
+        tolerance=ctx.settings.durations.signature_tolerance,
+    )
+    return await handler(request)
+
+
+async def _raw_body(request: web.Request) -> bytes:
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise RequestTooLarge(f"The body is larger than {limit} bytes.")
+    return await request.read()
+
+
+middlewares = [_request_context, _signed_requests]

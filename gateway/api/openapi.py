@@ -4,6 +4,7 @@ It describes what is implemented now (health, readiness, FX quotes, payments), w
 `shared/API.md` and the choices of `docs/api-notes.md`. It is plain Python data, built once: no I/O
 and no imports from the rest of the gateway, so serving it can never fail on a database or config.
 `tests/unit/gateway/test_openapi.py` checks it against the registered routes and `gateway.errors`.
+Events (`/v1/events...`) and the webhooks they are delivered by: `_event_paths`, `_webhooks`.
 """
 
 from __future__ import annotations
@@ -64,7 +65,9 @@ _ERRORS: Final[dict[str, _Error]] = {
     ),
     "authentication_failed": _Error(
         401,
-        "Missing, malformed, unknown or revoked API key.",
+        "Missing, malformed, unknown or revoked API key; or, for a merchant that signs its "
+        "requests, a `Gateway-Signature` that is missing, malformed, stale or wrong (the message "
+        "says which).",
         {"message": "The API key is not valid."},
     ),
     "forbidden": _Error(
@@ -141,6 +144,40 @@ _ERRORS: Final[dict[str, _Error]] = {
         "No FX rate fresher than the source's maximum age; `Retry-After: 60`.",
         {"message": "ecb rates as of 2026-11-25T16:00:00+01:00 are older than 2 days, 0:00:00."},
     ),
+    "webhook_not_configured": _Error(
+        409,
+        "Redelivery asked for an event whose merchant has no webhook URL (the operator sets "
+        "one with `gateway merchants webhook set`); nothing changed, retry with the same key.",
+        {
+            "message": "The merchant has no webhook URL, so the event cannot be delivered; the "
+            "operator sets one with `gateway merchants webhook set`, then retry."
+        },
+    ),
+    "refund_exceeds_payment": _Error(
+        409,
+        "Succeeded plus processing refunds would exceed the payment; the message says how much "
+        "can still be refunded. Nothing changed.",
+        {
+            "message": "Succeeded and processing refunds would exceed the payment; at most "
+            "250.00 THB can still be refunded.",
+            "param": "amount.value",
+        },
+    ),
+    "payment_not_refundable": _Error(
+        409,
+        "The payment is not `succeeded`, or it is cancelled (or its cancel is pending).",
+        {"message": "Only a succeeded payment that is not cancelled can be refunded."},
+    ),
+    "payment_not_cancellable": _Error(
+        409,
+        "The payment `failed`, or has refunds (refund the rest instead).",
+        {"message": "The payment has refunds; refund the rest instead."},
+    ),
+    "cancel_window_exceeded": _Error(
+        409,
+        "The payment's merchant or partner batch is closed: refund instead.",
+        {"message": "The payment's business day is closed; refund it instead."},
+    ),
     "internal_error": _Error(
         500,
         "An unexpected failure; no details (the log has them, under the `Request-Id`).",
@@ -187,6 +224,14 @@ Conventions
   payments, reads its merchant's), `finance` (reads its merchant's), `operator` (reads all
   merchants'). Each operation lists its roles in `x-roles`; another merchant's object is
   `404 not_found`.
+- Signed requests: a merchant may be required (by the operator) to sign every request of its
+  keys with `Gateway-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(signing secret,
+  "<t>.<METHOD> <path?query>.<raw body>")>` (several `v1=` may be sent while a secret is
+  rotated). Missing, malformed, more than 300 s off, or wrong: `401 authentication_failed`. A
+  signature sent by a merchant that does not require one is checked all the same.
+- Webhooks: events are POSTed to the merchant's webhook URL (see `webhooks` below), signed
+  `Gateway-Signature: t=<unix>,v1=<hex HMAC-SHA256(webhook secret, "<t>.<raw body>")>`; at least
+  once, retried until a 2xx on a schedule spanning more than 24 h. Dedupe on the event `id`.
 
 Sandbox test codes (the sandbox partners behave by the wallet code's last four digits; prefixes
 `28` alipay_cn/CNY, `81` kakaopay/KRW, `63` gcash/PHP, `66` truemoney/THB; 16 to 24 digits)
@@ -203,6 +248,9 @@ Sandbox test codes (the sandbox partners behave by the wallet code's last four d
 | `0094` | "in process", tourist never confirms; partner expires it | `failed` / `payment_expired` |
 | `0500` | HTTP 500 on the first pay, approves the retry | `succeeded`, charged once |
 | `0503` | signed "not accepted, unavailable" on every call | `503 partner_unavailable` |
+| `0095` | approves; its refunds are answered late (inquiry finds them) | refund `succeeded` |
+| `0096` | approves; its refunds are declined | refund `failed` |
+| `0097` | approves; its cancel is refused (the gateway refunds in full) | `cancelled` |
 """
 
 
@@ -284,6 +332,20 @@ _QUOTE_EXAMPLE: Final = {
     "wallet": "alipay_cn",
     "created_at": "2026-11-26T14:03:10.512Z",
     "expires_at": "2026-11-26T14:08:10.512Z",
+}
+
+_REFUND_EXAMPLE: Final = {
+    "id": "rf_01jd8x7a2m3n4p5q6r7s8t9v0w",
+    "object": "refund",
+    "payment_id": "pay_01jd8x6k9b3n4p5q6r7s8t9v0w",
+    "status": "succeeded",
+    "amount": {"currency": "THB", "value": 25000},
+    "payer_amount": {"currency": "CNY", "value": 4649},
+    "reason": "returned goods",
+    "failure": None,
+    "partner_reference": "2026112611150000000000000001",
+    "created_at": "2026-11-26T15:10:02.101Z",
+    "updated_at": "2026-11-26T15:10:02.388Z",
 }
 
 _PAYMENT_EXAMPLE: Final = {
@@ -453,6 +515,52 @@ def _schemas() -> JSON:
                 "terminal_id": _ref("schemas", "Identifier"),
                 "metadata": _ref("schemas", "Metadata"),
             },
+        },
+        "RefundRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["amount"],
+            "properties": {
+                "amount": _ref("schemas", "Money"),
+                "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+            },
+        },
+        "CancelRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "No fields.",
+            "properties": {},
+        },
+        "Refund": {
+            "type": "object",
+            "description": "Money returned on a succeeded payment. `processing` reserves its "
+            "amount; only a final partner decline (`failed`) releases it. `payer_amount` is "
+            "priced cumulatively at the payment's rate: all refunds together never return more "
+            "than the tourist paid, and a full refund returns exactly the payer amount.",
+            "required": list(_REFUND_EXAMPLE),
+            "properties": {
+                "id": {"type": "string", "pattern": "^rf_"},
+                "object": {"const": "refund"},
+                "payment_id": {"type": "string", "pattern": "^pay_"},
+                "status": {"type": "string", "enum": ["processing", "succeeded", "failed"]},
+                "amount": _ref("schemas", "Money"),
+                "payer_amount": _ref("schemas", "Money"),
+                "reason": {"type": ["string", "null"]},
+                "failure": _nullable(
+                    {
+                        "type": "object",
+                        "required": ["code", "message"],
+                        "properties": {
+                            "code": {"type": "string", "description": "`partner_declined`."},
+                            "message": {"type": "string"},
+                        },
+                    }
+                ),
+                "partner_reference": {"type": ["string", "null"]},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+            "example": _REFUND_EXAMPLE,
         },
         "Payment": {
             "type": "object",
@@ -663,7 +771,7 @@ def _components() -> JSON:
                 "schema": {"type": "integer", "minimum": 0},
             },
         },
-        "schemas": _schemas(),
+        "schemas": {**_schemas(), **_event_schemas()},
     }
 
 
@@ -851,6 +959,103 @@ def _paths() -> JSON:
                 },
             },
         },
+        "/v1/payments/{payment_id}/cancel": {
+            "post": {
+                "operationId": "cancelPayment",
+                "tags": ["Payments"],
+                "summary": "Cancel a processing or succeeded payment (irrevocable)",
+                "description": "For a payment without refunds whose business days are open. A "
+                "cancel during processing wins: a late success is reversed. `200` when the "
+                "partner confirms within the POS wait budget, else `202` with "
+                "`cancellation.status = pending` (the gateway keeps at it; if the partner "
+                "refuses, it refunds in full and the payment still ends `cancelled`). Repeating "
+                "it is harmless.",
+                "x-roles": ["pos"],
+                "parameters": [idempotency_key, _path_id("payment_id", "pay_")],
+                "requestBody": _json_body("CancelRequest", {}),
+                "responses": {
+                    "200": _json_response(
+                        "The payment, `cancelled`.", _ref("schemas", "Payment"), replayed=True
+                    ),
+                    "202": _json_response(
+                        "The payment with `cancellation.status = pending`.",
+                        _ref("schemas", "Payment"),
+                        replayed=True,
+                    ),
+                    **_error_responses(
+                        *_POST_ERRORS,
+                        "not_found",
+                        "payment_not_cancellable",
+                        "cancel_window_exceeded",
+                    ),
+                },
+            }
+        },
+        "/v1/payments/{payment_id}/refunds": {
+            "post": {
+                "operationId": "createRefund",
+                "tags": ["Refunds"],
+                "summary": "Refund part or all of a succeeded payment",
+                "description": "Partial and repeated refunds are allowed while succeeded plus "
+                "processing refunds stay within the payment, also under concurrent requests. "
+                "Answers within the POS wait budget; an unknown partner outcome is `processing` "
+                "and resolved by the gateway.",
+                "x-roles": ["pos"],
+                "parameters": [idempotency_key, _path_id("payment_id", "pay_")],
+                "requestBody": _json_body(
+                    "RefundRequest",
+                    {"amount": {"currency": "THB", "value": 25000}, "reason": "returned goods"},
+                ),
+                "responses": {
+                    "201": _json_response(
+                        "The refund, `succeeded`, `failed` or `processing`.",
+                        _ref("schemas", "Refund"),
+                        replayed=True,
+                    ),
+                    **_error_responses(
+                        *_POST_ERRORS,
+                        "not_found",
+                        "refund_exceeds_payment",
+                        "payment_not_refundable",
+                    ),
+                },
+            },
+            "get": {
+                "operationId": "listPaymentRefunds",
+                "tags": ["Refunds"],
+                "summary": "A payment's refunds, newest first",
+                "x-roles": _ALL_ROLES,
+                "parameters": [_path_id("payment_id", "pay_")],
+                "responses": {
+                    "200": _json_response(
+                        '`{"object": "list", "data": [Refund...], "has_more": false}`.',
+                        {
+                            "type": "object",
+                            "required": ["object", "data", "has_more"],
+                            "properties": {
+                                "object": {"const": "list"},
+                                "data": {"type": "array", "items": _ref("schemas", "Refund")},
+                                "has_more": {"type": "boolean"},
+                            },
+                        },
+                    ),
+                    **_error_responses("authentication_failed", "forbidden", "not_found"),
+                },
+            },
+        },
+        "/v1/refunds/{refund_id}": {
+            "get": {
+                "operationId": "getRefund",
+                "tags": ["Refunds"],
+                "summary": "A refund, in its current state",
+                "x-roles": _ALL_ROLES,
+                "parameters": [_path_id("refund_id", "rf_")],
+                "responses": {
+                    "200": _json_response("The refund.", _ref("schemas", "Refund")),
+                    **_error_responses("authentication_failed", "forbidden", "not_found"),
+                },
+            }
+        },
         "/v1/payments/{payment_id}": {
             "get": {
                 "operationId": "getPayment",
@@ -864,6 +1069,248 @@ def _paths() -> JSON:
                 },
             }
         },
+    }
+
+
+# --- events and webhooks ----------------------------------------------------------------------
+
+_EVENT_TYPES: Final = [
+    "payment.succeeded",
+    "payment.failed",
+    "payment.cancelled",
+    "refund.succeeded",
+    "refund.failed",
+    "settlement.closed",
+]
+
+_EVENT_PAYLOAD_EXAMPLE: Final = {
+    "id": "evt_01jd8x6kq3n4p5q6r7s8t9v0wx",
+    "type": "payment.succeeded",
+    "created_at": "2026-11-26T14:03:41.733Z",
+    "data": _PAYMENT_EXAMPLE,
+}
+
+_EVENT_EXAMPLE: Final = {
+    **_EVENT_PAYLOAD_EXAMPLE,
+    "object": "event",
+    "delivery": {
+        "status": "delivered",
+        "attempts": 1,
+        "next_attempt_at": None,
+        "delivered_at": "2026-11-26T14:03:41.912Z",
+        "last_error": None,
+    },
+}
+
+_EVENT_PAYLOAD_PROPERTIES: Final = {
+    "id": {"type": "string", "pattern": "^evt_", "description": "Dedupe on it."},
+    "type": {"type": "string", "enum": _EVENT_TYPES},
+    "created_at": _TIMESTAMP,
+    "data": {
+        "type": "object",
+        "description": "The object the event reports, as it was then: a Payment for "
+        "`payment.*`, a Refund for `refund.*`, a settlement batch for `settlement.closed`. "
+        "Events may arrive out of order: order by the object's `updated_at`.",
+    },
+}
+
+
+def _event_schemas() -> JSON:
+    return {
+        "EventPayload": {
+            "type": "object",
+            "description": "What a webhook POSTs: the same bytes on every (re)delivery.",
+            "required": list(_EVENT_PAYLOAD_EXAMPLE),
+            "properties": _EVENT_PAYLOAD_PROPERTIES,
+            "examples": [_EVENT_PAYLOAD_EXAMPLE],
+        },
+        "Event": {
+            "type": "object",
+            "description": "An event as delivered, plus where its delivery stands.",
+            "required": list(_EVENT_EXAMPLE),
+            "properties": {
+                **_EVENT_PAYLOAD_PROPERTIES,
+                "object": {"const": "event"},
+                "delivery": {
+                    "type": "object",
+                    "required": [
+                        "status",
+                        "attempts",
+                        "next_attempt_at",
+                        "delivered_at",
+                        "last_error",
+                    ],
+                    "properties": {
+                        "status": {
+                            "type": "string",
+                            "enum": ["pending", "delivered", "failed", "no_endpoint"],
+                            "description": "`pending`: due at `next_attempt_at`; `delivered`: a "
+                            "2xx came back; `failed`: the schedule ran out (redeliver to start "
+                            "again); `no_endpoint`: the merchant had no webhook URL.",
+                        },
+                        "attempts": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Attempts of the current schedule (a redelivery "
+                            "starts a new one).",
+                        },
+                        "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+                        "delivered_at": {"type": ["string", "null"], "format": "date-time"},
+                        "last_error": {
+                            "type": ["string", "null"],
+                            "description": "Why the last attempt failed (`HTTP 500`, a timeout, "
+                            "a connection error).",
+                        },
+                    },
+                },
+            },
+            "examples": [_EVENT_EXAMPLE],
+        },
+        "EventList": {
+            "type": "object",
+            "description": "A page of events, newest first.",
+            "required": ["object", "data", "has_more"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": _ref("schemas", "Event")},
+                "has_more": {"type": "boolean"},
+            },
+        },
+        "RedeliverRequest": {
+            "type": "object",
+            "description": "Empty: `{}` (an empty body is read as `{}`).",
+            "additionalProperties": False,
+            "properties": {},
+        },
+    }
+
+
+def _event_paths() -> JSON:
+    return {
+        "/v1/events": {
+            "get": {
+                "operationId": "listEvents",
+                "tags": ["Events"],
+                "summary": "List events, newest first",
+                "description": "The caller's merchant's events (an operator key: every "
+                "merchant's). Unknown query parameters are `invalid_request`.",
+                "x-roles": _ALL_ROLES,
+                "parameters": [
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "description": "Only events of this type.",
+                        "schema": {"type": "string", "enum": _EVENT_TYPES},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": "Page size.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    },
+                    {
+                        "name": "starting_after",
+                        "in": "query",
+                        "description": "An event id: the page starts after it (older ones).",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": _json_response("A page of events.", _ref("schemas", "EventList")),
+                    **_error_responses("authentication_failed", "invalid_request"),
+                },
+            }
+        },
+        "/v1/events/{event_id}": {
+            "get": {
+                "operationId": "getEvent",
+                "tags": ["Events"],
+                "summary": "An event and its delivery state",
+                "x-roles": _ALL_ROLES,
+                "parameters": [_path_id("event_id", "evt_")],
+                "responses": {
+                    "200": _json_response("The event.", _ref("schemas", "Event")),
+                    **_error_responses("authentication_failed", "not_found"),
+                },
+            }
+        },
+        "/v1/events/{event_id}/redeliver": {
+            "post": {
+                "operationId": "redeliverEvent",
+                "tags": ["Events"],
+                "summary": "Deliver an event again, on a fresh schedule",
+                "description": "Makes the event `pending` and due now, with a fresh retry "
+                "schedule, whatever its status (`failed`, `no_endpoint` once a URL is set, "
+                "even `delivered`). Delivery happens in the background: `202` and the event. "
+                "Operator keys may redeliver any merchant's events (their `Idempotency-Key`s "
+                "have a scope of their own).",
+                "x-roles": ["pos", "operator"],
+                "parameters": [
+                    _path_id("event_id", "evt_"),
+                    _ref("parameters", "Idempotency-Key"),
+                ],
+                "requestBody": _json_body("RedeliverRequest", {}),
+                "responses": {
+                    "202": _json_response(
+                        "The event, now `pending` (or, with `Idempotent-Replayed: true`, the "
+                        "first answer to this Idempotency-Key).",
+                        _ref("schemas", "Event"),
+                        replayed=True,
+                    ),
+                    **_error_responses(
+                        "authentication_failed",
+                        "forbidden",
+                        "idempotency_key_missing",
+                        "idempotency_key_reused",
+                        "idempotency_key_in_use",
+                        "request_too_large",
+                        "invalid_request",
+                        "not_found",
+                        "webhook_not_configured",
+                    ),
+                },
+            }
+        },
+    }
+
+
+def _webhooks() -> JSON:
+    return {
+        "event": {
+            "post": {
+                "operationId": "receiveEvent",
+                "tags": ["Events"],
+                "summary": "An event, POSTed to the merchant's webhook URL",
+                "description": "Verify `Gateway-Signature` before trusting the body: recompute "
+                "HMAC-SHA256 over `<t>.<raw body>` with the webhook secret (`whsec_...`), compare "
+                "in constant time with each `v1=` (during a secret rotation there is one per "
+                "secret), and refuse a `t` far from your clock. Answer 2xx quickly; anything "
+                "else (or no answer within 10 s) is retried. At least once, possibly out of "
+                "order: dedupe on `id`.",
+                "security": [],
+                "parameters": [
+                    {
+                        "name": "Gateway-Signature",
+                        "in": "header",
+                        "required": True,
+                        "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256(webhook secret, "
+                        '"<t>.<raw body>")>`.',
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "Gateway-Event-Id",
+                        "in": "header",
+                        "required": True,
+                        "description": "The event's id, as in the body.",
+                        "schema": {"type": "string", "pattern": "^evt_"},
+                    },
+                ],
+                "requestBody": _json_body("EventPayload", _EVENT_PAYLOAD_EXAMPLE),
+                "responses": {
+                    "200": {"description": "Any 2xx: received. Anything else is retried."}
+                },
+            }
+        }
     }
 
 
@@ -882,8 +1329,11 @@ def openapi_document() -> dict[str, Any]:
             {"name": "Operations", "description": "Health, readiness and this document."},
             {"name": "FX quotes", "description": "Prices in the tourist's wallet currency."},
             {"name": "Payments", "description": "User-presented wallet payments."},
+            {"name": "Refunds", "description": "Partial and repeated refunds of payments."},
+            {"name": "Events", "description": "Events, their webhook delivery, redelivery."},
         ],
         "security": [{"apiKey": []}],
-        "paths": _paths(),
+        "paths": {**_paths(), **_event_paths()},
+        "webhooks": _webhooks(),
         "components": _components(),
     }

@@ -374,6 +374,16 @@ def settle_cancel(
         await _insert_rows(conn, rows)
         if answer is not None:
             await complete_answer(conn, payment["merchant_id"], f"cancel:{payment_id}", *answer)
+            # A pay request killed mid-flight never stored its answer: its retry gets this one.
+            await conn.execute(
+                sa.update(idempotency)
+                .where(
+                    idempotency.c.merchant_id == payment["merchant_id"],
+                    idempotency.c.key == payment["idempotency_key"],
+                    idempotency.c.state == "in_progress",
+                )
+                .values(state="completed", response_status=201, response_body=answer[1])
+            )
         return {**payment, **changes}
 
     return unit
