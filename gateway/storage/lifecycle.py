@@ -25,7 +25,7 @@ from gateway.storage.repository import (
     payments,
 )
 from gateway.storage.tables import metadata
-from gateway.storage.writer import Unit
+from gateway.storage.writer import Unit, alone
 
 __all__ = [
     "CancelRefused",
@@ -203,7 +203,7 @@ def begin_refund(
         await conn.execute(sa.insert(refunds).values(**row))
         return row
 
-    return unit
+    return alone(unit)
 
 
 def claim_refund_lease(
@@ -283,7 +283,7 @@ def settle_refund(
             await complete_answer(conn, refund["merchant_id"], refund_id, *answer)
         return {**refund, **refund_changes}
 
-    return unit
+    return alone(unit)
 
 
 # --- cancels ----------------------------------------------------------------------------------
@@ -340,7 +340,7 @@ def mark_cancel(
         await conn.execute(sa.insert(idempotency).values(**claim))
         return {**payment, **values}, leased
 
-    return unit
+    return alone(unit)
 
 
 def settle_cancel(
@@ -386,4 +386,4 @@ def settle_cancel(
             )
         return {**payment, **changes}
 
-    return unit
+    return alone(unit)

@@ -31,12 +31,27 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.storage.raw import RawStore, RawTransaction, is_unique_violation, open_raw_store
 
-__all__ = ["Batchable", "GroupCommitWriter", "Unit"]
+__all__ = ["Batchable", "GroupCommitWriter", "Unit", "alone"]
 
 T = TypeVar("T")
 Unit = Callable[[AsyncConnection], Awaitable[T]]
 
 log = logging.getLogger(__name__)
+
+
+_ALONE = "__gateway_commits_alone__"
+
+
+def alone(unit: Unit[T]) -> Unit[T]:
+    """Mark a unit that locks rows (`FOR UPDATE`) to commit in a transaction of its own.
+
+    Two processes' batches that each lock several payments could take them in opposite orders:
+    a deadlock that PostgreSQL breaks only after `deadlock_timeout` (1 s), stalling every request
+    in both batches. One locked row per transaction cannot form a cycle. Such units are rare
+    (refunds and cancels, not payments), so their own commit costs little.
+    """
+    setattr(unit, _ALONE, True)
+    return unit
 
 
 class Batchable(Protocol):
@@ -127,7 +142,9 @@ class GroupCommitWriter:
         group commits and answers on its own, so a failure in one never replays the other."""
         commands = [item for item in batch if _is_command(item[0])]
         units = [item for item in batch if not _is_command(item[0])]
-        for group in (commands, units):
+        shared = [item for item in units if not getattr(item[0], _ALONE, False)]
+        lone = [[item] for item in units if getattr(item[0], _ALONE, False)]
+        for group in (commands, shared, *lone):
             if group:
                 await self._commit_group(group)
 

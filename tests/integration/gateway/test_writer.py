@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.ids import new_id
 from gateway.storage import repository as repo
 from gateway.storage.db import Database, open_database
-from gateway.storage.writer import GroupCommitWriter
+from gateway.storage.writer import GroupCommitWriter, alone
 
 
 def _merchant(merchant_id: str) -> dict[str, Any]:
@@ -94,3 +94,23 @@ async def test_a_unit_that_raises_rolls_back_its_own_writes(db: Database) -> Non
     finally:
         await writer.stop()
     assert await _count(db, [doomed]) == 0
+
+
+async def test_units_marked_alone_commit_on_their_own(db: Database) -> None:
+    """Row-locking units never share a transaction, so no two processes' batches can lock the
+    same rows in opposite orders; the others still share commits."""
+    writer = GroupCommitWriter(db.writer)
+    await writer.start()
+    shared = [new_id("mer") for _ in range(50)]
+    lone = [new_id("mer") for _ in range(5)]
+    try:
+        await asyncio.gather(
+            *(writer.run(repo.insert_rows((repo.merchants, _merchant(i)))) for i in shared),
+            *(writer.run(alone(repo.insert_rows((repo.merchants, _merchant(i))))) for i in lone),
+        )
+    finally:
+        await writer.stop()
+    assert await _count(db, shared + lone) == 55
+    assert writer.units == 55
+    assert writer.batches >= len(lone) + 1  # every lone unit had a commit of its own
+    assert writer.batches < 55
