@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters import CancelRequest, Delivery, InquiryRequest, Outcome, OutcomeStatus
 from fx import Money, get_currency
@@ -24,21 +26,24 @@ from gateway.context import Context
 from gateway.errors import NotFound, PaymentNotCancellable
 from gateway.ids import new_id
 from gateway.services import idempotency
+from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.finality import book_payment, reverse_payment
 from gateway.services.payments import Response, outcome_changes
 from gateway.services.refunds import drive_refund
 from gateway.storage import lifecycle
 from gateway.storage import repository as repo
-from gateway.storage.lifecycle import CancelRefused
-from gateway.storage.repository import IdempotencyConflict, IdempotencyReplay, PaymentStatus
+from gateway.storage.lifecycle import CancelRefused, CancelWrite
+from gateway.storage.repository import (
+    IdempotencyConflict,
+    IdempotencyReplay,
+    PaymentStatus,
+    Rows,
+)
 from gateway.views import dumps, payment_view
 
 __all__ = ["cancel_payment", "drive_cancel"]
 
 log = logging.getLogger(__name__)
-
-_ANSWER_RESERVE = 0.1
-_MIN_CALL_SECONDS = 0.02
 
 
 async def cancel_payment(
@@ -82,13 +87,11 @@ async def cancel_payment(
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
     if leased:
-        budget = durations.pos_wait_budget.total_seconds()
-        deadline = started_at + budget - min(_ANSWER_RESERVE, budget / 10)
-        payment = await drive_cancel(ctx, payment, merchant, deadline)
+        payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
     status = 200 if payment["status"] == PaymentStatus.CANCELLED else 202
     body = dumps(payment_view(payment))
 
-    async def store_answer(conn: Any) -> None:
+    async def store_answer(conn: AsyncConnection) -> None:
         await lifecycle.complete_answer(conn, merchant["id"], resource, status, body)
 
     await ctx.writer.run(store_answer)
@@ -167,12 +170,27 @@ async def drive_cancel(
         pause = ctx.backoff(calls)
         if deadline is None and calls >= 2:
             return await _write(ctx, payment, _later(ctx, calls), attempt_row)
-        if deadline is not None and deadline - loop.time() - pause <= _MIN_CALL_SECONDS:
+        if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
             return await _write(ctx, payment, _later(ctx, calls), attempt_row)
         await asyncio.sleep(pause)
 
 
-Decide = Callable[[dict[str, Any], Any], Any]
+Decide = Callable[[dict[str, Any], AsyncConnection], Awaitable[CancelWrite]]
+
+
+async def _settle(
+    ctx: Context, payment_id: str, decide: Decide, attempt_row: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
+
+    async def with_attempt(locked: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+        write = await decide(locked, conn)
+        write.attempt = attempt_row
+        return write
+
+    return await ctx.writer.run(
+        lifecycle.settle_cancel(payment_id=payment_id, owner=ctx.owner, decide=with_attempt)
+    )
 
 
 async def _write(
@@ -181,18 +199,13 @@ async def _write(
     decide: Decide,
     attempt_row: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    async def with_attempt(locked: dict[str, Any], conn: Any) -> Any:
-        changes, _attempt, refund_changes, rows, answer = await decide(locked, conn)
-        return changes, attempt_row, refund_changes, rows, answer
-
-    written = await ctx.writer.run(
-        lifecycle.settle_cancel(payment_id=payment["id"], owner=ctx.owner, decide=with_attempt)
-    )
-    if written is None:  # our lease expired meanwhile; show what is stored
-        row = await repo.get_payment(ctx.db, payment["id"])
-        assert row is not None
-        return row
-    return written
+    """`_settle`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
+    written = await _settle(ctx, payment["id"], decide, attempt_row)
+    if written is not None:
+        return written
+    row = await repo.get_payment(ctx.db, payment["id"])
+    assert row is not None
+    return row
 
 
 def _released(ctx: Context) -> dict[str, Any]:
@@ -208,12 +221,11 @@ def _cancelled(
 ) -> Decide:
     """The end: `cancelled`, the success reversed if there was one, the event."""
 
-    async def decide(payment: dict[str, Any], conn: Any) -> Any:
+    async def decide(payment: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
-        rows: list[tuple[str, dict[str, Any]]] = []
+        rows: Rows = []
         if payment["status"] == PaymentStatus.SUCCEEDED:
-            lines = await lifecycle.payment_lines(conn, payment["id"])
-            rows += reverse_payment(lines, now)
+            rows += reverse_payment(await lifecycle.payment_lines(conn, payment["id"]), now)
         changes = {
             **_released(ctx),
             "status": PaymentStatus.CANCELLED,
@@ -221,9 +233,9 @@ def _cancelled(
             "next_action_at": None,
         }
         booked = book_payment(ctx, payment, merchant, changes, now)
-        refund_changes: dict[str, dict[str, Any]] = {}
+        write = CancelWrite(booked.changes, rows=rows + booked.rows)
         if refund is not None:
-            refund_changes[refund["id"]] = {
+            write.refunds[refund["id"]] = {
                 **_released(ctx),
                 **(refund_counters or {}),
                 "status": PaymentStatus.SUCCEEDED,
@@ -233,17 +245,8 @@ def _cancelled(
                 "merchant_business_date": payment["merchant_business_date"],
                 "partner_business_date": payment["partner_business_date"],
             }
-        final = {**payment, **booked.changes}
-        return (
-            booked.changes,
-            None,
-            refund_changes,
-            rows + booked.rows,
-            (
-                200,
-                dumps(payment_view(final)),
-            ),
-        )
+        write.answer = (200, dumps(payment_view({**payment, **booked.changes})))
+        return write
 
     return decide
 
@@ -258,14 +261,13 @@ def _later(
         durations.cancel_initial_interval.total_seconds() * 2 ** min(calls, 16),
     )
 
-    async def decide(payment: dict[str, Any], _conn: Any) -> Any:
+    async def decide(payment: dict[str, Any], _conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
-        changes = {**_released(ctx), "next_action_at": now + timedelta(seconds=seconds)}
-        refund_changes: dict[str, dict[str, Any]] = {}
+        write = CancelWrite({**_released(ctx), "next_action_at": now + timedelta(seconds=seconds)})
         if refund_counters is not None:
             refund_id, counters = refund_counters
-            refund_changes[refund_id] = {**_released(ctx), **counters}
-        return changes, None, refund_changes, [], None
+            write.refunds[refund_id] = {**_released(ctx), **counters}
+        return write
 
     return decide
 
@@ -276,22 +278,20 @@ def _refund_declined(
     """The full refund was declined: release it and try the cancel again later."""
     later = _later(ctx, 8)
 
-    async def decide(payment: dict[str, Any], conn: Any) -> Any:
-        changes, _a, _r, rows, answer = await later(payment, conn)
-        changes.update(
+    async def decide(payment: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+        write = await later(payment, conn)
+        write.payment.update(
             reserved_value=payment["reserved_value"] - refund["amount_value"],
             reserved_payer_value=payment["reserved_payer_value"] - refund["payer_value"],
         )
-        refund_changes = {
-            refund["id"]: {
-                **_released(ctx),
-                **counters,
-                "status": PaymentStatus.FAILED,
-                "failure_code": outcome.failure_code.value if outcome.failure_code else None,
-                "next_action_at": None,
-            }
+        write.refunds[refund["id"]] = {
+            **_released(ctx),
+            **counters,
+            "status": PaymentStatus.FAILED,
+            "failure_code": outcome.failure_code.value if outcome.failure_code else None,
+            "next_action_at": None,
         }
-        return changes, None, refund_changes, rows, answer
+        return write
 
     return decide
 
@@ -304,18 +304,18 @@ async def _start_refund(
     attempt_row: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The partner refused to cancel a payment it charged: book the success if it is news, and
-    reserve a full refund (kind `cancel`) in the same commit."""
+    reserve a full refund (kind `cancel`) in the same commit. We keep the lease: the refund
+    goes on at once."""
     refund_id = new_id("rf")
-    holder: dict[str, Any] = {}
+    started: dict[str, Any] = {}
 
-    async def decide(locked: dict[str, Any], _conn: Any) -> Any:
+    async def decide(locked: dict[str, Any], _conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
         changes: dict[str, Any] = {"updated_at": now}
-        rows: list[tuple[str, dict[str, Any]]] = []
+        rows: Rows = []
         if locked["status"] == PaymentStatus.PROCESSING:
             booked = book_payment(ctx, locked, merchant, outcome_changes(known, now), now)
             changes, rows = dict(booked.changes), list(booked.rows)
-            # Keep the lease: we go on with the refund now.
             for column in ("lease_owner", "lease_expires_at", "next_action_at"):
                 changes.pop(column, None)
         refund = {
@@ -343,19 +343,13 @@ async def _start_refund(
         changes.update(
             reserved_value=locked["amount_value"], reserved_payer_value=locked["payer_value"]
         )
-        holder["refund"] = refund
-        return changes, None, {}, [*rows, ("refunds", refund)], None
+        started["refund"] = refund
+        return CancelWrite(changes, rows=[*rows, ("refunds", refund)])
 
-    async def with_attempt(locked: dict[str, Any], conn: Any) -> Any:
-        changes, _a, refund_changes, rows, answer = await decide(locked, conn)
-        return changes, attempt_row, refund_changes, rows, answer
-
-    written = await ctx.writer.run(
-        lifecycle.settle_cancel(payment_id=payment["id"], owner=ctx.owner, decide=with_attempt)
-    )
+    written = await _settle(ctx, payment["id"], decide, attempt_row)
     if written is None:
         row = await repo.get_payment(ctx.db, payment["id"])
         assert row is not None
         return row, None
     log.info("payment %s: the partner refused the cancel; refunding in full", payment["id"])
-    return written, holder["refund"]
+    return written, started["refund"]

@@ -19,7 +19,7 @@ from gateway.business_days import business_date
 from gateway.context import Context
 from gateway.events import EventType, event_row
 from gateway.routing import partner_fee
-from gateway.storage.repository import PaymentStatus
+from gateway.storage.repository import PaymentStatus, Rows
 from gateway.views import payment_view, refund_view
 
 __all__ = [
@@ -30,9 +30,6 @@ __all__ = [
     "parse_cutoff",
     "reverse_payment",
 ]
-
-Rows = list[tuple[str, dict[str, Any]]]
-"""(table, row) pairs, in insertion order (an entry before its lines)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -47,8 +47,9 @@ from gateway.ids import new_id
 from gateway.retry import Action, Verdict, verdict
 from gateway.routing import Route
 from gateway.services import idempotency
+from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.failures import failure_message
-from gateway.services.finality import Rows, book_payment
+from gateway.services.finality import book_payment
 from gateway.services.quotes import price, quote_row
 from gateway.storage import repository as repo
 from gateway.storage.repository import (
@@ -56,16 +57,13 @@ from gateway.storage.repository import (
     IdempotencyConflict,
     IdempotencyReplay,
     PaymentStatus,
+    Rows,
 )
 from gateway.views import dumps, payment_view
 
 __all__ = ["CreatePayment", "Response", "create_payment"]
 
 log = logging.getLogger(__name__)
-
-# Time kept back from the POS budget for the final commit and the answer.
-_ANSWER_RESERVE = 0.1
-_MIN_CALL_SECONDS = 0.02
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -113,8 +111,7 @@ async def create_payment(
     payer_amount = quote.payer_amount if quote is not None else command.amount
 
     payment_id = new_id("pay")
-    budget = ctx.settings.durations.pos_wait_budget.total_seconds()
-    deadline = started_at + budget - min(_ANSWER_RESERVE, budget / 10)
+    deadline = answer_deadline(ctx, started_at)
     payment = {
         "id": payment_id,
         "merchant_id": merchant["id"],
@@ -353,7 +350,7 @@ class _PayDriver:
         operation = "pay"
         calls = 0  # of this attempt, for the backoff
         outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
-        while self._remaining() > _MIN_CALL_SECONDS:
+        while self._remaining() > MIN_CALL_SECONDS:
             outcome = await self._call(operation)
             calls += 1
             partner = self.ctx.settings.partner(self.attempt["partner"])
@@ -381,7 +378,7 @@ class _PayDriver:
                 action = Action.INQUIRE  # no more sends: only ask from now on
             operation = "inquire" if action is Action.INQUIRE else operation
             pause = self.ctx.backoff(calls)
-            if self._remaining() - pause <= _MIN_CALL_SECONDS:
+            if self._remaining() - pause <= MIN_CALL_SECONDS:
                 break
             await asyncio.sleep(pause)
         return outcome

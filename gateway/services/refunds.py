@@ -35,21 +35,20 @@ from gateway.errors import (
 )
 from gateway.ids import new_id
 from gateway.services import idempotency
+from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.failures import failure_message
 from gateway.services.finality import book_refund
 from gateway.services.payments import Response
 from gateway.storage import lifecycle
 from gateway.storage import repository as repo
-from gateway.storage.lifecycle import RefundRefused
+from gateway.storage.lifecycle import RefundRefused, RefundWrite
 from gateway.storage.repository import IdempotencyConflict, IdempotencyReplay, PaymentStatus
+from gateway.storage.writer import Unit
 from gateway.views import dumps, refund_view
 
 __all__ = ["create_refund", "cumulative_payer_value", "drive_refund", "settle_refund_outcome"]
 
 log = logging.getLogger(__name__)
-
-_ANSWER_RESERVE = 0.1
-_MIN_CALL_SECONDS = 0.02
 
 
 def cumulative_payer_value(payment: dict[str, Any], reserved_after: int) -> int:
@@ -139,10 +138,8 @@ async def create_refund(
     assert isinstance(begun, dict)
     attempt = attempts[-1]
     loop = asyncio.get_running_loop()
-    total = budget.total_seconds()
-    deadline = started_at + total - min(_ANSWER_RESERVE, total / 10)
     partner_started = loop.time()
-    outcome = await drive_refund(ctx, begun, payment, attempt, deadline)
+    outcome = await drive_refund(ctx, begun, payment, attempt, answer_deadline(ctx, started_at))
     partner_seconds = loop.time() - partner_started
     counters = {"refund_calls": begun["refund_calls"], "inquiries": begun["inquiries"]}
     written = await ctx.writer.run(
@@ -213,7 +210,7 @@ async def drive_refund(
     outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the refund was not sent yet")
     while True:
         remaining = None if deadline is None else deadline - loop.time()
-        if remaining is not None and remaining <= _MIN_CALL_SECONDS:
+        if remaining is not None and remaining <= MIN_CALL_SECONDS:
             return outcome
         started = loop.time()
         try:
@@ -236,7 +233,7 @@ async def drive_refund(
         if deadline is None and calls >= 2:
             return outcome
         pause = ctx.backoff(calls)
-        if deadline is not None and deadline - loop.time() - pause <= _MIN_CALL_SECONDS:
+        if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
             return outcome
         await asyncio.sleep(pause)
 
@@ -250,64 +247,47 @@ def settle_refund_outcome(
     answer: bool,
     retry_at: datetime | None = None,
     counters: dict[str, int] | None = None,
-) -> Any:
-    """The unit writing `outcome` for a merchant refund (final, or still unknown)."""
+) -> Unit[dict[str, Any] | None]:
+    """The unit writing `outcome` for a merchant refund: final (with its booking), or still
+    unknown (due again at `retry_at`). `answer`: store the response for the POS's key even if
+    the outcome is unknown (the POS request's own answer)."""
 
-    async def decide(payment: dict[str, Any], refund: dict[str, Any], _conn: Any) -> Any:
+    def decide(payment: dict[str, Any], refund: dict[str, Any]) -> RefundWrite:
         now = ctx.clock.now()
-        base: dict[str, Any] = {"updated_at": now, "lease_owner": None, "lease_expires_at": None}
-        if counters:
-            base.update(counters)
-        payment_changes: dict[str, Any] = {}
-        rows: list[tuple[str, dict[str, Any]]] = []
+        changes: dict[str, Any] = {
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            **(counters or {}),
+        }
+        if not outcome.is_final:
+            changes["next_action_at"] = retry_at or now
+            final = {**refund, **changes}
+            return RefundWrite(changes, answer=(201, dumps(refund_view(final))) if answer else None)
+        changes["next_action_at"] = None
+        changes["partner_reference"] = outcome.partner_reference
         if outcome.status is OutcomeStatus.SUCCEEDED:
-            booked = book_refund(
-                ctx,
-                payment,
-                refund,
-                merchant,
-                {
-                    **base,
-                    "status": PaymentStatus.SUCCEEDED,
-                    "partner_reference": outcome.partner_reference,
-                    "partner_completed_at": outcome.completed_at or now,
-                    "next_action_at": None,
-                },
-                now,
-            )
-            changes, rows = booked.changes, booked.rows
+            changes["status"] = PaymentStatus.SUCCEEDED
+            changes["partner_completed_at"] = outcome.completed_at or now
             payment_changes = {
                 "refunded_value": payment["refunded_value"] + refund["amount_value"],
                 "updated_at": now,
             }
-        elif outcome.status is OutcomeStatus.FAILED:
+        else:
             assert outcome.failure_code is not None
-            booked = book_refund(
-                ctx,
-                payment,
-                refund,
-                merchant,
-                {
-                    **base,
-                    "status": PaymentStatus.FAILED,
-                    "failure_code": outcome.failure_code.value,
-                    "failure_message": failure_message(outcome.failure_code),
-                    "partner_reference": outcome.partner_reference,
-                    "next_action_at": None,
-                },
-                now,
-            )
-            changes, rows = booked.changes, booked.rows
+            changes["status"] = PaymentStatus.FAILED
+            changes["failure_code"] = outcome.failure_code.value
+            changes["failure_message"] = failure_message(outcome.failure_code)
             # A final decline releases the reservation.
             payment_changes = {
                 "reserved_value": payment["reserved_value"] - refund["amount_value"],
                 "reserved_payer_value": payment["reserved_payer_value"] - refund["payer_value"],
                 "updated_at": now,
             }
-        else:
-            changes = {**base, "next_action_at": retry_at or now}
-        final = {**refund, **changes}
-        stored = (201, dumps(refund_view(final))) if answer or outcome.is_final else None
-        return changes, payment_changes, rows, stored
+        booked = book_refund(ctx, payment, refund, merchant, changes, now)
+        final = {**refund, **booked.changes}
+        return RefundWrite(
+            booked.changes, payment_changes, booked.rows, (201, dumps(refund_view(final)))
+        )
 
     return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)

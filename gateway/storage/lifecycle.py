@@ -8,7 +8,7 @@ processing refunds never exceed the payment, and a refund and a cancel never bot
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from gateway.storage.db import Database
 from gateway.storage.repository import (
     IdempotencyOutcome,
     PaymentStatus,
+    Rows,
     attempts,
     claim_key,
     idempotency,
@@ -29,7 +30,9 @@ from gateway.storage.writer import Unit, alone
 
 __all__ = [
     "CancelRefused",
+    "CancelWrite",
     "RefundRefused",
+    "RefundWrite",
     "begin_refund",
     "claim_refund_lease",
     "complete_answer",
@@ -134,7 +137,7 @@ async def _locked_payment(conn: AsyncConnection, payment_id: str) -> dict[str, A
     return dict(row) if row is not None else None
 
 
-async def _insert_rows(conn: AsyncConnection, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+async def _insert_rows(conn: AsyncConnection, rows: Rows) -> None:
     order = list(_TABLES)
     for table, row in sorted(rows, key=lambda item: order.index(item[0])):
         await conn.execute(sa.insert(_TABLES[table]).values(**row))
@@ -232,22 +235,37 @@ def claim_refund_lease(
     return unit
 
 
-RefundDecision = tuple[
-    dict[str, Any], dict[str, Any], list[tuple[str, dict[str, Any]]], tuple[int, str] | None
-]
-"""(refund changes, payment changes, rows to insert, the stored answer (status, body) or None)."""
+@dataclasses.dataclass(slots=True)
+class RefundWrite:
+    """What a refund's outcome writes, decided on the locked payment."""
+
+    refund: dict[str, Any]
+    payment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    rows: Rows = dataclasses.field(default_factory=list)
+    answer: tuple[int, str] | None = None
+    """(status, body) completing the request's Idempotency-Key, if it is still open."""
+
+
+@dataclasses.dataclass(slots=True)
+class CancelWrite:
+    """What a cancel's progress or end writes, decided on the locked payment."""
+
+    payment: dict[str, Any]
+    attempt: dict[str, Any] | None = None
+    refunds: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    rows: Rows = dataclasses.field(default_factory=list)
+    answer: tuple[int, str] | None = None
 
 
 def settle_refund(
     *,
     refund_id: str,
     owner: str,
-    decide: Callable[[dict[str, Any], dict[str, Any], AsyncConnection], Any],
+    decide: Callable[[dict[str, Any], dict[str, Any]], RefundWrite],
 ) -> Unit[dict[str, Any] | None]:
     """Write a refund's outcome while `owner` holds its lease, deciding on the locked payment.
 
-    `decide(payment, refund, conn)` is awaited and returns a `RefundDecision`. None: the lease
-    was lost and nothing was written."""
+    `decide(payment, refund)` says what to write. None: the lease was lost, nothing written."""
 
     async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
         current = (
@@ -266,22 +284,22 @@ def settle_refund(
         refund = dict(current)
         payment = await _locked_payment(conn, refund["payment_id"])
         assert payment is not None
-        refund_changes, payment_changes, rows, answer = await decide(payment, refund, conn)
+        write = decide(payment, refund)
         await conn.execute(
             sa.update(refunds)
             .where(refunds.c.id == refund_id)
-            .values(**refund_changes, version=refunds.c.version + 1)
+            .values(**write.refund, version=refunds.c.version + 1)
         )
-        if payment_changes:
+        if write.payment:
             await conn.execute(
                 sa.update(payments)
                 .where(payments.c.id == payment["id"])
-                .values(**payment_changes, version=payments.c.version + 1)
+                .values(**write.payment, version=payments.c.version + 1)
             )
-        await _insert_rows(conn, rows)
-        if answer is not None:
-            await complete_answer(conn, refund["merchant_id"], refund_id, *answer)
-        return {**refund, **refund_changes}
+        await _insert_rows(conn, write.rows)
+        if write.answer is not None:
+            await complete_answer(conn, refund["merchant_id"], refund_id, *write.answer)
+        return {**refund, **write.refund}
 
     return alone(unit)
 
@@ -347,31 +365,32 @@ def settle_cancel(
     *,
     payment_id: str,
     owner: str,
-    decide: Callable[[dict[str, Any], AsyncConnection], Any],
+    decide: Callable[[dict[str, Any], AsyncConnection], Awaitable[CancelWrite]],
 ) -> Unit[dict[str, Any] | None]:
     """Write a cancel's progress or end while `owner` holds the payment's lease.
 
-    `decide(payment, conn)` is awaited and returns (payment changes, attempt changes or None,
-    refund changes by id, rows to insert, answer (status, body) or None)."""
+    `decide(payment, conn)` says what to write (it may read the payment's journal lines).
+    None: the lease was lost and nothing was written."""
 
     async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
         payment = await _locked_payment(conn, payment_id)
         if payment is None or payment["lease_owner"] != owner:
             return None
-        changes, attempt_changes, refund_changes, rows, answer = await decide(payment, conn)
+        write = await decide(payment, conn)
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)
-            .values(**changes, version=payments.c.version + 1)
+            .values(**write.payment, version=payments.c.version + 1)
         )
-        if attempt_changes:
-            values = {k: v for k, v in attempt_changes.items() if k != "id"}
+        if write.attempt:
+            values = {k: v for k, v in write.attempt.items() if k != "id"}
             await conn.execute(
-                sa.update(attempts).where(attempts.c.id == attempt_changes["id"]).values(**values)
+                sa.update(attempts).where(attempts.c.id == write.attempt["id"]).values(**values)
             )
-        for refund_id, values in refund_changes.items():
+        for refund_id, values in write.refunds.items():
             await conn.execute(sa.update(refunds).where(refunds.c.id == refund_id).values(**values))
-        await _insert_rows(conn, rows)
+        await _insert_rows(conn, write.rows)
+        answer = write.answer
         if answer is not None:
             await complete_answer(conn, payment["merchant_id"], f"cancel:{payment_id}", *answer)
             # A pay request killed mid-flight never stored its answer: its retry gets this one.
@@ -384,6 +403,6 @@ def settle_cancel(
                 )
                 .values(state="completed", response_status=201, response_body=answer[1])
             )
-        return {**payment, **changes}
+        return {**payment, **write.payment}
 
     return alone(unit)

@@ -26,6 +26,7 @@ __all__ = [
     "IdempotencyConflict",
     "IdempotencyReplay",
     "PaymentStatus",
+    "Rows",
     "api_keys",
     "attempts",
     "idempotency",
@@ -40,6 +41,11 @@ quotes = metadata.tables["quotes"]
 payments = metadata.tables["payments"]
 attempts = metadata.tables["payment_attempts"]
 idempotency = metadata.tables["idempotency_keys"]
+
+
+Rows = list[tuple[str, dict[str, Any]]]
+"""(table, row) pairs a state change brings (journal entry and lines, events, a refund), in
+insertion order."""
 
 
 class PaymentStatus:
