@@ -18,10 +18,17 @@ from adapters._base import (
     PayRequest,
     RefundInquiryRequest,
     RefundRequest,
+    SettlementFile,
+    SettlementFileRequest,
+    SettlementFileUnavailable,
+    SettlementLine,
+    SettlementRecordType,
+    implied_rate,
     mask_code,
 )
 from adapters._clock import Clock, SystemClock
 from adapters._registry import PROTOCOLS, ProtocolSpec
+from adapters._sandbox import SettlementTerms
 from adapters._transport import classify_transport_error, new_http_client
 
 __all__ = [
@@ -42,8 +49,15 @@ __all__ = [
     "ProtocolSpec",
     "RefundInquiryRequest",
     "RefundRequest",
+    "SettlementFile",
+    "SettlementFileRequest",
+    "SettlementFileUnavailable",
+    "SettlementLine",
+    "SettlementRecordType",
+    "SettlementTerms",
     "SystemClock",
     "classify_transport_error",
+    "implied_rate",
     "mask_code",
     "new_http_client",
 ]

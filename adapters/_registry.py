@@ -33,7 +33,10 @@ class ProtocolSpec:
     - `demo_credentials(partner_id) -> (credentials, sandbox_secret | None)`: fresh credentials
       for a demo partner, and the sandbox's own secret if the protocol gives it one.
     - `sandbox_for(credentials, sandbox_secret, *, hold_seconds, confirm_seconds,
-      expire_seconds, clock) -> web.Application`: the sandbox that accepts those credentials.
+      expire_seconds, clock, settlement=None, allow_settlement_tamper=False) ->
+      web.Application`: the sandbox that accepts those credentials; `settlement`
+      (`adapters.SettlementTerms`: the partner's zone, cut-off and fees) shapes its settlement
+      file, and `allow_settlement_tamper` opens its test-only tampering route.
     - `ledger`: the `web.AppKey` under which the sandbox keeps its ledger (the same reading API
       for every protocol: `payments`, `refunds`, `entries`, `charges_for`, `reversals_for`,
       `refunds_for`, `refunded_for`, `to_json`).

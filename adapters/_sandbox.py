@@ -13,7 +13,49 @@ are written. This module holds what does not depend on the protocol:
   refund entries. It is generic over the protocol's amount object (kept as sent, rendered by the
   protocol in `to_json`, read as `fx.Money` through `_money`) and its status enum (mapped from
   the protocol-neutral `Phase`).
+- The partner's settlement file, protocol-neutral (`SettlementTerms`, `SettlementRow`,
+  `SettlementDesk`): every line the partner really settles for one of its business days, read
+  from the ledger, plus the test-only tampering that drops, adds or alters lines (below). Each
+  protocol renders the rows in its own file format.
 - Helpers for the `/_sandbox/ledger` route and the `python -m ...sandbox` command line.
+
+The settlement file of a business day D (the partner's own zone and cut-off, `SettlementTerms`):
+
+    payment  every charge whose payment was not reversed (a cancelled payment is in no file),
+             dated by its charge time; fee = round_half_up(amount × bps / 10^4) + fixed[currency]
+    refund   every refund made (a gateway's full refund after a refused cancel is one too),
+             dated by its refund time; fee given back = round_half_up(refund × bps / 10^4)
+
+A moment's business date is its local date in the partner's zone, plus one day if it is at or
+after the cut-off (00:00 = the day ends at midnight); a cut-off inside a DST gap acts at the first
+instant after the gap, one inside a repeated hour at its first occurrence (the same rule as the
+gateway's `business_days`, which adapters may not import). Amounts are the payer amounts charged
+or returned; `merchant_amount` is the merchant-currency amount the request carried (when it
+carried a readable one) and `fx_rate` = `adapters.implied_rate(amount, merchant_amount)` (payer
+major units per merchant major unit, 10 significant digits), None without a merchant amount.
+Lines are ordered by completion time, then payments first, then request id.
+
+Tampering (tests only; a sandbox started without `allow_settlement_tamper` answers 403):
+`POST /_sandbox/settlement_tamper` with
+
+    {"business_date": "YYYY-MM-DD",
+     "drop":  [partner_request_id, ...],                        lines removed
+     "add":   [{"record_type": "payment"|"refund", "partner_request_id", "amount": <minor int>,
+                "currency", "fee"?: <minor int>, "partner_reference"?,
+                "payment_partner_request_id"? (required for a refund), "merchant_amount"?:
+                <minor int>, "merchant_currency"?, "fx_rate"?: "<decimal>", "completed_at"?}],
+     "alter": [{"partner_request_id", "amount"?: <minor int>, "fee"?: <minor int>,
+                "fx_rate"?: "<decimal>", "merchant_amount"?: <minor int>}]}
+
+replaces that day's tampering (an empty body of lists clears it). Drops and alterations apply to
+the ledger's lines (an id that matches nothing changes nothing), then added lines join. An added
+line's fee defaults to the schedule's, its `completed_at` to the first minute of that business
+day, its `partner_reference` to a made-up id (an added refund names its payment's partner id
+from the ledger when the payment exists). An alteration changes only the fields it names
+(`merchant_amount` only on a line that has one): altering `amount` keeps the fee and the rate, so
+each kind of discrepancy can be made alone.
+`GET /_sandbox/settlement/{date}[?currency=CNY]` shows the day's lines (tampering included) as
+protocol-neutral JSON.
 
 The test codes (the last four digits of the payment's wallet code) for what follows a payment:
 
@@ -47,17 +89,23 @@ import logging
 import os
 import re
 import sys
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Any, ClassVar, Generic, Protocol, TypeVar
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Generic, Literal, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationError
 
+from adapters._base import implied_rate
 from adapters._clock import Clock
-from fx import Money
+from fx import FXError, Money, get_currency, round_half_up
 
 __all__ = [
+    "SETTLEMENT",
     "CancelRefusal",
     "CodeBehaviour",
     "LedgerEntry",
@@ -69,14 +117,23 @@ __all__ = [
     "RefundRule",
     "SandboxLedger",
     "Scenario",
+    "SettlementDesk",
+    "SettlementRow",
+    "SettlementTerms",
+    "TamperRefused",
     "add_common_arguments",
+    "add_settlement_arguments",
     "add_timing_arguments",
+    "cutoff_instant",
     "digest",
     "env",
+    "install_settlement_routes",
     "iso_or_none",
     "ledger_json_handler",
+    "parse_business_date",
     "refund_rule",
     "run",
+    "settlement_terms_from_args",
     "validation_summary",
 ]
 
@@ -251,6 +308,7 @@ class PaymentRecordBase(Generic[A, S]):
     payment_request_id: str
     payment_id: str
     amount: A | None  # the amount charged, as sent; None for a cancel marker
+    merchant_amount: A | None = None  # the merchant-currency amount the request carried
     code_sha256: str = dataclasses.field(repr=False)
     masked_code: str
     scenario: Scenario
@@ -308,6 +366,7 @@ class RefundRecord(Generic[A, S]):
     created_at: datetime
     completed_at: datetime
     calls: int = 1
+    merchant_amount: A | None = None  # the merchant-currency amount the request carried
 
     @property
     def succeeded(self) -> bool:
@@ -501,10 +560,12 @@ class SandboxLedger(Generic[R, A, S]):
         payment_request_id: str,
         amount: A,
         fingerprint: str,
+        merchant_amount: A | None = None,
     ) -> RefundRecord[A, S]:
         """A new refund request id for `payment` (None: no such payment, `payment_request_id`
         being what the request named): made at once, or declined; either way recorded, so a
-        replay answers the same. A refund made returns money: a `refund` entry."""
+        replay answers the same. A refund made returns money: a `refund` entry.
+        `merchant_amount` is the merchant-currency amount the request carried, if any."""
         now = self._clock.now()
         if payment is not None:
             self._evaluate(payment, now)
@@ -522,6 +583,7 @@ class SandboxLedger(Generic[R, A, S]):
             code=self.REFUND_CODES[decline] if decline else None,
             created_at=now,
             completed_at=now,
+            merchant_amount=merchant_amount,
         )
         self._refunds[refund_request_id] = record
         self._by_refund_id[record.refund_id] = refund_request_id
@@ -577,6 +639,434 @@ class SandboxLedger(Generic[R, A, S]):
             self._expired(record)
             record.completed_at = record.created_at + self._expire
 
+    # --- settlement ------------------------------------------------------------------------------
+
+    def _merchant_money(self, amount: A | None) -> Money | None:
+        """A carried merchant amount as `fx.Money`, or None when absent, unreadable or not
+        positive (a protocol may not have checked it)."""
+        if amount is None:
+            return None
+        try:
+            money = self._money(amount)
+        except (FXError, ValueError):
+            return None
+        return money if money.value > 0 else None
+
+    def settlement_rows(self, terms: SettlementTerms, business_date: date) -> list[SettlementRow]:
+        """What the partner settles for `business_date`: charges of payments not reversed and
+        refunds made, each dated by its own time (module docstring). Untampered."""
+        rows: list[SettlementRow] = []
+        for entry in self.entries:
+            if entry.kind == "reversal" or terms.business_date(entry.at) != business_date:
+                continue
+            amount = self._money(entry.amount)
+            if entry.kind == "charge":
+                payment = self._payments[entry.payment_request_id]
+                if payment.reversed:
+                    continue
+                merchant = self._merchant_money(payment.merchant_amount)
+                rows.append(
+                    SettlementRow(
+                        record_type="payment",
+                        request_id=entry.payment_request_id,
+                        reference=entry.payment_id,
+                        payment_request_id=entry.payment_request_id,
+                        payment_reference=entry.payment_id,
+                        amount=amount,
+                        fee=terms.payment_fee(amount),
+                        merchant_amount=merchant,
+                        fx_rate=implied_rate(amount, merchant) if merchant else None,
+                        completed_at=entry.at,
+                    )
+                )
+            elif entry.kind == "refund" and entry.refund_request_id is not None:
+                refund = self._refunds[entry.refund_request_id]
+                merchant = self._merchant_money(refund.merchant_amount)
+                rows.append(
+                    SettlementRow(
+                        record_type="refund",
+                        request_id=refund.refund_request_id,
+                        reference=refund.refund_id,
+                        payment_request_id=entry.payment_request_id,
+                        payment_reference=entry.payment_id,
+                        amount=amount,
+                        fee=terms.refund_fee(amount),
+                        merchant_amount=merchant,
+                        fx_rate=implied_rate(amount, merchant) if merchant else None,
+                        completed_at=entry.at,
+                    )
+                )
+        return rows
+
+
+# --- the settlement file ---------------------------------------------------------------------
+
+_MIDNIGHT = time(0, 0)
+
+
+def cutoff_instant(day: date, zone: ZoneInfo, cutoff: time) -> datetime:
+    """The UTC instant at which local `day` reaches `cutoff`: the first moment whose wall clock
+    on that day reads at or after it (past a DST gap; the first of a repeated hour)."""
+    wall = datetime.combine(day, cutoff)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if first.astimezone(zone).replace(tzinfo=None) == wall:
+        return first
+    # In a gap: fold=1 reads the wall time with the offset after the jump, an instant before it;
+    # fold=0 with the one before, an instant after it. Transitions fall on whole seconds.
+    low = int(wall.replace(tzinfo=zone, fold=1).timestamp())
+    high = int(first.timestamp())
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class SettlementTerms:
+    """The partner's business day and fee schedule, which its settlement file follows.
+
+    **Parameters**
+    - `timezone`: the partner's IANA zone (`Partner.timezone` in the gateway's config).
+    - `cutoff`: local wall time at which its business day ends (00:00: midnight).
+    - `fee_bps`: its fee in basis points of each payment and refund.
+    - `fee_fixed`: minor units added to each payment's fee, by payer currency (kept on refunds).
+    """
+
+    timezone: str = "UTC"
+    cutoff: time = _MIDNIGHT
+    fee_bps: int = 0
+    fee_fixed: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+        if self.cutoff.tzinfo is not None:
+            raise ValueError("cutoff is a local wall time without a zone")
+        if isinstance(self.fee_bps, bool) or not 0 <= self.fee_bps <= 10_000:
+            raise ValueError(f"fee_bps must be 0..10000, got {self.fee_bps!r}")
+        for code, value in self.fee_fixed.items():
+            try:
+                get_currency(code)
+            except FXError:
+                raise ValueError(f"fee_fixed: {code!r} is not an ISO 4217 currency") from None
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"fee_fixed[{code}] must be a non-negative int of minor units")
+        object.__setattr__(self, "fee_fixed", MappingProxyType(dict(self.fee_fixed)))
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def business_date(self, moment: datetime) -> date:
+        """The partner's business date of an aware moment."""
+        if moment.tzinfo is None:
+            raise ValueError("moment must be timezone-aware")
+        zone = self.zone
+        day = moment.astimezone(zone).date()
+        if self.cutoff == _MIDNIGHT:
+            return day
+        return day + timedelta(days=1) if moment >= cutoff_instant(day, zone, self.cutoff) else day
+
+    def day_start(self, business_date: date) -> datetime:
+        """The first instant of a business date (UTC)."""
+        if self.cutoff == _MIDNIGHT:
+            return cutoff_instant(business_date, self.zone, _MIDNIGHT)
+        return cutoff_instant(business_date - timedelta(days=1), self.zone, self.cutoff)
+
+    def _bps_of(self, value: int) -> int:
+        return round_half_up(Decimal(value * self.fee_bps).scaleb(-4))
+
+    def payment_fee(self, amount: Money) -> Money:
+        """round_half_up(amount × bps / 10^4) + fixed[currency]."""
+        fixed = self.fee_fixed.get(amount.currency.code, 0)
+        return Money(self._bps_of(amount.value) + fixed, amount.currency)
+
+    def refund_fee(self, amount: Money) -> Money:
+        """The fee a refund gives back: round_half_up(refund × bps / 10^4) (fixed part kept)."""
+        return Money(self._bps_of(amount.value), amount.currency)
+
+
+@dataclasses.dataclass(frozen=True)
+class SettlementRow:
+    """One line of a partner's settlement file, before a protocol renders it. Amounts are
+    positive, in the payer currency (`merchant_amount` in the merchant's)."""
+
+    record_type: Literal["payment", "refund"]
+    request_id: str  # the payment's or refund's request id (ours)
+    reference: str  # the partner's id of it
+    payment_request_id: str  # the payment's request id (a payment's own)
+    payment_reference: str | None  # the partner's id of the payment (a payment's own)
+    amount: Money
+    fee: Money
+    merchant_amount: Money | None
+    fx_rate: Decimal | None
+    completed_at: datetime
+
+    @property
+    def net(self) -> int:
+        """Signed minor units: amount − fee for a payment, −(amount − fee) for a refund."""
+        value = self.amount.value - self.fee.value
+        return value if self.record_type == "payment" else -value
+
+    def to_json(self) -> dict[str, Any]:
+        merchant = self.merchant_amount
+        return {
+            "record_type": self.record_type,
+            "partner_request_id": self.request_id,
+            "partner_reference": self.reference,
+            "payment_partner_request_id": self.payment_request_id,
+            "payment_partner_reference": self.payment_reference,
+            "currency": self.amount.currency.code,
+            "amount": self.amount.value,
+            "fee": self.fee.value,
+            "net": self.net,
+            "merchant_currency": merchant.currency.code if merchant else None,
+            "merchant_amount": merchant.value if merchant else None,
+            "fx_rate": str(self.fx_rate) if self.fx_rate is not None else None,
+            "completed_at": self.completed_at.isoformat(),
+        }
+
+
+def _rate(text: str) -> Decimal:
+    try:
+        rate = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("fx_rate is not a decimal") from None
+    if not rate.is_finite() or rate <= 0:
+        raise ValueError("fx_rate must be a positive decimal")
+    return rate
+
+
+_RateText = Annotated[str, Field(min_length=1, max_length=40)]
+_Id = Annotated[str, Field(min_length=1, max_length=64)]
+_Minor = Annotated[StrictInt, Field(ge=0, le=10**15)]
+
+
+class _TamperModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _AddedLine(_TamperModel):
+    record_type: Literal["payment", "refund"] = "payment"
+    partner_request_id: _Id
+    amount: Annotated[StrictInt, Field(gt=0, le=10**15)]
+    currency: str
+    fee: _Minor | None = None
+    partner_reference: _Id | None = None
+    payment_partner_request_id: _Id | None = None
+    merchant_amount: Annotated[StrictInt, Field(gt=0, le=10**15)] | None = None
+    merchant_currency: str | None = None
+    fx_rate: _RateText | None = None
+    completed_at: datetime | None = None
+
+
+class _Alteration(_TamperModel):
+    partner_request_id: _Id
+    amount: Annotated[StrictInt, Field(gt=0, le=10**15)] | None = None
+    fee: _Minor | None = None
+    fx_rate: _RateText | None = None
+    merchant_amount: Annotated[StrictInt, Field(gt=0, le=10**15)] | None = None
+
+
+class _TamperBody(_TamperModel):
+    business_date: date
+    drop: list[_Id] = []
+    add: list[_AddedLine] = []
+    alter: list[_Alteration] = []
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tampering:
+    drop: frozenset[str]
+    add: tuple[SettlementRow, ...]
+    alter: Mapping[str, _Alteration]
+
+
+class TamperRefused(Exception):
+    """This sandbox was started without `allow_settlement_tamper`."""
+
+
+class SettlementDesk:
+    """A sandbox's settlement file service: the day's rows from the ledger, with the test-only
+    tampering applied (module docstring). `allow_tamper` False refuses every tampering."""
+
+    def __init__(self, terms: SettlementTerms, *, allow_tamper: bool = False) -> None:
+        self.terms = terms
+        self.allow_tamper = allow_tamper
+        self._tampering: dict[date, _Tampering] = {}
+
+    def rows(
+        self,
+        ledger: SandboxLedger[Any, Any, Any],
+        business_date: date,
+        currency: str | None = None,
+    ) -> list[SettlementRow]:
+        """The file's lines for `business_date` (only those in `currency` when given)."""
+        rows = ledger.settlement_rows(self.terms, business_date)
+        tampering = self._tampering.get(business_date)
+        if tampering is not None:
+            rows = [r for r in rows if r.request_id not in tampering.drop]
+            rows = [self._altered(r, tampering.alter.get(r.request_id)) for r in rows]
+            rows.extend(self._resolved(ledger, row) for row in tampering.add)
+        if currency is not None:
+            rows = [r for r in rows if r.amount.currency.code == currency]
+        order = {"payment": 0, "refund": 1}
+        rows.sort(key=lambda r: (r.completed_at, order[r.record_type], r.request_id))
+        return rows
+
+    @staticmethod
+    def _resolved(ledger: SandboxLedger[Any, Any, Any], row: SettlementRow) -> SettlementRow:
+        """An added refund names its payment by the partner's id too: the ledger's, if the
+        payment exists, else a made-up one."""
+        if row.payment_reference is not None:
+            return row
+        payment = ledger.get(row.payment_request_id)
+        reference = payment.payment_id if payment is not None else f"{row.reference}P"
+        return dataclasses.replace(row, payment_reference=reference)
+
+    @staticmethod
+    def _altered(row: SettlementRow, alteration: _Alteration | None) -> SettlementRow:
+        if alteration is None:
+            return row
+        changes: dict[str, Any] = {}
+        if alteration.amount is not None:
+            changes["amount"] = Money(alteration.amount, row.amount.currency)
+        if alteration.fee is not None:
+            changes["fee"] = Money(alteration.fee, row.amount.currency)
+        if alteration.fx_rate is not None:
+            changes["fx_rate"] = _rate(alteration.fx_rate)
+        if alteration.merchant_amount is not None and row.merchant_amount is not None:
+            merchant = row.merchant_amount.currency
+            changes["merchant_amount"] = Money(alteration.merchant_amount, merchant)
+        return dataclasses.replace(row, **changes)
+
+    def tamper(self, raw: bytes) -> dict[str, Any]:
+        """Replace a day's tampering with the JSON body `raw`; `TamperRefused` when not
+        allowed, `ValueError` (its message says what is wrong) on a bad body."""
+        if not self.allow_tamper:
+            raise TamperRefused("settlement tampering is not allowed on this sandbox")
+        try:
+            body = _TamperBody.model_validate_json(raw)
+        except ValidationError as exc:
+            raise ValueError(validation_summary(exc)) from None
+        added = tuple(self._added(body.business_date, line) for line in body.add)
+        for alteration in body.alter:
+            if alteration.fx_rate is not None:
+                _rate(alteration.fx_rate)
+        self._tampering[body.business_date] = _Tampering(
+            drop=frozenset(body.drop),
+            add=added,
+            alter={a.partner_request_id: a for a in body.alter},
+        )
+        return {
+            "business_date": body.business_date.isoformat(),
+            "drop": sorted(body.drop),
+            "add": [row.request_id for row in added],
+            "alter": [a.partner_request_id for a in body.alter],
+        }
+
+    def _added(self, business_date: date, line: _AddedLine) -> SettlementRow:
+        try:
+            amount = Money.of(line.amount, line.currency)
+            merchant = None
+            if line.merchant_amount is not None:
+                if line.merchant_currency is None:
+                    raise ValueError("merchant_amount needs merchant_currency")
+                merchant = Money.of(line.merchant_amount, line.merchant_currency)
+        except FXError as exc:
+            raise ValueError(str(exc)) from None
+        if line.record_type == "refund":
+            if line.payment_partner_request_id is None:
+                raise ValueError("an added refund needs payment_partner_request_id")
+            payment_request_id = line.payment_partner_request_id
+            default_fee = self.terms.refund_fee(amount)
+        else:
+            payment_request_id = line.payment_partner_request_id or line.partner_request_id
+            default_fee = self.terms.payment_fee(amount)
+        completed_at = line.completed_at or self.terms.day_start(business_date) + timedelta(
+            minutes=1
+        )
+        if completed_at.tzinfo is None:
+            raise ValueError("completed_at needs an offset")
+        if line.fx_rate is not None:
+            rate: Decimal | None = _rate(line.fx_rate)
+        else:
+            rate = implied_rate(amount, merchant) if merchant is not None else None
+        reference = line.partner_reference or f"SBXADD{uuid.uuid4().hex[:16].upper()}"
+        return SettlementRow(
+            record_type=line.record_type,
+            request_id=line.partner_request_id,
+            reference=reference,
+            payment_request_id=payment_request_id,
+            payment_reference=reference if line.record_type == "payment" else None,
+            amount=amount,
+            fee=Money(line.fee, amount.currency) if line.fee is not None else default_fee,
+            merchant_amount=merchant,
+            fx_rate=rate,
+            completed_at=completed_at.astimezone(UTC),
+        )
+
+
+SETTLEMENT = web.AppKey("sandbox_settlement_desk", SettlementDesk)
+
+
+def _json(status: int, body: Mapping[str, Any]) -> web.Response:
+    return web.Response(
+        status=status, text=json.dumps(body, separators=(",", ":")), content_type="application/json"
+    )
+
+
+def parse_business_date(text: str) -> date | None:
+    """A strict `YYYY-MM-DD`, or None."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def install_settlement_routes(
+    app: web.Application, desk: SettlementDesk, ledger_key: web.AppKey[Any]
+) -> None:
+    """`POST /_sandbox/settlement_tamper` and `GET /_sandbox/settlement/{date}` on `app`,
+    which keeps `desk` under `SETTLEMENT`."""
+    app[SETTLEMENT] = desk
+
+    async def tamper(request: web.Request) -> web.StreamResponse:
+        try:
+            summary = request.app[SETTLEMENT].tamper(await request.read())
+        except TamperRefused as exc:
+            return _json(403, {"error": {"type": "forbidden", "message": str(exc)}})
+        except ValueError as exc:
+            return _json(400, {"error": {"type": "invalid_request", "message": str(exc)}})
+        return _json(200, summary)
+
+    async def show(request: web.Request) -> web.StreamResponse:
+        day = parse_business_date(request.match_info["date"])
+        if day is None:
+            return _json(400, {"error": {"type": "invalid_request", "message": "bad date"}})
+        current = request.app[SETTLEMENT]
+        rows = current.rows(request.app[ledger_key], day, request.query.get("currency") or None)
+        terms = current.terms
+        return _json(
+            200,
+            {
+                "business_date": day.isoformat(),
+                "timezone": terms.timezone,
+                "cutoff": terms.cutoff.isoformat(timespec="minutes"),
+                "lines": [row.to_json() for row in rows],
+            },
+        )
+
+    app.router.add_post("/_sandbox/settlement_tamper", tamper)
+    app.router.add_get("/_sandbox/settlement/{date}", show)
+
 
 # --- app plumbing ----------------------------------------------------------------------------
 
@@ -627,6 +1117,35 @@ def add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hold-seconds", type=float, default=9.0)
     parser.add_argument("--confirm-seconds", type=float, default=2.0)
     parser.add_argument("--expire-seconds", type=float, default=3.0)
+
+
+def add_settlement_arguments(parser: argparse.ArgumentParser) -> None:
+    """The partner's settlement terms: `--timezone`, `--cutoff HH:MM`, `--fee-bps`,
+    `--fee-fixed CUR=MINOR` (repeatable)."""
+    parser.add_argument("--timezone", default="UTC")
+    parser.add_argument("--cutoff", default="00:00", metavar="HH:MM")
+    parser.add_argument("--fee-bps", type=int, default=0)
+    parser.add_argument("--fee-fixed", action="append", default=[], metavar="CUR=MINOR")
+
+
+def settlement_terms_from_args(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> SettlementTerms:
+    fixed: dict[str, int] = {}
+    for item in args.fee_fixed:
+        code, sep, value = item.partition("=")
+        if not sep or not value.isdigit():
+            parser.error(f"--fee-fixed wants CUR=MINOR, got {item!r}")
+        fixed[code] = int(value)
+    try:
+        return SettlementTerms(
+            timezone=args.timezone,
+            cutoff=time.fromisoformat(args.cutoff),
+            fee_bps=args.fee_bps,
+            fee_fixed=fixed,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
 
 
 def run(app: web.Application, args: argparse.Namespace) -> None:

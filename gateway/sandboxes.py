@@ -5,6 +5,12 @@ Sandbox keys are never committed: `sandbox_environment` makes any that the envir
 shared secret; plus the gateway's wallet-code hash key and the key sealing merchants' webhook
 and signing secrets) so the demo and the tests run with zero set-up,
 and `gateway sandbox keys` prints them as `export` lines to share between processes.
+
+Each sandbox produces its partner's settlement file from its own ledger, on the partner's terms
+from the config (`timezone`, `cutoff`, `fees.bps`, `fees.fixed`: `settlement_terms`). Its
+test-only tampering route (`POST /_sandbox/settlement_tamper`, see `adapters._sandbox`) is open
+only when the settings' profile is `test` (`GATEWAY_PROFILE=test` or `--profile test`, as for
+`gateway sandbox`); in any other profile it answers 403, and asking for it is a `ValueError`.
 """
 
 from __future__ import annotations
@@ -15,10 +21,21 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from adapters import PROTOCOLS, Clock, SystemClock
+from adapters import PROTOCOLS, Clock, SettlementTerms, SystemClock
 from gateway.config import ConfigError, Partner, Settings, resolve_credentials
 
-__all__ = ["RunningSandboxes", "sandbox_environment", "start_sandboxes"]
+__all__ = [
+    "TAMPER_PROFILE",
+    "RunningSandboxes",
+    "sandbox_app",
+    "sandbox_environment",
+    "settlement_terms",
+    "start_sandboxes",
+    "tamper_allowed",
+]
+
+TAMPER_PROFILE = "test"
+"""The only profile whose sandboxes accept settlement-file tampering."""
 
 
 def _sandbox_partners(settings: Settings) -> list[Partner]:
@@ -78,10 +95,38 @@ class RunningSandboxes:
             await runner.cleanup()
 
 
+def settlement_terms(partner: Partner) -> SettlementTerms:
+    """The partner's business day and fee schedule, as its sandbox's settlement file uses them."""
+    return SettlementTerms(
+        timezone=partner.timezone,
+        cutoff=partner.cutoff,
+        fee_bps=partner.fees.bps,
+        fee_fixed=dict(partner.fees.fixed),
+    )
+
+
+def tamper_allowed(settings: Settings, allow_tamper: bool | None = None) -> bool:
+    """Whether sandboxes accept settlement tampering: in the `test` profile, unless
+    `allow_tamper=False`; `allow_tamper=True` outside it is a `ValueError`."""
+    in_test = settings.profile == TAMPER_PROFILE
+    if allow_tamper and not in_test:
+        raise ValueError(
+            f"settlement tampering is refused outside the {TAMPER_PROFILE!r} profile "
+            f"(this is {settings.profile!r}); set GATEWAY_PROFILE={TAMPER_PROFILE}"
+        )
+    return in_test if allow_tamper is None else allow_tamper
+
+
 def sandbox_app(
-    settings: Settings, partner: Partner, env: Mapping[str, str], clock: Clock
+    settings: Settings,
+    partner: Partner,
+    env: Mapping[str, str],
+    clock: Clock,
+    *,
+    allow_tamper: bool | None = None,
 ) -> web.Application:
-    """The sandbox of `partner`'s protocol that accepts the credentials `env` gives the gateway."""
+    """The sandbox of `partner`'s protocol that accepts the credentials `env` gives the gateway,
+    settling on the partner's terms; tampering as `tamper_allowed` says."""
     secret_name = partner.sandbox.private_key_env
     return PROTOCOLS[partner.protocol].sandbox_for(
         resolve_credentials(partner, env),
@@ -90,6 +135,8 @@ def sandbox_app(
         confirm_seconds=settings.sandbox.confirm.total_seconds(),
         expire_seconds=settings.sandbox.expire.total_seconds(),
         clock=clock,
+        settlement=settlement_terms(partner),
+        allow_settlement_tamper=tamper_allowed(settings, allow_tamper),
     )
 
 
@@ -100,13 +147,16 @@ async def start_sandboxes(
     clock: Clock | None = None,
     ports: Mapping[str, int] | None = None,
     host: str = "127.0.0.1",
+    allow_tamper: bool | None = None,
 ) -> RunningSandboxes:
-    """Start each sandbox partner on the port of its `base_url` (or `ports[partner]`)."""
+    """Start each sandbox partner on the port of its `base_url` (or `ports[partner]`);
+    settlement tampering as `tamper_allowed(settings, allow_tamper)` says."""
     clock = clock or SystemClock()
+    allowed = tamper_allowed(settings, allow_tamper)
     running = RunningSandboxes([], {}, {})
     try:
         for partner in _sandbox_partners(settings):
-            app = sandbox_app(settings, partner, env, clock)
+            app = sandbox_app(settings, partner, env, clock, allow_tamper=allowed)
             runner = web.AppRunner(app, access_log=None)
             await runner.setup()
             running.runners.append(runner)

@@ -4,9 +4,46 @@ Layout (hyperswitch style): `client.py` is the thin HTTP client, `transforms.py`
 domain <-> wire conversions, `models.py` the wire schemas, `codes.py` the result-code tables,
 `signing.py` signatures and keys, `sandbox/` the simulated partner.
 
-Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund and inquiryRefund. A refund
-names the payment by its `paymentId` (`RefundRequest.payment_partner_reference`, which Antom
-requires), or by `paymentRequestId` when that is unknown (see `transforms`).
+Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund, inquiryRefund and the
+settlement file. A refund names the payment by its `paymentId`
+(`RefundRequest.payment_partner_reference`, which Antom requires), or by `paymentRequestId` when
+that is unknown (see `transforms`).
+
+Settlement file (our format, in the style of Ant's settlement details report)
+-----------------------------------------------------------------------------
+`POST <prefix>/v1/settlements/file` with `{"settlementDate": "YYYY-MM-DD", "settlementCurrency"?:
+"CNY"}`, signed like every request. The date is the partner's business day (its own zone and
+cut-off). The answer is HTTP 200 `text/csv; charset=UTF-8`, signed like every answer (over the
+raw CSV bytes): a header row, one row per payment or refund, and a last line `<END>` (a file
+without it is truncated). `\n` line ends, RFC 4180 quoting, columns (`models.SETTLEMENT_COLUMNS`;
+extra columns are ignored, order is free):
+
+    settlementBatchId             <YYYYMMDD><currency>
+    settlementDate                the date asked for
+    transactionType               PAYMENT | REFUND (a cancelled payment appears in no file)
+    paymentRequestId, paymentId   the payment's request id (ours) and the partner's id of it;
+                                  on a REFUND, those of the payment refunded
+    refundRequestId, refundId     on a REFUND: its request id (ours) and the partner's id;
+                                  empty on a PAYMENT
+    transactionAmountValue        minor units, signed: what the wallet was charged (> 0) or
+                                  refunded (< 0)
+    transactionCurrency           the payer (wallet) currency
+    feeAmountValue, feeCurrency   the partner's fee, minor units, signed like the transaction
+                                  (on a REFUND: the fee given back, <= 0)
+    settlementAmountValue,        transactionAmountValue − feeAmountValue, what the partner
+      settlementCurrency          owes (or takes back), in the same currency
+    orderAmountValue, orderCurrency
+                                  the pay request's `orderAmount` (the merchant's amount; empty
+                                  on a REFUND: the refund request carries none)
+    quoteCurrencyPair, quotePrice `<orderCurrency>/<transactionCurrency>` and transaction
+                                  currency units per order currency unit, 10 significant digits
+                                  (`adapters.implied_rate`); empty with no order amount
+    transactionTime               ISO 8601 in the partner's zone, whole seconds
+
+A refusal is a signed JSON `{"result": {"resultStatus": "F", "resultCode": ...}}`
+(`ACCESS_DENIED`, `INVALID_SIGNATURE`, `PARAM_ILLEGAL` for a bad date or currency).
+`fetch_settlement_file` raises `SettlementFileUnavailable` on it, as on any transport error,
+non-200 status, unsigned or unverifiable answer, or unreadable file (`transforms.settlement_file`).
 """
 
 from __future__ import annotations

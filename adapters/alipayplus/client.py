@@ -4,7 +4,9 @@
 Per operation it only builds the body (transforms), signs it, POSTs it with the operation's
 timeout, classifies transport errors, verifies the answer's signature and hands the parsed answer
 back to transforms. An answer that is not HTTP 200, not signed with a partner key we hold, or not
-parseable is never trusted: UNKNOWN, maybe sent.
+parseable is never trusted: UNKNOWN, maybe sent. `fetch_settlement_file` is signed and verified
+the same way, but what it cannot trust it raises (`SettlementFileUnavailable`): a file is not an
+outcome.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from adapters._base import (
     PayRequest,
     RefundInquiryRequest,
     RefundRequest,
+    SettlementFile,
+    SettlementFileRequest,
+    SettlementFileUnavailable,
 )
 from adapters._clock import Clock
 from adapters._transport import call_deadline, classify_transport_error, request_timeout
@@ -53,6 +58,7 @@ PATHS: Mapping[Operation, str] = {
     Operation.CANCEL: "/v1/payments/cancel",
     Operation.REFUND: "/v1/payments/refund",
     Operation.INQUIRE_REFUND: "/v1/payments/inquiryRefund",
+    Operation.SETTLEMENT_FILE: "/v1/settlements/file",
 }
 _CONTENT_TYPE = "application/json; charset=UTF-8"
 
@@ -73,6 +79,7 @@ class AlipayPlusAdapter:
                 Operation.CANCEL: 8,
                 Operation.REFUND: 8,
                 Operation.INQUIRE_REFUND: 5,
+                Operation.SETTLEMENT_FILE: 30,
             },
             clock=SystemClock(),
         )
@@ -190,10 +197,49 @@ class AlipayPlusAdapter:
             return answer
         return transforms.refund_inquiry_outcome(answer, request, http_status=200)
 
+    async def fetch_settlement_file(self, request: SettlementFileRequest) -> SettlementFile:
+        """The CSV settlement file of `request.business_date` (the package docstring has its
+        format); `SettlementFileUnavailable` when it cannot be fetched, verified or read."""
+        operation = Operation.SETTLEMENT_FILE
+        answer = await self._exchange(operation, transforms.settlement_file_body(request))
+        if isinstance(answer, Outcome):
+            raise SettlementFileUnavailable(answer.message, http_status=answer.http_status)
+        content_type = answer.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "text/csv":
+            # A signed refusal (ACCESS_DENIED, PARAM_ILLEGAL...) is a JSON result, not a file.
+            try:
+                refusal = wire.SettlementFileRefusal.model_validate_json(answer.content).result
+            except ValidationError:
+                refusal = None
+            what = _describe_result(refusal) if refusal else f"a {content_type!r} answer"
+            raise SettlementFileUnavailable(
+                f"{operation.value}: no file: {what}", http_status=answer.status_code
+            )
+        return transforms.settlement_file(
+            answer.content, partner_id=self._partner_id, request=request
+        )
+
     async def _call(
         self, operation: Operation, body_model: BaseModel, answer_type: type[_Answer]
     ) -> _Answer | Outcome:
         """Sign, send and verify one call: the parsed answer, or the UNKNOWN it amounts to."""
+        response = await self._exchange(operation, body_model)
+        if isinstance(response, Outcome):
+            return response
+        try:
+            return answer_type.model_validate_json(response.content)
+        except ValidationError as exc:
+            return Outcome.unknown(
+                Delivery.MAYBE_SENT,
+                f"{operation.value}: unparseable answer ({_describe_validation(exc)})",
+                http_status=response.status_code,
+            )
+
+    async def _exchange(
+        self, operation: Operation, body_model: BaseModel
+    ) -> httpx.Response | Outcome:
+        """Sign and send one call and verify the answer's signature: the HTTP 200 response, or
+        the UNKNOWN it amounts to."""
         path = self._base_path + PATHS[operation]
         body = wire.encode(body_model)
         credentials = self._credentials
@@ -236,14 +282,7 @@ class AlipayPlusAdapter:
             return Outcome.unknown(
                 Delivery.MAYBE_SENT, f"{operation.value}: {problem}", http_status=status
             )
-        try:
-            return answer_type.model_validate_json(response.content)
-        except ValidationError as exc:
-            return Outcome.unknown(
-                Delivery.MAYBE_SENT,
-                f"{operation.value}: unparseable answer ({_describe_validation(exc)})",
-                http_status=status,
-            )
+        return response
 
     def _signature_problem(self, path: str, response: httpx.Response) -> str | None:
         """Why the answer is not verifiably the partner's, or None when it is."""
@@ -272,6 +311,11 @@ class AlipayPlusAdapter:
 def _describe_error(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _describe_result(result: wire.Result) -> str:
+    text = f"{result.result_status or '-'} {result.result_code or '-'}"
+    return f"{text}: {result.result_message}" if result.result_message else text
 
 
 def _describe_validation(exc: ValidationError) -> str:

@@ -7,6 +7,10 @@ without notice, and neither must break a parse. Amounts are strings of minor uni
 
 Serialise with `encode()`: compact, in declaration order, `None` fields left out, so the bytes
 we sign are deterministic.
+
+The settlement file is CSV, not JSON: `SETTLEMENT_COLUMNS` is its header, `SettlementRecord` one
+row (every cell a string, "" when empty), `SETTLEMENT_END` its last line (see the package
+docstring).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "SETTLEMENT_COLUMNS",
+    "SETTLEMENT_END",
+    "SETTLEMENT_REQUIRED",
     "Amount",
     "CancelRequest",
     "CancelResponse",
@@ -33,6 +40,9 @@ __all__ = [
     "RefundRequest",
     "RefundResponse",
     "Result",
+    "SettlementFileRefusal",
+    "SettlementFileRequest",
+    "SettlementRecord",
     "SettlementStrategy",
     "Store",
     "encode",
@@ -256,3 +266,51 @@ class InquiryRefundResponse(_Wire):
     refund_time: str | None = None
     gross_settlement_amount: Amount | None = None
     settlement_quote: Quote | None = None
+
+
+class SettlementFileRequest(_Wire):
+    """`POST /v1/settlements/file`: the file of one settlement date (the partner's business day,
+    `YYYY-MM-DD`), in one transaction currency when `settlementCurrency` is given."""
+
+    settlement_date: str = Field(min_length=10, max_length=10)
+    settlement_currency: str | None = Field(default=None, min_length=3, max_length=3)
+
+
+class SettlementFileRefusal(_Wire):
+    """The JSON answer of `/v1/settlements/file` when there is no file (a signed F result)."""
+
+    result: Result | None = None
+
+
+class SettlementRecord(_Wire):
+    """One row of the settlement file, cell by cell (strings, "" for an empty cell)."""
+
+    settlement_batch_id: str
+    settlement_date: str
+    transaction_type: str  # PAYMENT | REFUND
+    payment_request_id: str
+    payment_id: str
+    refund_request_id: str = ""
+    refund_id: str = ""
+    transaction_amount_value: str  # signed minor units: a refund is negative
+    transaction_currency: str
+    fee_amount_value: str  # signed minor units: the fee a refund gives back is negative
+    fee_currency: str
+    settlement_amount_value: str  # transaction − fee
+    settlement_currency: str
+    order_amount_value: str = ""  # the pay request's orderAmount (minor units), if known
+    order_currency: str = ""
+    quote_currency_pair: str = ""  # "<order currency>/<transaction currency>"
+    quote_price: str = ""  # transaction currency units per order currency unit
+    transaction_time: str
+
+
+SETTLEMENT_COLUMNS: tuple[str, ...] = tuple(
+    field.alias or name for name, field in SettlementRecord.model_fields.items()
+)
+SETTLEMENT_REQUIRED: tuple[str, ...] = tuple(
+    field.alias or name
+    for name, field in SettlementRecord.model_fields.items()
+    if field.is_required()
+)
+SETTLEMENT_END = "<END>"

@@ -63,6 +63,31 @@ FAILED partner_declined. `RefundRequest.payment_partner_reference` is not used: 
 the payment by our request id. `GET /v1/refunds/{request_id}` — 200 Refund, or 404 -> UNKNOWN
 not_found.
 
+`GET /v1/settlement_reports/{YYYY-MM-DD}[?currency=CNY]` — the partner's settlement report of
+one of its business days (its own zone and cut-off), signed like every answer. 200:
+
+    {"object": "settlement_report", "date": "2026-11-26", "currency": "CNY" | null,
+     "timezone": "Asia/Bangkok", "cutoff": "00:00",
+     "entries": [{"object": "settlement_entry", "type": "payment" | "refund",
+                  "id": <the partner's id: wr_pay_... / wr_rf_...>,
+                  "request_id": <its Idempotency-Key: our request id>,
+                  "payment": <the payment's request id (a payment's own)>,
+                  "payment_id": <the partner's id of the payment>,
+                  "amount": Money (payer currency, positive: charged or returned),
+                  "fee": Money (the partner's fee, positive; on a refund the fee given back),
+                  "net": Money (amount − fee for a payment, −(amount − fee) for a refund),
+                  "merchant_amount": Money | null (what the request carried),
+                  "exchange_rate": "0.2000159936" | null (payer major units per merchant major
+                                   unit, 10 significant digits: `adapters.implied_rate`),
+                  "completed_at": RFC 3339 UTC}, ...],
+     "totals": [{"currency": "CNY", "payments": n, "refunds": n, "net": Money (Σ net)}, ...]}
+
+Money is major units as everywhere in this protocol. A canceled payment appears in no report.
+400 `invalid_request` (`date_invalid`, `currency_invalid`) and 401 are signed errors.
+`fetch_settlement_file` raises `SettlementFileUnavailable` on them, as on any transport error,
+unsigned, badly signed or stale answer, or report that does not hold together
+(`transforms.settlement_file`: exact amounts, net, totals, the date and currency asked for).
+
 Credentials (`REQUIRED_CREDENTIALS`): `api_key`, `signing_secret` (at least 32 characters).
 """
 

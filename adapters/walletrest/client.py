@@ -3,7 +3,9 @@
 Per operation it only builds the path and body (transforms), signs the request, sends it with
 the operation's timeout, classifies transport errors, and verifies the answer's signature and
 timestamp before handing its status and bytes to transforms. An answer that is unsigned, badly
-signed or stale is never trusted, whatever its status: UNKNOWN, maybe sent.
+signed or stale is never trusted, whatever its status: UNKNOWN, maybe sent. The settlement report
+is fetched and verified the same way, but what cannot be trusted is raised
+(`SettlementFileUnavailable`): a file is not an outcome.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from adapters._base import (
     PayRequest,
     RefundInquiryRequest,
     RefundRequest,
+    SettlementFile,
+    SettlementFileRequest,
+    SettlementFileUnavailable,
 )
 from adapters._clock import Clock
 from adapters._transport import call_deadline, classify_transport_error, request_timeout
@@ -129,6 +134,7 @@ class WalletRestAdapter:
                 Operation.CANCEL,
                 Operation.REFUND,
                 Operation.INQUIRE_REFUND,
+                Operation.SETTLEMENT_FILE,
             }
         )
 
@@ -179,6 +185,18 @@ class WalletRestAdapter:
         if isinstance(answer, Outcome):
             return answer
         return transforms.refund_inquiry_outcome(*answer, request)
+
+    async def fetch_settlement_file(self, request: SettlementFileRequest) -> SettlementFile:
+        """`GET /v1/settlement_reports/{date}` (the package docstring has the format);
+        `SettlementFileUnavailable` when it cannot be fetched, verified or read."""
+        path = transforms.settlement_report_path(request)
+        answer = await self._call(Operation.SETTLEMENT_FILE, "GET", path, None, None)
+        if isinstance(answer, Outcome):
+            raise SettlementFileUnavailable(answer.message, http_status=answer.http_status)
+        status, body = answer
+        return transforms.settlement_file(
+            status, body, partner_id=self._partner_id, request=request
+        )
 
     async def _call(
         self,

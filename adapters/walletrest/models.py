@@ -24,6 +24,9 @@ __all__ = [
     "Merchant",
     "Payment",
     "Refund",
+    "SettlementEntry",
+    "SettlementReport",
+    "SettlementTotal",
     "encode",
     "money_from_wire",
     "money_to_wire",
@@ -133,3 +136,43 @@ class ErrorBody(_Wire):
     error: ErrorDetail
     payment: Payment | None = None
     refund: Refund | None = None
+
+
+class SettlementEntry(_Wire):
+    """One payment or refund of a settlement report. `amount` and `fee` are positive; `net` is
+    signed: amount − fee for a payment, −(amount − fee) for a refund."""
+
+    object: str = "settlement_entry"
+    type: str  # payment | refund
+    id: str = Field(min_length=1)  # the partner's id of the payment or refund
+    request_id: str = Field(min_length=1)  # its Idempotency-Key (our request id)
+    payment: str = Field(min_length=1)  # the payment's request id (a payment's own)
+    payment_id: str | None = None  # the partner's id of the payment
+    amount: Amount  # payer currency: charged or returned
+    fee: Amount  # the partner's fee (on a refund: the fee given back)
+    net: Amount
+    merchant_amount: Amount | None = None  # what the request carried, merchant currency
+    exchange_rate: str | None = None  # payer major units per merchant major unit
+    completed_at: str
+
+
+class SettlementTotal(_Wire):
+    """Per currency: how many entries of each type, and the sum of their `net`."""
+
+    currency: str
+    payments: int = Field(ge=0)
+    refunds: int = Field(ge=0)
+    net: Amount
+
+
+class SettlementReport(_Wire):
+    """`GET /v1/settlement_reports/{date}`: one business day of the partner (its own zone and
+    cut-off, named in `timezone` and `cutoff`)."""
+
+    object: str = "settlement_report"
+    date: str
+    currency: str | None = None  # the filter asked for, if any
+    timezone: str | None = None
+    cutoff: str | None = None
+    entries: list[SettlementEntry]
+    totals: list[SettlementTotal]

@@ -11,7 +11,14 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from adapters._sandbox import add_common_arguments, add_timing_arguments, env, run
+from adapters._sandbox import (
+    add_common_arguments,
+    add_settlement_arguments,
+    add_timing_arguments,
+    env,
+    run,
+    settlement_terms_from_args,
+)
 from adapters.alipayplus.sandbox.app import SandboxSettings, create_sandbox_app
 
 
@@ -29,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--client-id-in-responses", default=None)
     parser.add_argument("--key-version", type=int, default=1)
     add_timing_arguments(parser)
+    add_settlement_arguments(parser)
     args = parser.parse_args(argv)
 
     merchants: dict[str, str] = {}
@@ -48,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         hold_seconds=args.hold_seconds,
         confirm_seconds=args.confirm_seconds,
         expire_seconds=args.expire_seconds,
+        settlement=settlement_terms_from_args(parser, args),
     )
     run(create_sandbox_app(settings), args)
 

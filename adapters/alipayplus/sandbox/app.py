@@ -38,11 +38,19 @@ payment and refundAmount answers the original result; other ones: F REPEAT_REQ_I
 `inquiryRefund` (by refundRequestId, or refundId which wins) answers S with `refundStatus`
 SUCCESS | FAIL (`refundResultCode`), or F ORDER_NOT_EXIST for an unknown refund. A cancel of a
 payment with refunds: F ORDER_STATUS_INVALID.
+
+`settlements/file` answers the signed CSV of a settlement date (the package docstring has the
+format) from the ledger, by `adapters._sandbox`'s rules (`SandboxSettings.settlement` gives the
+partner's zone, cut-off and fees); a date that is not `YYYY-MM-DD` or an unknown currency is F
+PARAM_ILLEGAL (signed JSON). `POST /_sandbox/settlement_tamper` (403 unless
+`allow_settlement_tamper`) and `GET /_sandbox/settlement/{date}` are the test hooks.
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import logging
 from collections.abc import Mapping
 from datetime import datetime
@@ -58,8 +66,13 @@ from adapters._sandbox import (
     CancelRefusal,
     CodeBehaviour,
     Outcome,
+    SettlementDesk,
+    SettlementRow,
+    SettlementTerms,
     digest,
+    install_settlement_routes,
     ledger_json_handler,
+    parse_business_date,
     validation_summary,
 )
 from adapters.alipayplus import codes
@@ -80,7 +93,7 @@ from adapters.alipayplus.signing import (
     sign,
     verify,
 )
-from fx import FXError, from_minor_str
+from fx import FXError, format_rate, from_minor_str, get_currency
 
 __all__ = ["LEDGER", "PATH_PREFIXES", "SandboxSettings", "create_sandbox_app"]
 
@@ -107,6 +120,8 @@ class SandboxSettings:
     - `confirm_seconds`: 0093's time until the tourist confirms.
     - `expire_seconds`: 0094's time until the partner expires the payment.
     - `clock`: business time for lazily evaluated states and `Response-Time`.
+    - `settlement`: the partner's zone, cut-off and fee schedule, for its settlement file.
+    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` (tests only).
     """
 
     private_key_pem: str
@@ -117,6 +132,8 @@ class SandboxSettings:
     confirm_seconds: float = 2.0
     expire_seconds: float = 3.0
     clock: Clock = dataclasses.field(default_factory=SystemClock)
+    settlement: SettlementTerms = dataclasses.field(default_factory=SettlementTerms)
+    allow_settlement_tamper: bool = False
 
     def __repr__(self) -> str:
         merchants = sorted(self.merchant_public_keys)
@@ -137,6 +154,7 @@ class _State:
     merchant_keys: dict[str, rsa.RSAPublicKey]
     ledger: SandboxLedger
     behaviour: CodeBehaviour
+    desk: SettlementDesk
 
 
 _STATE = web.AppKey("alipayplus_sandbox_state", _State)
@@ -168,17 +186,20 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
             expire_seconds=settings.expire_seconds,
         ),
         behaviour=CodeBehaviour(settings.hold_seconds),
+        desk=SettlementDesk(settings.settlement, allow_tamper=settings.allow_settlement_tamper),
     )
     app = web.Application()
     app[_STATE] = state
     app[LEDGER] = state.ledger
     for prefix in PATH_PREFIXES:
+        app.router.add_post(f"{prefix}/v1/settlements/file", _settlement_file)
         app.router.add_post(f"{prefix}/v1/payments/pay", _pay)
         app.router.add_post(f"{prefix}/v1/payments/inquiryPayment", _inquiry)
         app.router.add_post(f"{prefix}/v1/payments/cancel", _cancel)
         app.router.add_post(f"{prefix}/v1/payments/refund", _refund)
         app.router.add_post(f"{prefix}/v1/payments/inquiryRefund", _inquiry_refund)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
+    install_settlement_routes(app, state.desk, LEDGER)
     state.behaviour.release_on_shutdown(app)
     return app
 
@@ -188,8 +209,14 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
 
 def _signed(request: web.Request, state: _State, answer: BaseModel) -> web.Response:
     """Serialise and sign an answer over `POST <request path>\\n<client-id>.<time>.<body>`."""
+    return _signed_bytes(request, state, wire.encode(answer), "application/json; charset=UTF-8")
+
+
+def _signed_bytes(
+    request: web.Request, state: _State, body: bytes, content_type: str
+) -> web.Response:
+    """Sign raw answer bytes (JSON or the settlement CSV) the protocol's way."""
     settings = state.settings
-    body = wire.encode(answer)
     client_id = settings.client_id_in_responses
     if client_id is None:
         client_id = request.headers.get("client-id", "")
@@ -201,7 +228,7 @@ def _signed(request: web.Request, state: _State, answer: BaseModel) -> web.Respo
     return web.Response(
         body=body,
         headers={
-            "content-type": "application/json; charset=UTF-8",
+            "content-type": content_type,
             "client-id": client_id,
             "response-time": response_time,
             "signature": header.render(),
@@ -359,6 +386,7 @@ async def _do_pay(request: web.Request, state: _State, body: wire.PayRequest) ->
     record = ledger.record(
         payment_request_id=request_id,
         amount=amount,
+        merchant_amount=body.order.order_amount,
         code=code,
         scenario=outcome.scenario,
         status=SandboxLedger.STATUS[outcome.phase],
@@ -535,3 +563,69 @@ async def _inquiry_refund(request: web.Request) -> web.StreamResponse:
         refund_time=_iso(record.completed_at) if record.succeeded else None,
     )
     return _signed(request, state, answer)
+
+
+# --- the settlement file ---------------------------------------------------------------------
+
+
+def _settlement_record(row: SettlementRow, day: str, terms: SettlementTerms) -> list[str]:
+    """One CSV row: signed minor units (a refund's amount and fee negative), local time."""
+    sign = 1 if row.record_type == "payment" else -1
+    currency = row.amount.currency.code
+    merchant = row.merchant_amount
+    record = wire.SettlementRecord(
+        settlement_batch_id=day.replace("-", "") + currency,
+        settlement_date=day,
+        transaction_type=row.record_type.upper(),
+        payment_request_id=row.payment_request_id,
+        payment_id=row.payment_reference or "",
+        refund_request_id=row.request_id if row.record_type == "refund" else "",
+        refund_id=row.reference if row.record_type == "refund" else "",
+        transaction_amount_value=str(sign * row.amount.value),
+        transaction_currency=currency,
+        fee_amount_value=str(sign * row.fee.value),
+        fee_currency=currency,
+        settlement_amount_value=str(row.net),
+        settlement_currency=currency,
+        order_amount_value=str(merchant.value) if merchant else "",
+        order_currency=merchant.currency.code if merchant else "",
+        quote_currency_pair=f"{merchant.currency.code}/{currency}" if merchant else "",
+        quote_price=format_rate(row.fx_rate) if row.fx_rate is not None else "",
+        transaction_time=row.completed_at.astimezone(terms.zone).isoformat(timespec="seconds"),
+    )
+    dumped = record.model_dump(by_alias=True)
+    return [dumped[column] for column in wire.SETTLEMENT_COLUMNS]
+
+
+def render_settlement_csv(rows: list[SettlementRow], day: str, terms: SettlementTerms) -> bytes:
+    """The file: the header, one row per line, then `<END>` (UTF-8, `\\n` line ends)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(wire.SETTLEMENT_COLUMNS)
+    writer.writerows(_settlement_record(row, day, terms) for row in rows)
+    out.write(wire.SETTLEMENT_END + "\n")
+    return out.getvalue().encode("utf-8")
+
+
+async def _settlement_file(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    try:
+        raw = await _authenticated_body(request, state)
+        body = _parse(raw, wire.SettlementFileRequest)
+        day = parse_business_date(body.settlement_date)
+        if day is None:
+            raise _Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: settlementDate")
+        currency = body.settlement_currency
+        if currency is not None:
+            try:
+                get_currency(currency)
+            except FXError:
+                raise _Reply(
+                    "F", codes.PARAM_ILLEGAL, "Illegal parameters: settlementCurrency"
+                ) from None
+    except _Reply as reply:
+        return _signed(request, state, wire.SettlementFileRefusal(result=reply.result))
+    rows = state.desk.rows(state.ledger, day, currency)
+    terms = state.settings.settlement
+    csv_bytes = render_settlement_csv(rows, day.isoformat(), terms)
+    return _signed_bytes(request, state, csv_bytes, "text/csv; charset=UTF-8")

@@ -13,6 +13,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from adapters._clock import Clock
+from adapters._sandbox import SettlementTerms
 from adapters.alipayplus.sandbox.app import SandboxSettings, create_sandbox_app
 from adapters.alipayplus.signing import generate_keypair, load_private_key
 
@@ -49,6 +50,8 @@ def sandbox_for(
     confirm_seconds: float,
     expire_seconds: float,
     clock: Clock,
+    settlement: SettlementTerms | None = None,
+    allow_settlement_tamper: bool = False,
 ) -> web.Application:
     if not sandbox_secret:
         raise ValueError("an Alipay+ sandbox signs its answers: it needs its own private key")
@@ -62,5 +65,7 @@ def sandbox_for(
             confirm_seconds=confirm_seconds,
             expire_seconds=expire_seconds,
             clock=clock,
+            settlement=settlement or SettlementTerms(),
+            allow_settlement_tamper=allow_settlement_tamper,
         )
     )

@@ -32,6 +32,12 @@ another body is 409 `idempotency_conflict`. A cancel works in any state (reversi
 is refused (409 `invalid_state` `payment_has_refunds`) once a refund succeeded; a cancel of an
 unknown key leaves a canceled marker, so a create still on its way is answered `canceled` and
 never charges.
+
+`GET /v1/settlement_reports/{YYYY-MM-DD}[?currency=CNY]` answers the signed report of that
+business day (the package docstring has the format) from the ledger, by `adapters._sandbox`'s
+rules (`SandboxSettings.settlement` gives the partner's zone, cut-off and fees); a malformed date
+or an unknown currency is 400 `invalid_request`. `POST /_sandbox/settlement_tamper` (403 unless
+`allow_settlement_tamper`) and `GET /_sandbox/settlement/{date}` are the test hooks.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import TypeVar
 
 from aiohttp import web
@@ -53,7 +60,12 @@ from adapters._sandbox import (
     CancelRefusal,
     CodeBehaviour,
     Outcome,
+    SettlementDesk,
+    SettlementRow,
+    SettlementTerms,
+    install_settlement_routes,
     ledger_json_handler,
+    parse_business_date,
     validation_summary,
 )
 from adapters.walletrest import codes
@@ -75,7 +87,7 @@ from adapters.walletrest.signing import (
     timestamp_of,
     verify,
 )
-from fx import FXError
+from fx import FXError, Money, format_rate, get_currency
 
 __all__ = ["LEDGER", "SandboxSettings", "create_sandbox_app"]
 
@@ -98,6 +110,8 @@ class SandboxSettings:
     - `expire_seconds`: 0094's time until the partner expires the payment.
     - `clock`: business time for lazily evaluated states and `X-Timestamp`.
     - `signature_tolerance_seconds`: how far a request's `X-Timestamp` may be from `clock`.
+    - `settlement`: the partner's zone, cut-off and fee schedule, for its settlement reports.
+    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` (tests only).
     """
 
     signing_secret: str
@@ -107,6 +121,8 @@ class SandboxSettings:
     expire_seconds: float = 3.0
     clock: Clock = dataclasses.field(default_factory=SystemClock)
     signature_tolerance_seconds: float = 300.0
+    settlement: SettlementTerms = dataclasses.field(default_factory=SettlementTerms)
+    allow_settlement_tamper: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -125,6 +141,7 @@ class _State:
     key_digests: frozenset[bytes]
     ledger: SandboxLedger
     behaviour: CodeBehaviour
+    desk: SettlementDesk
 
 
 _STATE = web.AppKey("walletrest_sandbox_state", _State)
@@ -158,6 +175,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
             expire_seconds=settings.expire_seconds,
         ),
         behaviour=CodeBehaviour(settings.hold_seconds),
+        desk=SettlementDesk(settings.settlement, allow_tamper=settings.allow_settlement_tamper),
     )
     app = web.Application()
     app[_STATE] = state
@@ -167,7 +185,9 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     app.router.add_post("/v1/payments/{request_id}/cancel", _cancel_payment)
     app.router.add_post("/v1/refunds", _create_refund)
     app.router.add_get("/v1/refunds/{request_id}", _get_refund)
+    app.router.add_get("/v1/settlement_reports/{date}", _get_settlement_report)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
+    install_settlement_routes(app, state.desk, LEDGER)
     state.behaviour.release_on_shutdown(app)
     return app
 
@@ -440,6 +460,7 @@ async def _create_refund(request: web.Request) -> web.StreamResponse:
                 payment_request_id=body.payment,
                 amount=body.amount,
                 fingerprint=fingerprint,
+                merchant_amount=body.merchant_amount,
             )
         elif record.fingerprint != fingerprint:
             raise _Reply(
@@ -465,3 +486,78 @@ async def _get_refund(request: web.Request) -> web.StreamResponse:
     except _Reply as reply:
         return _signed(state, reply.status, reply.body)
     return _signed(state, 200, refund_to_wire(record))
+
+
+# --- the settlement report -------------------------------------------------------------------
+
+
+def _time(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _entry(row: SettlementRow) -> wire.SettlementEntry:
+    currency = row.amount.currency
+    return wire.SettlementEntry(
+        type=row.record_type,
+        id=row.reference,
+        request_id=row.request_id,
+        payment=row.payment_request_id,
+        payment_id=row.payment_reference,
+        amount=wire.money_to_wire(row.amount),
+        fee=wire.money_to_wire(row.fee),
+        net=wire.money_to_wire(Money(row.net, currency)),
+        merchant_amount=wire.money_to_wire(row.merchant_amount) if row.merchant_amount else None,
+        exchange_rate=format_rate(row.fx_rate) if row.fx_rate is not None else None,
+        completed_at=_time(row.completed_at),
+    )
+
+
+def settlement_report(
+    rows: list[SettlementRow], day: date, currency: str | None, terms: SettlementTerms
+) -> wire.SettlementReport:
+    """The report of `day`: its entries and, per currency, the counts and the sum of `net`."""
+    totals: dict[str, list[int]] = {}
+    for row in rows:
+        counts = totals.setdefault(row.amount.currency.code, [0, 0, 0])
+        counts[0 if row.record_type == "payment" else 1] += 1
+        counts[2] += row.net
+    return wire.SettlementReport(
+        date=day.isoformat(),
+        currency=currency,
+        timezone=terms.timezone,
+        cutoff=terms.cutoff.isoformat(timespec="minutes"),
+        entries=[_entry(row) for row in rows],
+        totals=[
+            wire.SettlementTotal(
+                currency=code,
+                payments=payments,
+                refunds=refunds,
+                net=wire.money_to_wire(Money.of(net, code)),
+            )
+            for code, (payments, refunds, net) in sorted(totals.items())
+        ],
+    )
+
+
+async def _get_settlement_report(request: web.Request) -> web.StreamResponse:
+    state = request.app[_STATE]
+    try:
+        await _authenticated_body(request, state)
+        day = parse_business_date(request.match_info["date"])
+        if day is None:
+            raise _Reply(
+                400, codes.INVALID_REQUEST, "The date must be YYYY-MM-DD.", code="date_invalid"
+            )
+        currency = request.query.get("currency") or None
+        if currency is not None:
+            try:
+                get_currency(currency)
+            except FXError:
+                raise _Reply(
+                    400, codes.INVALID_REQUEST, "Unknown currency.", code="currency_invalid"
+                ) from None
+    except _Reply as reply:
+        return _signed(state, reply.status, reply.body)
+    rows = state.desk.rows(state.ledger, day, currency)
+    terms = state.settings.settlement
+    return _signed(state, 200, settlement_report(rows, day, currency, terms))

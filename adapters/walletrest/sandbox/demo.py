@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from adapters._clock import Clock
+from adapters._sandbox import SettlementTerms
 from adapters.walletrest.sandbox.app import SandboxSettings, create_sandbox_app
 
 __all__ = ["demo_credentials", "sandbox_for"]
@@ -34,6 +35,8 @@ def sandbox_for(
     confirm_seconds: float,
     expire_seconds: float,
     clock: Clock,
+    settlement: SettlementTerms | None = None,
+    allow_settlement_tamper: bool = False,
 ) -> web.Application:
     del sandbox_secret
     return create_sandbox_app(
@@ -44,5 +47,7 @@ def sandbox_for(
             confirm_seconds=confirm_seconds,
             expire_seconds=expire_seconds,
             clock=clock,
+            settlement=settlement or SettlementTerms(),
+            allow_settlement_tamper=allow_settlement_tamper,
         )
     )

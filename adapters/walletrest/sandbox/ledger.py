@@ -51,8 +51,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 @dataclasses.dataclass(kw_only=True)
 class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
-    # `amount` is the payer amount
-    merchant_amount: wire.Amount | None
+    # `amount` is the payer amount, `merchant_amount` the merchant's
     reference: str | None
     body_sha256: str = dataclasses.field(repr=False)
     decline_code: str | None
@@ -81,6 +80,7 @@ class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
             "payment_request_id": self.payment_request_id,
             "payment_id": self.payment_id,
             "amount": self.amount.model_dump() if self.amount else None,
+            "merchant_amount": self.merchant_amount.model_dump() if self.merchant_amount else None,
             "masked_code": self.masked_code,
             "status": self.status.value,
             "decline_code": self.decline_code,

@@ -56,6 +56,7 @@ TIMEOUTS = {
     Operation.CANCEL: 1.0,
     Operation.REFUND: PAY_TIMEOUT,  # 0095 holds refund answers past it
     Operation.INQUIRE_REFUND: 1.0,
+    Operation.SETTLEMENT_FILE: 2.0,
 }
 PAYER_AMOUNT = Money.of(25012, "CNY")  # "25012" in minor units, "250.12" in major units
 OTHER_AMOUNT = Money.of(25013, "CNY")

@@ -53,6 +53,7 @@ TIMEOUTS = {
     Operation.CANCEL: 2.0,
     Operation.REFUND: 2.0,
     Operation.INQUIRE_REFUND: 2.0,
+    Operation.SETTLEMENT_FILE: 2.0,
 }
 
 
@@ -490,6 +491,7 @@ def test_adapter_satisfies_the_protocol() -> None:
         Operation.CANCEL,
         Operation.REFUND,
         Operation.INQUIRE_REFUND,
+        Operation.SETTLEMENT_FILE,
     }
     assert "PRIVATE" not in repr(adapter)
 

@@ -232,7 +232,7 @@ def test_is_an_adapter_with_refunds(http: httpx.AsyncClient) -> None:
     adapter = make(http)
     assert isinstance(adapter, Adapter)
     assert {Operation.REFUND, Operation.INQUIRE_REFUND} <= adapter.capabilities
-    assert Operation.SETTLEMENT_FILE not in adapter.capabilities
+    assert Operation.SETTLEMENT_FILE in adapter.capabilities
     assert API_KEY not in repr(adapter) and SECRET not in repr(adapter)
 
 
