@@ -13,9 +13,7 @@ import enum
 from collections.abc import Iterable
 from decimal import Decimal
 
-from fx import round_significant
-
-__all__ = ["Category", "Finding", "Movement", "effective_rate", "match"]
+__all__ = ["Category", "Finding", "Movement", "match"]
 
 
 class Category(enum.StrEnum):
@@ -62,15 +60,6 @@ class Finding:
         if self.category is Category.FEE_MISMATCH and ours and theirs:
             return f"fee {ours.fee} here, {theirs.fee} at the partner"
         return ""
-
-
-def effective_rate(
-    payer_amount: int, merchant_amount: int, payer_exp: int, merchant_exp: int
-) -> Decimal:
-    """Payer units per merchant unit that a line's two amounts imply (10 significant digits):
-    what both sides can compute from what they recorded, so a rate is compared like for like."""
-    ratio = Decimal(payer_amount) / Decimal(merchant_amount)
-    return round_significant(ratio.scaleb(merchant_exp - payer_exp))
 
 
 def _fx_differs(ours: Movement, theirs: Movement) -> bool:

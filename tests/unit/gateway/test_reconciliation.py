@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.reconciliation import Category, Movement, effective_rate, match
+from gateway.reconciliation import Category, Movement, match
 
 
 def _line(key: str, amount: int = 1000, fee: int = 6, **kw: object) -> Movement:
@@ -57,9 +57,3 @@ def test_a_changed_merchant_amount_is_an_fx_mismatch() -> None:
     findings = match([_line("a")], [_line("a", merchant_amount=5001, fx_rate=None)])
     assert findings[0].category is Category.FX_MISMATCH
     assert "5001" in findings[0].detail
-
-
-def test_effective_rate_scales_by_exponents() -> None:
-    # 1,250.50 THB (e=2) paid as 232.53 CNY (e=2); 1234 JPY (e=0) paid as 57.60 CNY.
-    assert effective_rate(23253, 125050, 2, 2) == Decimal("0.1859496202")
-    assert effective_rate(5760, 1234, 2, 0) == Decimal("0.04667747164")
