@@ -1,7 +1,8 @@
 """The benchmark: the gateway against a bare proxy, on SQLite and PostgreSQL, in one run.
 
     .venv/bin/python -m bench [--quick] [--concurrency 1,16,64] [--requests N]
-                              [--databases sqlite,postgresql] [--out bench/results] [--no-docs]
+                              [--databases sqlite,postgresql] [--targets NAME,...]
+                              [--out bench/results] [--no-docs]
 
 One run, on this machine, every piece its own process:
 
@@ -16,8 +17,15 @@ One run, on this machine, every piece its own process:
    - `gateway-sqlite`, `gateway-postgresql`: `gateway serve` (production durations) on a fresh
      database (migrated, a TH/THB merchant and a POS key made with the CLI), then an open-loop
      run at half of its peak throughput;
-3. integrity checks (answers, the database, the sandbox's ledger), `bench/results/<ts>.json`,
-   `docs/benchmarks.md` (unless `--no-docs`) and a summary on stdout.
+   - `gateway-sqlite+webhooks`, `gateway-postgresql+webhooks`: the same, with the merchant's
+     webhook URL (`gateway merchants webhook set`) pointing at a webhook sink (`bench/sink.py`,
+     its own process, checking every signature); after each run the orchestrator waits until
+     the sink has every event, and reports deliveries per payment and the delivery lag;
+   - `gateway-postgresql-2proc`: `gateway serve --processes 2` (SO_REUSEPORT), CPU and memory
+     summed over its process group;
+3. integrity checks (answers, the database's payments, journal and outbox, `gateway ledger
+   verify`, the sandbox's ledger, the sink), `bench/results/<ts>.json`, `docs/benchmarks.md`
+   (unless `--no-docs`) and a summary on stdout.
 
 PostgreSQL is used when `DATABASE_URL` names a PostgreSQL server or one answers at
 postgresql://postgres@127.0.0.1:5432 (a `bench_<random>` database, dropped at the end).
@@ -38,19 +46,25 @@ import re
 import secrets
 import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench._procs import Children, Server, cpu_seconds, free_port, gateway_command, peak_rss_mb
+from bench._checks import check_integrity, pg_fetch, read_database, webhook_report
+from bench._procs import (
+    Children,
+    Server,
+    free_port,
+    gateway_command,
+    group_cpu_seconds,
+    group_peak_rss,
+)
 from bench._report import (
     BASELINE,
     PLAIN,
@@ -58,13 +72,36 @@ from bench._report import (
     render_markdown,
     render_summary,
 )
+from bench.sink import SECRET_ENV
 
 REPO = Path(__file__).resolve().parent.parent
 PARTNER = "th-siampay"  # the TH merchant's partner (Alipay CN -> CNY)
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 # Variables of the caller's environment that must not leak into the children.
-_SCRUB = ("GATEWAY_PROFILE", "DATABASE_URL", "GATEWAY_CONFIG_DIR")
+_SCRUB = ("GATEWAY_PROFILE", "DATABASE_URL", "GATEWAY_CONFIG_DIR", SECRET_ENV)
+SINK_PATH = "/webhooks/gateway"
+
+
+@dataclass(frozen=True)
+class GatewaySpec:
+    """A configuration of the gateway under test."""
+
+    name: str
+    database: str  # "sqlite" | "postgresql"
+    webhooks: bool = False  # the merchant's webhook URL points at the sink
+    processes: int = 1  # `gateway serve --processes N`
+
+
+GATEWAY_SPECS = (
+    GatewaySpec("gateway-sqlite", "sqlite"),
+    GatewaySpec("gateway-sqlite+webhooks", "sqlite", webhooks=True),
+    GatewaySpec("gateway-postgresql", "postgresql"),
+    GatewaySpec("gateway-postgresql+webhooks", "postgresql", webhooks=True),
+    GatewaySpec("gateway-postgresql-2proc", "postgresql", processes=2),
+)
+ALL_TARGETS = (BASELINE, PLAIN, *(spec.name for spec in GATEWAY_SPECS))
+QUICK_TARGETS = (BASELINE, PLAIN, "gateway-sqlite", "gateway-sqlite+webhooks", "gateway-postgresql")
 
 
 @dataclass(frozen=True)
@@ -74,7 +111,9 @@ class Options:
     warmup: int
     half_peak_requests: int
     half_peak_seconds: float
+    drain_seconds: float
     databases: list[str]
+    targets: list[str]
     out: Path
     docs: bool
     quick: bool
@@ -160,22 +199,9 @@ def _with_database(server: str, name: str) -> str:
     return f"{base}://{netloc}/{name}"
 
 
-async def _pg(dsn: str, *statements: str) -> list[list[Any]]:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=3)
-    try:
-        out: list[list[Any]] = []
-        for statement in statements:
-            out.append([tuple(r) for r in await conn.fetch(statement)])
-        return out
-    finally:
-        await conn.close()
-
-
 def _postgres_version(server: str) -> str | None:
     try:
-        rows = asyncio.run(_pg(server, "SHOW server_version"))
+        rows = asyncio.run(pg_fetch(server, "SHOW server_version"))
     except Exception:
         return None
     return str(rows[0][0][0])
@@ -241,13 +267,15 @@ class Bench:
             wait=False,
         )
 
-    def prepare_database(self, database: str) -> tuple[str, str, str]:
+    def prepare_database(self, spec: GatewaySpec) -> tuple[str, str, str]:
         """A fresh database, migrated, with a merchant and a POS key: (url, merchant, key)."""
+        database = spec.database
         if database == "sqlite":
-            url = f"sqlite+aiosqlite:///{self.tmp / 'gateway-sqlite.db'}"
+            file_name = re.sub(r"[^a-z0-9]+", "-", spec.name) + ".db"  # one file per target
+            url = f"sqlite+aiosqlite:///{self.tmp / file_name}"
         else:
             name = f"bench_{secrets.token_hex(6)}"
-            asyncio.run(_pg(self.pg_server, f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_fetch(self.pg_server, f'CREATE DATABASE "{name}"'))
             self.pg_databases.append(name)
             url = _with_database(self.pg_server, name)
         env = {**self.env, "DATABASE_URL": url}
@@ -284,21 +312,80 @@ class Bench:
             raise RuntimeError("keys create did not print one key")
         return url, merchant, key
 
-    def start_gateway(self, database: str, url: str) -> Server:
+    def start_gateway(self, spec: GatewaySpec, url: str) -> Server:
         port = free_port()
-        command = [*self.gateway, "serve", "--port", str(port)]
+        serve = ["serve", "--port", str(port)]
+        if spec.processes > 1:
+            serve += ["--processes", str(spec.processes)]
+        command = [*self.gateway, *serve]
         if self.options.profile_dir is not None:
-            profile = self.options.profile_dir / f"gateway-{database}.prof"
+            profile = self.options.profile_dir / f"{spec.name}.prof"
             command = [self.python, "-m", "cProfile", "-o", str(profile), "-m", "gateway.cli"]
-            command += [*self.gateway_args, "serve", "--port", str(port)]
+            command += [*self.gateway_args, *serve]
         return self.children.spawn(
-            f"gateway-{database}",
+            spec.name,
             command,
             env={**self.env, "DATABASE_URL": url},
             port=port,
             cwd=REPO,
             wait=False,
         )
+
+    def start_sink(self, label: str, url: str, merchant: str) -> Server:
+        """The merchant's webhook URL set to a sink on a free port, and the sink started with
+        the secret the CLI printed (handed over in the sink's environment, never on disk)."""
+        port = free_port()
+        secret = self.children.run(
+            [
+                *self.gateway,
+                "merchants",
+                "webhook",
+                "set",
+                merchant,
+                "--url",
+                f"http://127.0.0.1:{port}{SINK_PATH}",
+            ],
+            env={**self.env, "DATABASE_URL": url},
+            timeout=60,
+            cwd=REPO,
+        ).strip()
+        if not secret.startswith("whsec_") or "\n" in secret:
+            raise RuntimeError("merchants webhook set did not print one webhook secret")
+        return self.children.spawn(
+            f"sink-{label}",
+            [self.python, "-m", "bench.sink", "--port", str(port)],
+            env={**self.env, SECRET_ENV: secret},
+            port=port,
+            cwd=REPO,
+            wait=False,
+        )
+
+    @staticmethod
+    def sink_get(sink: Server, what: str) -> Any:
+        with urllib.request.urlopen(f"{sink.url}/_sink/{what}", timeout=60) as answer:
+            return json.loads(answer.read())
+
+    def drain(self, sink: Server, expected: int) -> tuple[float, int]:
+        """Wait until the sink holds `expected` events (or the drain time is up): (seconds
+        waited, events still missing)."""
+        started = time.monotonic()
+        deadline = started + self.options.drain_seconds
+        while True:
+            got = int(self.sink_get(sink, "stats")["events"])
+            if got >= expected or time.monotonic() > deadline:
+                return round(time.monotonic() - started, 2), max(0, expected - got)
+            time.sleep(0.05)
+
+    def ledger_verify(self, url: str) -> dict[str, Any]:
+        """`gateway ledger verify` against the target's database, as an operator runs it."""
+        returncode, out, err = self.children.run_status(
+            [*self.gateway, "ledger", "verify"],
+            env={**self.env, "DATABASE_URL": url},
+            timeout=300,
+            cwd=REPO,
+        )
+        summary = (out.strip() or err.strip()[-500:]).replace("\n", "; ")
+        return {"ok": returncode == 0, "exit_status": returncode, "summary": summary}
 
     # load ------------------------------------------------------------------------------------
 
@@ -312,7 +399,11 @@ class Bench:
         requests: int,
         warmup: int,
         rate: float | None = None,
+        sink: Server | None = None,
+        expected_events: int = 0,
     ) -> dict[str, Any]:
+        """One load generator run; with a `sink`, then a wait until it holds `expected_events`
+        plus this run's payments (deliveries that lag behind are not left to the next run)."""
         tag = f"B{secrets.token_hex(4)}"
         argv = [
             self.python,
@@ -331,11 +422,19 @@ class Bench:
         ]
         if rate is not None:
             argv += ["--rate", f"{rate:.1f}"]
-        cpu_before = {"server": cpu_seconds(server.pid), "sandbox": cpu_seconds(sandbox.pid)}
+        watched = {"server": server, "sandbox": sandbox, **({"sink": sink} if sink else {})}
+        cpu_before = {name: group_cpu_seconds(proc.pid) for name, proc in watched.items()}
         out = self.children.run(argv, env={**self.env, "BENCH_POS_KEY": key}, timeout=600, cwd=REPO)
-        cpu_after = {"server": cpu_seconds(server.pid), "sandbox": cpu_seconds(sandbox.pid)}
+        cpu_after = {name: group_cpu_seconds(proc.pid) for name, proc in watched.items()}
         result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
         total = result["sent_total"] or 1
+        if sink is not None:
+            waited, missing = self.drain(sink, expected_events + result["succeeded_total"])
+            result["drain_wait_s"], result["undelivered_after_drain"] = waited, missing
+            # The server's CPU again, delivery of this run's events included; the sink's.
+            cpu_after["server_incl_delivery"] = group_cpu_seconds(server.pid)
+            cpu_before["server_incl_delivery"] = cpu_before["server"]
+            cpu_after["sink"] = group_cpu_seconds(sink.pid)
         # The CPU figures span warm-up and measured requests alike.
         per_payment: dict[str, float | None] = {}
         for name, before in cpu_before.items():
@@ -346,7 +445,10 @@ class Bench:
                 else round((after - before) * 1000 / total, 3)
             )
         result["cpu_ms_per_payment"] = per_payment
-        result["peak_rss_mb"] = peak_rss_mb(server.pid)
+        memory = group_peak_rss(server.pid)
+        result["peak_rss_mb"] = memory.total_mb if memory else None
+        result["peak_rss_largest_mb"] = memory.largest_mb if memory else None
+        result["os_processes"] = memory.processes if memory else None
         if server.proc.poll() is not None:
             raise RuntimeError(f"{server.name} died during the run:\n{server.log_tail()}")
         _log(
@@ -355,21 +457,33 @@ class Bench:
             f"p50 {result['latency_ms']['p50']:.2f} ms, p99 {result['latency_ms']['p99']:.2f} ms"
             + (f", own p99 {result['own_ms']['p99']:.2f} ms" if result["own_ms"] else "")
             + (f", {result['failed_total']} failed" if result["failed_total"] else "")
+            + (
+                f"; sink drained {result['drain_wait_s']:.1f} s after"
+                + (f" ({missing} missing)" if missing else "")
+                if sink is not None
+                else ""
+            )
         )
         return result
 
-    def closed_runs(self, server: Server, sandbox: Server, key: str) -> list[dict[str, Any]]:
-        return [
-            self.load(
-                server,
-                sandbox,
-                key,
-                concurrency=c,
-                requests=self.options.requests,
-                warmup=self.options.warmup,
+    def closed_runs(
+        self, server: Server, sandbox: Server, key: str, sink: Server | None = None
+    ) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = []
+        for c in self.options.concurrency:
+            runs.append(
+                self.load(
+                    server,
+                    sandbox,
+                    key,
+                    concurrency=c,
+                    requests=self.options.requests,
+                    warmup=self.options.warmup,
+                    sink=sink,
+                    expected_events=sum(r["succeeded_total"] for r in runs),
+                )
             )
-            for c in self.options.concurrency
-        ]
+        return runs
 
     # targets -------------------------------------------------------------------------------
 
@@ -382,23 +496,37 @@ class Bench:
                 self.children.wait_ready(sandbox)
                 self.children.wait_ready(server)
                 runs = self.closed_runs(server, sandbox, "baseline")
-                rss = peak_rss_mb(server.pid)
+                memory = group_peak_rss(server.pid)
             finally:
                 self.children.stop(server)
             integrity = check_integrity(runs, self.ledger(), db=None)
         finally:
             self.children.stop(sandbox)
-        return {"runs": [_public(r) for r in runs], "peak_rss_mb": rss, "integrity": integrity}
+        return {
+            "kind": "baseline",
+            "runs": [_public(r) for r in runs],
+            "peak_rss_mb": memory.total_mb if memory else None,
+            "peak_rss_largest_mb": memory.largest_mb if memory else None,
+            "os_processes": memory.processes if memory else None,
+            "integrity": integrity,
+        }
 
-    def gateway_target(self, database: str) -> dict[str, Any]:
-        sandbox = self.start_sandbox(f"gateway-{database}")
+    def gateway_target(self, spec: GatewaySpec) -> dict[str, Any]:
+        sandbox = self.start_sandbox(spec.name)
+        sink: Server | None = None
+        sink_stats: dict[str, Any] | None = None
+        arrivals: dict[str, list[Any]] = {}
         try:
-            url, _merchant, key = self.prepare_database(database)
-            server = self.start_gateway(database, url)
+            url, merchant, key = self.prepare_database(spec)
+            if spec.webhooks:
+                sink = self.start_sink(spec.name, url, merchant)
+            server = self.start_gateway(spec, url)
             try:
-                self.children.wait_ready(sandbox)
-                self.children.wait_ready(server)
-                runs = self.closed_runs(server, sandbox, key)
+                for child in (sandbox, server, *([sink] if sink else [])):
+                    self.children.wait_ready(child)
+                if spec.processes > 1:  # every worker listening, not just the first
+                    self.children.wait_for_log(server, "Running on", spec.processes)
+                runs = self.closed_runs(server, sandbox, key, sink)
                 peak = max(runs, key=lambda r: r["payments_per_s"])
                 rate = max(1.0, peak["payments_per_s"] / 2)
                 # The same number of requests, but no longer than half_peak_seconds.
@@ -411,29 +539,50 @@ class Bench:
                     requests=max(min(self.options.half_peak_requests, cap), 100),
                     warmup=0,
                     rate=rate,
+                    sink=sink,
+                    expected_events=sum(r["succeeded_total"] for r in runs),
                 )
                 half["peak_payments_per_s"] = peak["payments_per_s"]
                 half["peak_concurrency"] = peak["concurrency"]
-                rss = peak_rss_mb(server.pid)
+                memory = group_peak_rss(server.pid)
             finally:
                 self.children.stop(server)  # graceful: the writer drains before the DB is read
-            db = read_database(url)
-            integrity = check_integrity([*runs, half], self.ledger(), db=db)
+            if sink is not None:
+                sink_stats = self.sink_get(sink, "stats")
+                arrivals = self.sink_get(sink, "events")
+            ledger = self.ledger()
         finally:
+            if sink is not None:
+                self.children.stop(sink)
             self.children.stop(sandbox)
-        return {
+        db = read_database(url)
+        verify = self.ledger_verify(url)
+        _log(f"{spec.name}: ledger verify: {verify['summary']}")
+        integrity = check_integrity(
+            [*runs, half], ledger, db=db, ledger_verify=verify, sink=sink_stats
+        )
+        data: dict[str, Any] = {
+            "kind": "gateway",
+            "database": spec.database,
+            "webhooks": spec.webhooks,
+            "processes": spec.processes,
             "database_url": re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url),
             "runs": [_public(r) for r in runs],
             "half_peak": _public(half),
-            "peak_rss_mb": rss,
+            "peak_rss_mb": memory.total_mb if memory else None,
+            "peak_rss_largest_mb": memory.largest_mb if memory else None,
+            "os_processes": memory.processes if memory else None,
             "integrity": integrity,
             "durability": db["durability"],
         }
+        if sink_stats is not None:
+            data["webhooks_report"] = webhook_report([*runs, half], arrivals, sink_stats, db)
+        return data
 
     def postgres_reachable(self) -> str | None:
         """None when reachable, else why not."""
         try:
-            asyncio.run(_pg(self.pg_server, "SELECT 1"))
+            asyncio.run(pg_fetch(self.pg_server, "SELECT 1"))
         except Exception as exc:
             return f"no PostgreSQL server ({type(exc).__name__}: {exc})"[:200]
         return None
@@ -441,103 +590,15 @@ class Bench:
     def drop_databases(self) -> None:
         for name in self.pg_databases:
             with contextlib.suppress(Exception):
-                asyncio.run(_pg(self.pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(
+                    pg_fetch(self.pg_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                )
         self.pg_databases.clear()
 
 
 def _public(run: dict[str, Any]) -> dict[str, Any]:
     """A run as stored in the result: without the (long) list of payment ids."""
     return {k: v for k, v in run.items() if k != "payment_ids"}
-
-
-# --- integrity ------------------------------------------------------------------------------------
-
-
-def read_database(url: str) -> dict[str, Any]:
-    """Payments by status, succeeded payment ids and every attempt's partner request id."""
-    queries = (
-        "SELECT status, count(*) FROM payments GROUP BY status",
-        "SELECT id FROM payments WHERE status = 'succeeded'",
-        "SELECT partner_request_id FROM payment_attempts",
-        "SELECT count(DISTINCT merchant_reference) FROM payments",
-    )
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[1]
-        conn = sqlite3.connect(path)
-        try:
-            rows = [conn.execute(q).fetchall() for q in queries]
-            durability = f"journal_mode={conn.execute('PRAGMA journal_mode').fetchone()[0]}"
-        finally:
-            conn.close()
-    else:
-        rows = asyncio.run(_pg(url, *queries, "SHOW synchronous_commit"))
-        durability = f"synchronous_commit={rows.pop()[0][0]}"
-    by_status = {str(status): int(n) for status, n in rows[0]}
-    return {
-        "by_status": by_status,
-        "count": sum(by_status.values()),
-        "succeeded_ids": {str(r[0]) for r in rows[1]},
-        "attempt_request_ids": {str(r[0]) for r in rows[2]},
-        "distinct_references": int(rows[3][0][0]),
-        "durability": durability,
-    }
-
-
-def check_integrity(
-    runs: list[dict[str, Any]], ledger: dict[str, Any], *, db: dict[str, Any] | None
-) -> dict[str, Any]:
-    sent = sum(r["sent_total"] for r in runs)
-    succeeded = sum(r["succeeded_total"] for r in runs)
-    failed = sum(r["failed_total"] for r in runs)
-    ids = [i for r in runs for i in r["payment_ids"]]
-    duplicate_ids = len(ids) - len(set(ids))
-    entries = ledger["entries"]
-    charges = Counter(e["payment_request_id"] for e in entries if e["kind"] == "charge")
-    reversals = sum(1 for e in entries if e["kind"] == "reversal")
-    double_charged = sum(n - 1 for n in charges.values() if n > 1)
-    total_charges = sum(charges.values())
-    problems: list[str] = []
-    duplicated = duplicate_ids + double_charged
-    if duplicate_ids:
-        problems.append(f"{duplicate_ids} payment ids answered twice")
-    if double_charged:
-        problems.append(f"{double_charged} extra charges of one paymentRequestId")
-    if reversals:
-        problems.append(f"{reversals} reversals at the sandbox")
-    if total_charges != succeeded:
-        problems.append(f"sandbox charges {total_charges} != successful payments {succeeded}")
-    out: dict[str, Any] = {
-        "sent": sent,
-        "succeeded": succeeded,
-        "failed": failed,
-        "duplicated": 0,
-        "ledger_charges": total_charges,
-        "ledger_payments": len(ledger["payments"]),
-    }
-    if db is not None:
-        out["db_payments"] = db["count"]
-        out["db_by_status"] = db["by_status"]
-        extra = db["count"] - sent
-        if extra > 0:
-            duplicated += extra
-            problems.append(f"{extra} more payments in the database than requests sent")
-        elif extra < 0:
-            problems.append(f"{-extra} requests sent left no payment in the database")
-        if db["distinct_references"] != db["count"]:
-            problems.append("merchant_reference not unique in the database")
-        if set(ids) != db["succeeded_ids"]:
-            problems.append(
-                f"answered ids and the database's succeeded payments differ "
-                f"({len(set(ids) ^ db['succeeded_ids'])} ids)"
-            )
-        strangers = set(charges) - db["attempt_request_ids"]
-        if strangers:
-            duplicated += len(strangers)
-            problems.append(f"{len(strangers)} charges for no attempt in the database")
-    out["duplicated"] = duplicated
-    out["problems"] = problems
-    out["ok"] = failed == 0 and duplicated == 0 and not problems
-    return out
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -584,6 +645,8 @@ def run(options: Options, tmp: Path, children: Children) -> dict[str, Any]:
             "warmup": options.warmup,
             "half_peak_requests": options.half_peak_requests,
             "half_peak_max_seconds": options.half_peak_seconds,
+            "drain_max_seconds": options.drain_seconds,
+            "targets": options.targets,
             "profiled": options.profile_dir is not None,
             "databases": options.databases,
             "quick": options.quick,
@@ -596,24 +659,29 @@ def run(options: Options, tmp: Path, children: Children) -> dict[str, Any]:
     try:
         for http in ("aiohttp", "plain"):
             name = BASELINE if http == "aiohttp" else PLAIN
+            if name not in options.targets:
+                continue
             _log(f"target {name}")
             result["targets"][name] = bench.baseline_target(http)
-        for database in ("sqlite", "postgresql"):
-            name = f"gateway-{database}"
-            if database not in options.databases:
-                result["skipped"][name] = "not requested (--databases)"
+        postgres: str | None = None  # why not, once asked
+        for spec in GATEWAY_SPECS:
+            if spec.name not in options.targets:
                 continue
-            if database == "postgresql":
-                why = bench.postgres_reachable()
-                if why is not None:
-                    result["skipped"][name] = why
-                    _log(f"skipping {name}: {why}")
-                    continue
-                machine["postgresql"] = _postgres_version(bench.pg_server)
-            _log(f"target {name}")
-            data = bench.gateway_target(database)
-            result["targets"][name] = data
-            result["durability"][database] = data.pop("durability")
+            why = _skip_reason(options, spec)
+            if why is None and spec.database == "postgresql":
+                if postgres is None:
+                    postgres = bench.postgres_reachable() or ""
+                    if not postgres:
+                        machine["postgresql"] = _postgres_version(bench.pg_server)
+                why = postgres or None
+            if why is not None:
+                result["skipped"][spec.name] = why
+                _log(f"skipping {spec.name}: {why}")
+                continue
+            _log(f"target {spec.name}")
+            data = bench.gateway_target(spec)
+            result["targets"][spec.name] = data
+            result["durability"][spec.database] = data.pop("durability")
     finally:
         bench.drop_databases()
     machine["loadavg_end"] = _loadavg()
@@ -627,6 +695,14 @@ def run(options: Options, tmp: Path, children: Children) -> dict[str, Any]:
     result["targets_check"] = evaluate_targets(result)
     result["elapsed_s"] = round(time.monotonic() - started, 1)
     return result
+
+
+def _skip_reason(options: Options, spec: GatewaySpec) -> str | None:
+    if spec.database not in options.databases:
+        return "not requested (--databases)"
+    if spec.processes > 1 and options.profile_dir is not None:
+        return "not profiled (cProfile would see only the parent of the worker processes)"
+    return None
 
 
 def _levels(text: str) -> list[int]:
@@ -647,6 +723,14 @@ def _databases(text: str) -> list[str]:
     return names
 
 
+def _targets(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    bad = [n for n in names if n not in ALL_TARGETS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"targets: {', '.join(ALL_TARGETS)}")
+    return names
+
+
 def parse_options(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -657,6 +741,13 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument("--requests", type=int, default=None, help="per run (default 2000)")
     parser.add_argument(
         "--databases", type=_databases, default=["sqlite", "postgresql"], help="sqlite,postgresql"
+    )
+    parser.add_argument(
+        "--targets",
+        type=_targets,
+        default=None,
+        help=f"some of {','.join(ALL_TARGETS)} (default: all; with --quick: "
+        f"{','.join(QUICK_TARGETS)})",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results")
     parser.add_argument("--no-docs", action="store_true", help="do not rewrite the docs")
@@ -673,7 +764,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         type=Path,
         default=None,
         metavar="DIR",
-        help="run each gateway under cProfile, writing DIR/gateway-<db>.prof (slows it down)",
+        help="run each gateway under cProfile, writing DIR/<target>.prof (slows it down)",
     )
     args = parser.parse_args(argv)
     quick: bool = args.quick
@@ -686,7 +777,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
         warmup=20 if quick else 50,
         half_peak_requests=requests,
         half_peak_seconds=3.0 if quick else 15.0,
+        drain_seconds=30.0 if quick else 120.0,
         databases=args.databases,
+        targets=args.targets or list(QUICK_TARGETS if quick else ALL_TARGETS),
         out=args.out,
         docs=not (args.no_docs or quick or args.profile_gateway),
         quick=quick,

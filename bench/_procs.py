@@ -21,10 +21,14 @@ from pathlib import Path
 
 __all__ = [
     "Children",
+    "GroupMemory",
     "Server",
     "cpu_seconds",
     "free_port",
     "gateway_command",
+    "group_cpu_seconds",
+    "group_peak_rss",
+    "group_pids",
     "peak_rss_mb",
     "rss_mb",
 ]
@@ -78,6 +82,54 @@ def cpu_seconds(pid: int) -> float | None:
     fields = text.rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Every live process of the process group `pgid` (its leader first, when alive).
+
+    Each server is started in a group of its own (`start_new_session`), so its group is the
+    server and whatever it spawned: `gateway serve --processes N`'s N workers (and
+    multiprocessing's resource tracker) beside the parent.
+    """
+    found: list[int] = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[2]) == pgid:  # field 5, pgrp
+            found.append(int(entry.name))
+    return sorted(found, key=lambda pid: (pid != pgid, pid))
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """User + system CPU time of every live process of the group, summed (None: none alive).
+
+    A process that exits between two readings takes its time with it; the servers measured
+    here keep their processes for the whole target.
+    """
+    times = [t for t in map(cpu_seconds, group_pids(pgid)) if t is not None]
+    return sum(times) if times else None
+
+
+@dataclass(frozen=True)
+class GroupMemory:
+    """VmHWM of a process group: the sum over its processes, the largest one, and how many."""
+
+    total_mb: float
+    largest_mb: float
+    processes: int
+
+
+def group_peak_rss(pgid: int) -> GroupMemory | None:
+    """The group's resident-set high-water marks (an upper bound of its peak: the processes'
+    peaks need not coincide)."""
+    marks = [m for m in map(peak_rss_mb, group_pids(pgid)) if m is not None]
+    if not marks:
+        return None
+    return GroupMemory(round(sum(marks), 1), max(marks), len(marks))
 
 
 @dataclass
@@ -157,6 +209,26 @@ class Children:
                 raise RuntimeError(f"{name} not listening on {port}:\n{server.log_tail()}")
             time.sleep(0.05)
 
+    def wait_for_log(self, server: Server, text: str, count: int, timeout: float = 30.0) -> None:
+        """Until `text` appears `count` times in the server's log (e.g. each of `serve
+        --processes N`'s workers saying it listens); an error if it exits or takes too long."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if server.proc.poll() is not None:
+                raise RuntimeError(f"{server.name} exited:\n{server.log_tail()}")
+            try:
+                seen = server.log_path.read_text(errors="replace").count(text)
+            except OSError:
+                seen = 0
+            if seen >= count:
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{server.name}: {seen} of {count} {text!r} after {timeout} s:\n"
+                    f"{server.log_tail()}"
+                )
+            time.sleep(0.05)
+
     def run(
         self,
         argv: Sequence[str],
@@ -166,6 +238,20 @@ class Children:
         cwd: Path | None = None,
     ) -> str:
         """Run a command to completion in its own process group; its stdout (error if not 0)."""
+        returncode, out, err = self.run_status(argv, env=env, timeout=timeout, cwd=cwd)
+        if returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[:6])}... exited with {returncode}:\n{err[-3000:]}")
+        return out
+
+    def run_status(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        timeout: float,
+        cwd: Path | None = None,
+    ) -> tuple[int, str, str]:
+        """Run a command to completion in its own process group: (exit status, stdout, stderr)."""
         proc = subprocess.Popen(
             list(argv),
             env=dict(env),
@@ -188,12 +274,7 @@ class Children:
             self._kill(proc)
             raise
         self._forget(proc)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"{' '.join(argv[:6])}... exited with {proc.returncode}:\n"
-                f"{err.decode(errors='replace')[-3000:]}"
-            )
-        return out.decode()
+        return proc.returncode, out.decode(), err.decode(errors="replace")
 
     def stop(self, server: Server, timeout: float = 5.0) -> None:
         """SIGTERM the server's group (a graceful stop), SIGKILL if it lingers."""

@@ -13,8 +13,9 @@ so the run's payments can be counted in the database) and an Alipay (CNY) wallet
 0000 (approve), distinct per request. Bodies are built before the clock starts. A warm-up (not
 measured, same references scheme) runs first at the same concurrency.
 
-Output: one JSON object with the counts, wall time, payments/s, client latency and the gateway's
-own time (`gateway;dur=` of `Server-Timing`) as p50/p95/p99, and the payment ids.
+Output: one JSON object with the counts, wall time (and when the measured requests started and
+the last answer came, in Unix seconds), payments/s, client latency and the gateway's own time
+(`gateway;dur=` of `Server-Timing`) as p50/p95/p99, and the payment ids.
 """
 
 from __future__ import annotations
@@ -187,12 +188,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         warm_samples = await _closed_loop(session, args.url, warm, args.concurrency)
         cpu0 = time.process_time()
+        started_unix = time.time()
         started = time.perf_counter()
         if args.rate:
             samples = await _open_loop(session, args.url, plan, args.rate)
         else:
             samples = await _closed_loop(session, args.url, plan, args.concurrency)
         wall = time.perf_counter() - started
+        ended_unix = time.time()
         cpu = time.process_time() - cpu0
 
     def ok(sample: Sample) -> bool:
@@ -219,6 +222,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "failed_total": len(failed),
         "statuses": dict(statuses),
         "wall_s": round(wall, 4),
+        "started_unix": round(started_unix, 3),
+        "ended_unix": round(ended_unix, 3),
         "payments_per_s": round(len(succeeded) / wall, 1) if wall > 0 else 0.0,
         "achieved_rate": round(len(samples) / wall, 1) if wall > 0 else 0.0,
         "latency_ms": percentiles([s.latency_ms for s in samples]),

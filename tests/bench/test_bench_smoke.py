@@ -2,7 +2,9 @@
 
 No performance thresholds here: the targets are checked by the benchmark's own output
 (docs/benchmarks.md), never by timed tests. This only proves that one small run starts every
-process, measures every target and finds no failed or duplicated payment.
+process, measures every target (one of them with webhooks delivered to the sink) and finds no
+failed or duplicated payment, no journal or outbox gap, a passing `ledger verify`, and every
+event delivered once with a good signature.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BASELINES = {"baseline-aiohttp", "baseline-plain-httpx"}
+WEBHOOKS = "gateway-sqlite+webhooks"
 
 
 @pytest.mark.slow
@@ -38,7 +41,7 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
     result = json.loads(files[0].read_text())
 
     targets = result["targets"]
-    expected = BASELINES | {"gateway-sqlite"}
+    expected = BASELINES | {"gateway-sqlite", WEBHOOKS}
     if "gateway-postgresql" not in result["skipped"]:
         expected.add("gateway-postgresql")
     assert set(targets) == expected, (set(targets), result["skipped"])
@@ -57,10 +60,23 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
         assert check["ledger_charges"] == check["succeeded"] == check["sent"], (name, check)
         if name.startswith("gateway-"):
             assert check["db_payments"] == check["sent"], (name, check)
+            assert check["succeeded_with_one_entry"] == check["sent"], (name, check)
+            assert check["succeeded_with_one_event"] == check["sent"], (name, check)
+            assert check["journal_entries"] == check["events"] == check["sent"], (name, check)
+            assert check["ledger_verify"]["ok"], (name, check["ledger_verify"])
             half = target["half_peak"]
             assert half["mode"] == "open" and half["own_ms"]["p99"] > 0, name
             for run in target["runs"]:
                 assert run["own_ms"] is not None, name
+
+    report = targets[WEBHOOKS]["webhooks_report"]
+    assert report["sink"]["events"] == targets[WEBHOOKS]["integrity"]["sent"], report["sink"]
+    assert report["sink"]["duplicates"] == report["sink"]["bad_signatures"] == 0, report["sink"]
+    assert report["failed_attempts"] == report["delivered_twice"] == 0, report
+    assert len(report["runs"]) == len(levels) + 1  # the closed runs and the half-peak one
+    for run in report["runs"]:
+        assert run["per_payment"] == 1.0, run
+        assert run["lag_ms"]["p99"] >= run["lag_ms"]["p50"] > 0, run
 
     assert result["integrity"] == {"failed": 0, "duplicated": 0, "problems": [], "ok": True}
     assert {t["status"] for t in result["targets_check"]} <= {"PASS", "FAIL", "SKIP"}
