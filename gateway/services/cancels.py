@@ -188,9 +188,12 @@ async def _settle(
         write.attempt = attempt_row
         return write
 
-    return await ctx.writer.run(
+    written = await ctx.writer.run(
         lifecycle.settle_cancel(payment_id=payment_id, owner=ctx.owner, decide=with_attempt)
     )
+    if written is not None:
+        ctx.kick_webhooks()  # a cancel or a success may have been booked with its event
+    return written
 
 
 async def _write(

@@ -507,6 +507,8 @@ async def _finish(
             rows=rows,
         )
     )
+    if written and rows:
+        ctx.kick_webhooks()  # the commit wrote the outcome's event
     if not written:  # pragma: no cover - our lease expired mid-call; show what is stored
         row = await repo.get_payment(ctx.db, payment["id"])
         assert row is not None

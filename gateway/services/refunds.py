@@ -145,6 +145,8 @@ async def create_refund(
     written = await ctx.writer.run(
         settle_refund_outcome(ctx, begun["id"], merchant, outcome, answer=True, counters=counters)
     )
+    if written is not None and outcome.is_final:
+        ctx.kick_webhooks()
     final = written or await lifecycle.get_refund(ctx.db, refund_id)
     assert final is not None
     if final["status"] == PaymentStatus.PROCESSING:

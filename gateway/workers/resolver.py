@@ -239,6 +239,7 @@ class Resolver:
             )
         )
         if written is not None and outcome.is_final:
+            ctx.kick_webhooks()
             log.info("refund %s resolved: %s", refund_id, written["status"])
 
     def _recorded(self, partner: str, outcome: Outcome) -> Outcome:
@@ -283,6 +284,7 @@ class Resolver:
             )
         )
         if written:
+            ctx.kick_webhooks()
             ctx.metrics.resolved.labels(changes["status"]).inc()
             log.info("payment %s resolved: %s", payment["id"], changes["status"])
 
