@@ -18,6 +18,7 @@ from adapters._transport import new_http_client
 from gateway.api.events import routes as event_routes
 from gateway.api.middlewares import middlewares
 from gateway.api.routes import routes
+from gateway.api.settlements import routes as settlement_routes
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.auth import KeyStore
 from gateway.config import (
@@ -35,6 +36,7 @@ from gateway.metrics import Metrics
 from gateway.retry import full_jitter, policy_with
 from gateway.routing import Router
 from gateway.secrets import SecretBox
+from gateway.settlement.worker import SettlementWorker
 from gateway.storage.db import open_database
 from gateway.storage.writer import GroupCommitWriter
 from gateway.webhooks.worker import WebhookWorker
@@ -88,9 +90,10 @@ async def running_context(
     http: httpx.AsyncClient | None = None,
     resolver: bool = True,
     webhooks: bool = True,
+    settlement: bool = True,
 ) -> AsyncIterator[Context]:
     """Open the database, writer, partner client and workers (the resolver; the webhook worker,
-    with a client of its own); close them all on exit."""
+    with a client of its own; the settlement worker); close them all on exit."""
     env = os.environ if env is None else env
     clock = clock or SystemClock()
     hasher = CodeHasher(resolve_code_hash_key(settings, env))
@@ -101,6 +104,7 @@ async def running_context(
     writer = GroupCommitWriter(db.writer)
     worker: Resolver | None = None
     deliverer: WebhookWorker | None = None
+    settler: SettlementWorker | None = None
     try:
         ctx = Context(
             settings=settings,
@@ -131,8 +135,13 @@ async def running_context(
         if webhooks:
             deliverer = WebhookWorker(ctx)
             await deliverer.start()
+        if settlement:
+            settler = SettlementWorker(ctx)
+            await settler.start()
         yield ctx
     finally:
+        if settler is not None:
+            await settler.stop()
         if deliverer is not None:
             await deliverer.stop()
         if worker is not None:
@@ -177,4 +186,5 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     app.add_routes(routes)
     app.add_routes(event_routes)
+    app.add_routes(settlement_routes)
     return app

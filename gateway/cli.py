@@ -1,4 +1,5 @@
-"""The `gateway` command line: serve, sandbox, demo, merchants (webhooks, signing), keys, migrate.
+"""The `gateway` command line: serve, sandbox, demo, merchants (webhooks, signing), keys, migrate,
+settle and settlements export.
 
 click rather than argparse: nested command groups (`merchants create`, `keys create`) with typed
 options and generated help come for free, and `CliRunner` tests them without a subprocess.
@@ -15,7 +16,7 @@ import secrets
 import shlex
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -484,6 +485,137 @@ def ledger_verify(ctx: click.Context) -> None:
     report = _admin(settings, lambda db: verify_ledger(db, settings))
     click.echo(report.summary())
     ctx.exit(0 if report.ok else 1)
+
+
+# --- settlement -------------------------------------------------------------------------------
+
+
+def _business_date(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
+    from gateway.settlement.domain import parse_business_date
+
+    try:
+        return parse_business_date(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+_DATE_OPTION = click.option(
+    "--date",
+    "day",
+    required=True,
+    callback=_business_date,
+    help="The business date, YYYY-MM-DD (in each owner's own zone).",
+)
+_OWNER_OPTIONS = (
+    click.option("--merchant", "merchant_id", default=None, help="Only this merchant's batches."),
+    click.option("--partner", default=None, help="Only this partner's receivable batches."),
+)
+
+
+def _one_owner(merchant_id: str | None, partner: str | None) -> None:
+    if merchant_id is not None and partner is not None:
+        raise click.UsageError("give --merchant or --partner, not both")
+
+
+@main.command()
+@_DATE_OPTION
+@_OWNER_OPTIONS[0]
+@_OWNER_OPTIONS[1]
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Close even if the day's cut-off + grace has not passed yet (lines committed later for "
+    "that day then go to the next day's batch).",
+)
+@click.pass_context
+def settle(
+    ctx: click.Context, day: date, merchant_id: str | None, partner: str | None, force: bool
+) -> None:
+    """Close the settlement batches of a business date; prints each one. Idempotent: a batch
+    closed already is reported, never closed again. Exit 1 if a batch was not yet due."""
+    from adapters import SystemClock
+    from gateway.settlement.closing import settle_day
+
+    _one_owner(merchant_id, partner)
+    settings = _settings(ctx)
+    results = _admin(
+        settings,
+        lambda db: settle_day(
+            db,
+            settings,
+            day=day,
+            now=SystemClock().now(),
+            closed_by=f"cli:{os.getpid()}",
+            merchant_id=merchant_id,
+            partner=partner,
+            force=force,
+        ),
+    )
+    for result in results:
+        click.echo(result.describe())
+    if not results:
+        click.echo(f"nothing to settle on {day.isoformat()}")
+    ctx.exit(1 if any(r.outcome in {"not_due", "unknown_owner"} for r in results) else 0)
+
+
+@main.group()
+def settlements() -> None:
+    """Settlement batches and their files."""
+
+
+# A progress bar is worth showing from this many bytes on (and only on a terminal).
+_PROGRESS_FROM_BYTES = 8 << 20
+
+
+@settlements.command("export")
+@_DATE_OPTION
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder to write the files, manifest.json and SHA256SUMS into (made if missing).",
+)
+@_OWNER_OPTIONS[0]
+@_OWNER_OPTIONS[1]
+@click.pass_context
+def settlements_export(
+    ctx: click.Context, day: date, out: Path, merchant_id: str | None, partner: str | None
+) -> None:
+    """Write every closed batch file of a business date, each checked against its SHA-256."""
+    from tqdm import tqdm
+
+    from gateway.settlement.export import ExportError, closed_batches_of, export_day
+
+    _one_owner(merchant_id, partner)
+    settings = _settings(ctx)
+
+    async def run(db: Database) -> list[Any]:
+        batches = await closed_batches_of(db, day, merchant_id=merchant_id, partner=partner)
+        total = sum(int(b["file_bytes"]) for b in batches)
+        with tqdm(
+            total=total,
+            unit="B",
+            unit_scale=True,
+            desc=f"settlement files {day.isoformat()}",
+            disable=True if total < _PROGRESS_FROM_BYTES else None,  # None: only on a terminal
+        ) as bar:
+            return await export_day(
+                db,
+                day,
+                out,
+                merchant_id=merchant_id,
+                partner=partner,
+                progress=bar.update,
+            )
+
+    try:
+        exported = _admin(settings, run)
+    except ExportError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for item in exported:
+        click.echo(f"{item.batch['file_sha256']}  {item.path}  ({item.batch['line_count']} rows)")
+    click.echo(f"{len(exported)} file(s) of {day.isoformat()} in {out} (manifest.json, SHA256SUMS)")
 
 
 # --- demo -------------------------------------------------------------------------------------

@@ -447,6 +447,17 @@ class Durations(_Model):
     key_cache_ttl: Duration = timedelta(seconds=30)
     """How long an API key's lookup (its merchant, webhook and signing settings) is cached:
     changes made with the command line take effect in running gateways within it."""
+    settlement_grace: Duration = timedelta(hours=2)
+    """How long after a business day's cut-off its settlement batches are closed: late
+    answers committed meanwhile still land in the day they belong to."""
+    settlement_poll_interval: Duration = timedelta(minutes=1)
+    """How often the settlement worker looks for batches whose cut-off + grace has passed."""
+    settlement_lookback: Duration = timedelta(days=7)
+    """How far back (from today, UTC) the settlement worker and `GET /v1/settlements` without
+    a `business_date` look for open batches; older ones are closed with `gateway settle`."""
+    settlement_rescan_interval: Duration = timedelta(hours=1)
+    """How often the settlement worker looks at every open batch of the lookback, not only at
+    the days that just became due (it also does at start)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Durations:

@@ -13,7 +13,8 @@ with the class's HTTP status. Anything else is a bug and becomes a 500 without d
      ├── Forbidden (403)               ├── PartnerUnavailable (503)
      └── NotFound (404)                ├── RateUnavailable (503)
                                        ├── RefundExceedsPayment (409), PaymentNotRefundable (409)
-                                       └── PaymentNotCancellable (409), CancelWindowExceeded (409)
+                                       ├── PaymentNotCancellable (409), CancelWindowExceeded (409)
+                                       └── BatchNotClosed (409)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationFailed",
+    "BatchNotClosed",
     "CancelWindowExceeded",
     "DuplicateMerchantReference",
     "Forbidden",
@@ -163,3 +165,9 @@ class WebhookNotConfigured(GatewayError):
     """`POST /v1/events/{id}/redeliver` for a merchant without a webhook URL."""
 
     code, status = "webhook_not_configured", 409
+
+
+class BatchNotClosed(GatewayError):
+    """`GET /v1/settlements/{id}/file` of a batch that is still open."""
+
+    code, status = "batch_not_closed", 409

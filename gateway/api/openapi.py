@@ -5,6 +5,7 @@ It describes what is implemented now (health, readiness, FX quotes, payments), w
 and no imports from the rest of the gateway, so serving it can never fail on a database or config.
 `tests/unit/gateway/test_openapi.py` checks it against the registered routes and `gateway.errors`.
 Events (`/v1/events...`) and the webhooks they are delivered by: `_event_paths`, `_webhooks`.
+Settlement batches and their files (`/v1/settlements...`): `_settlement_paths`.
 """
 
 from __future__ import annotations
@@ -177,6 +178,12 @@ _ERRORS: Final[dict[str, _Error]] = {
         409,
         "The payment's merchant or partner batch is closed: refund instead.",
         {"message": "The payment's business day is closed; refund it instead."},
+    ),
+    "batch_not_closed": _Error(
+        409,
+        "The file of a settlement batch that is still open: it exists once the batch closes, at "
+        "its business day's cut-off plus the grace period.",
+        {"message": "The batch is still open: its file exists once it closes."},
     ),
     "internal_error": _Error(
         500,
@@ -765,13 +772,26 @@ def _components() -> JSON:
                 "`Idempotency-Key` and request (a snapshot: `GET` shows the current state).",
                 "schema": {"type": "string", "enum": ["true"]},
             },
+            "Content-Digest": {
+                "description": "`sha-256=:<base64 of the SHA-256 of the body>:` (RFC 9530): the "
+                "digest stored when the batch closed (the Batch's `file.sha256`, in base64).",
+                "schema": {"type": "string", "pattern": "^sha-256=:[A-Za-z0-9+/]{43}=:$"},
+            },
+            "ETag": {
+                "description": "The file's SHA-256 in hex, quoted: the file never changes.",
+                "schema": {"type": "string"},
+            },
+            "Content-Disposition": {
+                "description": '`attachment; filename="<type>_<owner>_<currency>_<date>.csv"`.',
+                "schema": {"type": "string"},
+            },
             "Retry-After": {
                 "description": "Seconds to wait before retrying (5 for `partner_unavailable`, "
                 "60 for `rate_unavailable`).",
                 "schema": {"type": "integer", "minimum": 0},
             },
         },
-        "schemas": {**_schemas(), **_event_schemas()},
+        "schemas": {**_schemas(), **_event_schemas(), **_settlement_schemas()},
     }
 
 
@@ -1314,6 +1334,219 @@ def _webhooks() -> JSON:
     }
 
 
+# --- settlements -------------------------------------------------------------------------------
+
+_BATCH_ID: Final = {"type": "string", "pattern": "^stl_[0-9]{8}[mp][0-9a-z]{23}$"}
+
+_BATCH_EXAMPLE: Final = {
+    "id": "stl_20261126m3n4p5q6r7s8t9v0w1x2y3z4a",
+    "object": "settlement_batch",
+    "type": "merchant",
+    "merchant_id": "mer_01jd8x6k0a1b2c3d4e5f6g7h8j",
+    "partner": None,
+    "business_date": "2026-11-26",
+    "currency": "THB",
+    "status": "closed",
+    "payments": {"count": 2, "amount": {"currency": "THB", "value": 250100}},
+    "refunds": {"count": 1, "amount": {"currency": "THB", "value": 50000}},
+    "fees": {"currency": "THB", "value": 3002},
+    "net": {"currency": "THB", "value": 197098},
+    "closed_at": "2026-11-26T19:00:00.041Z",
+    "file": {
+        "sha256": "9f2c6d0e5b1a4c3d2e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d",
+        "rows": 3,
+        "bytes": 612,
+        "url": "/v1/settlements/stl_20261126m3n4p5q6r7s8t9v0w1x2y3z4a/file",
+    },
+}
+
+_FILE_DESCRIPTION: Final = """\
+RFC 4180 CSV in UTF-8 with `\\n` line ends; byte-identical on every download, from any gateway
+process (the lines were frozen when the batch closed). The header row is
+
+`record_type,id,payment_id,merchant_reference,partner,wallet,succeeded_at,currency,amount,payer_currency,payer_amount,fx_rate,fee,net`
+
+then one row per line, payments first, then refunds, then reversals, each by id:
+- `record_type`: `payment`, `refund`, or `reversal` (a payment settled in an earlier batch whose
+  cancel completed after that batch closed: its amounts and fee given back, negative);
+- `currency` is the batch currency; amounts are major units with exactly the currency's
+  decimals (`1250.50`, `1234`, `1.250`); refund and reversal `amount`, `payer_amount`, `fee` and
+  `net` are negative; `net` = `amount` − `fee` on every row; `succeeded_at` is the partner's
+  reported time (for a reversal, when it was booked);
+- in a merchant batch `amount`/`fee` are the merchant amount and merchant fee; in a partner
+  batch the payer amount and the partner's fee (`payer_currency`/`payer_amount` repeat them).
+
+The last row is `total,<number of rows above>,,,,,,<currency>,<Σ amount>,,,,<Σ fee>,<Σ net>`.
+Text cells beginning with `=`, `+`, `-` or `@` are prefixed with `'` (formula guard)."""
+
+
+def _settlement_schemas() -> JSON:
+    def counted(what: str) -> JSON:
+        return {
+            "type": "object",
+            "required": ["count", "amount"],
+            "properties": {
+                "count": {"type": "integer", "minimum": 0},
+                "amount": {**_ref("schemas", "Money"), "description": what},
+            },
+        }
+
+    return {
+        "SettlementBatch": {
+            "type": "object",
+            "description": "What the gateway owes a merchant (`merchant`: per merchant, merchant "
+            "currency and merchant business date) or what a partner owes the gateway (`partner`: "
+            "per partner, payer currency and the partner's business date). Open batches are "
+            "computed live from the day's final payments and refunds and exist while they have "
+            "lines; each closes once, at its day's cut-off (in its owner's zone) plus the grace "
+            "period, and never changes afterwards. The id is the same before and after closing.",
+            "required": list(_BATCH_EXAMPLE),
+            "properties": {
+                "id": _BATCH_ID,
+                "object": {"const": "settlement_batch"},
+                "type": {"type": "string", "enum": ["merchant", "partner"]},
+                "merchant_id": {"type": ["string", "null"]},
+                "partner": {"type": ["string", "null"]},
+                "business_date": {"type": "string", "format": "date"},
+                "currency": _CURRENCY,
+                "status": {"type": "string", "enum": ["open", "closed"]},
+                "payments": counted("Σ payment line amounts."),
+                "refunds": counted("Σ refund (and reversal) line amounts, as a positive amount."),
+                "fees": {
+                    **_ref("schemas", "Money"),
+                    "description": "Σ line fees (a refund gives back its variable fee: negative).",
+                },
+                "net": {
+                    **_ref("schemas", "Money"),
+                    "description": "payments − refunds − fees; may be negative (the merchant owes "
+                    "it; nothing is carried forward).",
+                },
+                "closed_at": {"type": ["string", "null"], "format": "date-time"},
+                "file": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "required": ["sha256", "rows", "bytes", "url"],
+                            "properties": {
+                                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                                "rows": {
+                                    "type": "integer",
+                                    "description": "Payment, refund and reversal rows (header "
+                                    "and total row not counted).",
+                                },
+                                "bytes": {"type": "integer"},
+                                "url": {"type": "string"},
+                            },
+                        },
+                        {"type": "null"},
+                    ],
+                    "description": "null while the batch is open.",
+                },
+            },
+            "examples": [_BATCH_EXAMPLE],
+        },
+        "SettlementBatchList": {
+            "type": "object",
+            "description": "A page of batches, newest business date first.",
+            "required": ["object", "data", "has_more"],
+            "properties": {
+                "object": {"const": "list"},
+                "data": {"type": "array", "items": _ref("schemas", "SettlementBatch")},
+                "has_more": {"type": "boolean"},
+            },
+        },
+    }
+
+
+def _settlement_paths() -> JSON:
+    batch_id = _path_id("batch_id", "stl_")
+    readers = ["finance", "operator"]
+    return {
+        "/v1/settlements": {
+            "get": {
+                "operationId": "listSettlements",
+                "tags": ["Settlements"],
+                "summary": "List settlement batches, newest business date first",
+                "description": "A finance key sees its merchant's merchant batches; an operator "
+                "sees every merchant's and every partner's. Without `business_date`, open batches "
+                "of the last `durations.settlement_lookback` (7 days) are listed. Unknown query "
+                "parameters are `invalid_request`.",
+                "x-roles": readers,
+                "parameters": [
+                    {
+                        "name": "business_date",
+                        "in": "query",
+                        "description": "Only batches of this business date (`YYYY-MM-DD`).",
+                        "schema": {"type": "string", "format": "date"},
+                    },
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["open", "closed"]},
+                    },
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "description": "A finance key asking for `partner` gets an empty list.",
+                        "schema": {"type": "string", "enum": ["merchant", "partner"]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "description": "Page size.",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    },
+                    {
+                        "name": "starting_after",
+                        "in": "query",
+                        "description": "A batch id: the page starts after it (older days).",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": _json_response(
+                        "A page of batches.", _ref("schemas", "SettlementBatchList")
+                    ),
+                    **_error_responses("authentication_failed", "forbidden", "invalid_request"),
+                },
+            }
+        },
+        "/v1/settlements/{batch_id}": {
+            "get": {
+                "operationId": "getSettlement",
+                "tags": ["Settlements"],
+                "summary": "A settlement batch (open: live totals; closed: frozen)",
+                "x-roles": readers,
+                "parameters": [batch_id],
+                "responses": {
+                    "200": _json_response("The batch.", _ref("schemas", "SettlementBatch")),
+                    **_error_responses("authentication_failed", "forbidden", "not_found"),
+                },
+            }
+        },
+        "/v1/settlements/{batch_id}/file": {
+            "get": {
+                "operationId": "getSettlementFile",
+                "tags": ["Settlements"],
+                "summary": "The CSV file of a closed batch",
+                "description": _FILE_DESCRIPTION,
+                "x-roles": readers,
+                "parameters": [batch_id],
+                "responses": {
+                    "200": {
+                        "description": "The file, streamed.",
+                        "headers": _headers("Content-Digest", "ETag", "Content-Disposition"),
+                        "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}},
+                    },
+                    **_error_responses(
+                        "authentication_failed", "forbidden", "not_found", "batch_not_closed"
+                    ),
+                },
+            }
+        },
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The document, built once. Shared: serialise it, do not mutate it."""
@@ -1331,9 +1564,13 @@ def openapi_document() -> dict[str, Any]:
             {"name": "Payments", "description": "User-presented wallet payments."},
             {"name": "Refunds", "description": "Partial and repeated refunds of payments."},
             {"name": "Events", "description": "Events, their webhook delivery, redelivery."},
+            {
+                "name": "Settlements",
+                "description": "Daily settlement batches and their files (finance, operator).",
+            },
         ],
         "security": [{"apiKey": []}],
-        "paths": {**_paths(), **_event_paths()},
+        "paths": {**_paths(), **_event_paths(), **_settlement_paths()},
         "webhooks": _webhooks(),
         "components": _components(),
     }

@@ -12,21 +12,25 @@ while the lease is still the one taken (owner and version), so an event is never
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.events import DeliveryStatus
 from gateway.storage.db import Database
+from gateway.storage.raw import RawTransaction, _PostgresTransaction
 from gateway.storage.repository import IdempotencyOutcome, idempotency, judge_idempotency
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
 __all__ = [
+    "ClaimDue",
     "Claimed",
+    "DueEvent",
+    "RecordAttempt",
     "RedeliverRefused",
     "Redelivered",
     "any_due",
@@ -108,71 +112,201 @@ async def any_due(db: Database, now: datetime) -> bool:
         return (await conn.scalar(stmt)) is not None
 
 
-# --- units ------------------------------------------------------------------------------------
+# --- commands ---------------------------------------------------------------------------------
+#
+# Claims and outcomes are batchable commands (`writer.Batchable`) in plain SQL through the
+# driver (`storage/raw.py`): they share the writer's commits with each other and with payments,
+# at a fraction of SQLAlchemy's CPU per statement. Timestamps are bound as the datetimes
+# SQLAlchemy would store (raw.py makes both spell them alike), so its reads see the same rows.
+
+_DUE = (
+    "e.delivery_status = 'pending' AND e.next_attempt_at <= ?"
+    " AND (e.lease_owner IS NULL OR e.lease_expires_at < ?)"
+)
+
+# Due events of merchants without a webhook URL: `no_endpoint`, no attempt made.
+_ORPHANS = (
+    "UPDATE events SET delivery_status = 'no_endpoint', next_attempt_at = NULL,"
+    " version = version + 1 WHERE id IN (SELECT e.id FROM events e WHERE {due}"
+    " AND e.merchant_id IN (SELECT id FROM merchants WHERE webhook_url IS NULL){lock})"
+    " RETURNING id"
+).format(due=_DUE, lock="{lock}")
+
+# The oldest due events of merchants with one, leased; with the merchant's URL and sealed secret
+# as they are now (so a change made with the command line is seen by the next claim).
+_CLAIM = (
+    "UPDATE events SET lease_owner = ?, lease_expires_at = ?, version = version + 1"
+    " WHERE id IN (SELECT e.id FROM events e WHERE {due}"
+    " AND e.merchant_id IN (SELECT id FROM merchants WHERE webhook_url IS NOT NULL){exclude}"
+    " ORDER BY e.next_attempt_at LIMIT ?{lock})"
+    " RETURNING id, merchant_id, type, body, delivery_attempts, version,"
+    " (SELECT m.webhook_url FROM merchants m WHERE m.id = events.merchant_id) AS webhook_url,"
+    " (SELECT m.webhook_secret FROM merchants m WHERE m.id = events.merchant_id)"
+    " AS webhook_secret"
+).format(due=_DUE, exclude="{exclude}", lock="{lock}")
+
+# PostgreSQL: never wait on rows another process is deciding on. SQLite: the writer's
+# transaction (`BEGIN IMMEDIATE`) is the only writer, so each statement is atomic as it is.
+_SKIP_LOCKED = " FOR UPDATE OF e SKIP LOCKED"
+
+
+def _on_postgresql(tx: RawTransaction) -> bool:
+    return isinstance(tx, _PostgresTransaction)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DueEvent:
+    """A claimed event: what one attempt needs, and the lease it holds (`version` is the
+    event's version under that lease, `lease_expires_at` its expiry)."""
+
+    id: str
+    merchant_id: str
+    type: str
+    body: str
+    delivery_attempts: int
+    version: int
+    lease_expires_at: datetime
+    webhook_url: str | None
+    webhook_secret: str | None = dataclasses.field(repr=False)
+    """The merchant's sealed secret set (`gateway/secrets.py`), as read with the claim."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Claimed:
-    events: list[dict[str, Any]]
+    events: list[DueEvent]
     """Due events of merchants with a webhook URL, now leased to the claimer."""
     no_endpoint: int
     """Due events of merchants without one, marked `no_endpoint` on the way (no attempt made)."""
 
 
-def claim_due(
-    *, owner: str, now: datetime, until: datetime, limit: int, exclude: Collection[str] = ()
-) -> Unit[Claimed]:
+@dataclasses.dataclass(frozen=True, slots=True)
+class ClaimDue:
     """Lease up to `limit` due events (oldest due first) to `owner` until `until`.
 
     `exclude`: events this process is still delivering (never claim one twice at once, even if
     its lease ran out under a stalled attempt).
     """
 
-    async def unit(conn: AsyncConnection) -> Claimed:
-        postgresql = conn.dialect.name == "postgresql"
-        with_url = sa.select(_merchants.c.id).where(_merchants.c.webhook_url.is_not(None))
-        without_url = sa.select(_merchants.c.id).where(_merchants.c.webhook_url.is_(None))
-        orphans = sa.select(events.c.id).where(_due(now), events.c.merchant_id.in_(without_url))
-        if postgresql:  # never wait on rows another process is deciding on
-            orphans = orphans.with_for_update(skip_locked=True, of=events)
-        orphaned = await conn.execute(
-            sa.update(events)
-            .where(events.c.id.in_(orphans), _due(now))
-            .values(
-                delivery_status=DeliveryStatus.NO_ENDPOINT.value,
-                next_attempt_at=None,
-                version=events.c.version + 1,
-            )
-        )
-        pick = (
-            sa.select(events.c.id)
-            .where(_due(now), events.c.merchant_id.in_(with_url))
-            .order_by(events.c.next_attempt_at)
-            .limit(limit)
-        )
-        if exclude:
-            pick = pick.where(events.c.id.not_in(list(exclude)))
-        if postgresql:
-            pick = pick.with_for_update(skip_locked=True, of=events)
-        ids = list(await conn.scalars(pick))
-        claimed: list[dict[str, Any]] = []
-        if ids:
-            await conn.execute(
-                sa.update(events)
-                .where(events.c.id.in_(ids), _due(now))
-                .values(lease_owner=owner, lease_expires_at=until, version=events.c.version + 1)
-            )
-            taken = sa.select(events).where(
-                events.c.id.in_(ids),
-                events.c.lease_owner == owner,
-                events.c.lease_expires_at == until,
-            )
-            claimed = [
-                dict(r) for r in (await conn.execute(taken.order_by(events.c.id))).mappings()
-            ]
-        return Claimed(claimed, int(orphaned.rowcount or 0))
+    kind: ClassVar[str] = "claim_due"
 
-    return unit
+    owner: str
+    now: datetime
+    until: datetime
+    limit: int
+    exclude: tuple[str, ...] = ()
+
+    @classmethod
+    async def run_batch(cls, tx: RawTransaction, commands: Sequence[ClaimDue]) -> list[Claimed]:
+        return [await command._claim(tx) for command in commands]
+
+    async def _claim(self, tx: RawTransaction) -> Claimed:
+        lock = _SKIP_LOCKED if _on_postgresql(tx) else ""
+        orphans = await tx.fetch(_ORPHANS.format(lock=lock), [self.now, self.now])
+        if self.limit <= 0:
+            return Claimed([], len(orphans))
+        exclude = f" AND e.id NOT IN {_row(len(self.exclude))}" if self.exclude else ""
+        rows = await tx.fetch(
+            _CLAIM.format(exclude=exclude, lock=lock),
+            [self.owner, self.until, self.now, self.now, *self.exclude, self.limit],
+        )
+        rows.sort(key=lambda r: str(r["id"]))
+        claimed = [
+            DueEvent(
+                id=r["id"],
+                merchant_id=r["merchant_id"],
+                type=r["type"],
+                body=r["body"],
+                delivery_attempts=int(r["delivery_attempts"]),
+                version=int(r["version"]),
+                lease_expires_at=self.until,
+                webhook_url=r["webhook_url"],
+                webhook_secret=r["webhook_secret"],
+            )
+            for r in rows
+        ]
+        return Claimed(claimed, len(orphans))
+
+
+def claim_due(
+    *, owner: str, now: datetime, until: datetime, limit: int, exclude: Collection[str] = ()
+) -> ClaimDue:
+    return ClaimDue(owner=owner, now=now, until=until, limit=limit, exclude=tuple(exclude))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RecordAttempt:
+    """Write an attempt's outcome (`changes` to the event, releasing the lease) if the lease
+    taken at `version` is still ours; the result is False if not. `delivery` (an
+    `event_deliveries` row, None when no attempt was made) is recorded either way: the POST
+    happened.
+
+    When a redelivery was asked for during the attempt (it bumps the version), the outcome is
+    not written, but our lease is released so the event is taken up again at once.
+
+    Batched: one `executemany` for the delivery rows and one per shape of change for the events,
+    after one read of the leases (locked on PostgreSQL, so it decides exactly; on SQLite the
+    writer's transaction excludes every other writer). Each update checks the lease again.
+    """
+
+    kind: ClassVar[str] = "record_attempt"
+
+    event_id: str
+    owner: str
+    version: int
+    lease_until: datetime
+    changes: Mapping[str, Any]
+    delivery: Mapping[str, Any] | None
+
+    @classmethod
+    async def run_batch(cls, tx: RawTransaction, commands: Sequence[RecordAttempt]) -> list[bool]:
+        await _insert_many(
+            tx, "event_deliveries", [c.delivery for c in commands if c.delivery is not None]
+        )
+        ids = sorted({c.event_id for c in commands})
+        lock = " FOR UPDATE" if _on_postgresql(tx) else ""  # in id order: no deadlock cycles
+        rows = await tx.fetch(
+            "SELECT id, lease_owner, lease_expires_at, version FROM events"
+            f" WHERE id IN {_row(len(ids))} ORDER BY id{lock}",
+            ids,
+        )
+        held = {r["id"]: r for r in rows}
+        results: list[bool] = []
+        outcomes: dict[tuple[str, ...], list[list[Any]]] = {}
+        releases: list[list[Any]] = []
+        for command in commands:
+            row = held.pop(command.event_id, None)  # a second command for one event: not ours
+            ours = (
+                row is not None
+                and row["lease_owner"] == command.owner
+                and row["lease_expires_at"] is not None
+                and tx.to_datetime(row["lease_expires_at"]) == command.lease_until
+            )
+            lease = [command.event_id, command.owner, command.lease_until]
+            if ours and row is not None and int(row["version"]) == command.version:
+                columns = tuple(sorted(command.changes))
+                values = [command.changes[c] for c in columns]
+                outcomes.setdefault(columns, []).append([*values, *lease, command.version])
+                results.append(True)
+            else:
+                if ours:
+                    releases.append(lease)
+                results.append(False)
+        for columns, params in outcomes.items():
+            assignments = "".join(f"{c} = ?, " for c in columns)
+            await tx.executemany(
+                f"UPDATE events SET {assignments}lease_owner = NULL, lease_expires_at = NULL,"
+                f" version = version + 1 WHERE {_OURS} AND version = ?",
+                params,
+            )
+        if releases:
+            await tx.executemany(
+                f"UPDATE events SET lease_owner = NULL, lease_expires_at = NULL WHERE {_OURS}",
+                releases,
+            )
+        return results
+
+
+_OURS = "id = ? AND lease_owner = ? AND lease_expires_at = ?"
 
 
 def record_attempt(
@@ -181,40 +315,35 @@ def record_attempt(
     owner: str,
     version: int,
     lease_until: datetime,
-    changes: dict[str, Any],
-    delivery: dict[str, Any] | None,
-) -> Unit[bool]:
-    """Write an attempt's outcome (`changes` to the event, releasing the lease) if the lease
-    taken at `version` is still ours; False if not. `delivery` (an `event_deliveries` row, None
-    when no attempt was made) is recorded either way: the POST happened.
+    changes: Mapping[str, Any],
+    delivery: Mapping[str, Any] | None,
+) -> RecordAttempt:
+    return RecordAttempt(
+        event_id=event_id,
+        owner=owner,
+        version=version,
+        lease_until=lease_until,
+        changes=changes,
+        delivery=delivery,
+    )
 
-    When a redelivery was asked for during the attempt (it bumps the version), the outcome is
-    not written, but our lease is released so the event is taken up again at once.
-    """
 
-    async def unit(conn: AsyncConnection) -> bool:
-        if delivery is not None:
-            await conn.execute(sa.insert(deliveries).values(**delivery))
-        ours = sa.and_(
-            events.c.id == event_id,
-            events.c.lease_owner == owner,
-            events.c.lease_expires_at == lease_until,
-        )
-        written = await conn.execute(
-            sa.update(events)
-            .where(ours, events.c.version == version)
-            .values(
-                **changes, lease_owner=None, lease_expires_at=None, version=events.c.version + 1
-            )
-        )
-        if written.rowcount == 1:
-            return True
-        await conn.execute(
-            sa.update(events).where(ours).values(lease_owner=None, lease_expires_at=None)
-        )
-        return False
+def _row(width: int) -> str:
+    return "(" + ", ".join("?" * width) + ")"
 
-    return unit
+
+async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[Mapping[str, Any]]) -> None:
+    """One `executemany` per set of columns."""
+    shapes: dict[tuple[str, ...], list[list[Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(row), []).append(list(row.values()))
+    for columns, params in shapes.items():
+        await tx.executemany(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_row(len(columns))}", params
+        )
+
+
+# --- units ------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

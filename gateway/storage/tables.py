@@ -336,3 +336,102 @@ class EventDelivery(SQLModel, table=True):
 
 
 metadata = SQLModel.metadata
+
+
+# --- settlement (API.md, Settlements; gateway/settlement/) ----------------------------------------
+
+
+class SettlementBatch(SQLModel, table=True):
+    """A closed settlement batch: one row per (type, owner, currency, business date), written
+    once, in the transaction that freezes its lines; it never changes afterwards.
+
+    Open batches have no row: they are computed live from the payments and refunds of their key,
+    under the same deterministic id (`gateway/settlement/domain.py::batch_id`). `owner` is the
+    merchant id (type `merchant`) or the partner id (type `partner`); the unique key is what
+    makes closing idempotent across processes (insert, or find it already there).
+    """
+
+    __tablename__ = "settlement_batches"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "type", "owner", "currency", "business_date", name="uq_settlement_batches_key"
+        ),
+        sa.Index("ix_settlement_batches_date", "business_date", "type"),
+        sa.Index("ix_settlement_batches_merchant", "merchant_id", "id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=40)
+    type: str = Field(max_length=16)
+    owner: str = Field(max_length=64)
+    merchant_id: str | None = Field(default=None, foreign_key="merchants.id", max_length=40)
+    partner: str | None = Field(default=None, max_length=64)
+    currency: str = _ccy()
+    business_date: str = Field(sa_type=sa.String(10))
+    status: str = Field(max_length=16)
+    payments_count: int = Field(default=0)
+    payments_amount: int = _money()
+    refunds_count: int = Field(default=0)
+    refunds_amount: int = _money()
+    fees: int = _money()
+    net: int = _money()
+    line_count: int = Field(default=0)
+    """Payment, refund and reversal rows of the file (the header and `total` rows excluded)."""
+    file_sha256: str = Field(max_length=64)
+    file_bytes: int = _money()
+    file_format: int = Field(default=1)
+    """How the frozen lines render as CSV (`gateway/settlement/csvfile.py`); 1 is API.md's."""
+    forced: bool = Field(default=False)
+    """Closed on demand before its cut-off + grace had passed (`gateway settle --force`)."""
+    closed_by: str = Field(max_length=120)
+    closed_at: datetime = _ts()
+
+
+class SettlementLine(SQLModel, table=True):
+    """A closed batch's lines, frozen at closing, in file order (`seq` 1..n), then its `total`
+    row (`seq` n + 1). Every CSV column is here: amounts are signed minor units of their
+    currency (refunds and reversals negative), rendered with the currency's exact decimals."""
+
+    __tablename__ = "settlement_lines"
+    __table_args__ = (sa.Index("ix_settlement_lines_object", "object_id"),)
+
+    batch_id: str = Field(primary_key=True, foreign_key="settlement_batches.id", max_length=40)
+    seq: int = Field(primary_key=True)
+    record_type: str = Field(max_length=16)
+    object_id: str = Field(max_length=40)
+    """The CSV `id`: the payment or refund id; on the `total` row, the number of rows."""
+    payment_id: str | None = Field(default=None, max_length=40)
+    merchant_reference: str | None = Field(default=None, max_length=64)
+    partner: str | None = Field(default=None, max_length=64)
+    wallet: str | None = Field(default=None, max_length=32)
+    succeeded_at: datetime | None = _ts(nullable=True)
+    currency: str = _ccy()
+    amount: int = _money()
+    payer_currency: str | None = _ccy(nullable=True)
+    payer_amount: int | None = _money(nullable=True)
+    fx_rate: str | None = Field(default=None, max_length=40)
+    fee: int = _money()
+    net: int = _money()
+
+
+# Batches are computed from the business dates of payments and refunds: each batch's lines are
+# one index range, and so are the recent days the settlement worker looks at.
+sa.Index(
+    "ix_payments_merchant_day",
+    Payment.__table__.c.merchant_business_date,  # type: ignore[attr-defined]
+    Payment.__table__.c.merchant_id,  # type: ignore[attr-defined]
+)
+sa.Index(
+    "ix_payments_partner_day",
+    Payment.__table__.c.partner_business_date,  # type: ignore[attr-defined]
+    Payment.__table__.c.partner,  # type: ignore[attr-defined]
+)
+sa.Index(
+    "ix_refunds_merchant_day",
+    Refund.__table__.c.merchant_business_date,  # type: ignore[attr-defined]
+    Refund.__table__.c.merchant_id,  # type: ignore[attr-defined]
+)
+sa.Index(
+    "ix_refunds_partner_day",
+    Refund.__table__.c.partner_business_date,  # type: ignore[attr-defined]
+    Refund.__table__.c.partner,  # type: ignore[attr-defined]
+)

@@ -25,7 +25,9 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,9 +37,9 @@ from adapters._transport import call_deadline, new_http_client, request_timeout
 from gateway.context import Context
 from gateway.events import DeliveryStatus
 from gateway.ids import new_id
-from gateway.secrets import Purpose, SealedSecretError
+from gateway.secrets import Purpose, SealedSecretError, SecretSet
 from gateway.storage import events_repo
-from gateway.storage import repository as repo
+from gateway.storage.events_repo import DueEvent
 from gateway.webhooks.signing import SIGNATURE_HEADER, sign_webhook
 
 __all__ = ["USER_AGENT", "WebhookWorker", "next_attempt"]
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 
 USER_AGENT = "xborder-gateway-webhooks/1"
 _ERROR_CHARS = 500
+_MAX_OPENED = 10_000
 
 
 def next_attempt(
@@ -70,6 +73,9 @@ class WebhookWorker:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        self._secret_ttl = ctx.settings.durations.key_cache_ttl.total_seconds()
+        self._opened: dict[tuple[str, str], tuple[float, SecretSet]] = {}
+        """(merchant id, sealed value) -> (monotonic expiry, its secrets); never logged."""
 
     async def start(self) -> None:
         self._ctx.kick_webhooks = self.kick
@@ -116,16 +122,16 @@ class WebhookWorker:
         """Claim what is due (as many as there are free slots) and start delivering it."""
         ctx = self._ctx
         free = self._slots - len(self._running)
-        now = ctx.clock.now()
-        if free <= 0 or not await events_repo.any_due(ctx.db, now):
+        if free <= 0:
             return 0
+        now = ctx.clock.now()
         claimed = await ctx.writer.run(
             events_repo.claim_due(
                 owner=ctx.owner,
                 now=now,
                 until=now + ctx.settings.durations.lease_duration,
                 limit=free,
-                exclude=set(self._running),
+                exclude=self._running,
             )
         )
         if claimed.no_endpoint:
@@ -134,8 +140,8 @@ class WebhookWorker:
             self._spawn(event)
         return len(claimed.events)
 
-    def _spawn(self, event: dict[str, Any]) -> None:
-        event_id = event["id"]
+    def _spawn(self, event: DueEvent) -> None:
+        event_id = event.id
         task = asyncio.create_task(self._deliver_logged(event), name=f"webhook-{event_id}")
         self._running[event_id] = task
 
@@ -145,22 +151,21 @@ class WebhookWorker:
 
         task.add_done_callback(done)
 
-    async def _deliver_logged(self, event: dict[str, Any]) -> None:
+    async def _deliver_logged(self, event: DueEvent) -> None:
         try:
             await self.deliver(event)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception(
-                "webhook %s: delivery failed; it is retried once its lease expires", event["id"]
+                "webhook %s: delivery failed; it is retried once its lease expires", event.id
             )
 
-    async def deliver(self, event: dict[str, Any]) -> None:
+    async def deliver(self, event: DueEvent) -> None:
         """One attempt at a claimed event, and its outcome written under the lease."""
         ctx = self._ctx
-        merchant = await repo.get_merchant(ctx.db, event["merchant_id"])
-        url = merchant.get("webhook_url") if merchant else None
-        if not url or merchant is None:
+        url = event.webhook_url
+        if not url:
             await self._finish(
                 event,
                 {"delivery_status": DeliveryStatus.NO_ENDPOINT.value, "next_attempt_at": None},
@@ -168,20 +173,22 @@ class WebhookWorker:
                 "no_endpoint",
             )
             return
+        body = event.body.encode()
         attempted_at = ctx.clock.now()
-        started = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         status_code: int | None = None
         error: str | None
         try:
-            headers = self._headers(event, merchant, attempted_at)
+            headers = self._headers(event, body, attempted_at)
         except SealedSecretError as exc:
-            log.error("webhook %s: not sent: %s", event["id"], exc)
+            log.error("webhook %s: not sent: %s", event.id, exc)
             error = "not sent: the webhook secret cannot be opened (see the gateway's log)"
         else:
-            status_code, error = await self._post(url, event["body"].encode(), headers)
-        duration_ms = round((asyncio.get_running_loop().time() - started) * 1000)
+            status_code, error = await self._post(url, body, headers)
+        duration_ms = round((loop.time() - started) * 1000)
         now = ctx.clock.now()
-        attempts = event["delivery_attempts"] + 1
+        attempts = event.delivery_attempts + 1
         changes: dict[str, Any] = {"delivery_attempts": attempts, "last_error": error}
         if error is None:
             changes.update(
@@ -201,7 +208,7 @@ class WebhookWorker:
                 outcome = "retry"
         delivery = {
             "id": new_id("dlv"),
-            "event_id": event["id"],
+            "event_id": event.id,
             "url": url[:2000],
             "attempted_at": attempted_at,
             "status_code": status_code,
@@ -209,37 +216,50 @@ class WebhookWorker:
             "duration_ms": duration_ms,
         }
         written = await self._finish(event, changes, delivery, outcome)
-        log.info(
-            "webhook %s (%s) to %s: %s in %d ms, attempt %d: %s%s",
-            event["id"],
-            event["type"],
-            urlsplit(url).hostname,
-            status_code if status_code is not None else "no answer",
-            duration_ms,
-            attempts,
-            outcome,
-            "" if written else " (superseded: not recorded on the event)",
-        )
-
-    def _headers(
-        self, event: dict[str, Any], merchant: dict[str, Any], now: datetime
-    ) -> dict[str, str]:
-        sealed = merchant.get("webhook_secret")
-        if not sealed:
-            raise SealedSecretError(
-                f"merchant {merchant['id']} has a webhook URL but no secret: run `gateway "
-                f"merchants webhook rotate-secret {merchant['id']}`"
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "webhook %s (%s) to %s: %s in %d ms, attempt %d: %s%s",
+                event.id,
+                event.type,
+                _host(url),
+                status_code if status_code is not None else "no answer",
+                duration_ms,
+                attempts,
+                outcome,
+                "" if written else " (superseded: not recorded on the event)",
             )
-        secrets = self._ctx.secrets.open(
-            sealed, merchant_id=merchant["id"], purpose=Purpose.WEBHOOK
-        )
-        signature = sign_webhook(secrets.live(now), event["body"].encode(), int(now.timestamp()))
+
+    def _headers(self, event: DueEvent, body: bytes, now: datetime) -> dict[str, str]:
+        secrets = self._secret_set(event.merchant_id, event.webhook_secret)
+        signature = sign_webhook(secrets.live(now), body, int(now.timestamp()))
         return {
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            "Gateway-Event-Id": event["id"],
+            "Gateway-Event-Id": event.id,
             SIGNATURE_HEADER: signature,
         }
+
+    def _secret_set(self, merchant_id: str, sealed: str | None) -> SecretSet:
+        """The merchant's webhook secrets, unsealed once per sealed value and kept for
+        `durations.key_cache_ttl` (the sealed value comes fresh with each claim, so a rotation
+        is used from the next claim on; a value replaced is dropped within the TTL)."""
+        if not sealed:
+            raise SealedSecretError(
+                f"merchant {merchant_id} has a webhook URL but no secret: run `gateway "
+                f"merchants webhook rotate-secret {merchant_id}`"
+            )
+        key = (merchant_id, sealed)
+        now = time.monotonic()
+        cached = self._opened.get(key)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        opened = self._ctx.secrets.open(sealed, merchant_id=merchant_id, purpose=Purpose.WEBHOOK)
+        if len(self._opened) >= _MAX_OPENED:
+            self._opened = {k: v for k, v in self._opened.items() if v[0] > now}
+            if len(self._opened) >= _MAX_OPENED:
+                self._opened.clear()
+        self._opened[key] = (now + self._secret_ttl, opened)
+        return opened
 
     async def _post(
         self, url: str, body: bytes, headers: dict[str, str]
@@ -264,18 +284,18 @@ class WebhookWorker:
 
     async def _finish(
         self,
-        event: dict[str, Any],
+        event: DueEvent,
         changes: dict[str, Any],
         delivery: dict[str, Any] | None,
         outcome: str,
     ) -> bool:
         ctx = self._ctx
-        written = await ctx.writer.run(
+        written: bool = await ctx.writer.run(
             events_repo.record_attempt(
-                event_id=event["id"],
+                event_id=event.id,
                 owner=ctx.owner,
-                version=event["version"],
-                lease_until=event["lease_expires_at"],
+                version=event.version,
+                lease_until=event.lease_expires_at,
                 changes=changes,
                 delivery=delivery,
             )
@@ -290,6 +310,11 @@ def _describe(exc: BaseException) -> str:
     cause = exc.__cause__ if exc.__cause__ is not None else exc
     text = str(cause) or str(exc)
     return f"{type(exc).__name__}: {text}"[:_ERROR_CHARS] if text else type(exc).__name__
+
+
+@lru_cache(maxsize=1024)
+def _host(url: str) -> str | None:
+    return urlsplit(url).hostname
 
 
 def _no_kick() -> None:

@@ -20,6 +20,7 @@ from gateway.api.events import routes as event_routes
 from gateway.api.openapi import openapi_document
 from gateway.api.parsing import _IDENTIFIER
 from gateway.api.routes import routes
+from gateway.api.settlements import routes as settlement_routes
 from gateway.auth import Role
 from gateway.views import payment_view, quote_view
 
@@ -67,10 +68,11 @@ def _operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]
 
 
 def _registered() -> set[tuple[str, str]]:
-    """What the app serves: `routes.py`'s table and the events API's (`bootstrap.create_app`)."""
+    """What the app serves: `routes.py`'s table, the events API's and the settlements API's
+    (`bootstrap.create_app`)."""
     return {
         (route.method.lower(), route.path)  # type: ignore[attr-defined]
-        for table in (routes, event_routes)
+        for table in (routes, event_routes, settlement_routes)
         for route in table
     }
 

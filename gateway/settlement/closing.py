@@ -1,0 +1,278 @@
+"""Closing settlement batches: atomically, once, with their lines frozen and their file hashed.
+
+`close_batch` runs one transaction on the writer engine (not through the group-commit writer: a
+large batch must not hold up payments queued behind it on PostgreSQL; on SQLite the transaction
+is `BEGIN IMMEDIATE` like every write):
+1. the key's advisory lock, exclusively (PostgreSQL): a late line being committed for that day
+   either finishes first and is frozen with the rest, or waits and is dated to the next open day
+   (`settlement_repo.next_open_date`);
+2. the batch row, `INSERT ... ON CONFLICT DO NOTHING` on the unique (type, owner, currency,
+   business date): if it is there, someone closed it first, and nothing else happens. Two
+   processes closing the same batch at once: the second waits for the first's commit, then
+   finds the row. So a batch closes exactly once;
+3. its lines copied into `settlement_lines` in file order by one `INSERT ... SELECT`, and the
+   `total` row after them;
+4. the file rendered page by page from those rows (constant memory) into its SHA-256 and size,
+   stored on the row with the totals;
+5. for a merchant batch, the `settlement.closed` event (the Batch object, `file` included) in the
+   outbox. Partner batches have no merchant to notify and emit none: operators list them.
+
+`settle_day` is `gateway settle`: every open batch of a day (of one merchant or partner, or all),
+each closed only once its cut-off + grace has passed in its owner's zone, unless forced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from gateway.config import Settings
+from gateway.events import EventType, event_row
+from gateway.settlement import csvfile
+from gateway.settlement.domain import (
+    BatchKey,
+    BatchType,
+    Totals,
+    batch_view,
+    closable_at,
+    parse_cutoff,
+)
+from gateway.storage import settlement_repo as stl
+from gateway.storage.db import Database
+from gateway.storage.tables import metadata
+
+__all__ = [
+    "Closed",
+    "OwnerClocks",
+    "Settled",
+    "close_batch",
+    "key_of",
+    "settle_day",
+]
+
+log = logging.getLogger(__name__)
+
+_events = metadata.tables["events"]
+_merchants = metadata.tables["merchants"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Closed:
+    key: BatchKey
+    batch: dict[str, Any]
+    """The batch's row as stored."""
+    newly: bool
+    """True if this call closed it; False if it was closed already."""
+
+    @property
+    def view(self) -> dict[str, Any]:
+        return batch_view(self.key, Totals.of(self.batch), self.batch)
+
+
+def key_of(row: Mapping[str, Any]) -> BatchKey:
+    """The key of a `settlement_batches` row."""
+    return BatchKey(
+        BatchType(row["type"]),
+        row["owner"],
+        row["currency"],
+        date.fromisoformat(row["business_date"]),
+    )
+
+
+async def close_batch(
+    db: Database,
+    key: BatchKey,
+    *,
+    now: datetime,
+    closed_by: str,
+    forced: bool = False,
+    page_rows: int = 1000,
+) -> Closed:
+    """Close the batch of `key` (see the module's steps); idempotent, and safe to race."""
+    merchant = key.type is BatchType.MERCHANT
+    placeholder = {
+        "id": key.id,
+        "type": str(key.type),
+        "owner": key.owner,
+        "merchant_id": key.owner if merchant else None,
+        "partner": None if merchant else key.owner,
+        "currency": key.currency,
+        "business_date": key.day,
+        "status": "closed",
+        "payments_count": 0,
+        "payments_amount": 0,
+        "refunds_count": 0,
+        "refunds_amount": 0,
+        "fees": 0,
+        "net": 0,
+        "line_count": 0,
+        "file_sha256": "",
+        "file_bytes": 0,
+        "file_format": csvfile.FORMAT,
+        "forced": forced,
+        "closed_by": closed_by[:120],
+        "closed_at": now,
+    }
+    async with db.writer.connect() as conn, conn.begin():
+        await stl.lock_for_close(conn, key)
+        if not await stl.insert_batch(conn, placeholder):
+            existing = await stl.get_batch(conn, key.id)
+            assert existing is not None, f"batch {key.id} conflicted but is not there"
+            return Closed(key, existing, newly=False)
+        totals = await stl.freeze_lines(conn, key, key.id)
+        digest = csvfile.FileDigest()
+        digest.update(csvfile.HEADER.encode())
+        async for page in stl.page_lines(conn, key.id, page_rows=page_rows):
+            digest.update("".join(csvfile.render_line(line) for line in page).encode())
+        written = {
+            **dataclasses.asdict(totals),
+            "line_count": totals.lines,
+            "file_sha256": digest.hexdigest,
+            "file_bytes": digest.bytes,
+        }
+        await conn.execute(
+            sa.update(stl.batches).where(stl.batches.c.id == key.id).values(**written)
+        )
+        batch = {**placeholder, **written}
+        if merchant:
+            event = event_row(
+                EventType.SETTLEMENT_CLOSED,
+                merchant_id=key.owner,
+                data=batch_view(key, totals, batch),
+                now=now,
+            )
+            await conn.execute(sa.insert(_events).values(**event))
+    log.info(
+        "settlement: closed %s as %s: %d lines, net %d, sha256 %s%s",
+        key.describe(),
+        key.id,
+        totals.lines,
+        totals.net,
+        digest.hexdigest,
+        " (forced before its cut-off + grace)" if forced else "",
+    )
+    return Closed(key, batch, newly=True)
+
+
+# --- owners' business days ---------------------------------------------------------------------
+
+
+class OwnerClocks:
+    """Each owner's zone and cut-off: merchants from the database, partners from the config.
+    Remembers what it read (one instance per pass)."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+        self._merchants: dict[str, tuple[ZoneInfo, time] | None] = {}
+
+    async def of(self, key: BatchKey) -> tuple[ZoneInfo, time] | None:
+        """None for a partner no longer configured (its batches wait for `settle --force`)."""
+        if key.type is BatchType.PARTNER:
+            try:
+                partner = self._settings.partner(key.owner)
+            except KeyError:
+                return None
+            return partner.zone, partner.cutoff
+        if key.owner not in self._merchants:
+            async with self._db.reader.connect() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(_merchants.c.timezone, _merchants.c.cutoff).where(
+                            _merchants.c.id == key.owner
+                        )
+                    )
+                ).first()
+            self._merchants[key.owner] = (
+                None if row is None else (ZoneInfo(row.timezone), parse_cutoff(row.cutoff))
+            )
+        return self._merchants[key.owner]
+
+    async def closable_at(self, key: BatchKey, grace: timedelta) -> datetime | None:
+        clock = await self.of(key)
+        return None if clock is None else closable_at(key.business_date, *clock, grace)
+
+
+# --- on demand ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settled:
+    """What `settle_day` did with one batch."""
+
+    key: BatchKey
+    outcome: Literal["closed", "already_closed", "not_due", "unknown_owner"]
+    batch: dict[str, Any] | None = None
+    due_at: datetime | None = None
+
+    def describe(self) -> str:
+        what = f"{self.key.describe()} ({self.key.id})"
+        if self.outcome == "not_due":
+            assert self.due_at is not None
+            return f"not yet due: {what}: cut-off + grace at {self.due_at.isoformat()}"
+        if self.outcome == "unknown_owner":
+            return f"skipped: {what}: its owner's zone is unknown (use --force)"
+        assert self.batch is not None
+        verb = "closed" if self.outcome == "closed" else "already closed"
+        return (
+            f"{verb}: {what}: {self.batch['line_count']} lines, net {self.batch['net']} "
+            f"(minor units), sha256 {self.batch['file_sha256']}"
+        )
+
+
+async def settle_day(
+    db: Database,
+    settings: Settings,
+    *,
+    day: date,
+    now: datetime,
+    closed_by: str,
+    merchant_id: str | None = None,
+    partner: str | None = None,
+    force: bool = False,
+) -> list[Settled]:
+    """Close every open batch of `day` (of one merchant's or partner's, if given) whose cut-off
+    + grace has passed, or all of them with `force`; report those closed already too."""
+    kinds = [BatchType.MERCHANT, BatchType.PARTNER]
+    if merchant_id is not None:
+        kinds, owner = [BatchType.MERCHANT], merchant_id
+    elif partner is not None:
+        kinds, owner = [BatchType.PARTNER], partner
+    else:
+        owner = None
+    clocks = OwnerClocks(db, settings)
+    grace = settings.durations.settlement_grace
+    results: list[Settled] = []
+    for kind in kinds:
+        done = await stl.list_closed(
+            db,
+            kind=kind,
+            day=day,
+            merchant_id=owner if kind is BatchType.MERCHANT else None,
+            limit=1_000_000,
+            starting_after=None,
+        )
+        for row in done:
+            if owner is None or row["owner"] == owner:
+                results.append(Settled(key_of(row), "already_closed", row))
+        for key in await stl.open_keys(db, kind, stl.LineFilter(day=day, owner=owner)):
+            due = await clocks.closable_at(key, grace)
+            if not force and due is None:
+                results.append(Settled(key, "unknown_owner"))
+                continue
+            if not force and due is not None and now < due:
+                results.append(Settled(key, "not_due", due_at=due))
+                continue
+            closed = await close_batch(
+                db, key, now=now, closed_by=closed_by, forced=due is None or now < due
+            )
+            results.append(
+                Settled(key, "closed" if closed.newly else "already_closed", closed.batch)
+            )
+    return results

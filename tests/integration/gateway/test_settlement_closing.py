@@ -1,0 +1,598 @@
+"""Closing settlement batches against real databases, from rows booked the way the lifecycle books
+them (`gateway.ledger`): frozen lines, totals equal to the journal, byte-identical files, closing
+once (also from concurrent closers), reversals that moved to a later day, and the questions the
+lifecycle asks (`next_open_date`, `closed_through`, the advisory lock on PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import fx
+from gateway import admin, ledger
+from gateway.config import Settings, load_settings
+from gateway.ids import new_id
+from gateway.settlement import csvfile
+from gateway.settlement.batches import file_chunks, find_batch, list_batches
+from gateway.settlement.closing import close_batch, settle_day
+from gateway.settlement.domain import BatchKey, BatchType
+from gateway.storage import settlement_repo as stl
+from gateway.storage.db import Database, open_database
+from gateway.storage.tables import metadata
+
+D = date(2031, 5, 14)
+D1 = D + timedelta(days=1)
+NOW = datetime(2031, 5, 20, 12, 0, tzinfo=UTC)
+_T = metadata.tables
+
+
+@dataclass
+class Books:
+    """A merchant (THB, 1.50 % + 5.00 THB) and a partner of its own, and helpers that book
+    payments, refunds and cancels like `gateway/services/finality.py` does."""
+
+    db: Database
+    merchant_id: str
+    partner: str = field(default_factory=lambda: f"p-{secrets.token_hex(4)}")
+    mdr_bps: int = 150
+    fixed_fee: int = 500
+    partner_bps: int = 40
+
+    def merchant_key(self, day: date = D) -> BatchKey:
+        return BatchKey(BatchType.MERCHANT, self.merchant_id, "THB", day)
+
+    def partner_key(self, day: date = D) -> BatchKey:
+        return BatchKey(BatchType.PARTNER, self.partner, "CNY", day)
+
+    async def _insert(self, rows: list[tuple[str, dict[str, Any]]]) -> None:
+        async with self.db.writer.begin() as conn:
+            for table, row in rows:
+                await conn.execute(sa.insert(_T[table]).values(**row))
+
+    async def pay(
+        self,
+        value: int,
+        *,
+        day: date = D,
+        partner_day: date | None = None,
+        status: str = "succeeded",
+        reference: str | None = None,
+    ) -> dict[str, Any]:
+        now = NOW
+        rate, mid = Decimal("0.2"), Decimal("0.195")
+        payer = fx.convert_minor(value, rate, fx.get_currency("THB"), fx.get_currency("CNY"))
+        payment: dict[str, Any] = {
+            "id": new_id("pay"),
+            "merchant_id": self.merchant_id,
+            "merchant_reference": reference or f"R-{secrets.token_hex(5)}",
+            "idempotency_key": secrets.token_hex(8),
+            "status": status,
+            "amount_value": value,
+            "currency": "THB",
+            "payer_value": payer,
+            "payer_currency": "CNY",
+            "wallet": "alipay_cn",
+            "partner": self.partner,
+            "route_reason": "test",
+            "rate": str(rate),
+            "mid_rate": str(mid),
+            "code_mask": "28****0000",
+            "code_hash": secrets.token_hex(32),
+            "partner_reference": secrets.token_hex(6),
+            "partner_completed_at": now,
+            "created_at": now,
+            "updated_at": now,
+            "merchant_business_date": day.isoformat(),
+            "partner_business_date": (partner_day or day).isoformat(),
+        }
+        rows: list[tuple[str, dict[str, Any]]] = [("payments", payment)]
+        if status == "succeeded":
+            amount = fx.Money.of(value, "THB")
+            payer_amount = fx.Money.of(payer, "CNY")
+            fees = {
+                "merchant_fee": ledger.merchant_fee(value, self.mdr_bps, self.fixed_fee),
+                "partner_fee": ledger.partner_refund_fee(payer, self.partner_bps),
+                "fx_revenue": ledger.fx_revenue(amount, payer_amount, mid),
+            }
+            payment.update(fees)
+            entry = ledger.payment_entry(
+                payment_id=payment["id"],
+                merchant_id=self.merchant_id,
+                partner=self.partner,
+                amount=amount,
+                payer_amount=payer_amount,
+                merchant_date=payment["merchant_business_date"],
+                partner_date=payment["partner_business_date"],
+                now=now,
+                **fees,
+            )
+            rows += [("journal_entries", entry.entry)] + [("journal_lines", x) for x in entry.lines]
+        await self._insert(rows)
+        return payment
+
+    async def refund(
+        self, payment: dict[str, Any], value: int, *, day: date = D, kind: str = "merchant"
+    ) -> dict[str, Any]:
+        payer = fx.convert_minor(
+            value, Decimal(payment["rate"]), fx.get_currency("THB"), fx.get_currency("CNY")
+        )
+        fees = {
+            "merchant_fee": ledger.merchant_refund_fee(value, self.mdr_bps),
+            "partner_fee": ledger.partner_refund_fee(payer, self.partner_bps),
+            "fx_revenue": ledger.fx_revenue_reversed(
+                payment["fx_revenue"], payment["amount_value"], 0, value
+            ),
+        }
+        refund = {
+            "id": new_id("rf"),
+            "payment_id": payment["id"],
+            "merchant_id": self.merchant_id,
+            "kind": kind,
+            "status": "succeeded",
+            "amount_value": value,
+            "currency": "THB",
+            "payer_value": payer,
+            "payer_currency": "CNY",
+            "partner": self.partner,
+            "partner_request_id": secrets.token_hex(12),
+            "partner_completed_at": NOW,
+            "merchant_business_date": day.isoformat(),
+            "partner_business_date": day.isoformat(),
+            "created_at": NOW,
+            "updated_at": NOW,
+            **fees,
+        }
+        entry = ledger.refund_entry(
+            payment_id=payment["id"],
+            refund_id=refund["id"],
+            merchant_id=self.merchant_id,
+            partner=self.partner,
+            amount=fx.Money.of(value, "THB"),
+            payer_amount=fx.Money.of(payer, "CNY"),
+            merchant_date=day.isoformat(),
+            partner_date=day.isoformat(),
+            now=NOW,
+            **fees,
+        )
+        if kind == "cancel":  # a refused cancel's full refund: the payment's reversal books it
+            await self._insert([("refunds", refund)])
+            return refund
+        await self._insert(
+            [("refunds", refund), ("journal_entries", entry.entry)]
+            + [("journal_lines", x) for x in entry.lines]
+        )
+        return refund
+
+    async def cancel(self, payment: dict[str, Any], *, day: date | None = None) -> None:
+        """The payment ends cancelled; its entry reversed (into `day`'s batches if given)."""
+        async with self.db.writer.begin() as conn:
+            lines = [
+                dict(r)
+                for r in (
+                    await conn.execute(
+                        sa.select(_T["journal_lines"])
+                        .join(
+                            _T["journal_entries"],
+                            _T["journal_entries"].c.id == _T["journal_lines"].c.entry_id,
+                        )
+                        .where(
+                            _T["journal_entries"].c.payment_id == payment["id"],
+                            _T["journal_entries"].c.kind == "payment",
+                        )
+                    )
+                ).mappings()
+            ]
+            moved = day.isoformat() if day else None
+            entry = ledger.reversal_entry(lines, now=NOW, merchant_date=moved, partner_date=moved)
+            await conn.execute(sa.insert(_T["journal_entries"]).values(**entry.entry))
+            for line in entry.lines:
+                await conn.execute(sa.insert(_T["journal_lines"]).values(**line))
+            await conn.execute(
+                sa.update(_T["payments"])
+                .where(_T["payments"].c.id == payment["id"])
+                .values(status="cancelled", cancel_status="confirmed")
+            )
+
+    async def balance(self, key: BatchKey) -> int:
+        """The journal's balance for a batch: −merchant_payable, or partner_receivable."""
+        lines = _T["journal_lines"]
+        merchant = key.type is BatchType.MERCHANT
+        account = ledger.MERCHANT_PAYABLE if merchant else ledger.PARTNER_RECEIVABLE
+        owner = lines.c.merchant_id if merchant else lines.c.partner
+        async with self.db.reader.connect() as conn:
+            total = await conn.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(lines.c.amount), 0)).where(
+                    lines.c.account == account,
+                    owner == key.owner,
+                    lines.c.currency == key.currency,
+                    lines.c.business_date == key.day,
+                )
+            )
+        return -int(total) if merchant else int(total)
+
+
+@pytest.fixture
+async def books(database_url: str) -> AsyncIterator[Books]:
+    db = open_database(database_url)
+    merchant_id = await admin.create_merchant(
+        db,
+        name="Settlement Test",
+        country="TH",
+        currency="THB",
+        timezone="Asia/Bangkok",
+        mdr_bps=150,
+        fixed_fee=500,
+    )
+    try:
+        yield Books(db, merchant_id)
+    finally:
+        await db.dispose()
+
+
+async def _file(db: Database, batch: dict[str, Any]) -> bytes:
+    return b"".join([chunk async for chunk in file_chunks(db, batch, page_rows=2)])
+
+
+def _rows(data: bytes) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(data.decode(), newline="")))
+
+
+def _minor(text: str, currency: str) -> int:
+    return fx.Money.parse(text, currency).value
+
+
+def _check_file(data: bytes, batch: dict[str, Any]) -> list[dict[str, str]]:
+    """The file's own arithmetic: totals, net = amount − fee, the stored digest and size."""
+    assert hashlib.sha256(data).hexdigest() == batch["file_sha256"]
+    assert len(data) == batch["file_bytes"]
+    assert data.startswith(csvfile.HEADER.encode()) and data.endswith(b"\n")
+    assert b"\r" not in data
+    rows = _rows(data)
+    *lines, total = rows
+    currency = batch["currency"]
+    assert total["record_type"] == "total" and int(total["id"]) == len(lines)
+    assert len(lines) == batch["line_count"]
+    for name in ("amount", "fee", "net"):
+        assert sum(_minor(r[name], currency) for r in lines) == _minor(total[name], currency)
+    for r in lines:
+        assert r["currency"] == currency
+        assert _minor(r["net"], currency) == _minor(r["amount"], currency) - _minor(
+            r["fee"], currency
+        )
+    assert _minor(total["net"], currency) == batch["net"]
+    return lines
+
+
+async def test_close_freezes_the_day_and_matches_the_journal(books: Books) -> None:
+    db = books.db
+    first = await books.pay(100_000)
+    second = await books.pay(25_050, reference='-=HYPHEN,"QUOTED"')
+    await books.pay(33_333, status="failed")
+    cancelled = await books.pay(70_000)
+    await books.cancel(cancelled)  # reversed on the same day: nowhere
+    partial = await books.refund(first, 40_000)
+    next_day = await books.refund(second, 5_050, day=D1)
+    await books.refund(second, 100, kind="cancel")  # the gateway's own: nowhere
+
+    key = books.merchant_key()
+    found = await find_batch(db, key.id, merchant_id=books.merchant_id)
+    assert found is not None and found.row is None and found.view["status"] == "open"
+    live_net = found.view["net"]["value"]
+    assert live_net == await books.balance(key)
+
+    closed = await close_batch(db, key, now=NOW, closed_by="test")
+    assert closed.newly and closed.batch["status"] == "closed"
+    batch = closed.batch
+    assert (batch["payments_count"], batch["refunds_count"]) == (2, 1)
+    assert batch["payments_amount"] == 125_050 and batch["refunds_amount"] == 40_000
+    assert batch["net"] == live_net == await books.balance(key)
+    assert batch["net"] == batch["payments_amount"] - batch["refunds_amount"] - batch["fees"]
+
+    data = await _file(db, batch)
+    lines = _check_file(data, batch)
+    assert [r["id"] for r in lines] == [first["id"], second["id"], partial["id"]]
+    assert lines[0]["record_type"] == "payment" and lines[0]["amount"] == "1000.00"
+    assert lines[0]["fee"] == "20.00"  # 1.50 % of 1,000.00 + 5.00
+    assert lines[1]["merchant_reference"] == '\'-=HYPHEN,"QUOTED"'  # guarded, then quoted
+    assert '"\'-=HYPHEN,""QUOTED"""' in data.decode()
+    refund = lines[2]
+    assert refund["record_type"] == "refund" and refund["payment_id"] == first["id"]
+    assert (refund["amount"], refund["fee"], refund["net"]) == ("-400.00", "-6.00", "-394.00")
+    assert refund["payer_currency"] == "CNY" and refund["payer_amount"].startswith("-")
+    assert refund["merchant_reference"] == first["merchant_reference"]
+    assert cancelled["id"] not in data.decode() and next_day["id"] not in data.decode()
+
+    again = await close_batch(db, key, now=NOW + timedelta(hours=1), closed_by="test")
+    assert not again.newly and again.batch == batch
+    assert await _file(db, again.batch) == data  # byte-identical
+    events = _T["events"]
+    async with db.reader.connect() as conn:
+        count = await conn.scalar(
+            sa.select(sa.func.count()).where(
+                events.c.object_id == key.id, events.c.type == "settlement.closed"
+            )
+        )
+    assert count == 1
+
+    partner = await close_batch(db, books.partner_key(), now=NOW, closed_by="test")
+    pdata = await _file(db, partner.batch)
+    plines = _check_file(pdata, partner.batch)
+    assert partner.batch["net"] == await books.balance(books.partner_key())
+    assert all(r["currency"] == "CNY" for r in plines)
+    assert plines[0]["amount"] == plines[0]["payer_amount"]
+    async with db.reader.connect() as conn:  # partner batches notify no merchant
+        assert not await conn.scalar(
+            sa.select(sa.func.count()).where(events.c.object_id == partner.key.id)
+        )
+
+    later = await close_batch(db, books.merchant_key(D1), now=NOW, closed_by="test")
+    later_lines = _check_file(await _file(db, later.batch), later.batch)
+    assert [r["id"] for r in later_lines] == [next_day["id"]]
+    assert later.batch["net"] == await books.balance(books.merchant_key(D1))
+
+
+async def test_a_cancel_completed_after_close_is_a_reversal_of_the_next_day(books: Books) -> None:
+    db = books.db
+    payment = await books.pay(50_000)
+    closed = await close_batch(db, books.merchant_key(), now=NOW, closed_by="test")
+    frozen = await _file(db, closed.batch)
+    await books.cancel(payment, day=D1)  # the lifecycle dates the reversal into the open day
+
+    assert await _file(db, closed.batch) == frozen  # a closed batch never changes
+    for key in (books.merchant_key(D1), books.partner_key(D1)):
+        batch = (await close_batch(db, key, now=NOW, closed_by="test")).batch
+        (line,) = _check_file(await _file(db, batch), batch)
+        assert line["record_type"] == "reversal" and line["id"] == payment["id"]
+        assert line["amount"].startswith("-") and line["fee"].startswith("-")
+        assert batch["net"] == await books.balance(key) < 0
+        assert batch["refunds_count"] == 1 and batch["payments_count"] == 0
+
+
+async def test_next_open_date_and_closed_through(books: Books) -> None:
+    db = books.db
+    kind, owner = BatchType.MERCHANT, books.merchant_id
+    assert await stl.closed_through(db, kind, owner, "THB") is None
+    assert await stl.next_open_date(db, kind, owner, "THB", D) == D
+    for day in (D, D1, D1 + timedelta(days=2)):
+        await books.pay(1_000, day=day)
+        await close_batch(db, books.merchant_key(day), now=NOW, closed_by="test")
+    assert await stl.closed_through(db, "merchant", owner, "THB") == D1 + timedelta(days=2)
+    assert await stl.is_closed(db, kind, owner, "THB", D1)
+    assert not await stl.is_closed(db, kind, owner, "THB", D1 + timedelta(days=1))
+    assert await stl.next_open_date(db, kind, owner, "THB", D) == D1 + timedelta(days=1)
+    last = D1 + timedelta(days=2)
+    assert await stl.next_open_date(db, kind, owner, "THB", last) == last + timedelta(days=1)
+    async with db.writer.begin() as conn:  # inside the write that dates the line
+        assert await stl.next_open_date(conn, kind, owner, "THB", D.isoformat()) == D1 + timedelta(
+            days=1
+        )
+    assert await stl.next_open_date(db, kind, owner, "JPY", D) == D  # another currency
+
+
+async def test_concurrent_closers_close_once(books: Books, database_url: str) -> None:
+    for value in (1_000, 2_000, 3_000):
+        await books.pay(value)
+    key = books.merchant_key()
+    others = [open_database(database_url) for _ in range(4)]
+    try:
+        results = await asyncio.gather(
+            *(close_batch(db, key, now=NOW, closed_by=f"closer-{i}") for i, db in enumerate(others))
+        )
+    finally:
+        for db in others:
+            await db.dispose()
+    assert sorted(r.newly for r in results) == [False, False, False, True]
+    assert len({r.batch["file_sha256"] for r in results}) == 1
+    lines = _T["settlement_lines"]
+    async with books.db.reader.connect() as conn:
+        stored = await conn.scalar(sa.select(sa.func.count()).where(lines.c.batch_id == key.id))
+        events = await conn.scalar(
+            sa.select(sa.func.count()).where(_T["events"].c.object_id == key.id)
+        )
+    assert (stored, events) == (4, 1)  # three lines and the total, one event
+
+
+@pytest.mark.postgres
+async def test_a_late_line_and_a_close_wait_for_each_other(postgresql_url: str) -> None:
+    db = open_database(postgresql_url)
+    try:
+        merchant_id = await admin.create_merchant(
+            db, name="Late", country="TH", currency="THB", timezone="Asia/Bangkok"
+        )
+        books = Books(db, merchant_id)
+        key = books.merchant_key()
+        await books.pay(1_000)
+        # A commit that dates a line to D holds D open: the close waits for it, then has it.
+        async with db.writer.connect() as late, late.begin():
+            assert await stl.next_open_date(late, key.type, key.owner, "THB", D) == D
+            closing = asyncio.create_task(close_batch(db, key, now=NOW, closed_by="test"))
+            await asyncio.sleep(0.3)
+            assert not closing.done()
+            payment_rows = await _late_payment(books, late)
+        closed = await closing
+        assert closed.batch["payments_count"] == 2
+        assert payment_rows["id"] in (await _file(db, closed.batch)).decode()
+        # Once closed, the next line for D goes to D + 1.
+        async with db.writer.connect() as late, late.begin():
+            assert await stl.next_open_date(late, key.type, key.owner, "THB", D) == D1
+    finally:
+        await db.dispose()
+
+
+async def _late_payment(books: Books, conn: Any) -> dict[str, Any]:
+    """A succeeded payment dated D written on `conn` (like `Books.pay`, uncommitted)."""
+    original = books._insert
+
+    async def on_conn(rows: list[tuple[str, dict[str, Any]]]) -> None:
+        for table, row in rows:
+            await conn.execute(sa.insert(_T[table]).values(**row))
+
+    books._insert = on_conn  # type: ignore[method-assign]
+    try:
+        return await books.pay(2_000)
+    finally:
+        books._insert = original  # type: ignore[method-assign]
+
+
+def _settings(database_url: str) -> Settings:
+    return load_settings(profile="test", env={"DATABASE_URL": database_url})
+
+
+async def test_settle_day_waits_for_cut_off_and_grace_unless_forced(
+    books: Books, database_url: str
+) -> None:
+    settings = _settings(database_url)
+    await books.pay(1_000)
+    # Bangkok's D ends at midnight local (17:00 UTC); the test grace is 100 ms.
+    before = datetime(2031, 5, 14, 17, 0, 0, 50_000, tzinfo=UTC)
+    results = await settle_day(
+        books.db, settings, day=D, now=before, closed_by="t", merchant_id=books.merchant_id
+    )
+    assert [r.outcome for r in results] == ["not_due"]
+    assert results[0].due_at == datetime(2031, 5, 14, 17, 0, 0, 100_000, tzinfo=UTC)
+    after = before + timedelta(milliseconds=60)
+    results = await settle_day(
+        books.db, settings, day=D, now=after, closed_by="t", merchant_id=books.merchant_id
+    )
+    assert [r.outcome for r in results] == ["closed"] and not results[0].batch["forced"]
+    again = await settle_day(
+        books.db, settings, day=D, now=after, closed_by="t", merchant_id=books.merchant_id
+    )
+    assert [r.outcome for r in again] == ["already_closed"]
+    assert "already closed" in again[0].describe()
+
+    # A partner the configuration does not know: only --force closes its batches.
+    results = await settle_day(
+        books.db, settings, day=D, now=after, closed_by="t", partner=books.partner
+    )
+    assert [r.outcome for r in results] == ["unknown_owner"]
+    results = await settle_day(
+        books.db, settings, day=D, now=after, closed_by="t", partner=books.partner, force=True
+    )
+    assert [r.outcome for r in results] == ["closed"] and results[0].batch["forced"]
+
+
+async def test_listing_mixes_closed_rows_and_open_batches(books: Books) -> None:
+    db = books.db
+    await books.pay(1_000)
+    await books.pay(2_000, day=D1)
+    await close_batch(db, books.merchant_key(), now=NOW, closed_by="test")
+    views, has_more = await list_batches(
+        db,
+        merchant_id=books.merchant_id,
+        kind=None,
+        day=None,
+        status=None,
+        limit=10,
+        starting_after=None,
+        now=datetime(2031, 5, 16, tzinfo=UTC),
+        lookback=timedelta(days=7),
+    )
+    assert [(v["business_date"], v["status"]) for v in views] == [
+        (D1.isoformat(), "open"),
+        (D.isoformat(), "closed"),
+    ]
+    assert not has_more and all(v["type"] == "merchant" for v in views)
+    page, has_more = await list_batches(
+        db,
+        merchant_id=books.merchant_id,
+        kind=None,
+        day=None,
+        status=None,
+        limit=1,
+        starting_after=None,
+        now=datetime(2031, 5, 16, tzinfo=UTC),
+        lookback=timedelta(days=7),
+    )
+    assert [v["id"] for v in page] == [views[0]["id"]] and has_more
+    rest, has_more = await list_batches(
+        db,
+        merchant_id=books.merchant_id,
+        kind=None,
+        day=None,
+        status=None,
+        limit=1,
+        starting_after=page[0]["id"],
+        now=datetime(2031, 5, 16, tzinfo=UTC),
+        lookback=timedelta(days=7),
+    )
+    assert [v["id"] for v in rest] == [views[1]["id"]] and not has_more
+    # A partner's batches are not a finance key's, even by id.
+    assert await find_batch(db, books.partner_key().id, merchant_id=books.merchant_id) is None
+    assert await find_batch(db, books.partner_key().id, merchant_id=None) is not None
+    assert await find_batch(db, "stl_nonsense", merchant_id=None) is None
+
+
+async def test_the_worker_closes_what_is_due(books: Books, database_url: str) -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from adapters import SystemClock
+    from gateway.context import Context
+    from gateway.settlement.worker import SettlementWorker
+
+    settings = _settings(database_url)
+    d2 = D + timedelta(days=2)
+    clock = SystemClock(offset=datetime(2031, 5, 16, 3, 0, tzinfo=UTC) - datetime.now(UTC))
+    kicked: list[bool] = []
+    ctx = cast(
+        Context,
+        SimpleNamespace(
+            settings=settings,
+            db=books.db,
+            clock=clock,
+            owner="worker-test",
+            kick_webhooks=lambda: kicked.append(True),
+        ),
+    )
+    worker = SettlementWorker(ctx)
+
+    def mine(closed: list[Any]) -> list[BatchKey]:
+        return [c.key for c in closed if c.key.owner in {books.merchant_id, books.partner}]
+
+    await books.pay(1_000)  # D: long due, left open while no gateway ran
+    await books.pay(2_000, day=d2)  # today in Bangkok: not due
+    # The first look is a full one: D closes; the partner is not configured, so it waits.
+    assert mine(await worker.run_once()) == [books.merchant_key()]
+    assert kicked == [True]
+    assert mine(await worker.run_once()) == []
+    # Bangkok's d2 ends at 17:00 UTC; 100 ms of grace later the due look closes it.
+    clock.advance(datetime(2031, 5, 16, 17, 0, 0, 50_000, tzinfo=UTC) - clock.now())
+    assert mine(await worker.run_once()) == []
+    clock.advance(timedelta(milliseconds=60))
+    assert mine(await worker.run_once()) == [books.merchant_key(d2)]
+    # A line dated into a day that was already due is seen by the next full look.
+    await books.pay(3_000, day=D1)
+    assert mine(await worker.run_once()) == []
+    assert mine(await worker.run_once(full=True)) == [books.merchant_key(D1)]
+
+
+async def test_the_lifecycle_questions_on_the_writers_raw_transaction(
+    books: Books, database_url: str
+) -> None:
+    from gateway.storage.raw import open_raw_store
+
+    await books.pay(1_000)
+    await close_batch(books.db, books.merchant_key(), now=NOW, closed_by="test")
+    raw = await open_raw_store(database_url)
+    try:
+        async with raw.transaction() as tx:
+            owner = books.merchant_id
+            assert await stl.closed_through(tx, "merchant", owner, "THB") == D
+            assert await stl.is_closed(tx, "merchant", owner, "THB", D)
+            assert not await stl.is_closed(tx, "merchant", owner, "THB", D1)
+            assert await stl.next_open_date(tx, "merchant", owner, "THB", D) == D1
+            assert await stl.next_open_date(tx, "partner", books.partner, "CNY", D) == D
+    finally:
+        await raw.close()
