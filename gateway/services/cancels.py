@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters import CancelRequest, Delivery, InquiryRequest, Outcome, OutcomeStatus
 from fx import Money, get_currency
 from gateway.context import Context
-from gateway.errors import NotFound, PaymentNotCancellable
+from gateway.errors import CancelWindowExceeded, NotFound, PaymentNotCancellable
 from gateway.ids import new_id
 from gateway.services import idempotency
 from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
@@ -81,6 +81,8 @@ async def cancel_payment(
     if isinstance(marked, CancelRefused):
         if marked.reason == "not_found":
             raise NotFound(marked.message)
+        if marked.reason == "window":
+            raise CancelWindowExceeded(marked.message)
         raise PaymentNotCancellable(marked.message)
     assert isinstance(marked, tuple)
     payment, leased = marked

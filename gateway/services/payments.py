@@ -52,6 +52,7 @@ from gateway.services.failures import failure_message
 from gateway.services.finality import book_payment
 from gateway.services.quotes import price, quote_row
 from gateway.storage import repository as repo
+from gateway.storage.dating import Sides
 from gateway.storage.repository import (
     DuplicateReference,
     IdempotencyConflict,
@@ -505,6 +506,7 @@ async def _finish(
             owner=ctx.owner,
             response=(payment["merchant_id"], key, 201, body),
             rows=rows,
+            sides=Sides.of(payment) if rows else None,
         )
     )
     if written and rows:

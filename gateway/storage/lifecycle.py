@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.storage.dating import Sides, move_to_open_days
 from gateway.storage.db import Database
 from gateway.storage.repository import (
     IdempotencyOutcome,
@@ -25,6 +26,7 @@ from gateway.storage.repository import (
     idempotency,
     payments,
 )
+from gateway.storage.settlement_repo import is_closed
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit, alone
 
@@ -61,7 +63,7 @@ class RefundRefused:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CancelRefused:
-    reason: str  # "not_found" | "not_cancellable"
+    reason: str  # "not_found" | "not_cancellable" | "window"
     message: str
 
 
@@ -155,6 +157,18 @@ async def complete_answer(
             idempotency.c.state == "in_progress",
         )
         .values(state="completed", response_status=status, response_body=body)
+    )
+
+
+async def _batch_closed(conn: AsyncConnection, payment: dict[str, Any]) -> bool:
+    """Whether the payment's merchant or partner batch has closed (a cancel is too late)."""
+    sides = Sides.of(payment)
+    if payment["merchant_business_date"] and await is_closed(
+        conn, "merchant", sides.merchant_id, sides.currency, payment["merchant_business_date"]
+    ):
+        return True
+    return bool(payment["partner_business_date"]) and await is_closed(
+        conn, "partner", sides.partner, sides.payer_currency, payment["partner_business_date"]
     )
 
 
@@ -285,6 +299,7 @@ def settle_refund(
         payment = await _locked_payment(conn, refund["payment_id"])
         assert payment is not None
         write = decide(payment, refund)
+        await move_to_open_days(conn, Sides.of(refund), write.refund, write.rows, {})
         await conn.execute(
             sa.update(refunds)
             .where(refunds.c.id == refund_id)
@@ -332,6 +347,10 @@ def mark_cancel(
             return CancelRefused("not_found", "No such payment.")
         if payment["status"] == PaymentStatus.FAILED:
             return CancelRefused("not_cancellable", "The payment failed: nothing to cancel.")
+        if payment["cancel_status"] is None and await _batch_closed(conn, payment):
+            return CancelRefused(
+                "window", "The payment's business day is closed; refund it instead."
+            )
         if payment["cancel_status"] is None and payment["reserved_value"] > 0:
             return CancelRefused(
                 "not_cancellable", "The payment has refunds; refund the rest instead."
@@ -377,6 +396,7 @@ def settle_cancel(
         if payment is None or payment["lease_owner"] != owner:
             return None
         write = await decide(payment, conn)
+        await move_to_open_days(conn, Sides.of(payment), write.payment, write.rows, {})
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)

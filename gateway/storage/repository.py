@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.storage.dating import OpenDays, Sides, move_to_open_days
 from gateway.storage.db import Database
 from gateway.storage.raw import RawTransaction
 from gateway.storage.tables import metadata
@@ -356,8 +357,10 @@ class SettlePayment:
     attempt_changes: Sequence[dict[str, Any]]
     owner: str
     response: tuple[str, str, int, str] | None = None
-    rows: Sequence[tuple[str, dict[str, Any]]] = ()
+    rows: Rows = dataclasses.field(default_factory=list)
     """Rows the new state brings (journal entry and lines, events), written only with it."""
+    sides: Sides | None = None
+    """Whose batches the state's business dates belong to (a final state dates its lines)."""
 
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
@@ -367,6 +370,10 @@ class SettlePayment:
         )
         lease = {r["id"]: r["lease_owner"] for r in holders}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
+        known: OpenDays = {}
+        for c in owned:
+            if c.sides is not None:
+                await move_to_open_days(tx, c.sides, c.changes, c.rows, known)
         await _update_many(
             tx,
             "payments",
@@ -460,7 +467,8 @@ def settle_payment(
     attempt_changes: Sequence[dict[str, Any]],
     owner: str,
     response: tuple[str, str, int, str] | None = None,
-    rows: Sequence[tuple[str, dict[str, Any]]] = (),
+    rows: Rows | None = None,
+    sides: Sides | None = None,
 ) -> SettlePayment:
     return SettlePayment(
         payment_id=payment_id,
@@ -468,7 +476,8 @@ def settle_payment(
         attempt_changes=attempt_changes,
         owner=owner,
         response=response,
-        rows=rows,
+        rows=rows or [],
+        sides=sides,
     )
 
 

@@ -32,6 +32,7 @@ from gateway.services.payments import outcome_changes
 from gateway.services.refunds import drive_refund, settle_refund_outcome
 from gateway.storage import lifecycle
 from gateway.storage import repository as repo
+from gateway.storage.dating import Sides
 from gateway.views import dumps, payment_view
 
 __all__ = ["Resolver"]
@@ -281,6 +282,7 @@ class Resolver:
                     dumps(payment_view(final)),
                 ),
                 rows=booked.rows,
+                sides=Sides.of(payment),
             )
         )
         if written:
