@@ -17,6 +17,7 @@ from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
 from adapters._transport import new_http_client
 from gateway.api.events import routes as event_routes
 from gateway.api.middlewares import middlewares
+from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
@@ -24,6 +25,7 @@ from gateway.auth import KeyStore
 from gateway.config import (
     ConfigError,
     ConfigProblem,
+    Partner,
     Settings,
     resolve_code_hash_key,
     resolve_credentials,
@@ -55,6 +57,26 @@ def rate_source(settings: Settings) -> fx.RateSource:
     return fx.EcbXmlRateSource.from_file(cfg.ecb_file or fx.default_ecb_file(), max_age=cfg.max_age)
 
 
+def build_adapter(
+    settings: Settings,
+    partner: Partner,
+    *,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    env: Mapping[str, str],
+) -> Adapter:
+    """One partner's adapter; `ConfigError` if its credentials are not in the environment."""
+    timeouts = settings.partner_timeouts(partner)
+    return PROTOCOLS[partner.protocol].build(
+        partner_id=partner.id,
+        base_url=partner.base_url,
+        credentials=resolve_credentials(partner, env),
+        http=http,
+        timeouts={Operation(op): seconds for op, seconds in timeouts.items()},
+        clock=clock,
+    )
+
+
 def build_adapters(
     settings: Settings, *, http: httpx.AsyncClient, clock: Clock, env: Mapping[str, str]
 ) -> dict[str, Adapter]:
@@ -62,20 +84,9 @@ def build_adapters(
     problems: list[ConfigProblem] = []
     for partner in settings.partners:
         try:
-            credentials = resolve_credentials(partner, env)
+            adapters[partner.id] = build_adapter(settings, partner, http=http, clock=clock, env=env)
         except ConfigError as exc:
             problems.extend(exc.problems)
-            continue
-        timeouts = settings.partner_timeouts(partner)
-        spec = PROTOCOLS[partner.protocol]
-        adapters[partner.id] = spec.build(
-            partner_id=partner.id,
-            base_url=partner.base_url,
-            credentials=credentials,
-            http=http,
-            timeouts={Operation(op): seconds for op, seconds in timeouts.items()},
-            clock=clock,
-        )
     if problems:
         raise ConfigError(problems)
     return adapters
@@ -187,4 +198,5 @@ def create_app(
     app.add_routes(routes)
     app.add_routes(event_routes)
     app.add_routes(settlement_routes)
+    app.add_routes(reconciliation_routes)
     return app

@@ -695,3 +695,58 @@ def demo(ctx: click.Context, port: int | None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
+
+
+# --- reconciliation ---------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--partner", required=True, help="The partner whose settlement file to check.")
+@_DATE_OPTION
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also write each report here as <partner>_<date>_<currency>.csv.",
+)
+@click.pass_context
+def reconcile(ctx: click.Context, partner: str, day: date, out: Path | None) -> None:
+    """Fetch PARTNER's settlement file for the date and match it line by line against our
+    partner receivable lines; store and print the result (exit 1 on any discrepancy)."""
+    from adapters import SettlementFileUnavailable, SystemClock, new_http_client
+    from gateway.bootstrap import build_adapter
+    from gateway.services.reconciliation import ReconciliationResult
+    from gateway.services.reconciliation import reconcile as run
+
+    settings = _settings(ctx)
+    if partner not in {p.id for p in settings.partners}:
+        raise click.BadParameter(f"no partner {partner!r} is configured", param_hint="--partner")
+    clock = SystemClock()
+
+    async def go(db: Database) -> list[ReconciliationResult]:
+        async with new_http_client() as http:
+            try:
+                adapter = build_adapter(
+                    settings, settings.partner(partner), http=http, clock=clock, env=os.environ
+                )
+            except ConfigError as exc:
+                raise click.ClickException(str(exc)) from exc
+            try:
+                return await run(db, settings, adapter, partner=partner, day=day, now=clock.now())
+            except SettlementFileUnavailable as exc:
+                raise click.ClickException(
+                    f"{partner}'s settlement file for {day} is unavailable: {exc.message}"
+                ) from exc
+
+    results = _admin(settings, go)
+    if not results:
+        click.echo(f"{partner} {day}: no lines on either side")
+    clean = True
+    for result in results:
+        click.echo(f"{result.row['id']}  {result.summary()}")
+        clean = clean and result.row["matched"] == sum(result.counts.values())
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            name = f"{partner}_{day.isoformat()}_{result.row['currency']}.csv"
+            (out / name).write_text(result.row["report"], encoding="utf-8")
+    ctx.exit(0 if clean else 1)

@@ -1547,6 +1547,129 @@ def _settlement_paths() -> JSON:
     }
 
 
+_RECONCILIATION_EXAMPLE: Final = {
+    "id": "rec_01jd8y2k2m3n4p5q6r7s8t9v0w",
+    "object": "reconciliation",
+    "partner": "th-siampay",
+    "business_date": "2026-11-26",
+    "currency": "CNY",
+    "counts": {
+        "matched": 1523,
+        "missing_at_partner": 0,
+        "missing_at_gateway": 1,
+        "amount_mismatch": 0,
+        "fx_mismatch": 0,
+        "fee_mismatch": 2,
+    },
+    "report_sha256": "9f2b5c0e6a1d4b8c7e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1d",
+    "report_url": "/v1/reconciliations/rec_01jd8y2k2m3n4p5q6r7s8t9v0w/report",
+    "created_at": "2026-11-27T04:00:12.345Z",
+}
+
+
+def _reconciliation_paths() -> JSON:
+    reconciliation = {
+        "type": "object",
+        "description": "A partner's settlement file for one day and payer currency, matched line "
+        "by line (by the partner request id) against our partner receivable lines. The day "
+        "before and after are consulted so a line each side dated differently near the "
+        "cut-off is matched, not reported missing.",
+        "required": list(_RECONCILIATION_EXAMPLE),
+        "properties": {
+            "id": {"type": "string", "pattern": "^rec_"},
+            "object": {"const": "reconciliation"},
+            "partner": {"type": "string"},
+            "business_date": {"type": "string", "format": "date"},
+            "currency": {"type": "string"},
+            "counts": {
+                "type": "object",
+                "required": list(_RECONCILIATION_EXAMPLE["counts"]),
+                "properties": {
+                    name: {"type": "integer", "minimum": 0}
+                    for name in _RECONCILIATION_EXAMPLE["counts"]
+                },
+            },
+            "report_sha256": {"type": "string"},
+            "report_url": {"type": "string"},
+            "created_at": {"type": "string", "format": "date-time"},
+        },
+        "example": _RECONCILIATION_EXAMPLE,
+    }
+    reconciliation_id = _path_id("reconciliation_id", "rec_")
+    return {
+        "/v1/reconciliations": {
+            "get": {
+                "operationId": "listReconciliations",
+                "tags": ["Reconciliation"],
+                "summary": "Reconciliations, newest first (`gateway reconcile` makes them)",
+                "x-roles": ["operator"],
+                "parameters": [
+                    {"name": "partner", "in": "query", "schema": {"type": "string"}},
+                    {
+                        "name": "business_date",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date"},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+                    },
+                    {"name": "starting_after", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": _json_response(
+                        '`{"object": "list", "data": [...], "has_more": bool}`.',
+                        {
+                            "type": "object",
+                            "required": ["object", "data", "has_more"],
+                            "properties": {
+                                "object": {"const": "list"},
+                                "data": {"type": "array", "items": reconciliation},
+                                "has_more": {"type": "boolean"},
+                            },
+                        },
+                    ),
+                    **_error_responses("authentication_failed", "forbidden", "invalid_request"),
+                },
+            }
+        },
+        "/v1/reconciliations/{reconciliation_id}": {
+            "get": {
+                "operationId": "getReconciliation",
+                "tags": ["Reconciliation"],
+                "summary": "A reconciliation's counts",
+                "x-roles": ["operator"],
+                "parameters": [reconciliation_id],
+                "responses": {
+                    "200": _json_response("The reconciliation.", reconciliation),
+                    **_error_responses("authentication_failed", "forbidden", "not_found"),
+                },
+            }
+        },
+        "/v1/reconciliations/{reconciliation_id}/report": {
+            "get": {
+                "operationId": "getReconciliationReport",
+                "tags": ["Reconciliation"],
+                "summary": "The line-by-line report (CSV)",
+                "description": "Columns: `category,record_type,partner_request_id,gateway_id,"
+                "partner_reference,currency,gateway_amount,partner_amount,gateway_fee,"
+                "partner_fee,gateway_fx_rate,partner_fx_rate,detail`; amounts in major units.",
+                "x-roles": ["operator"],
+                "parameters": [reconciliation_id],
+                "responses": {
+                    "200": {
+                        "description": "The report.",
+                        "headers": _headers("Content-Disposition"),
+                        "content": {"text/csv; charset=utf-8": {"schema": {"type": "string"}}},
+                    },
+                    **_error_responses("authentication_failed", "forbidden", "not_found"),
+                },
+            }
+        },
+    }
+
+
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The document, built once. Shared: serialise it, do not mutate it."""
@@ -1568,9 +1691,18 @@ def openapi_document() -> dict[str, Any]:
                 "name": "Settlements",
                 "description": "Daily settlement batches and their files (finance, operator).",
             },
+            {
+                "name": "Reconciliation",
+                "description": "Partner settlement files matched against our books (operator).",
+            },
         ],
         "security": [{"apiKey": []}],
-        "paths": {**_paths(), **_event_paths(), **_settlement_paths()},
+        "paths": {
+            **_paths(),
+            **_event_paths(),
+            **_settlement_paths(),
+            **_reconciliation_paths(),
+        },
         "webhooks": _webhooks(),
         "components": _components(),
     }

@@ -27,6 +27,7 @@ __all__ = [
     "Payment",
     "PaymentAttempt",
     "Quote",
+    "Reconciliation",
     "Refund",
     "UTCDateTime",
     "metadata",
@@ -411,6 +412,28 @@ class SettlementLine(SQLModel, table=True):
     fx_rate: str | None = Field(default=None, max_length=40)
     fee: int = _money()
     net: int = _money()
+
+
+class Reconciliation(SQLModel, table=True):
+    """One partner's settlement file for one day and currency, matched against our receivable
+    lines: the counts per category and the line-by-line report (CSV), kept as written."""
+
+    __tablename__ = "reconciliations"
+    __table_args__ = (sa.Index("ix_reconciliations_partner_day", "partner", "business_date"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    partner: str = Field(max_length=64)
+    business_date: str = Field(sa_type=sa.String(10))
+    currency: str = _ccy()
+    matched: int
+    missing_at_partner: int
+    missing_at_gateway: int
+    amount_mismatch: int
+    fx_mismatch: int
+    fee_mismatch: int
+    report: str = Field(sa_type=sa.Text())
+    report_sha256: str = Field(max_length=64)
+    created_at: datetime = _ts()
 
 
 # Batches are computed from the business dates of payments and refunds: each batch's lines are

@@ -19,6 +19,7 @@ from gateway import errors
 from gateway.api.events import routes as event_routes
 from gateway.api.openapi import openapi_document
 from gateway.api.parsing import _IDENTIFIER
+from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
 from gateway.auth import Role
@@ -72,7 +73,7 @@ def _registered() -> set[tuple[str, str]]:
     (`bootstrap.create_app`)."""
     return {
         (route.method.lower(), route.path)  # type: ignore[attr-defined]
-        for table in (routes, event_routes, settlement_routes)
+        for table in (routes, event_routes, settlement_routes, reconciliation_routes)
         for route in table
     }
 
