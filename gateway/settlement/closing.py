@@ -250,17 +250,8 @@ async def settle_day(
     grace = settings.durations.settlement_grace
     results: list[Settled] = []
     for kind in kinds:
-        done = await stl.list_closed(
-            db,
-            kind=kind,
-            day=day,
-            merchant_id=owner if kind is BatchType.MERCHANT else None,
-            limit=1_000_000,
-            starting_after=None,
-        )
-        for row in done:
-            if owner is None or row["owner"] == owner:
-                results.append(Settled(key_of(row), "already_closed", row))
+        # Open batches first, closed ones after: a batch another process closes in between is
+        # then either closed here ("already closed") or listed as closed, never missed.
         for key in await stl.open_keys(db, kind, stl.LineFilter(day=day, owner=owner)):
             due = await clocks.closable_at(key, grace)
             if not force and due is None:
@@ -275,4 +266,17 @@ async def settle_day(
             results.append(
                 Settled(key, "closed" if closed.newly else "already_closed", closed.batch)
             )
+        seen = {result.key for result in results}
+        done = await stl.list_closed(
+            db,
+            kind=kind,
+            day=day,
+            merchant_id=owner if kind is BatchType.MERCHANT else None,
+            limit=1_000_000,
+            starting_after=None,
+        )
+        for row in done:
+            key = key_of(row)
+            if (owner is None or row["owner"] == owner) and key not in seen:
+                results.append(Settled(key, "already_closed", row))
     return results
