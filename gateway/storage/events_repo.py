@@ -1,12 +1,16 @@
-"""SQL of the event outbox: reads for the events API, and the units the webhook worker and
-redelivery hand to the group-commit writer (see `repository.py` for what a unit is).
+"""SQL of the event outbox: reads for the events API, and what the webhook worker and redelivery
+hand to the group-commit writer (see `repository.py` for units and batchable commands).
 
 Delivery is claimed through a lease on the event row (owner, expiry, version), in a short
-transaction of its own; no transaction is held across the HTTP call. On PostgreSQL the claim
-selects with `FOR UPDATE OF events SKIP LOCKED`, so processes sharing the database take disjoint
+transaction; no transaction is held across the HTTP call. Claims (`ClaimDue`) and outcomes
+(`RecordAttempt`) are batchable commands written through the driver (`storage/raw.py`), so they
+share the writer's commits with each other and with the payments. On PostgreSQL the claim
+selects with `FOR UPDATE OF e SKIP LOCKED`, so processes sharing the database take disjoint
 events without waiting on each other; on SQLite the writer's transaction (`BEGIN IMMEDIATE`) is
-the only writer, so a select followed by a conditional update is atomic. A result is written only
-while the lease is still the one taken (owner and version), so an event is never recorded twice.
+the only writer, so each statement is atomic as it is. An outcome is written only while the
+lease is still the one taken (owner, expiry and version), so a stale outcome never overwrites a
+newer state and an event is never recorded twice; every attempt is recorded in
+`event_deliveries` either way.
 """
 
 from __future__ import annotations
@@ -33,7 +37,6 @@ __all__ = [
     "RecordAttempt",
     "RedeliverRefused",
     "Redelivered",
-    "any_due",
     "claim_due",
     "deliveries",
     "events",
@@ -95,21 +98,6 @@ async def get_deliveries(db: Database, event_id: str) -> list[dict[str, Any]]:
     )
     async with db.reader.connect() as conn:
         return [dict(r) for r in (await conn.execute(stmt)).mappings()]
-
-
-def _due(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        events.c.delivery_status == _PENDING,
-        events.c.next_attempt_at <= now,
-        sa.or_(events.c.lease_owner.is_(None), events.c.lease_expires_at < now),
-    )
-
-
-async def any_due(db: Database, now: datetime) -> bool:
-    """A cheap look (on the reader) before taking the writer for a claim."""
-    stmt = sa.select(events.c.id).where(_due(now)).limit(1)
-    async with db.reader.connect() as conn:
-        return (await conn.scalar(stmt)) is not None
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -204,10 +192,14 @@ class ClaimDue:
         orphans = await tx.fetch(_ORPHANS.format(lock=lock), [self.now, self.now])
         if self.limit <= 0:
             return Claimed([], len(orphans))
-        exclude = f" AND e.id NOT IN {_row(len(self.exclude))}" if self.exclude else ""
+        excluded: list[str] = []
+        exclude = ""
+        if self.exclude:
+            excluded = [*self.exclude, *[""] * (_bucket(len(self.exclude)) - len(self.exclude))]
+            exclude = f" AND e.id NOT IN {_row(len(excluded))}"
         rows = await tx.fetch(
             _CLAIM.format(exclude=exclude, lock=lock),
-            [self.owner, self.until, self.now, self.now, *self.exclude, self.limit],
+            [self.owner, self.until, self.now, self.now, *excluded, self.limit],
         )
         rows.sort(key=lambda r: str(r["id"]))
         claimed = [
@@ -263,6 +255,7 @@ class RecordAttempt:
             tx, "event_deliveries", [c.delivery for c in commands if c.delivery is not None]
         )
         ids = sorted({c.event_id for c in commands})
+        ids += [""] * (_bucket(len(ids)) - len(ids))  # no id: a few statements to prepare
         lock = " FOR UPDATE" if _on_postgresql(tx) else ""  # in id order: no deadlock cycles
         rows = await tx.fetch(
             "SELECT id, lease_owner, lease_expires_at, version FROM events"
@@ -326,6 +319,15 @@ def record_attempt(
         changes=changes,
         delivery=delivery,
     )
+
+
+def _bucket(count: int) -> int:
+    """The next power of two from 8 on: `IN` lists are padded (with "", no id) to such a length,
+    so a few statements serve every batch (the driver prepares and caches each one)."""
+    size = 8
+    while size < count:
+        size *= 2
+    return size
 
 
 def _row(width: int) -> str:

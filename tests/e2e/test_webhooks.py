@@ -11,21 +11,25 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import timedelta
 
+import aiohttp
 import pytest
+import sqlalchemy as sa
 
 from gateway import admin
 from gateway.bootstrap import running_context
 from gateway.config import Settings, resolve_secrets_key
 from gateway.sandboxes import sandbox_environment
 from gateway.secrets import Purpose, SecretBox
+from gateway.storage import events_repo
 from gateway.webhooks.signing import SIGNATURE_HEADER, parse_signature_header
-from gateway.webhooks.worker import USER_AGENT
+from gateway.webhooks.worker import USER_AGENT, WebhookWorker
 from tests.e2e._receiver import (
     Receiver,
     database,
@@ -320,3 +324,112 @@ async def test_delivery_concurrency_is_bounded(gateway: Gateway, receiver: Recei
     finally:
         watcher.cancel()
     assert 1 < peak <= gateway.settings.webhooks.concurrency
+
+
+async def test_logs_name_the_delivery_never_the_secret_or_signature(
+    gateway: Gateway, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="gateway.webhooks.worker")
+    url = gateway.settings.database.url
+    [event_id] = await insert_events(url, gateway.merchants["th"])
+    await status_is(url, event_id, "delivered")
+    [got] = receiver.deliveries(event_id)
+    lines = [r.getMessage() for r in caplog.records if event_id in r.getMessage()]
+    assert any("delivered" in line and "127.0.0.1" in line for line in lines), lines
+    _, [signature] = parse_signature_header(got.headers[SIGNATURE_HEADER])
+    assert receiver.secrets[0] not in caplog.text and signature not in caplog.text
+
+
+def _worker_settings(database_url: str, *, concurrency: int) -> tuple[Settings, dict[str, str]]:
+    base, env = _standalone(database_url)
+    webhooks = base.webhooks.model_copy(update={"concurrency": concurrency})
+    return base.model_copy(update={"webhooks": webhooks}), env
+
+
+async def _merchant_with_endpoint(
+    database_url: str, settings: Settings, env: dict[str, str], receiver: Receiver
+) -> str:
+    async with database(database_url) as db:
+        merchant = await admin.create_merchant(
+            db, name="Batch Shop", country="TH", currency="THB", timezone="Asia/Bangkok"
+        )
+        box = SecretBox(resolve_secrets_key(settings, env))
+        secret = await admin.set_webhook(db, box, merchant_id=merchant, url=receiver.url)
+    assert secret is not None
+    receiver.secrets = [secret]
+    return merchant
+
+
+async def _retire(database_url: str, event_ids: list[str]) -> None:
+    """Leave nothing due behind for other tests' workers (the database is shared)."""
+    table = events_repo.events
+    async with database(database_url) as db, db.writer.connect() as conn, conn.begin():
+        await conn.execute(
+            sa.update(table)
+            .where(table.c.id.in_(event_ids))
+            .values(delivery_status="failed", next_attempt_at=None, lease_owner=None)
+        )
+
+
+async def test_a_claim_whose_lease_ran_short_is_handed_back_unattempted(
+    database_url: str,
+) -> None:
+    """An event that waited for a slot until its lease no longer outlasts a whole attempt is
+    not sent (another process could take it mid-attempt): its lease is released instead."""
+    settings, env = _worker_settings(database_url, concurrency=4)
+    async with (
+        running_receiver(Receiver()) as receiver,
+        running_context(settings, env=env, resolver=False, webhooks=False) as ctx,
+        aiohttp.ClientSession() as http,
+    ):
+        merchant = await _merchant_with_endpoint(database_url, settings, env, receiver)
+        [event_id] = await insert_events(database_url, merchant)
+        try:
+            now = ctx.clock.now()
+            claimed = await ctx.writer.run(
+                events_repo.claim_due(
+                    owner=ctx.owner, now=now, until=now + settings.webhooks.timeout, limit=100
+                )
+            )
+            [event] = [e for e in claimed.events if e.id == event_id]
+            await WebhookWorker(ctx, http=http).deliver(event)
+            row = await status_is(database_url, event_id, "pending")
+        finally:
+            await _retire(database_url, [event_id])
+    assert receiver.received == []
+    assert row["lease_owner"] is None and row["version"] == event.version + 1
+    assert row["delivery_attempts"] == 0 and await deliveries(database_url, event_id) == []
+
+
+async def test_claims_hold_at_most_twice_the_slots_and_stop_hands_back_the_waiting(
+    database_url: str,
+) -> None:
+    settings, env = _worker_settings(database_url, concurrency=2)
+    receiver = Receiver(delay=0.3)
+    async with (
+        running_receiver(receiver),
+        running_context(settings, env=env, resolver=False, webhooks=False) as ctx,
+    ):
+        merchant = await _merchant_with_endpoint(database_url, settings, env, receiver)
+        event_ids = await insert_events(database_url, merchant, count=8)
+
+        async def leased() -> int:
+            found = await statuses(database_url, event_ids)
+            return sum(status is None for status in found.values())
+
+        async def two_in_flight() -> bool:
+            return sum(receiver.in_flight.values()) == 2 and await leased() == 4
+
+        worker = WebhookWorker(ctx)
+        await worker.start()
+        try:
+            assert await eventually(two_in_flight)  # two being sent, two waiting for a slot
+            assert worker.active == 2
+        finally:
+            await worker.stop()
+        try:
+            # Those in flight were abandoned (their leases expire); the waiting ones are free.
+            assert await leased() == 2
+        finally:
+            await _retire(database_url, event_ids)
+    assert receiver.max_in_flight == 1 and len(receiver.received) == 2
