@@ -123,9 +123,34 @@ def call_deadline(seconds: float) -> float:
     return seconds + max(0.5, seconds * 0.25)
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that never fills: `extract_cookies` runs on every response, and building its
+    urllib stand-ins for request and response was ~7 % of the gateway's CPU per payment."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class _PartnerClient(httpx.AsyncClient):
+    """Partner APIs authenticate each request by signature and set no cookies: this client
+    keeps none (an empty jar also makes httpx skip its per-request cookie merge)."""
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return _NO_COOKIES
+
+    @cookies.setter
+    def cookies(self, cookies: httpx._types.CookieTypes) -> None:
+        raise TypeError("partner clients keep no cookies")
+
+
+_NO_COOKIES = _NoCookies()
+
+
 def new_http_client(*, max_connections: int = 200) -> httpx.AsyncClient:
-    """A client for partner calls: aiohttp transport, no default timeout (each call sets one)."""
+    """A client for partner calls: aiohttp transport, no default timeout (each call sets one),
+    no cookie jar."""
     limits = httpx.Limits(
         max_connections=max_connections, max_keepalive_connections=max_connections
     )
-    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=None)
+    return _PartnerClient(transport=AiohttpTransport(limits=limits), timeout=None)

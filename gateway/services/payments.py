@@ -509,8 +509,10 @@ async def _finish(
             sides=Sides.of(payment) if rows else None,
         )
     )
-    if written and rows:
-        ctx.kick_webhooks()  # the commit wrote the outcome's event
+    if written and rows and merchant.get("webhook_url"):
+        # The commit wrote the outcome's event. Without a URL there is nothing to hurry: the
+        # worker's next look marks it `no_endpoint` together with the others, in one write.
+        ctx.kick_webhooks()
     if not written:  # pragma: no cover - our lease expired mid-call; show what is stored
         row = await repo.get_payment(ctx.db, payment["id"])
         assert row is not None

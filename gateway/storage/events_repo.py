@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.events import DeliveryStatus
 from gateway.storage.db import Database
-from gateway.storage.raw import RawTransaction, _PostgresTransaction
+from gateway.storage.raw import RawTransaction
 from gateway.storage.repository import IdempotencyOutcome, idempotency, judge_idempotency
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
@@ -139,7 +139,7 @@ _SKIP_LOCKED = " FOR UPDATE OF e SKIP LOCKED"
 
 
 def _on_postgresql(tx: RawTransaction) -> bool:
-    return isinstance(tx, _PostgresTransaction)
+    return tx.dialect == "postgresql"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -299,7 +299,7 @@ def settle_refund(
         payment = await _locked_payment(conn, refund["payment_id"])
         assert payment is not None
         write = decide(payment, refund)
-        await move_to_open_days(conn, Sides.of(refund), write.refund, write.rows, {})
+        await move_to_open_days(conn, [(Sides.of(refund), write.refund, write.rows)])
         await conn.execute(
             sa.update(refunds)
             .where(refunds.c.id == refund_id)
@@ -396,7 +396,7 @@ def settle_cancel(
         if payment is None or payment["lease_owner"] != owner:
             return None
         write = await decide(payment, conn)
-        await move_to_open_days(conn, Sides.of(payment), write.payment, write.rows, {})
+        await move_to_open_days(conn, [(Sides.of(payment), write.payment, write.rows)])
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)

@@ -11,10 +11,12 @@ reads see the same rows: on SQLite, timestamps as naive UTC `YYYY-MM-DD HH:MM:SS
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
@@ -23,6 +25,9 @@ __all__ = ["RawStore", "RawTransaction", "is_unique_violation", "open_raw_store"
 
 
 class RawTransaction(Protocol):
+    dialect: str
+    """`sqlite` or `postgresql`, for the few statements that differ."""
+
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None: ...
@@ -58,57 +63,110 @@ sqlite3.register_adapter(datetime, _sqlite_datetime)
 
 
 class _SqliteTransaction:
-    def __init__(self, conn: Any) -> None:
+    """Statements run on the event loop's thread, synchronously: inside our own write
+    transaction (`BEGIN IMMEDIATE` holds SQLite's write lock, and WAL readers never block it) a
+    statement waits on no lock and touches only the page cache, so it takes microseconds.
+    Handing each one to a thread, as aiosqlite does, cost more than the statement: a wake-up of
+    the thread, a wake-up of the loop, and the GIL to win back on a busy loop."""
+
+    dialect = "sqlite"
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        cursor = await self._conn.execute(sql, args)
-        rows = await cursor.fetchall()
+        cursor = self._conn.execute(sql, args)
         names = [d[0] for d in cursor.description]
-        await cursor.close()
-        return [dict(zip(names, row, strict=True)) for row in rows]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
-        await self._conn.execute(sql, args)
+        self._conn.execute(sql, args)
 
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        await self._conn.executemany(sql, rows)
+        self._conn.executemany(sql, rows)
 
     def to_datetime(self, value: Any) -> datetime:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+_BUSY_TIMEOUT_MS = 30_000
+
+
 class _SqliteStore:
-    def __init__(self, conn: Any) -> None:
+    """One `sqlite3` connection: what may wait (the write lock, the fsync of `COMMIT`) runs in a
+    thread of its own; everything else on the loop (`_SqliteTransaction`)."""
+
+    def __init__(self, conn: sqlite3.Connection, thread: ThreadPoolExecutor) -> None:
         self._conn = conn
+        self._thread = thread
 
     @classmethod
     async def open(cls, path: str) -> _SqliteStore:
-        import aiosqlite
+        thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
 
-        conn = await aiosqlite.connect(path, isolation_level=None, timeout=30)
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=FULL",
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=30000",
-        ):
-            await conn.execute(pragma)
-        return cls(conn)
+        def connect() -> sqlite3.Connection:
+            # Never used by two threads at once: the writer runs one transaction at a time.
+            conn = sqlite3.connect(
+                path,
+                isolation_level=None,
+                check_same_thread=False,
+                timeout=_BUSY_TIMEOUT_MS / 1000,
+            )
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=FULL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA busy_timeout=0",  # see `_begin`
+            ):
+                conn.execute(pragma)
+            return conn
+
+        conn = await asyncio.get_running_loop().run_in_executor(thread, connect)
+        return cls(conn, thread)
+
+    async def _in_thread(self, sql: str) -> None:
+        done = asyncio.get_running_loop().run_in_executor(self._thread, self._conn.execute, sql)
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            # The statement runs on regardless: let it end before anyone touches the connection.
+            await asyncio.wait([done])
+            raise
+
+    async def _begin(self) -> None:
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")  # busy timeout 0: fails at once if taken
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            # Another connection (a `gateway settle` closing a day, say) holds the write lock:
+            # wait for it in the thread, as long as the engine's connections would.
+            self._conn.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
+            try:
+                await self._in_thread("BEGIN IMMEDIATE")
+            finally:
+                self._conn.execute("PRAGMA busy_timeout=0")
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[RawTransaction]:
-        await self._conn.execute("BEGIN IMMEDIATE")
+        await self._begin()
         try:
             yield _SqliteTransaction(self._conn)
         except BaseException:
-            await self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             raise
-        await self._conn.execute("COMMIT")
+        try:
+            await self._in_thread("COMMIT")  # the fsync: off the loop
+        except BaseException:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+            raise
 
     async def close(self) -> None:
-        await self._conn.close()
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._conn.close)
+        self._thread.shutdown(wait=True)
 
 
 @cache
@@ -119,6 +177,8 @@ def _dollar(sql: str) -> str:
 
 
 class _PostgresTransaction:
+    dialect = "postgresql"
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.storage.dating import OpenDays, Sides, move_to_open_days
+from gateway.storage.dating import Sides, move_to_open_days
 from gateway.storage.db import Database
 from gateway.storage.raw import RawTransaction
 from gateway.storage.tables import metadata
@@ -370,10 +370,9 @@ class SettlePayment:
         )
         lease = {r["id"]: r["lease_owner"] for r in holders}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
-        known: OpenDays = {}
-        for c in owned:
-            if c.sides is not None:
-                await move_to_open_days(tx, c.sides, c.changes, c.rows, known)
+        await move_to_open_days(
+            tx, [(c.sides, c.changes, c.rows) for c in owned if c.sides is not None]
+        )
         await _update_many(
             tx,
             "payments",
