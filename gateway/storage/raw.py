@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -21,7 +22,41 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
-__all__ = ["RawStore", "RawTransaction", "is_unique_violation", "open_raw_store"]
+__all__ = [
+    "Insert",
+    "RawStore",
+    "RawTransaction",
+    "Update",
+    "is_unique_violation",
+    "open_raw_store",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Insert:
+    """Rows for one table, all with the same columns."""
+
+    table: str
+    rows: Sequence[dict[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Update:
+    """Rows of one table changed by key: `keys` name the columns that find each row, its other
+    columns are set (every row has the same columns). `extra` is one more assignment, `where`
+    one more condition, written with the table's name (`payments.version + 1`)."""
+
+    table: str
+    rows: Sequence[dict[str, Any]]
+    keys: tuple[str, ...] = ("id",)
+    extra: str | None = None
+    where: str | None = None
+
+    def columns(self) -> list[str]:
+        return [c for c in self.rows[0] if c not in self.keys]
+
+
+Write = Insert | Update
 
 
 class RawTransaction(Protocol):
@@ -35,6 +70,15 @@ class RawTransaction(Protocol):
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
     def to_datetime(self, value: Any) -> datetime: ...
+
+    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
+        """What follows `IN` for a set of text values or tuples (`x IN ...`, `(x, y) IN ...`),
+        and its arguments."""
+        ...
+
+    async def write(self, *writes: Write) -> None:
+        """Run the inserts and updates, in order (empty ones are skipped)."""
+        ...
 
 
 class RawStore(Protocol):
@@ -88,6 +132,19 @@ class _SqliteTransaction:
     def to_datetime(self, value: Any) -> datetime:
         moment = datetime.fromisoformat(value) if isinstance(value, str) else value
         return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+    async def write(self, *writes: Write) -> None:
+        for write in writes:
+            if write.rows:
+                sql, params = _one_row_sql(write)
+                self._conn.executemany(sql, params)
+
+    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
+        width = len(rows[0])
+        one = "(" + ", ".join("?" * width) + ")"
+        if width == 1:
+            return "(" + ", ".join("?" * len(rows)) + ")", [row[0] for row in rows]
+        return "(VALUES " + ", ".join([one] * len(rows)) + ")", [v for row in rows for v in row]
 
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -169,6 +226,67 @@ class _SqliteStore:
         self._thread.shutdown(wait=True)
 
 
+def _one_row_sql(write: Write) -> tuple[str, list[list[Any]]]:
+    """The statement for one row (`?` placeholders) and each row's parameters."""
+    if isinstance(write, Insert):
+        columns = list(write.rows[0])
+        marks = ", ".join("?" * len(columns))
+        sql = f"INSERT INTO {write.table} ({', '.join(columns)}) VALUES ({marks})"
+        return sql, [[row[c] for c in columns] for row in write.rows]
+    columns = write.columns()
+    assignments = [f"{c} = ?" for c in columns] + ([write.extra] if write.extra else [])
+    conditions = [f"{k} = ?" for k in write.keys] + ([write.where] if write.where else [])
+    sql = f"UPDATE {write.table} SET {', '.join(assignments)} WHERE {' AND '.join(conditions)}"
+    return sql, [[row[c] for c in (*columns, *write.keys)] for row in write.rows]
+
+
+def _array_sql(write: Write, numbered: int) -> tuple[str, list[list[Any]]]:
+    """One `WITH` part of `_PostgresTransaction.write`: `$n` placeholders from `numbered + 1`,
+    one array argument per column."""
+    columns = list(write.rows[0]) if isinstance(write, Insert) else write.columns()
+    if isinstance(write, Update):
+        columns = [*write.keys, *columns]
+    types = _postgres_types()
+    arrays = ", ".join(
+        f"${numbered + i + 1}::{types[write.table, c]}[]" for i, c in enumerate(columns)
+    )
+    args = [[row[c] for row in write.rows] for c in columns]
+    if isinstance(write, Insert):
+        return (
+            f"INSERT INTO {write.table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
+            args,
+        )
+    assignments = [f"{c} = v.{c}" for c in write.columns()] + ([write.extra] if write.extra else [])
+    conditions = [f"{write.table}.{k} = v.{k}" for k in write.keys]
+    conditions += [write.where] if write.where else []
+    sql = (
+        f"UPDATE {write.table} SET {', '.join(assignments)}"
+        f" FROM unnest({arrays}) AS v ({', '.join(columns)})"
+        f" WHERE {' AND '.join(conditions)}"
+    )
+    return sql, args
+
+
+def _repeats_a_key(write: Update) -> bool:
+    keys = [tuple(row[k] for k in write.keys) for row in write.rows]
+    return len(set(keys)) != len(keys)
+
+
+@cache
+def _postgres_types() -> dict[tuple[str, str], str]:
+    """(table, column) → its PostgreSQL type, for the array casts (from the schema's tables)."""
+    from sqlalchemy.dialects import postgresql
+
+    from gateway.storage.tables import metadata
+
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    return {
+        (table.name, column.name): column.type.compile(dialect=dialect)
+        for table in metadata.tables.values()
+        for column in table.columns
+    }
+
+
 @cache
 def _dollar(sql: str) -> str:
     """`?` placeholders to asyncpg's `$1, $2, ...` (our SQL has no `?` inside literals)."""
@@ -194,6 +312,36 @@ class _PostgresTransaction:
     def to_datetime(self, value: Any) -> datetime:
         moment: datetime = value
         return moment.astimezone(UTC)
+
+    async def write(self, *writes: Write) -> None:
+        """All of them in one statement: data-modifying `WITH` parts, each fed by arrays (one
+        per column, `unnest`ed into rows), so a batch's writes cost one round trip, not one
+        per table. The parts see the same snapshot, so an update must not meet the same row
+        twice; such a batch (rare) falls back to one `executemany` per write."""
+        writes = tuple(w for w in writes if w.rows)
+        if not writes:
+            return
+        if any(isinstance(w, Update) and _repeats_a_key(w) for w in writes):
+            for write in writes:
+                sql, params = _one_row_sql(write)
+                await self._conn.executemany(_dollar(sql), params)
+            return
+        parts: list[str] = []
+        args: list[Any] = []
+        for index, write in enumerate(writes):
+            part, part_args = _array_sql(write, len(args))
+            parts.append(f"w{index} AS ({part})")
+            args.extend(part_args)
+        await self._conn.execute("WITH " + ", ".join(parts) + " SELECT 1", *args)
+
+    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
+        # Arrays: one statement text whatever the number of rows. asyncpg prepares each
+        # distinct text (a round trip, and planning in the server) and keeps only so many.
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        if len(columns) == 1:
+            return "(SELECT unnest(?::text[]))", columns
+        arrays = ", ".join(["?::text[]"] * len(columns))
+        return f"(SELECT * FROM unnest({arrays}))", columns
 
 
 class _PostgresStore:

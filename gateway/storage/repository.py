@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.storage.dating import Sides, move_to_open_days
 from gateway.storage.db import Database
-from gateway.storage.raw import RawTransaction
+from gateway.storage.raw import Insert, RawTransaction, Update
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
@@ -242,10 +242,11 @@ class BeginPayment:
         refs = [commands[i]._reference() for i in claimed.values()]
         taken: dict[tuple[str, str], str] = {}
         if refs:
+            among, args = tx.row_set(refs)
             rows = await tx.fetch(
                 "SELECT id, merchant_id, merchant_reference FROM payments"
-                f" WHERE (merchant_id, merchant_reference) IN {_rows(len(refs), 2)}",
-                [v for pair in refs for v in pair],
+                f" WHERE (merchant_id, merchant_reference) IN {among}",
+                args,
             )
             taken = {(r["merchant_id"], r["merchant_reference"]): r["id"] for r in rows}
         # On PostgreSQL each statement sees what was committed before it began: a payment found
@@ -270,16 +271,16 @@ class BeginPayment:
             go.append(command)
 
         if expired:
+            among, args = tx.row_set(expired)
             await tx.execute(
-                "DELETE FROM idempotency_keys"
-                f" WHERE (merchant_id, key) IN {_rows(len(expired), 2)}",
-                [v for pair in expired for v in pair],
+                f"DELETE FROM idempotency_keys WHERE (merchant_id, key) IN {among}", args
             )
-        if go:
-            await _insert_many(tx, "idempotency_keys", [c.claim for c in go])
-            await _insert_many(tx, "quotes", [c.quote for c in go if c.quote is not None])
-            await _insert_many(tx, "payments", [c.payment for c in go])
-            await _insert_many(tx, "payment_attempts", [c.attempt for c in go])
+        await tx.write(
+            Insert("idempotency_keys", [c.claim for c in go]),
+            Insert("quotes", [c.quote for c in go if c.quote is not None]),
+            Insert("payments", [c.payment for c in go]),
+            Insert("payment_attempts", [c.attempt for c in go]),
+        )
         return results
 
 
@@ -365,35 +366,36 @@ class SettlePayment:
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
         ids = [c.payment_id for c in commands]
-        holders = await tx.fetch(
-            f"SELECT id, lease_owner FROM payments WHERE id IN {_row(len(ids))}", ids
-        )
+        among, args = tx.row_set([(i,) for i in ids])
+        holders = await tx.fetch(f"SELECT id, lease_owner FROM payments WHERE id IN {among}", args)
         lease = {r["id"]: r["lease_owner"] for r in holders}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
         await move_to_open_days(
             tx, [(c.sides, c.changes, c.rows) for c in owned if c.sides is not None]
         )
-        await _update_many(
-            tx,
-            "payments",
-            [{**c.changes, "id": c.payment_id} for c in owned],
-            extra="version = version + 1",
-        )
-        await _update_many(tx, "payment_attempts", [a for c in owned for a in c.attempt_changes])
-        await insert_grouped(tx, [row for c in owned for row in c.rows])
         answers = [
-            (status, body, merchant_id, key)
+            {"state": "completed", "response_status": status, "response_body": body}
+            | {"merchant_id": merchant_id, "key": key}
             for c in owned
             if c.response is not None
             for merchant_id, key, status, body in [c.response]
         ]
-        if answers:
+        await tx.write(
+            *_updates(
+                "payments",
+                [{**c.changes, "id": c.payment_id} for c in owned],
+                extra="version = payments.version + 1",
+            ),
+            *_updates("payment_attempts", [a for c in owned for a in c.attempt_changes]),
+            *_inserts([row for c in owned for row in c.rows]),
             # Only the first answer is kept: a later state never rewrites the snapshot.
-            await tx.executemany(
-                "UPDATE idempotency_keys SET state = 'completed', response_status = ?,"
-                " response_body = ? WHERE merchant_id = ? AND key = ? AND state = 'in_progress'",
+            Update(
+                "idempotency_keys",
                 answers,
-            )
+                keys=("merchant_id", "key"),
+                where="idempotency_keys.state = 'in_progress'",
+            ),
+        )
         written = {c.payment_id for c in owned}
         return [c.payment_id in written for c in commands]
 
@@ -401,10 +403,11 @@ class SettlePayment:
 async def _idempotency_records(
     tx: RawTransaction, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
+    among, args = tx.row_set(keys)
     rows = await tx.fetch(
         "SELECT merchant_id, key, request_hash, state, response_status, response_body,"
-        f" expires_at FROM idempotency_keys WHERE (merchant_id, key) IN {_rows(len(keys), 2)}",
-        [v for pair in keys for v in pair],
+        f" expires_at FROM idempotency_keys WHERE (merchant_id, key) IN {among}",
+        args,
     )
     records = {}
     for r in rows:
@@ -413,50 +416,36 @@ async def _idempotency_records(
     return records
 
 
-def _row(width: int) -> str:
-    return "(" + ", ".join("?" * width) + ")"
-
-
-def _rows(count: int, width: int) -> str:
-    """`(VALUES (?, ?), (?, ?))`: a list of row values for `(a, b) IN ...`."""
-    return "(VALUES " + ", ".join([_row(width)] * count) + ")"
-
-
 # Insertion order that satisfies the foreign keys among the rows a state change brings.
 _INSERT_ORDER = ("refunds", "journal_entries", "journal_lines", "events")
 
 
-async def insert_grouped(tx: RawTransaction, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Insert (table, row) pairs with one `executemany` per table and set of columns."""
+def _inserts(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Insert]:
+    """(table, row) pairs as one insert per table and set of columns, in foreign-key order."""
     by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
     for table, row in rows:
         by_shape.setdefault((table, tuple(row)), []).append(row)
-    for (table, _columns), group in sorted(
-        by_shape.items(), key=lambda item: _INSERT_ORDER.index(item[0][0])
-    ):
-        await _insert_many(tx, table, group)
+    ordered = sorted(by_shape.items(), key=lambda item: _INSERT_ORDER.index(item[0][0]))
+    return [Insert(table, group) for (table, _columns), group in ordered]
+
+
+async def insert_grouped(tx: RawTransaction, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    """Insert (table, row) pairs: one insert per table and set of columns."""
+    await tx.write(*_inserts(rows))
 
 
 async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    columns = list(rows[0])
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {_row(len(columns))}"
-    await tx.executemany(sql, [[row[c] for c in columns] for row in rows])
+    await tx.write(Insert(table, rows))
 
 
-async def _update_many(
-    tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]], *, extra: str | None = None
-) -> None:
-    """UPDATE rows by id, with one `executemany` per set of changed columns."""
-    shapes: dict[tuple[str, ...], list[list[Any]]] = {}
+def _updates(
+    table: str, rows: Sequence[dict[str, Any]], *, extra: str | None = None
+) -> list[Update]:
+    """Rows changed by id, as one update per set of changed columns."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for row in rows:
-        columns = tuple(sorted(k for k in row if k != "id"))
-        shapes.setdefault(columns, []).append([*(row[c] for c in columns), row["id"]])
-    for columns, params in shapes.items():
-        assignments = [f"{c} = ?" for c in columns] + ([extra] if extra else [])
-        sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE id = ?"
-        await tx.executemany(sql, params)
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    return [Update(table, group, extra=extra) for group in shapes.values()]
 
 
 def settle_payment(

@@ -598,16 +598,16 @@ async def hold_open(executor: AsyncConnection | RawTransaction, *keys: BatchKey)
     if not keys:
         return
     numbers = [_lock_number(key) for key in keys]
-    sql = (
-        "SELECT pg_advisory_xact_lock_shared(n) FROM (VALUES "
-        + ", ".join(["(CAST(? AS BIGINT))"] * len(numbers))
-        + ") AS locks (n)"
-    )
     if isinstance(executor, AsyncConnection):
         if executor.dialect.name == "postgresql":
+            values = ", ".join(["(CAST(? AS BIGINT))"] * len(numbers))
+            sql = f"SELECT pg_advisory_xact_lock_shared(n) FROM (VALUES {values}) AS locks (n)"
             await _fetch_sql(executor, sql, numbers)
     elif _raw_is_postgres(executor):
-        await executor.fetch(sql, numbers)
+        await executor.fetch(
+            "SELECT pg_advisory_xact_lock_shared(n) FROM unnest(?::bigint[]) AS locks (n)",
+            [numbers],
+        )
 
 
 async def next_open_date(
@@ -653,13 +653,17 @@ async def next_open_dates(
     if not wanted:
         return {}
     await hold_open(executor, *wanted)
+    stored = [(str(k.type), k.owner, k.currency, k.day) for k in wanted]
+    if isinstance(executor, AsyncConnection):
+        among = "(VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(stored)) + ")"
+        args: list[Any] = [v for key in stored for v in key]
+    else:
+        among, args = executor.row_set(stored)
     rows = await _fetch_sql(
         executor,
         "SELECT type, owner, currency, business_date FROM settlement_batches"
-        " WHERE (type, owner, currency, business_date) IN (VALUES "
-        + ", ".join(["(?, ?, ?, ?)"] * len(wanted))
-        + ")",
-        [v for k in wanted for v in (str(k.type), k.owner, k.currency, k.day)],
+        f" WHERE (type, owner, currency, business_date) IN {among}",
+        args,
     )
     closed = {(r["type"], r["owner"], r["currency"], r["business_date"]) for r in rows}
     opened: dict[BatchKey, date] = {}

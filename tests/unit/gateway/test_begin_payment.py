@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gateway.storage.raw import Insert, Update
 from gateway.storage.repository import (
     BeginPayment,
     DuplicateReference,
@@ -32,9 +33,22 @@ class ScriptedTransaction:
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.writes.append(sql)
 
+    async def write(self, *writes: Insert | Update) -> None:
+        for write in writes:
+            if write.rows:
+                verb = "INSERT INTO" if isinstance(write, Insert) else "UPDATE"
+                self.writes.append(f"{verb} {write.table} ({len(write.rows)} rows)")
+
+    dialect = "postgresql"
+
     def to_datetime(self, value: Any) -> datetime:
         moment: datetime = value
         return moment
+
+    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
+        return "(SELECT * FROM unnest(?::text[], ?::text[]))", [
+            list(c) for c in zip(*rows, strict=True)
+        ]
 
 
 def _command(key: str, reference: str, request_hash: str = "h1") -> BeginPayment:
