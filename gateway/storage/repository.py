@@ -202,6 +202,9 @@ class BeginPayment:
     """
 
     kind: ClassVar[str] = "begin_payment"
+    lane: ClassVar[str] = "begin_payment"
+    """Commits beside the other writes on PostgreSQL (see `storage/writer.py`): it only inserts
+    rows no other transaction can see yet, and deletes expired keys no one else writes."""
 
     claim: dict[str, Any]
     quote: dict[str, Any] | None

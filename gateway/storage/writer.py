@@ -18,11 +18,19 @@ so only the failing request sees the error; a piece that lost
 a unique-key race runs once more, so that it reads the winner's row and reports the conflict as
 its result. Everything handed to the writer must therefore be safe to run again: it reads what it
 needs inside the transaction and keeps no state outside it.
+
+On PostgreSQL a command kind may ask for a *lane* of its own (`lane = "..."`): its batches then
+commit on a connection of their own, beside the other writes instead of between them. A batch
+on PostgreSQL is a few round trips, each waiting for the server to get a core on a busy machine,
+so a payment's first commit waiting for the last one's second doubled the wait. Only commands
+that touch nothing the others lock may do so (`BeginPayment` inserts rows no one else can see
+yet): two lanes must never wait for each other. SQLite has one writer at a time: one lane.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, overload
@@ -58,6 +66,7 @@ class Batchable(Protocol):
     """A write command that can be grouped with others of its kind (see `storage/raw.py`)."""
 
     kind: ClassVar[str]
+    # Optionally `lane: ClassVar[str]`: commit on a lane of its own (PostgreSQL, see above).
 
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[Any]) -> list[Any]:
@@ -67,6 +76,17 @@ class Batchable(Protocol):
 
 _Work = Unit[Any] | Batchable
 _Item = tuple[_Work, "asyncio.Future[Any]"]
+
+_MAIN = "main"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Lane:
+    """A queue of writes, the task committing them in groups, and its own connection."""
+
+    queue: asyncio.Queue[_Item | None]
+    task: asyncio.Task[None]
+    raw: RawStore
 
 
 class GroupCommitWriter:
@@ -81,28 +101,30 @@ class GroupCommitWriter:
 
     def __init__(self, engine: AsyncEngine, *, max_batch: int = 256) -> None:
         self._engine = engine
+        self._url = engine.url.render_as_string(hide_password=False)
         self._max_batch = max_batch
-        self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-        self._raw: RawStore | None = None
+        self._lanes: dict[str, _Lane] = {}
+        self._running = False
         self.batches = 0
         self.units = 0
 
     async def start(self) -> None:
-        if self._task is None:
-            self._raw = await open_raw_store(self._engine.url.render_as_string(hide_password=False))
-            self._task = asyncio.create_task(self._loop(), name="group-commit-writer")
+        if not self._running:
+            await self._open_lane(_MAIN)
+            self._running = True
 
     async def stop(self) -> None:
         """Finish what is queued, then stop."""
-        if self._task is None:
+        if not self._running:
             return
-        self._queue.put_nowait(None)
-        await self._task
-        self._task = None
-        if self._raw is not None:
-            await self._raw.close()
-            self._raw = None
+        self._running = False
+        lanes = list(self._lanes.values())
+        self._lanes.clear()
+        for lane in lanes:
+            lane.queue.put_nowait(None)
+        for lane in lanes:
+            await lane.task
+            await lane.raw.close()
 
     @overload
     async def run(self, work: Unit[T]) -> T: ...
@@ -112,32 +134,46 @@ class GroupCommitWriter:
 
     async def run(self, work: Unit[T] | Batchable) -> Any:
         """Run `work` in a transaction shared with other waiting work; return after the commit."""
-        if self._task is None:
+        if not self._running:
             raise RuntimeError("the writer is not running")
+        name = getattr(type(work), "lane", None) if _is_command(work) else None
+        if name is None or self._url.startswith("sqlite"):
+            name = _MAIN
+        lane = self._lanes.get(name) or await self._open_lane(name)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((work, future))
+        lane.queue.put_nowait((work, future))
         # The commit happens whether or not our caller is still waiting for it.
         return await asyncio.shield(future)
 
-    async def _loop(self) -> None:
+    async def _open_lane(self, name: str) -> _Lane:
+        raw = await open_raw_store(self._url)
+        if name in self._lanes:  # another request opened it meanwhile
+            await raw.close()
+            return self._lanes[name]
+        queue: asyncio.Queue[_Item | None] = asyncio.Queue()
+        task = asyncio.create_task(self._loop(queue, raw), name=f"group-commit-writer:{name}")
+        self._lanes[name] = lane = _Lane(queue, task, raw)
+        return lane
+
+    async def _loop(self, queue: asyncio.Queue[_Item | None], raw: RawStore) -> None:
         stopping = False
         while not stopping:
-            first = await self._queue.get()
+            first = await queue.get()
             if first is None:
                 break
             batch: list[_Item] = [first]
             while len(batch) < self._max_batch:
                 try:
-                    item = self._queue.get_nowait()
+                    item = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     break
                 if item is None:
                     stopping = True
                     break
                 batch.append(item)
-            await self._commit(batch)
+            await self._commit(raw, batch)
 
-    async def _commit(self, batch: list[_Item]) -> None:
+    async def _commit(self, raw: RawStore, batch: list[_Item]) -> None:
         """Commands share one transaction on the raw connection, units one on the engine; each
         group commits and answers on its own, so a failure in one never replays the other."""
         commands = [item for item in batch if _is_command(item[0])]
@@ -146,12 +182,14 @@ class GroupCommitWriter:
         lone = [[item] for item in units if getattr(item[0], _ALONE, False)]
         for group in (commands, shared, *lone):
             if group:
-                await self._commit_group(group)
+                await self._commit_group(raw, group)
 
-    async def _commit_group(self, group: list[_Item], *, retry_conflict: bool = True) -> None:
+    async def _commit_group(
+        self, raw: RawStore, group: list[_Item], *, retry_conflict: bool = True
+    ) -> None:
         try:
             if _is_command(group[0][0]):
-                results = await self._run_commands(group)
+                results = await self._run_commands(raw, group)
             else:
                 results = await self._run_units(group)
         except Exception as exc:
@@ -159,26 +197,25 @@ class GroupCommitWriter:
                 if retry_conflict and is_unique_violation(exc):
                     # Another process committed the same unique key first; rerun so the work's
                     # own reads see that row and it can report the conflict as a result.
-                    await self._commit_group(group, retry_conflict=False)
+                    await self._commit_group(raw, group, retry_conflict=False)
                     return
                 self._settle(group[0][1], exc=exc)
                 return
             log.info("write batch of %d failed (%s); rerunning it piece by piece", len(group), exc)
             for item in group:
-                await self._commit_group([item])
+                await self._commit_group(raw, [item])
             return
         self.batches += 1
         self.units += len(group)
         for (_work, future), result in zip(group, results, strict=True):
             self._settle(future, result=result)
 
-    async def _run_commands(self, group: list[_Item]) -> list[Any]:
-        assert self._raw is not None
+    async def _run_commands(self, raw: RawStore, group: list[_Item]) -> list[Any]:
         results: list[Any] = [None] * len(group)
         kinds: dict[type[Any], list[int]] = {}
         for index, (work, _future) in enumerate(group):
             kinds.setdefault(type(work), []).append(index)
-        async with self._raw.transaction() as tx:
+        async with raw.transaction() as tx:
             for kind, indexes in kinds.items():
                 written = await kind.run_batch(tx, [group[i][0] for i in indexes])
                 for index, result in zip(indexes, written, strict=True):
