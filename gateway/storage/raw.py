@@ -71,9 +71,11 @@ class RawTransaction(Protocol):
 
     def to_datetime(self, value: Any) -> datetime: ...
 
-    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
-        """What follows `IN` for a set of text values or tuples (`x IN ...`, `(x, y) IN ...`),
-        and its arguments."""
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]:
+        """A condition true for exactly the given values of the (text) `columns`, and its
+        arguments: `(a, b) IN ...`."""
         ...
 
     async def write(self, *writes: Write) -> None:
@@ -139,12 +141,12 @@ class _SqliteTransaction:
                 sql, params = _one_row_sql(write)
                 self._conn.executemany(sql, params)
 
-    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
-        width = len(rows[0])
-        one = "(" + ", ".join("?" * width) + ")"
-        if width == 1:
-            return "(" + ", ".join("?" * len(rows)) + ")", [row[0] for row in rows]
-        return "(VALUES " + ", ".join([one] * len(rows)) + ")", [v for row in rows for v in row]
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]:
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        values = "(VALUES " + ", ".join([one] * len(rows)) + ")"
+        return f"({', '.join(columns)}) IN {values}", [v for row in rows for v in row]
 
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -257,7 +259,11 @@ def _array_sql(write: Write, numbered: int) -> tuple[str, list[list[Any]]]:
             args,
         )
     assignments = [f"{c} = v.{c}" for c in write.columns()] + ([write.extra] if write.extra else [])
-    conditions = [f"{write.table}.{k} = v.{k}" for k in write.keys]
+    # `= ANY` for the same reason as in `matching`: an index scan in the generic plan.
+    conditions = [f"{write.table}.{k} = v.{k}" for k in write.keys] + [
+        f"{write.table}.{k} = ANY(${numbered + i + 1}::{types[write.table, k]}[])"
+        for i, k in enumerate(write.keys)
+    ]
     conditions += [write.where] if write.where else []
     sql = (
         f"UPDATE {write.table} SET {', '.join(assignments)}"
@@ -334,14 +340,21 @@ class _PostgresTransaction:
             args.extend(part_args)
         await self._conn.execute("WITH " + ", ".join(parts) + " SELECT 1", *args)
 
-    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
-        # Arrays: one statement text whatever the number of rows. asyncpg prepares each
-        # distinct text (a round trip, and planning in the server) and keeps only so many.
-        columns = [list(column) for column in zip(*rows, strict=True)]
-        if len(columns) == 1:
-            return "(SELECT unnest(?::text[]))", columns
-        arrays = ", ".join(["?::text[]"] * len(columns))
-        return f"(SELECT * FROM unnest({arrays}))", columns
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]:
+        # Arrays: one statement text whatever the number of rows (asyncpg prepares each
+        # distinct text, a round trip and planning in the server, and keeps only so many).
+        # `= ANY` on each column is what lets the cached, generic plan use the index: it
+        # cannot know how many rows `unnest` of a parameter yields, and guesses a hash join
+        # over the whole table. The `IN` keeps the match exact.
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        marks = ", ".join(["?::text[]"] * len(columns))
+        condition = " AND ".join(f"{c} = ANY(?::text[])" for c in columns)
+        if len(columns) > 1:
+            condition += f" AND ({', '.join(columns)}) IN (SELECT * FROM unnest({marks}))"
+            return f"({condition})", [*arrays, *arrays]
+        return condition, arrays
 
 
 class _PostgresStore:
@@ -352,7 +365,11 @@ class _PostgresStore:
     async def open(cls, dsn: str) -> _PostgresStore:
         import asyncpg
 
-        return cls(await asyncpg.connect(dsn, timeout=30))
+        # Custom plans: each execution is planned with its arrays' real sizes and the tables'
+        # current statistics. A cached generic plan guesses, and one made while the tables
+        # were small (a new database) scans them whole long after they have grown.
+        settings = {"plan_cache_mode": "force_custom_plan"}
+        return cls(await asyncpg.connect(dsn, timeout=30, server_settings=settings))
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[RawTransaction]:

@@ -245,11 +245,9 @@ class BeginPayment:
         refs = [commands[i]._reference() for i in claimed.values()]
         taken: dict[tuple[str, str], str] = {}
         if refs:
-            among, args = tx.row_set(refs)
+            match, args = tx.matching(("merchant_id", "merchant_reference"), refs)
             rows = await tx.fetch(
-                "SELECT id, merchant_id, merchant_reference FROM payments"
-                f" WHERE (merchant_id, merchant_reference) IN {among}",
-                args,
+                f"SELECT id, merchant_id, merchant_reference FROM payments WHERE {match}", args
             )
             taken = {(r["merchant_id"], r["merchant_reference"]): r["id"] for r in rows}
         # On PostgreSQL each statement sees what was committed before it began: a payment found
@@ -274,10 +272,8 @@ class BeginPayment:
             go.append(command)
 
         if expired:
-            among, args = tx.row_set(expired)
-            await tx.execute(
-                f"DELETE FROM idempotency_keys WHERE (merchant_id, key) IN {among}", args
-            )
+            match, args = tx.matching(("merchant_id", "key"), expired)
+            await tx.execute(f"DELETE FROM idempotency_keys WHERE {match}", args)
         await tx.write(
             Insert("idempotency_keys", [c.claim for c in go]),
             Insert("quotes", [c.quote for c in go if c.quote is not None]),
@@ -369,8 +365,8 @@ class SettlePayment:
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
         ids = [c.payment_id for c in commands]
-        among, args = tx.row_set([(i,) for i in ids])
-        holders = await tx.fetch(f"SELECT id, lease_owner FROM payments WHERE id IN {among}", args)
+        match, args = tx.matching(("id",), [(i,) for i in ids])
+        holders = await tx.fetch(f"SELECT id, lease_owner FROM payments WHERE {match}", args)
         lease = {r["id"]: r["lease_owner"] for r in holders}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
         await move_to_open_days(
@@ -406,10 +402,10 @@ class SettlePayment:
 async def _idempotency_records(
     tx: RawTransaction, keys: Sequence[tuple[str, str]]
 ) -> dict[tuple[str, str], dict[str, Any]]:
-    among, args = tx.row_set(keys)
+    match, args = tx.matching(("merchant_id", "key"), keys)
     rows = await tx.fetch(
         "SELECT merchant_id, key, request_hash, state, response_status, response_body,"
-        f" expires_at FROM idempotency_keys WHERE (merchant_id, key) IN {among}",
+        f" expires_at FROM idempotency_keys WHERE {match}",
         args,
     )
     records = {}

@@ -654,15 +654,15 @@ async def next_open_dates(
         return {}
     await hold_open(executor, *wanted)
     stored = [(str(k.type), k.owner, k.currency, k.day) for k in wanted]
+    columns = ("type", "owner", "currency", "business_date")
     if isinstance(executor, AsyncConnection):
-        among = "(VALUES " + ", ".join(["(?, ?, ?, ?)"] * len(stored)) + ")"
+        match = f"({', '.join(columns)}) IN (VALUES {', '.join(['(?, ?, ?, ?)'] * len(stored))})"
         args: list[Any] = [v for key in stored for v in key]
     else:
-        among, args = executor.row_set(stored)
+        match, args = executor.matching(columns, stored)
     rows = await _fetch_sql(
         executor,
-        "SELECT type, owner, currency, business_date FROM settlement_batches"
-        f" WHERE (type, owner, currency, business_date) IN {among}",
+        f"SELECT type, owner, currency, business_date FROM settlement_batches WHERE {match}",
         args,
     )
     closed = {(r["type"], r["owner"], r["currency"], r["business_date"]) for r in rows}

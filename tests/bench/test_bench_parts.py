@@ -83,8 +83,11 @@ def process_group() -> Iterator[subprocess.Popen[bytes]]:
     """A leader in a session of its own that starts two busy children, as `serve -j 2` does."""
     script = (
         "import subprocess, sys, time\n"
-        "busy = 'import time\\nend = time.time() + 30\\nwhile time.time() < end: pass'\n"
-        "kids = [subprocess.Popen([sys.executable, '-c', busy]) for _ in range(2)]\n"
+        "busy = 'import time\\nprint(1, flush=True)\\nend = time.time() + 30\\n"
+        "while time.time() < end: pass'\n"
+        "kids = [subprocess.Popen([sys.executable, '-c', busy], stdout=subprocess.PIPE)"
+        " for _ in range(2)]\n"
+        "[kid.stdout.readline() for kid in kids]  # started: their peak RSS holds still\n"
         "print('ready', flush=True)\n"
         "time.sleep(30)\n"
     )

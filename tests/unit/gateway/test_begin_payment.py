@@ -45,10 +45,10 @@ class ScriptedTransaction:
         moment: datetime = value
         return moment
 
-    def row_set(self, rows: Sequence[Sequence[str]]) -> tuple[str, list[Any]]:
-        return "(SELECT * FROM unnest(?::text[], ?::text[]))", [
-            list(c) for c in zip(*rows, strict=True)
-        ]
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]:
+        return f"({', '.join(columns)}) IN (...)", [list(c) for c in zip(*rows, strict=True)]
 
 
 def _command(key: str, reference: str, request_hash: str = "h1") -> BeginPayment:
