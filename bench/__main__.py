@@ -15,8 +15,9 @@ One run, on this machine, every piece its own process:
      the gateway's client stack (httpx over the aiohttp transport): the physical limit;
    - `baseline-plain-httpx`: the same with a plain `httpx.AsyncClient()`;
    - `gateway-sqlite`, `gateway-postgresql`: `gateway serve` (production durations) on a fresh
-     database (migrated, a TH/THB merchant and a POS key made with the CLI), then an open-loop
-     run at half of its peak throughput;
+     database (migrated, a TH/THB merchant and a POS key made with the CLI), then open-loop
+     runs at half of its peak throughput (the target's) and at 25 % and 75 % of it (where its
+     own latency leaves the targets; not with `--quick`);
    - `gateway-sqlite+webhooks`, `gateway-postgresql+webhooks`: the same, with the merchant's
      webhook URL (`gateway merchants webhook set`) pointing at a webhook sink (`bench/sink.py`,
      its own process, checking every signature); after each run the orchestrator waits until
@@ -111,6 +112,8 @@ class Options:
     warmup: int
     half_peak_requests: int
     half_peak_seconds: float
+    curve: tuple[float, ...]
+    """Fractions of the peak for more open-loop runs beside the half (own latency against load)."""
     drain_seconds: float
     databases: list[str]
     targets: list[str]
@@ -544,6 +547,28 @@ class Bench:
                 )
                 half["peak_payments_per_s"] = peak["payments_per_s"]
                 half["peak_concurrency"] = peak["concurrency"]
+                curve: list[dict[str, Any]] = []
+                for fraction in self.options.curve:
+                    point_rate = max(1.0, peak["payments_per_s"] * fraction)
+                    point = self.load(
+                        server,
+                        sandbox,
+                        key,
+                        concurrency=max(256, *self.options.concurrency),
+                        requests=max(
+                            min(
+                                self.options.half_peak_requests,
+                                int(point_rate * self.options.half_peak_seconds),
+                            ),
+                            100,
+                        ),
+                        warmup=0,
+                        rate=point_rate,
+                        sink=sink,
+                        expected_events=sum(r["succeeded_total"] for r in [*runs, half, *curve]),
+                    )
+                    point["fraction"] = fraction
+                    curve.append(point)
                 memory = group_peak_rss(server.pid)
             finally:
                 self.children.stop(server)  # graceful: the writer drains before the DB is read
@@ -559,7 +584,7 @@ class Bench:
         verify = self.ledger_verify(url)
         _log(f"{spec.name}: ledger verify: {verify['summary']}")
         integrity = check_integrity(
-            [*runs, half], ledger, db=db, ledger_verify=verify, sink=sink_stats
+            [*runs, half, *curve], ledger, db=db, ledger_verify=verify, sink=sink_stats
         )
         data: dict[str, Any] = {
             "kind": "gateway",
@@ -569,6 +594,7 @@ class Bench:
             "database_url": re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url),
             "runs": [_public(r) for r in runs],
             "half_peak": _public(half),
+            "curve": [_public(point) for point in curve],
             "peak_rss_mb": memory.total_mb if memory else None,
             "peak_rss_largest_mb": memory.largest_mb if memory else None,
             "os_processes": memory.processes if memory else None,
@@ -576,7 +602,9 @@ class Bench:
             "durability": db["durability"],
         }
         if sink_stats is not None:
-            data["webhooks_report"] = webhook_report([*runs, half], arrivals, sink_stats, db)
+            data["webhooks_report"] = webhook_report(
+                [*runs, half, *curve], arrivals, sink_stats, db
+            )
         return data
 
     def postgres_reachable(self) -> str | None:
@@ -645,6 +673,7 @@ def run(options: Options, tmp: Path, children: Children) -> dict[str, Any]:
             "warmup": options.warmup,
             "half_peak_requests": options.half_peak_requests,
             "half_peak_max_seconds": options.half_peak_seconds,
+            "curve": list(options.curve),
             "drain_max_seconds": options.drain_seconds,
             "targets": options.targets,
             "profiled": options.profile_dir is not None,
@@ -777,6 +806,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         warmup=20 if quick else 50,
         half_peak_requests=requests,
         half_peak_seconds=3.0 if quick else 15.0,
+        curve=() if quick else (0.25, 0.75),
         drain_seconds=30.0 if quick else 120.0,
         databases=args.databases,
         targets=args.targets or list(QUICK_TARGETS if quick else ALL_TARGETS),

@@ -275,6 +275,7 @@ def webhook_report(
                 "mode": run["mode"],
                 "concurrency": run["concurrency"],
                 "rate": run["rate"],
+                "fraction": run.get("fraction"),
                 "payments": len(ids),
                 "delivered": len(seen),
                 "per_payment": round(len(seen) / len(ids), 3) if ids else None,

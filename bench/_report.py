@@ -149,7 +149,15 @@ def _cpu(run: dict[str, Any], key: str) -> str:
 
 
 def _label(run: dict[str, Any]) -> str:
-    return "½ peak" if run["mode"] == "open" else f"c={run['concurrency']}"
+    if run["mode"] != "open":
+        return f"c={run['concurrency']}"
+    return f"{run['fraction']:.0%} of peak" if run.get("fraction") else "½ peak"
+
+
+def _open_runs(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A gateway's open-loop runs by rate: the half peak and the rest of the load curve."""
+    runs = [*([data["half_peak"]] if data.get("half_peak") else []), *data.get("curve", [])]
+    return sorted(runs, key=lambda run: run["rate"])
 
 
 def render_summary(result: dict[str, Any]) -> str:
@@ -161,8 +169,10 @@ def render_summary(result: dict[str, Any]) -> str:
     )
     lines = [head, "-" * len(head)]
     for target, data in result["targets"].items():
-        for run in [*data["runs"], *([data["half_peak"]] if data.get("half_peak") else [])]:
-            c = "½pk" if run["mode"] == "open" else str(run["concurrency"])
+        for run in [*data["runs"], *_open_runs(data)]:
+            c = str(run["concurrency"])
+            if run["mode"] == "open":
+                c = f"{run['fraction']:.0%}" if run.get("fraction") else "½pk"
             r = ratio(result, target, run["concurrency"]) if run["mode"] == "closed" else None
             lines.append(
                 f"{target:<{width}}{c:>4}{run['payments_per_s']:>9.0f}"
@@ -332,6 +342,60 @@ def _concurrency_tables(result: dict[str, Any]) -> list[str]:
         "",
     ]
     return lines
+
+
+def _curve_table(result: dict[str, Any]) -> list[str]:
+    rows = []
+    for target in gateway_targets(result):
+        data = result["targets"][target]
+        half = data.get("half_peak")
+        if not data.get("curve") or not half:
+            continue
+        for run in _open_runs(data):
+            fraction = run.get("fraction") or 0.5
+            rows.append(
+                [
+                    f"`{target}`",
+                    f"{fraction:.0%}",
+                    f"{run['rate']:.0f}",
+                    f"{run['achieved_rate']:.0f}",
+                    _ms(run["own_ms"], "p50"),
+                    _ms(run["own_ms"], "p95"),
+                    _ms(run["own_ms"], "p99"),
+                    _ms(run["latency_ms"], "p99"),
+                    _cpu(run, "server"),
+                    "yes"
+                    if (run["own_ms"] or {}).get("p50", 1e9) <= OWN_P50_MAX_MS
+                    and (run["own_ms"] or {}).get("p99", 1e9) <= OWN_P99_MAX_MS
+                    else "no",
+                ]
+            )
+    if not rows:
+        return []
+    return [
+        "## Own latency against load (open loop)",
+        "",
+        "The same open-loop runs at other fractions of each gateway's peak, to show where its "
+        "own latency leaves the targets (p50 ≤ "
+        f"{OWN_P50_MAX_MS:g} ms, p99 ≤ {OWN_P99_MAX_MS:g} ms).",
+        "",
+        *_table(
+            [
+                "target",
+                "of peak",
+                "offered /s",
+                "achieved /s",
+                "own p50",
+                "own p95",
+                "own p99",
+                "p99 ms",
+                "CPU ms/pay (server)",
+                "within targets",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def _half_peak_table(result: dict[str, Any]) -> list[str]:
@@ -680,6 +744,7 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         *_setup(result),
         *_concurrency_tables(result),
         *_half_peak_table(result),
+        *_curve_table(result),
         *_webhooks_section(result),
         *_processes_section(result),
         *_client_section(result),
