@@ -27,6 +27,7 @@ __all__ = [
     "RawStore",
     "RawTransaction",
     "Update",
+    "any_of_rows",
     "is_unique_violation",
     "open_raw_store",
 ]
@@ -144,9 +145,7 @@ class _SqliteTransaction:
     def matching(
         self, columns: Sequence[str], rows: Sequence[Sequence[str]]
     ) -> tuple[str, list[Any]]:
-        one = "(" + ", ".join("?" * len(columns)) + ")"
-        values = "(VALUES " + ", ".join([one] * len(rows)) + ")"
-        return f"({', '.join(columns)}) IN {values}", [v for row in rows for v in row]
+        return any_of_rows(columns, rows)
 
 
 _BUSY_TIMEOUT_MS = 30_000
@@ -226,6 +225,16 @@ class _SqliteStore:
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._conn.close)
         self._thread.shutdown(wait=True)
+
+
+def any_of_rows(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> tuple[str, list[Any]]:
+    """`(a = ? AND b = ?) OR (a = ? AND b = ?) ...` (`a IN (?, ?)` for one column), and its
+    arguments: SQLite searches the index for each row of it, while for `(a, b) IN (VALUES ...)`
+    of two rows or more it scans the whole table."""
+    if len(columns) == 1:
+        return f"{columns[0]} IN ({', '.join('?' * len(rows))})", [row[0] for row in rows]
+    one = "(" + " AND ".join(f"{c} = ?" for c in columns) + ")"
+    return "(" + " OR ".join([one] * len(rows)) + ")", [v for row in rows for v in row]
 
 
 def _one_row_sql(write: Write) -> tuple[str, list[list[Any]]]:

@@ -40,7 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway import ledger
 from gateway.settlement.domain import BatchKey, BatchType, Totals
 from gateway.storage.db import Database
-from gateway.storage.raw import RawTransaction
+from gateway.storage.raw import RawTransaction, any_of_rows
 from gateway.storage.tables import metadata
 
 __all__ = [
@@ -656,8 +656,7 @@ async def next_open_dates(
     stored = [(str(k.type), k.owner, k.currency, k.day) for k in wanted]
     columns = ("type", "owner", "currency", "business_date")
     if isinstance(executor, AsyncConnection):
-        match = f"({', '.join(columns)}) IN (VALUES {', '.join(['(?, ?, ?, ?)'] * len(stored))})"
-        args: list[Any] = [v for key in stored for v in key]
+        match, args = any_of_rows(columns, stored)
     else:
         match, args = executor.matching(columns, stored)
     rows = await _fetch_sql(
