@@ -150,6 +150,9 @@ class GroupCommitWriter:
         if name in self._lanes:  # another request opened it meanwhile
             await raw.close()
             return self._lanes[name]
+        if name != _MAIN and not self._running:  # stopped while we connected
+            await raw.close()
+            raise RuntimeError("the writer is not running")
         queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         task = asyncio.create_task(self._loop(queue, raw), name=f"group-commit-writer:{name}")
         self._lanes[name] = lane = _Lane(queue, task, raw)

@@ -114,3 +114,47 @@ async def test_units_marked_alone_commit_on_their_own(db: Database) -> None:
     assert writer.units == 55
     assert writer.batches >= len(lone) + 1  # every lone unit had a commit of its own
     assert writer.batches < 55
+
+
+class _Marker:
+    """A batchable command on a lane of its own: writes nothing, reports its commit."""
+
+    kind = "marker"
+    lane = "marker"
+
+    @classmethod
+    async def run_batch(cls, tx: Any, commands: list[Any]) -> list[str]:
+        await tx.fetch("SELECT 1 AS one")
+        return ["committed"] * len(commands)
+
+
+async def test_a_lane_commits_beside_a_busy_main_lane_on_postgresql(
+    db: Database, database_url: str
+) -> None:
+    """On PostgreSQL a command with a `lane` commits while the main lane is still inside a
+    transaction; on SQLite (one writer at a time) it waits for that transaction."""
+    writer = GroupCommitWriter(db.writer)
+    await writer.start()
+    inside, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_unit(conn: AsyncConnection) -> None:
+        await conn.execute(sa.insert(repo.merchants).values(**_merchant(new_id("mer"))))
+        inside.set()
+        await release.wait()
+
+    try:
+        blocked = asyncio.create_task(writer.run(slow_unit))
+        await asyncio.wait_for(inside.wait(), 10)
+        marker = asyncio.create_task(writer.run(_Marker()))
+        if database_url.startswith("postgresql"):
+            assert await asyncio.wait_for(marker, 10) == "committed"
+            assert not blocked.done()
+        else:
+            await asyncio.sleep(0.2)
+            assert not marker.done()  # queued behind the open transaction
+        release.set()
+        await asyncio.wait_for(blocked, 10)
+        assert await asyncio.wait_for(marker, 10) == "committed"
+    finally:
+        release.set()
+        await writer.stop()
