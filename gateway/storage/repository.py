@@ -428,11 +428,6 @@ def _inserts(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Insert]:
     return [Insert(table, group) for (table, _columns), group in ordered]
 
 
-async def insert_grouped(tx: RawTransaction, rows: Sequence[tuple[str, dict[str, Any]]]) -> None:
-    """Insert (table, row) pairs: one insert per table and set of columns."""
-    await tx.write(*_inserts(rows))
-
-
 async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]]) -> None:
     await tx.write(Insert(table, rows))
 
