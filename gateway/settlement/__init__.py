@@ -10,5 +10,5 @@ Settlements; DESIGN.md, Settlement).
 - `worker`: the scheduler in every running gateway.
 
 The SQL lives in `gateway/storage/settlement_repo.py`, with the questions the payment lifecycle
-asks before it dates a line (`next_open_date`, `closed_through`, `is_closed`).
+asks before it dates a line (`next_open_dates`, `closed_through`, `is_closed`).
 """

@@ -5,7 +5,7 @@ large batch must not hold up payments queued behind it on PostgreSQL; on SQLite 
 is `BEGIN IMMEDIATE` like every write):
 1. the key's advisory lock, exclusively (PostgreSQL): a late line being committed for that day
    either finishes first and is frozen with the rest, or waits and is dated to the next open day
-   (`settlement_repo.next_open_date`);
+   (`settlement_repo.next_open_dates`);
 2. the batch row, `INSERT ... ON CONFLICT DO NOTHING` on the unique (type, owner, currency,
    business date): if it is there, someone closed it first, and nothing else happens. Two
    processes closing the same batch at once: the second waits for the first's commit, then
