@@ -197,8 +197,8 @@ BeginOutcome = IdempotencyOutcome | DuplicateReference
 class BeginPayment:
     """The first commit of a payment: key claim, spot quote, payment and first attempt.
 
-    Batched: however many payments begin together, their rows go in with one `executemany` per
-    table after two lookups (keys already claimed, references already used).
+    Batched: however many payments begin together, their rows go in with one write per table
+    after one lookup (keys already claimed, references already used).
     """
 
     kind: ClassVar[str] = "begin_payment"
@@ -223,7 +223,7 @@ class BeginPayment:
         cls, tx: RawTransaction, commands: Sequence[BeginPayment]
     ) -> list[BeginOutcome]:
         results: list[BeginOutcome] = [None] * len(commands)
-        records = await _idempotency_records(tx, [c._key() for c in commands])
+        records, taken = await _keys_and_references(tx, commands)
         expired: list[tuple[str, str]] = []
         claimed: dict[tuple[str, str], int] = {}
         for i, command in enumerate(commands):
@@ -242,31 +242,12 @@ class BeginPayment:
                 expired.append(key)
             claimed[key] = i
 
-        refs = [commands[i]._reference() for i in claimed.values()]
-        taken: dict[tuple[str, str], str] = {}
-        if refs:
-            match, args = tx.matching(("merchant_id", "merchant_reference"), refs)
-            rows = await tx.fetch(
-                f"SELECT id, merchant_id, merchant_reference FROM payments WHERE {match}", args
-            )
-            taken = {(r["merchant_id"], r["merchant_reference"]): r["id"] for r in rows}
-        # On PostgreSQL each statement sees what was committed before it began: a payment found
-        # here may belong to a key that the first lookup did not see yet. Ask again for those
-        # keys, so a retry of the same request is `in use` (or a replay), never a duplicate.
-        clashing = [
-            commands[i]._key() for i in claimed.values() if commands[i]._reference() in taken
-        ]
-        if clashing:
-            records.update(await _idempotency_records(tx, clashing))
         go: list[BeginPayment] = []
         for i in claimed.values():
             command = commands[i]
             reference = command._reference()
             if reference in taken:
-                seen = judge_idempotency(
-                    records.get(command._key()), command.claim["request_hash"], command.now
-                )
-                results[i] = seen or DuplicateReference(payment_id=taken[reference])
+                results[i] = DuplicateReference(payment_id=taken[reference])
                 continue
             taken[reference] = command.payment["id"]
             go.append(command)
@@ -399,20 +380,36 @@ class SettlePayment:
         return [c.payment_id in written for c in commands]
 
 
-async def _idempotency_records(
-    tx: RawTransaction, keys: Sequence[tuple[str, str]]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    match, args = tx.matching(("merchant_id", "key"), keys)
-    rows = await tx.fetch(
-        "SELECT merchant_id, key, request_hash, state, response_status, response_body,"
-        f" expires_at FROM idempotency_keys WHERE {match}",
-        args,
+async def _keys_and_references(
+    tx: RawTransaction, commands: Sequence[BeginPayment]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], str]]:
+    """The batch's idempotency records, and the payments already holding its references (by
+    reference), in one statement: one round trip, and one snapshot. A payment and its key commit
+    together, so a payment seen here always comes with its key: a retry of the same request is
+    `in use` (or a replay), never a duplicate, even on PostgreSQL's READ COMMITTED where two
+    statements may see different commits."""
+    keys, key_args = tx.matching(("merchant_id", "key"), list({c._key(): None for c in commands}))
+    refs, ref_args = tx.matching(
+        ("merchant_id", "merchant_reference"), list({c._reference(): None for c in commands})
     )
-    records = {}
+    rows = await tx.fetch(
+        "SELECT merchant_id, key AS name, NULL AS payment_id, request_hash, state,"
+        " response_status, response_body, expires_at"
+        f" FROM idempotency_keys WHERE {keys}"
+        " UNION ALL"
+        " SELECT merchant_id, merchant_reference, id, NULL, NULL, NULL, NULL, NULL"
+        f" FROM payments WHERE {refs}",
+        [*key_args, *ref_args],
+    )
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    taken: dict[tuple[str, str], str] = {}
     for r in rows:
-        r["expires_at"] = tx.to_datetime(r["expires_at"])
-        records[(r["merchant_id"], r["key"])] = r
-    return records
+        if r["payment_id"] is not None:
+            taken[(r["merchant_id"], r["name"])] = r["payment_id"]
+        else:
+            r["expires_at"] = tx.to_datetime(r["expires_at"])
+            records[(r["merchant_id"], r["name"])] = r
+    return records, taken
 
 
 # Insertion order that satisfies the foreign keys among the rows a state change brings.

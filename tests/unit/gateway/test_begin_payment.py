@@ -1,5 +1,6 @@
-"""BeginPayment's decisions, against a scripted transaction (no database): the READ COMMITTED
-interleaving where another process commits between our two lookups."""
+"""BeginPayment's decisions, against a scripted transaction (no database): what its one lookup
+(keys and references, one snapshot) finds decides between a claim, an idempotent answer and a
+duplicate reference."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ class ScriptedTransaction:
 
     def __init__(self, answers: list[list[dict[str, Any]]]) -> None:
         self.answers = answers
+        self.lookups = 0
         self.writes: list[str] = []
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        self.lookups += 1
         return [dict(row) for row in self.answers.pop(0)]
 
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> None:
@@ -64,7 +67,8 @@ def _command(key: str, reference: str, request_hash: str = "h1") -> BeginPayment
 def _record(key: str, request_hash: str = "h1") -> dict[str, Any]:
     return {
         "merchant_id": "mer_1",
-        "key": key,
+        "name": key,
+        "payment_id": None,
         "request_hash": request_hash,
         "state": "in_progress",
         "response_status": None,
@@ -73,30 +77,36 @@ def _record(key: str, request_hash: str = "h1") -> dict[str, Any]:
     }
 
 
-async def test_a_key_committed_between_the_lookups_is_in_use_not_a_duplicate() -> None:
-    tx = ScriptedTransaction(
-        [
-            [],  # keys: the other process has not committed yet
-            [{"id": "pay_other", "merchant_id": "mer_1", "merchant_reference": "R1"}],  # now it has
-            [_record("K")],  # asked again: there is its key
-        ]
-    )
+def _payment(payment_id: str, reference: str) -> dict[str, Any]:
+    return {"merchant_id": "mer_1", "name": reference, "payment_id": payment_id}
+
+
+async def test_a_retry_that_finds_its_payment_and_key_is_in_use_not_a_duplicate() -> None:
+    tx = ScriptedTransaction([[_record("K"), _payment("pay_other", "R1")]])
     [result] = await BeginPayment.run_batch(tx, [_command("K", "R1")])
     assert result == IdempotencyConflict(in_use=True)
     assert tx.writes == []
+    assert tx.lookups == 1
 
 
 async def test_another_key_with_the_reference_is_a_duplicate() -> None:
-    tx = ScriptedTransaction(
-        [[], [{"id": "pay_other", "merchant_id": "mer_1", "merchant_reference": "R1"}], []]
-    )
+    tx = ScriptedTransaction([[_payment("pay_other", "R1")]])
     [result] = await BeginPayment.run_batch(tx, [_command("K2", "R1")])
     assert result == DuplicateReference(payment_id="pay_other")
     assert tx.writes == []
 
 
+async def test_a_new_key_and_reference_claims_and_writes_in_one_lookup() -> None:
+    tx = ScriptedTransaction([[]])
+    [result] = await BeginPayment.run_batch(tx, [_command("K", "R1")])
+    assert result is None
+    assert tx.lookups == 1
+    assert "INSERT INTO payments (1 rows)" in tx.writes
+    assert "INSERT INTO idempotency_keys (1 rows)" in tx.writes
+
+
 async def test_one_batch_claims_a_key_once() -> None:
-    tx = ScriptedTransaction([[], []])
+    tx = ScriptedTransaction([[]])
     results = await BeginPayment.run_batch(
         tx, [_command("K", "R1"), _command("K", "R1"), _command("K", "R9", request_hash="h2")]
     )
