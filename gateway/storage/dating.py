@@ -22,7 +22,7 @@ from gateway.settlement.domain import BatchKey, BatchType
 from gateway.storage.raw import RawTransaction
 from gateway.storage.settlement_repo import next_open_dates
 
-__all__ = ["Dated", "Sides", "move_to_open_days"]
+__all__ = ["Dated", "Sides", "batch_keys", "move_to_open_days"]
 
 _MERCHANT_ACCOUNTS = frozenset({ledger.MERCHANT_PAYABLE, ledger.MERCHANT_FEES})
 
@@ -56,6 +56,11 @@ async def move_to_open_days(
     opened = await next_open_dates(executor, [key for key, _row, _column in places])
     for key, row, column in places:
         row[column] = opened[key].isoformat()
+
+
+def batch_keys(states: Sequence[Dated]) -> list[BatchKey]:
+    """The batches the states' dates fall in, for locks taken ahead (`holding_open`)."""
+    return [key for state in states for key, _row, _column in _places(*state)]
 
 
 def _places(

@@ -63,6 +63,9 @@ Write = Insert | Update
 class RawTransaction(Protocol):
     dialect: str
     """`sqlite` or `postgresql`, for the few statements that differ."""
+    held_locks: set[int]
+    """The advisory locks this transaction has taken (PostgreSQL): taking one again would be
+    a round trip for nothing."""
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
 
@@ -120,6 +123,7 @@ class _SqliteTransaction:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
+        self.held_locks: set[int] = set()
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         cursor = self._conn.execute(sql, args)
@@ -314,6 +318,7 @@ class _PostgresTransaction:
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        self.held_locks: set[int] = set()
 
     async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in await self._conn.fetch(_dollar(sql), *args)]

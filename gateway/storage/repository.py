@@ -16,9 +16,10 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.storage.dating import Sides, move_to_open_days
+from gateway.storage.dating import Dated, Sides, batch_keys, move_to_open_days
 from gateway.storage.db import Database
 from gateway.storage.raw import Insert, RawTransaction, Update
+from gateway.storage.settlement_repo import holding_open
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
@@ -345,14 +346,19 @@ class SettlePayment:
 
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
-        ids = [c.payment_id for c in commands]
-        match, args = tx.matching(("id",), [(i,) for i in ids])
-        holders = await tx.fetch(f"SELECT id, lease_owner FROM payments WHERE {match}", args)
+        def states(settles: Sequence[SettlePayment]) -> list[Dated]:
+            return [(c.sides, c.changes, c.rows) for c in settles if c.sides is not None]
+
+        # The days the states date are held open (PostgreSQL) by the lease read itself.
+        held, held_args = holding_open(tx, batch_keys(states(commands)))
+        match, args = tx.matching(("id",), [(c.payment_id,) for c in commands])
+        holders = await tx.fetch(
+            f"SELECT id, lease_owner FROM {held} LEFT JOIN payments ON {match}",
+            [*held_args, *args],
+        )
         lease = {r["id"]: r["lease_owner"] for r in holders}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
-        await move_to_open_days(
-            tx, [(c.sides, c.changes, c.rows) for c in owned if c.sides is not None]
-        )
+        await move_to_open_days(tx, states(owned))
         answers = [
             {"state": "completed", "response_status": status, "response_body": body}
             | {"merchant_id": merchant_id, "key": key}

@@ -430,6 +430,38 @@ async def test_a_late_line_and_a_close_wait_for_each_other(postgresql_url: str) 
         await db.dispose()
 
 
+@pytest.mark.postgres
+async def test_a_write_holds_its_days_open_from_its_first_read(postgresql_url: str) -> None:
+    """`holding_open` takes the locks inside a read the write asks anyway (the settle's lease
+    read), even when that read finds no row; a second ask within the transaction takes none."""
+    from gateway.storage.raw import open_raw_store
+
+    db = open_database(postgresql_url)
+    raw = await open_raw_store(postgresql_url)
+    try:
+        merchant_id = await admin.create_merchant(
+            db, name="Held", country="TH", currency="THB", timezone="Asia/Bangkok"
+        )
+        books = Books(db, merchant_id)
+        await books.pay(1_000)
+        key = books.merchant_key()
+        async with raw.transaction() as tx:
+            held, args = stl.holding_open(tx, [key])
+            rows = await tx.fetch(
+                f"SELECT id FROM {held} LEFT JOIN payments ON id = ?", [*args, "pay_none"]
+            )
+            assert rows == [{"id": None}]
+            closing = asyncio.create_task(close_batch(db, key, now=NOW, closed_by="test"))
+            await asyncio.sleep(0.3)
+            assert not closing.done()
+            assert stl.holding_open(tx, [key]) == ("(SELECT 1 AS held) AS held", [])
+        closed = await closing
+        assert closed.batch["payments_count"] == 1
+    finally:
+        await raw.close()
+        await db.dispose()
+
+
 async def _late_payment(books: Books, conn: Any) -> dict[str, Any]:
     """A succeeded payment dated D written on `conn` (like `Books.pay`, uncommitted)."""
     original = books._insert
