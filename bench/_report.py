@@ -91,16 +91,18 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         )
         half = data.get("half_peak")
         own = half["own_ms"] if half else None
+        # The same figure one request at a time: the floor that no queueing adds to.
+        alone = (_run(result, gateway, 1) or {}).get("own_ms")
         if own:
             add(
                 f"{db}: gateway's own p99 ≤ {OWN_P99_MAX_MS:g} ms at half peak "
                 f"({half['rate']:.0f}/s)",
-                f"{own['p99']:.2f} ms",
+                f"{own['p99']:.2f} ms{_at_c1(alone, 'p99')}",
                 own["p99"] <= OWN_P99_MAX_MS,
             )
             add(
                 f"{db}: gateway's own p50 ≤ {OWN_P50_MAX_MS:g} ms at half peak",
-                f"{own['p50']:.2f} ms",
+                f"{own['p50']:.2f} ms{_at_c1(alone, 'p50')}",
                 own["p50"] <= OWN_P50_MAX_MS,
             )
         else:
@@ -129,6 +131,10 @@ def evaluate_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
         integrity["ok"],
     )
     return out
+
+
+def _at_c1(own: dict[str, float] | None, quantile: str) -> str:
+    return f" (c=1: {own[quantile]:.2f} ms)" if own else ""
 
 
 def _verdict(ok: bool) -> str:
