@@ -32,6 +32,8 @@ __all__ = ["KeyStore", "NewKey", "Principal", "Role", "generate_key", "hash_key"
 
 log = logging.getLogger(__name__)
 
+_MAX_AUTHORIZATION = 200
+
 
 class Role(enum.StrEnum):
     POS = "pos"
@@ -106,6 +108,12 @@ class KeyStore:
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization or not authorization.startswith("Bearer "):
             raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
+        # Our keys are short printable ASCII. Anything else (non-ASCII, bytes that are not
+        # UTF-8, which aiohttp hands over as surrogates) is refused before it is hashed.
+        if len(authorization) > _MAX_AUTHORIZATION or not (
+            authorization.isascii() and authorization.isprintable()
+        ):
+            raise AuthenticationFailed("The API key is not valid.")
         key_hash = hash_key(authorization[7:].strip())
         cached = self._cache.get(key_hash)
         now = time.monotonic()

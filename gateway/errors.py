@@ -6,13 +6,13 @@ with the class's HTTP status. Anything else is a bug and becomes a 500 without d
     GatewayError
      ├── InvalidRequest (400)          ├── IdempotencyKeyMissing (400)
      ├── RequestTooLarge (413)         ├── IdempotencyKeyReused (409)
-     ├── InvalidAmount (400)           ├── IdempotencyKeyInUse (409)
-     ├── UnsupportedCurrency (400)     ├── DuplicateMerchantReference (409)
-     ├── InvalidPaymentCode (400)      ├── QuoteExpired (409), QuoteMismatch (409)
-     ├── AuthenticationFailed (401)    ├── NoRoute (422)
-     ├── Forbidden (403)               ├── PartnerUnavailable (503)
-     └── NotFound (404)                ├── RateUnavailable (503)
-                                       ├── RefundExceedsPayment (409), PaymentNotRefundable (409)
+     ├── UnsupportedMediaType (415)    ├── IdempotencyKeyInUse (409)
+     ├── InvalidAmount (400)           ├── DuplicateMerchantReference (409)
+     ├── UnsupportedCurrency (400)     ├── QuoteExpired (409), QuoteMismatch (409)
+     ├── InvalidPaymentCode (400)      ├── NoRoute (422)
+     ├── AuthenticationFailed (401)    ├── PartnerUnavailable (503)
+     ├── Forbidden (403)               ├── RateUnavailable (503)
+     └── NotFound (404)                ├── RefundExceedsPayment (409), PaymentNotRefundable (409)
                                        ├── PaymentNotCancellable (409), CancelWindowExceeded (409)
                                        └── BatchNotClosed (409)
 """
@@ -45,6 +45,7 @@ __all__ = [
     "RefundExceedsPayment",
     "RequestTooLarge",
     "UnsupportedCurrency",
+    "UnsupportedMediaType",
     "WebhookNotConfigured",
 ]
 
@@ -83,6 +84,10 @@ class InvalidRequest(GatewayError):
 
 class RequestTooLarge(GatewayError):
     code, status = "request_too_large", 413
+
+
+class UnsupportedMediaType(GatewayError):
+    code, status = "unsupported_media_type", 415
 
 
 class InvalidAmount(GatewayError):

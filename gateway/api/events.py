@@ -16,10 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.parsing import parse_json, parse_limit
-from gateway.api.state import CONTEXT, KEYS, MAX_BODY
+from gateway.api.body import json_body
+from gateway.api.parsing import parse_empty, parse_limit
+from gateway.api.state import CONTEXT, KEYS
 from gateway.auth import Principal, Role
-from gateway.errors import InvalidRequest, NotFound, RequestTooLarge
+from gateway.errors import InvalidRequest, NotFound
 from gateway.events import EventType, event_view
 from gateway.services import idempotency
 from gateway.storage import events_repo
@@ -89,7 +90,8 @@ async def redeliver_event(request: web.Request) -> web.Response:
     principal = await _principal(request)
     principal.require(Role.POS, Role.OPERATOR)
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    body = await _empty_body(request)
+    body = await json_body(request, may_be_empty=True)
+    parse_empty(body)
     result = await redeliver(
         ctx,
         principal=principal,
@@ -99,15 +101,3 @@ async def redeliver_event(request: web.Request) -> web.Response:
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
     return _json(result.body, result.status, headers)
-
-
-async def _empty_body(request: web.Request) -> dict[str, Any]:
-    """`{}`; an empty body is read as `{}` too. Any field is unknown."""
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestTooLarge(f"The body is larger than {limit} bytes.")
-    raw = await request.read()
-    body = parse_json(raw) if raw.strip() else {}
-    for name in sorted(body):
-        raise InvalidRequest(f"Unknown field {name}.", param=name)
-    return body

@@ -3,16 +3,18 @@ requests (`Gateway-Signature`, API.md Authentication)."""
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.api.body import raw_body
+from gateway.api.parsing import check_url_text
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from gateway.ids import new_id
-from gateway.views import dumps
 from gateway.webhooks.signing import SIGNATURE_HEADER
 
 __all__ = ["PARTNER_SECONDS", "error_response", "middlewares"]
@@ -31,7 +33,9 @@ def error_response(exc: GatewayError) -> web.Response:
         headers["Retry-After"] = str(exc.retry_after)
     return web.Response(
         status=exc.status,
-        text=dumps(exc.to_json()),
+        # ASCII with escapes: an error may quote what the client sent, which may not be
+        # encodable as UTF-8; this rendering cannot fail.
+        text=json.dumps(exc.to_json(), separators=(",", ":"), ensure_ascii=True),
         content_type="application/json",
         headers=headers,
     )
@@ -53,8 +57,12 @@ async def _request_context(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPNotFound:
         response = error_response(NotFound(f"No such resource: {request.path}."))
     except web.HTTPMethodNotAllowed as exc:
-        response = error_response(InvalidRequest(f"{request.method} is not allowed here."))
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        response = error_response(
+            InvalidRequest(f"{request.method} is not allowed here; allowed: {allowed}.")
+        )
         response.set_status(exc.status)
+        response.headers["Allow"] = allowed
     except web.HTTPException as exc:
         response = error_response(InvalidRequest(exc.reason))
         response.set_status(exc.status)
@@ -64,7 +72,7 @@ async def _request_context(request: web.Request, handler: Handler) -> web.Stream
         )
         response = web.Response(
             status=500,
-            text=dumps({"error": {"code": "internal_error", "message": "Internal error."}}),
+            text='{"error":{"code":"internal_error","message":"Internal error."}}',
             content_type="application/json",
         )
     response.headers["Request-Id"] = request_id
@@ -74,6 +82,18 @@ async def _request_context(request: web.Request, handler: Handler) -> web.Stream
         f"gateway;dur={total_ms - partner_ms:.3f}, partner;dur={partner_ms:.3f}"
     )
     return response
+
+
+@web.middleware
+async def _safe_url(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse control characters and unpaired surrogates in path segments and the query before
+    any handler reads them (PostgreSQL refuses NUL in text; nothing of ours has them)."""
+    for name, value in request.match_info.items():
+        check_url_text(value, name)
+    for name, value in request.query.items():
+        check_url_text(name, None, where="A query parameter's name")
+        check_url_text(value, name)
+    return await handler(request)
 
 
 @web.middleware
@@ -100,18 +120,11 @@ async def _signed_requests(request: web.Request, handler: Handler) -> web.Stream
         request.headers.get(SIGNATURE_HEADER),
         method=request.method,
         target=request.raw_path,
-        read_body=lambda: _raw_body(request),
+        read_body=lambda: raw_body(request),
         now=ctx.clock.now(),
         tolerance=ctx.settings.durations.signature_tolerance,
     )
     return await handler(request)
 
 
-async def _raw_body(request: web.Request) -> bytes:
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestTooLarge(f"The body is larger than {limit} bytes.")
-    return await request.read()
-
-
-middlewares = [_request_context, _signed_requests]
+middlewares = [_request_context, _safe_url, _signed_requests]

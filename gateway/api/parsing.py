@@ -3,6 +3,12 @@
 JSON numbers with a fraction or an exponent are read as `Decimal`, never float, so `12.5` or
 `1e3` in an amount is reported as `invalid_amount` rather than silently truncated. Duplicate keys
 are refused: two readers of the same body must never see different requests.
+
+Hostile text is refused here, before anything is written or sent, because everything after
+parsing assumes it can store, sign and render what it was given: a string with an unpaired
+surrogate (valid JSON, `"\\udfff"`) cannot be encoded as UTF-8, and PostgreSQL refuses NUL in
+text. Nesting is capped at `MAX_DEPTH`, and integers of more than `_MAX_DIGITS` digits are never
+converted (Python refuses to print ints past 4,300 digits, and nothing we take is that large).
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from gateway.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
 from gateway.services.payments import CreatePayment
 
 __all__ = [
+    "MAX_DEPTH",
+    "check_text",
+    "check_url_text",
     "parse_create_payment",
     "parse_create_quote",
     "parse_create_refund",
@@ -29,6 +38,70 @@ __all__ = [
 
 _IDENTIFIER = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
 _METADATA_KEYS = 20
+MAX_DEPTH = 32
+_MAX_DIGITS = 20  # 10^13 is the largest amount; a longer integer is refused, never converted
+_UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+_UNSAFE_URL_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits only: str.isdigit() also takes '²' and '١'
+
+
+class _Oversized:
+    """An integer literal too long to be any value we accept; its field refuses it by type."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text)
+
+    def __str__(self) -> str:  # the request hash's `default=str`
+        return f"<integer of {self.digits} digits>"
+
+
+def _parse_int(text: str) -> int | _Oversized:
+    return int(text) if len(text) <= _MAX_DIGITS else _Oversized(text)
+
+
+def check_text(value: str, param: str | None, *, where: str | None = None) -> str:
+    """`value` unless it holds NUL or an unpaired surrogate (not encodable as UTF-8)."""
+    found = _UNSAFE_TEXT.search(value)
+    if found is None:
+        return value
+    what = "a NUL character" if found.group() == "\x00" else "an unpaired surrogate"
+    raise InvalidRequest(
+        f"{where or param or 'The request'} holds {what}: text must be valid Unicode without NUL.",
+        param=param,
+    )
+
+
+def check_url_text(value: str, param: str | None, *, where: str | None = None) -> str:
+    """A path segment or query value: no control characters either (no id or filter has any)."""
+    if _UNSAFE_URL_TEXT.search(value) is None:
+        return value
+    raise InvalidRequest(
+        f"{where or param or 'The URL'} holds a control character or is not valid Unicode.",
+        param=param,
+    )
+
+
+def _check_tree(value: Any, param: str, depth: int) -> None:
+    """Depth and text of every key and string of a parsed body (small: at most 64 KiB)."""
+    if isinstance(value, str):
+        check_text(value, param or None)
+        return
+    if not isinstance(value, dict | list):
+        return
+    if depth > MAX_DEPTH:
+        raise InvalidRequest(
+            f"The body is nested deeper than {MAX_DEPTH} levels.", param=param or None
+        )
+    prefix = f"{param}." if param else ""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, param or None, where=f"A key of {param or 'the body'}")
+            _check_tree(item, prefix + key, depth + 1)
+    else:
+        for index, item in enumerate(value):
+            _check_tree(item, f"{prefix}{index}", depth + 1)
 
 
 def _reject_constant(name: str) -> Any:
@@ -49,13 +122,17 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         body = json.loads(
             raw.decode("utf-8"),
             parse_float=Decimal,
+            parse_int=_parse_int,
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicates,
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidRequest(f"The body is not valid JSON: {exc}.") from exc
+    except RecursionError:
+        raise InvalidRequest(f"The body is nested deeper than {MAX_DEPTH} levels.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
+    _check_tree(body, "", 1)
     return body
 
 
@@ -92,6 +169,10 @@ def parse_money(obj: Any, param: str) -> fx.Money:
             f"{code!r} is not a supported payment currency.", param=f"{param}.currency"
         ) from exc
     value = money["value"]
+    if isinstance(value, _Oversized):
+        raise InvalidAmount(
+            f"{param}.value must be between 1 and 10^13 minor units.", param=f"{param}.value"
+        )
     if type(value) is not int:
         raise InvalidAmount(
             f"{param}.value must be an integer count of minor units.", param=f"{param}.value"
@@ -133,9 +214,8 @@ def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
         )
     if not isinstance(method["code"], str):
         raise InvalidRequest("payment_method.code must be a string.", param="payment_method.code")
-    quote_id = fields.get("quote_id")
-    if quote_id is not None and not isinstance(quote_id, str):
-        raise InvalidRequest("quote_id must be a string.", param="quote_id")
+    # Absent means "quote on the spot"; `null` is not a quote id (the schema types it string).
+    quote_id = _identifier(fields["quote_id"], "quote_id") if "quote_id" in fields else None
     return CreatePayment(
         merchant_reference=_identifier(fields["merchant_reference"], "merchant_reference"),
         amount=parse_money(fields["amount"], "amount"),
@@ -171,6 +251,6 @@ def parse_create_quote(body: dict[str, Any]) -> tuple[fx.Money, str]:
 
 def parse_limit(query: Mapping[str, str]) -> tuple[int, str | None]:
     raw = query.get("limit", "10")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= 100:
         raise InvalidRequest("limit must be an integer from 1 to 100.", param="limit")
     return int(raw), query.get("starting_after")

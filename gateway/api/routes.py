@@ -8,18 +8,18 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway.api.body import json_body
 from gateway.api.middlewares import PARTNER_SECONDS
 from gateway.api.parsing import (
     parse_create_payment,
     parse_create_quote,
     parse_create_refund,
     parse_empty,
-    parse_json,
     parse_limit,
 )
-from gateway.api.state import CONTEXT, KEYS, MAX_BODY
+from gateway.api.state import CONTEXT, KEYS
 from gateway.auth import Principal, Role
-from gateway.errors import InvalidRequest, NotFound, RequestTooLarge
+from gateway.errors import InvalidRequest, NotFound
 from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.services import cancels, idempotency, payments, quotes, refunds
 from gateway.storage import lifecycle
@@ -44,13 +44,6 @@ def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 async def _principal(request: web.Request) -> Principal:
     return await request.app[KEYS].authenticate(request.headers.get("Authorization"))
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise RequestTooLarge(f"The body is larger than {limit} bytes.")
-    return parse_json(await request.read())
 
 
 @routes.get("/healthz")
@@ -103,11 +96,11 @@ class _Post:
     digest: str
 
 
-async def _idempotent_post(request: web.Request) -> _Post:
+async def _idempotent_post(request: web.Request, *, may_be_empty: bool = False) -> _Post:
     principal = await _principal(request)
     merchant = principal.merchant_for_writes()
     key = idempotency.check_key(request.headers.get("Idempotency-Key"))
-    body = await _body(request)
+    body = await json_body(request, may_be_empty=may_be_empty)
     digest = idempotency.request_hash(request.app[CONTEXT], request.method, request.path, body)
     return _Post(merchant, key, body, digest)
 
@@ -196,7 +189,7 @@ async def _readable_payment(request: web.Request) -> dict[str, Any]:
 @routes.post("/v1/payments/{payment_id}/cancel")
 async def cancel_payment(request: web.Request) -> web.Response:
     started = asyncio.get_running_loop().time()
-    post = await _idempotent_post(request)
+    post = await _idempotent_post(request, may_be_empty=True)
     parse_empty(post.body)
     result = await cancels.cancel_payment(
         request.app[CONTEXT],

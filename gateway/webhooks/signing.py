@@ -19,6 +19,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -43,6 +44,7 @@ DEFAULT_TOLERANCE = timedelta(seconds=300)
 _MAX_HEADER = 2048  # room for a timestamp and a handful of signatures
 _MAX_SIGNATURES = 8
 _HEX = frozenset("0123456789abcdef")
+_TIMESTAMP = re.compile("[0-9]{1,12}")
 
 
 class SignatureProblem(enum.StrEnum):
@@ -113,7 +115,9 @@ def parse_signature_header(header: str) -> tuple[int, list[str]]:
             if len(value) != 64 or not _HEX.issuperset(value):
                 raise _malformed()
             signatures.append(value)
-    if len(timestamps) != 1 or not timestamps[0].isascii() or not timestamps[0].isdigit():
+    # At most 12 ASCII digits: unix seconds until the year 33658, and never an int that
+    # overflows the float the clock comparison needs.
+    if len(timestamps) != 1 or not _TIMESTAMP.fullmatch(timestamps[0]):
         raise _malformed()
     if not 1 <= len(signatures) <= _MAX_SIGNATURES:
         raise _malformed()
