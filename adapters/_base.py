@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -223,6 +224,10 @@ class RefundInquiryRequest:
     payer_amount: Money
 
 
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_PARTNER_TEXT = (("partner_code", 64), ("partner_reference", 128), ("message", 500))
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outcome:
     """The adapter's verdict on one partner call."""
@@ -237,6 +242,14 @@ class Outcome:
     not_found: bool = False
     in_process: bool = False
     http_status: int | None = None
+
+    def __post_init__(self) -> None:
+        # The partner's text is stored and shown after the call, when nothing may fail: control
+        # characters (PostgreSQL refuses NUL) become U+FFFD and lengths fit their columns.
+        for name, limit in _PARTNER_TEXT:
+            value = getattr(self, name)
+            if value is not None and (len(value) > limit or _CONTROL.search(value)):
+                object.__setattr__(self, name, _CONTROL.sub("\ufffd", value[:limit]))
 
     @classmethod
     def succeeded(

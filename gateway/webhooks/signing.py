@@ -69,8 +69,11 @@ def webhook_content(timestamp: int, body: bytes) -> bytes:
 
 
 def request_content(timestamp: int, method: str, target: str, body: bytes) -> bytes:
-    """What a merchant request's signature covers: `"<t>.<METHOD> <request-target>." + body`."""
-    return f"{timestamp}.{method.upper()} {target}.".encode() + body
+    """What a merchant request's signature covers: `"<t>.<METHOD> <request-target>." + body`.
+
+    `surrogateescape` gives back the bytes the client sent where aiohttp could not decode them
+    as UTF-8, so a hostile request line is compared (and refused), never a crash."""
+    return f"{timestamp}.{method.upper()} {target}.".encode("utf-8", "surrogateescape") + body
 
 
 def compute_signature(secret: str, content: bytes) -> str:

@@ -282,3 +282,12 @@ def test_build_refuses_bad_settings(
             timeouts=timeouts,
             clock=FixedClock(),
         )
+
+
+async def test_partner_text_is_made_storable(partner: Partner, http: httpx.AsyncClient) -> None:
+    """A NUL (PostgreSQL refuses it) or an over-long reference in a signed answer must not
+    make the charge it reports unstorable: the outcome keeps a cleaned, column-sized copy."""
+    partner.reply = lambda request: answer(200, {**PAYMENT, "id": "wr\x00" + "p" * 300})
+    outcome = await make(http).pay(pay_request())
+    assert outcome.status is OutcomeStatus.SUCCEEDED, outcome
+    assert outcome.partner_reference == "wr\ufffd" + "p" * 125
