@@ -20,7 +20,9 @@ def money(currency: str, value: int) -> dict[str, Any]:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON in ASCII (non-ASCII `\\u`-escaped): every str renders, so an answer built
+    after a partner call cannot fail on text, whatever a row holds."""
+    return json.dumps(obj, separators=(",", ":"))
 
 
 def payment_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@ requests (`Gateway-Signature`, API.md Authentication)."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -15,6 +14,7 @@ from gateway.api.parsing import check_url_text
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from gateway.ids import new_id
+from gateway.views import dumps
 from gateway.webhooks.signing import SIGNATURE_HEADER
 
 __all__ = ["PARTNER_SECONDS", "error_response", "middlewares"]
@@ -33,9 +33,7 @@ def error_response(exc: GatewayError) -> web.Response:
         headers["Retry-After"] = str(exc.retry_after)
     return web.Response(
         status=exc.status,
-        # ASCII with escapes: an error may quote what the client sent, which may not be
-        # encodable as UTF-8; this rendering cannot fail.
-        text=json.dumps(exc.to_json(), separators=(",", ":"), ensure_ascii=True),
+        text=dumps(exc.to_json()),  # ASCII: quoting what the client sent cannot fail
         content_type="application/json",
         headers=headers,
     )
