@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 import fx
 from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
@@ -173,6 +174,26 @@ def _quiet_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
+class _MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request its parser refuses at ERROR with a traceback that quotes the bad
+    line, an `Authorization` header included: anyone could flood the log and write API keys
+    into it. Such a request is answered `400` by aiohttp; one short warning is logged instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.msg, record.args = (
+                "refused a malformed HTTP request: %s",
+                (type(error).__name__,),
+            )
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_MALFORMED_REQUESTS = _MalformedRequestFilter()
+
+
 def create_app(
     settings: Settings,
     *,
@@ -181,6 +202,7 @@ def create_app(
 ) -> web.Application:
     """The merchant API as an aiohttp application; resources open and close with it."""
     app = web.Application(middlewares=middlewares, client_max_size=settings.server.max_body_bytes)
+    logging.getLogger("aiohttp.server").addFilter(_MALFORMED_REQUESTS)  # a set: added once
     app[MAX_BODY] = settings.server.max_body_bytes
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from gateway.api.body import raw_body
-from gateway.api.parsing import check_url_text
+from gateway.api.parsing import check_query, check_url_text
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
 from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
 from gateway.ids import new_id
@@ -88,9 +88,8 @@ async def _safe_url(request: web.Request, handler: Handler) -> web.StreamRespons
     any handler reads them (PostgreSQL refuses NUL in text; nothing of ours has them)."""
     for name, value in request.match_info.items():
         check_url_text(value, name)
-    for name, value in request.query.items():
-        check_url_text(name, None, where="A query parameter's name")
-        check_url_text(value, name)
+    if request.query_string:
+        check_query(request.rel_url.raw_query_string)
     return await handler(request)
 
 

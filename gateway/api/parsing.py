@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 import fx
 from adapters import PaymentCode
@@ -26,6 +27,7 @@ from gateway.services.payments import CreatePayment
 
 __all__ = [
     "MAX_DEPTH",
+    "check_query",
     "check_text",
     "check_url_text",
     "parse_create_payment",
@@ -40,25 +42,38 @@ _IDENTIFIER = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
 _METADATA_KEYS = 20
 MAX_DEPTH = 32
 _MAX_DIGITS = 20  # 10^13 is the largest amount; a longer integer is refused, never converted
+_MAX_DECIMAL = 40
 _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
 _UNSAFE_URL_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits only: str.isdigit() also takes '²' and '١'
 
 
 class _Oversized:
-    """An integer literal too long to be any value we accept; its field refuses it by type."""
+    """A number literal too long (or too far out of range) to be any value we accept; its
+    field refuses it by type. Never converted, so no conversion limit is ever hit."""
 
-    __slots__ = ("digits",)
+    __slots__ = ("length",)
 
     def __init__(self, text: str) -> None:
-        self.digits = len(text)
+        self.length = len(text)
 
-    def __str__(self) -> str:  # the request hash's `default=str`
-        return f"<integer of {self.digits} digits>"
+    def __repr__(self) -> str:  # the request hash's `default=str` and any message quoting it
+        return f"<a number of {self.length} characters>"
+
+    __str__ = __repr__
 
 
 def _parse_int(text: str) -> int | _Oversized:
     return int(text) if len(text) <= _MAX_DIGITS else _Oversized(text)
+
+
+def _parse_decimal(text: str) -> Decimal | _Oversized:
+    if len(text) > _MAX_DECIMAL:
+        return _Oversized(text)
+    try:
+        return Decimal(text)
+    except InvalidOperation:  # an exponent past Decimal's range: 1e-9999999999999999999
+        return _Oversized(text)
 
 
 def check_text(value: str, param: str | None, *, where: str | None = None) -> str:
@@ -81,6 +96,29 @@ def check_url_text(value: str, param: str | None, *, where: str | None = None) -
         f"{where or param or 'The URL'} holds a control character or is not valid Unicode.",
         param=param,
     )
+
+
+def check_query(raw: str) -> None:
+    """Every name and value of a raw query string decodes as UTF-8 and holds no control
+    character. Checked on the raw string: the parsed query has already turned undecodable
+    escapes (`%FF`) into U+FFFD, which would pass as a filter that matches nothing."""
+    for pair in raw.split("&"):
+        name, _, value = pair.partition("=")
+        decoded_name = _url_decoded(name)
+        if decoded_name is None:
+            raise InvalidRequest("A query parameter's name is not valid UTF-8.")
+        check_url_text(decoded_name, None, where="A query parameter's name")
+        decoded_value = _url_decoded(value)
+        if decoded_value is None:
+            raise InvalidRequest(f"{decoded_name} is not valid UTF-8.", param=decoded_name)
+        check_url_text(decoded_value, decoded_name)
+
+
+def _url_decoded(text: str) -> str | None:
+    try:
+        return unquote_to_bytes(text.replace("+", " ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _check_tree(value: Any, param: str, depth: int) -> None:
@@ -121,7 +159,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     try:
         body = json.loads(
             raw.decode("utf-8"),
-            parse_float=Decimal,
+            parse_float=_parse_decimal,
             parse_int=_parse_int,
             parse_constant=_reject_constant,
             object_pairs_hook=_no_duplicates,
@@ -162,6 +200,10 @@ def _identifier(value: Any, param: str) -> str:
 def parse_money(obj: Any, param: str) -> fx.Money:
     money = _fields(obj, required={"currency", "value"}, optional=set(), where=param)
     code = money["currency"]
+    if not isinstance(code, str):
+        raise InvalidRequest(
+            f"{param}.currency must be a string (an ISO 4217 code).", param=f"{param}.currency"
+        )
     try:
         currency = fx.get_currency(code)
     except fx.UnsupportedCurrency as exc:
