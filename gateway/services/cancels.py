@@ -23,12 +23,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters import CancelRequest, Delivery, InquiryRequest, Outcome, OutcomeStatus
 from fx import Money, get_currency
 from gateway.context import Context
-from gateway.errors import CancelWindowExceeded, NotFound, PaymentNotCancellable
+from gateway.errors import CancelWindowExceeded, GatewayError, NotFound, PaymentNotCancellable
 from gateway.ids import new_id
 from gateway.services import idempotency
 from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.services.finality import book_payment, reverse_payment
-from gateway.services.payments import Response, outcome_changes
+from gateway.services.finality import book_payment, payment_body, reverse_payment
+from gateway.services.payments import Response, gateway_error_note, hand_over, outcome_changes
 from gateway.services.refunds import drive_refund
 from gateway.storage import lifecycle
 from gateway.storage import repository as repo
@@ -88,19 +88,41 @@ async def cancel_payment(
     payment, leased = marked
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
-    if leased:
-        payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
-    status = 200 if payment["status"] == PaymentStatus.CANCELLED else 202
-    body = dumps(payment_view(payment))
+    try:
+        if leased:
+            payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
+        status = 200 if payment["status"] == PaymentStatus.CANCELLED else 202
+        body = dumps(payment_view(payment))
 
-    async def store_answer(conn: AsyncConnection) -> None:
-        await lifecycle.complete_answer(conn, merchant["id"], resource, status, body)
+        async def store_answer(conn: AsyncConnection) -> None:
+            await lifecycle.complete_answer(conn, merchant["id"], resource, status, body)
 
-    await ctx.writer.run(store_answer)
-    if status == 202:
-        ctx.kick(payment_id)
-    log.info("payment %s: cancel %s", payment_id, "confirmed" if status == 200 else "pending")
-    return Response(status, body, partner_seconds=loop.time() - partner_started)
+        await ctx.writer.run(store_answer)
+        if status == 202:
+            ctx.kick(payment_id)
+        log.info("payment %s: cancel %s", payment_id, "confirmed" if status == 200 else "pending")
+        return Response(status, body, partner_seconds=loop.time() - partner_started)
+    except GatewayError:
+        raise
+    except Exception as exc:
+        # The cancel is marked pending (irrevocable): the resolver carries it on, and its final
+        # commit completes this request's key. Our lease, if we took it, is freed at once.
+        stored = await hand_over(
+            ctx,
+            f"cancel of payment {payment_id}",
+            payment_id,
+            exc,
+            repo.hand_over_payment(
+                payment_id=payment_id,
+                owner=ctx.owner,
+                note=f"{gateway_error_note(exc)} on cancel",
+                now=ctx.clock.now(),
+                release=leased,
+            ),
+        )
+        row = stored if stored is not None else payment
+        status = 200 if row["status"] == PaymentStatus.CANCELLED else 202
+        return Response(status, payment_body(row), partner_seconds=loop.time() - partner_started)
 
 
 async def drive_cancel(
@@ -250,7 +272,8 @@ def _cancelled(
                 "merchant_business_date": payment["merchant_business_date"],
                 "partner_business_date": payment["partner_business_date"],
             }
-        write.answer = (200, dumps(payment_view({**payment, **booked.changes})))
+        # Rendered so that it cannot stop the final state (the resolver writes it too).
+        write.answer = (200, payment_body({**payment, **booked.changes}))
         return write
 
     return decide

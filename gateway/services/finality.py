@@ -8,6 +8,8 @@ as the state change (`storage/repository.py` inserts them only if the write hold
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Callable
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Any
@@ -20,7 +22,7 @@ from gateway.context import Context
 from gateway.events import EventType, event_row
 from gateway.routing import partner_fee
 from gateway.storage.repository import PaymentStatus, Rows
-from gateway.views import payment_view, refund_view
+from gateway.views import dumps, money, payment_view, refund_view
 
 __all__ = [
     "Booked",
@@ -28,8 +30,12 @@ __all__ = [
     "book_refund",
     "booking_dates",
     "parse_cutoff",
+    "payment_body",
+    "refund_body",
     "reverse_payment",
 ]
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,6 +59,66 @@ def booking_dates(
     )
     partner_day = business_date(now, partner.zone, partner.cutoff)
     return merchant_day.isoformat(), partner_day.isoformat()
+
+
+# --- rendering that cannot stop a final state -----------------------------------------------------
+#
+# The resolver is the last one to finish a payment: if a row cannot be rendered (a bug in a view:
+# `dumps` itself renders any str), the final state must still commit. Its event and stored answer
+# then carry a minimal view made only of the gateway's own fields, and the failure is logged.
+
+
+def _minimal_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    view: dict[str, Any] = {"id": row["id"], "object": kind}
+    if kind == "refund":
+        view["payment_id"] = row["payment_id"]
+    else:
+        view["merchant_reference"] = row["merchant_reference"]
+    view["status"] = row["status"]
+    view["amount"] = money(row["currency"], row["amount_value"])
+    view["payer_amount"] = money(row["payer_currency"], row["payer_value"])
+    code = row.get("failure_code")
+    view["failure"] = (
+        None if code is None else {"code": code, "message": row.get("failure_message") or ""}
+    )
+    return view
+
+
+def _body(view: Callable[[dict[str, Any]], dict[str, Any]], row: dict[str, Any], kind: str) -> str:
+    try:
+        return dumps(view(row))
+    except Exception:
+        log.exception("%s %s cannot be rendered; a minimal view stands in", kind, row["id"])
+        return dumps(_minimal_view(row, kind))
+
+
+def payment_body(row: dict[str, Any]) -> str:
+    """A payment's JSON for an answer the resolver or the safety net stores (minimal if the
+    full view fails)."""
+    return _body(payment_view, row, "payment")
+
+
+def refund_body(row: dict[str, Any]) -> str:
+    """A refund's JSON for an answer stored with its final state (minimal if the full view
+    fails)."""
+    return _body(refund_view, row, "refund")
+
+
+def _event(
+    event: EventType,
+    view: Callable[[dict[str, Any]], dict[str, Any]],
+    row: dict[str, Any],
+    kind: str,
+    now: datetime,
+) -> tuple[str, dict[str, Any]]:
+    try:
+        made = event_row(event, merchant_id=row["merchant_id"], data=view(row), now=now)
+    except Exception:
+        log.exception("%s %s cannot be rendered; its event carries a minimal view", kind, row["id"])
+        made = event_row(
+            event, merchant_id=row["merchant_id"], data=_minimal_view(row, kind), now=now
+        )
+    return ("events", made)
 
 
 def _journal_rows(journal: ledger.JournalEntry) -> Rows:
@@ -111,10 +177,7 @@ def book_payment(
         PaymentStatus.CANCELLED: EventType.PAYMENT_CANCELLED,
     }.get(status)
     if event is not None:
-        view = payment_view({**payment, **changes})
-        rows.append(
-            ("events", event_row(event, merchant_id=payment["merchant_id"], data=view, now=now))
-        )
+        rows.append(_event(event, payment_view, {**payment, **changes}, "payment", now))
     return Booked(changes, rows)
 
 
@@ -177,8 +240,5 @@ def book_refund(
             if status == PaymentStatus.SUCCEEDED
             else EventType.REFUND_FAILED
         )
-        view = refund_view({**refund, **changes})
-        rows.append(
-            ("events", event_row(event, merchant_id=refund["merchant_id"], data=view, now=now))
-        )
+        rows.append(_event(event, refund_view, {**refund, **changes}, "refund", now))
     return Booked(changes, rows)

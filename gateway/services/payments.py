@@ -13,13 +13,14 @@ eligible one. When the budget runs out the payment stays `processing` and the re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import fx
 from adapters import (
@@ -49,22 +50,26 @@ from gateway.routing import Route
 from gateway.services import idempotency
 from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.failures import failure_message
-from gateway.services.finality import book_payment
+from gateway.services.finality import book_payment, payment_body
 from gateway.services.quotes import price, quote_row
 from gateway.storage import repository as repo
 from gateway.storage.dating import Sides
 from gateway.storage.repository import (
+    GATEWAY_ERROR,
     DuplicateReference,
     IdempotencyConflict,
     IdempotencyReplay,
     PaymentStatus,
     Rows,
 )
+from gateway.storage.writer import Unit
 from gateway.views import dumps, payment_view
 
-__all__ = ["CreatePayment", "Response", "create_payment"]
+__all__ = ["CreatePayment", "Response", "create_payment", "gateway_error_note", "hand_over"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -201,9 +206,68 @@ async def create_payment(
     )
     driver = _PayDriver(ctx, payment, attempt, routes, request, deadline)
     partner_started = loop.time()
-    outcome = await driver.run()
-    partner_seconds = loop.time() - partner_started
-    return await _finish(ctx, payment, merchant, driver, outcome, key, spot_quote, partner_seconds)
+    try:
+        outcome = await driver.run()
+        partner_seconds = loop.time() - partner_started
+        return await _finish(
+            ctx, payment, merchant, driver, outcome, key, spot_quote, partner_seconds
+        )
+    except GatewayError:
+        raise
+    except Exception as exc:
+        # The partner may have charged: the payment goes to the resolver, which ends it and
+        # completes the key (still `in_progress` unless commit #2 happened) with the final answer.
+        # The POS gets the payment as stored: `processing` (the unknown-outcome answer) unless
+        # commit #2 went through.
+        stored = await hand_over(
+            ctx,
+            f"payment {payment_id}",
+            payment_id,
+            exc,
+            repo.hand_over_payment(
+                payment_id=payment_id,
+                owner=ctx.owner,
+                note=gateway_error_note(exc),
+                now=ctx.clock.now(),
+                counters={k: driver.attempt[k] for k in ("pay_calls", "inquiries")},
+            ),
+        )
+        row = stored if stored is not None else {**payment, "updated_at": ctx.clock.now()}
+        return Response(201, payment_body(row), partner_seconds=loop.time() - partner_started)
+
+
+def gateway_error_note(exc: BaseException) -> str:
+    return f"{GATEWAY_ERROR}: {type(exc).__name__}"
+
+
+async def hand_over(
+    ctx: Context, what: str, item_id: str, exc: Exception, unit: Unit[T]
+) -> T | None:
+    """The safety net for an unexpected error after a partner call (payments, refunds, cancels).
+
+    One alert line; `unit` notes the error and frees the lease with the item due now; the
+    resolver is kicked (`item_id`). If the write fails too, the lease's expiry hands the item to
+    the resolver all the same. Returns what `unit` returned (None if it failed)."""
+    log.error(
+        "ALERT %s after partner call on %s (%s); the resolver takes it over",
+        GATEWAY_ERROR,
+        what,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    stored: T | None = None
+    try:
+        stored = await ctx.writer.run(unit)
+    except Exception:
+        log.warning(
+            "%s: recording the %s failed too; the resolver takes it when the lease expires",
+            what,
+            GATEWAY_ERROR,
+            exc_info=True,
+        )
+    with contextlib.suppress(Exception):  # the sweep finds it anyway
+        ctx.kick(item_id)
+    return stored
 
 
 async def _prepare(
@@ -494,8 +558,8 @@ async def _finish(
             "lease_owner": None,
             "lease_expires_at": None,
         }
-    payment.update(changes)
-    payment["version"] += 1
+    # A new dict: the caller's stays the payment as committed, for the safety net.
+    payment = {**payment, **changes, "version": payment["version"] + 1}
     body = dumps(payment_view(payment))
     attempt_rows = [*driver.closed_attempts, _attempt_result(driver.attempt, outcome, now)]
     written = await ctx.writer.run(

@@ -28,6 +28,7 @@ from adapters import (
 )
 from gateway.context import Context
 from gateway.errors import (
+    GatewayError,
     InvalidAmount,
     NotFound,
     PaymentNotRefundable,
@@ -37,8 +38,8 @@ from gateway.ids import new_id
 from gateway.services import idempotency
 from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.failures import failure_message
-from gateway.services.finality import book_refund
-from gateway.services.payments import Response
+from gateway.services.finality import book_refund, refund_body
+from gateway.services.payments import Response, gateway_error_note, hand_over
 from gateway.storage import lifecycle
 from gateway.storage import repository as repo
 from gateway.storage.lifecycle import RefundRefused, RefundWrite
@@ -139,20 +140,44 @@ async def create_refund(
     attempt = attempts[-1]
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
-    outcome = await drive_refund(ctx, begun, payment, attempt, answer_deadline(ctx, started_at))
-    partner_seconds = loop.time() - partner_started
-    counters = {"refund_calls": begun["refund_calls"], "inquiries": begun["inquiries"]}
-    written = await ctx.writer.run(
-        settle_refund_outcome(ctx, begun["id"], merchant, outcome, answer=True, counters=counters)
-    )
-    if written is not None and outcome.is_final:
-        ctx.kick_webhooks()
-    final = written or await lifecycle.get_refund(ctx.db, refund_id)
-    assert final is not None
-    if final["status"] == PaymentStatus.PROCESSING:
-        ctx.kick(refund_id)  # the resolver tells refunds from payments by the id's prefix
-    log.info("refund %s of %s: %s", refund_id, payment_id, final["status"])
-    return Response(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
+    try:
+        outcome = await drive_refund(ctx, begun, payment, attempt, answer_deadline(ctx, started_at))
+        partner_seconds = loop.time() - partner_started
+        counters = {"refund_calls": begun["refund_calls"], "inquiries": begun["inquiries"]}
+        written = await ctx.writer.run(
+            settle_refund_outcome(
+                ctx, begun["id"], merchant, outcome, answer=True, counters=counters
+            )
+        )
+        if written is not None and outcome.is_final:
+            ctx.kick_webhooks()
+        final = written or await lifecycle.get_refund(ctx.db, refund_id)
+        assert final is not None
+        if final["status"] == PaymentStatus.PROCESSING:
+            ctx.kick(refund_id)  # the resolver tells refunds from payments by the id's prefix
+        log.info("refund %s of %s: %s", refund_id, payment_id, final["status"])
+        return Response(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
+    except GatewayError:
+        raise
+    except Exception as exc:
+        # The partner may have refunded: the resolver asks it (same request id), ends the
+        # refund and completes the key. The POS gets the refund as stored.
+        stored = await hand_over(
+            ctx,
+            f"refund {refund_id}",
+            refund_id,
+            exc,
+            lifecycle.hand_over_refund(
+                refund_id=refund_id,
+                payment_id=payment_id,
+                owner=ctx.owner,
+                note=f"{gateway_error_note(exc)} on refund {refund_id}",
+                now=ctx.clock.now(),
+                counters={k: begun[k] for k in ("refund_calls", "inquiries")},
+            ),
+        )
+        row = stored if stored is not None else {**begun, "updated_at": ctx.clock.now()}
+        return Response(201, refund_body(row), partner_seconds=loop.time() - partner_started)
 
 
 def _refuse(refused: RefundRefused, payment: dict[str, Any]) -> None:
@@ -265,7 +290,7 @@ def settle_refund_outcome(
         if not outcome.is_final:
             changes["next_action_at"] = retry_at or now
             final = {**refund, **changes}
-            return RefundWrite(changes, answer=(201, dumps(refund_view(final))) if answer else None)
+            return RefundWrite(changes, answer=(201, refund_body(final)) if answer else None)
         changes["next_action_at"] = None
         changes["partner_reference"] = outcome.partner_reference
         if outcome.status is OutcomeStatus.SUCCEEDED:
@@ -288,8 +313,7 @@ def settle_refund_outcome(
             }
         booked = book_refund(ctx, payment, refund, merchant, changes, now)
         final = {**refund, **booked.changes}
-        return RefundWrite(
-            booked.changes, payment_changes, booked.rows, (201, dumps(refund_view(final)))
-        )
+        # Rendered so that it cannot stop the final state (the resolver writes it too).
+        return RefundWrite(booked.changes, payment_changes, booked.rows, (201, refund_body(final)))
 
     return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)

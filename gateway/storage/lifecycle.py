@@ -24,6 +24,7 @@ from gateway.storage.repository import (
     attempts,
     claim_key,
     idempotency,
+    note_on_attempt,
     payments,
 )
 from gateway.storage.settlement_repo import is_closed
@@ -39,6 +40,7 @@ __all__ = [
     "claim_refund_lease",
     "complete_answer",
     "get_refund",
+    "hand_over_refund",
     "list_refunds",
     "mark_cancel",
     "open_cancel_refund",
@@ -245,6 +247,47 @@ def claim_refund_lease(
             .one()
         )
         return dict(row)
+
+    return unit
+
+
+def hand_over_refund(
+    *,
+    refund_id: str,
+    payment_id: str,
+    owner: str,
+    note: str,
+    now: datetime,
+    counters: dict[str, int],
+) -> Unit[dict[str, Any] | None]:
+    """After an unexpected error: note it on the payment's attempt, and free our lease on the
+    refund (with its call `counters`), due now, so the resolver takes it over at once. Returns
+    the refund as stored (a refund already final keeps its state)."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        await note_on_attempt(conn, payment_id, note)
+        await conn.execute(
+            sa.update(refunds)
+            .where(
+                refunds.c.id == refund_id,
+                refunds.c.lease_owner == owner,
+                refunds.c.status == PaymentStatus.PROCESSING,
+            )
+            .values(
+                **counters,
+                lease_owner=None,
+                lease_expires_at=None,
+                next_action_at=now,
+                updated_at=now,
+                version=refunds.c.version + 1,
+            )
+        )
+        row = (
+            (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)))
+            .mappings()
+            .first()
+        )
+        return dict(row) if row is not None else None
 
     return unit
 

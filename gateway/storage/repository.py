@@ -24,6 +24,7 @@ from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
 __all__ = [
+    "GATEWAY_ERROR",
     "DuplicateReference",
     "IdempotencyConflict",
     "IdempotencyReplay",
@@ -31,10 +32,13 @@ __all__ = [
     "Rows",
     "api_keys",
     "attempts",
+    "hand_over_payment",
     "idempotency",
     "merchants",
+    "note_on_attempt",
     "payments",
     "quotes",
+    "with_notes",
 ]
 
 merchants = metadata.tables["merchants"]
@@ -492,6 +496,87 @@ def discard_payment(
             )
         )
         return True
+
+    return unit
+
+
+# --- the safety net (see `services/payments.py`, `hand_over`) -------------------------------------
+
+GATEWAY_ERROR = "gateway_error"
+"""The head of an attempt note saying the gateway itself failed after a partner call."""
+
+
+def with_notes(previous: str | None, message: str) -> str:
+    """An attempt's new message, keeping the `gateway_error` notes that head its old one."""
+    notes = []
+    for part in (previous or "").split("; "):
+        if not part.startswith(GATEWAY_ERROR):
+            break
+        notes.append(part)
+    return "; ".join([*notes, message])[:500]
+
+
+async def note_on_attempt(
+    conn: AsyncConnection, payment_id: str, note: str, counters: dict[str, int] | None = None
+) -> None:
+    """Put `note` at the head of the payment's last attempt's message (the one that may have
+    charged), before what the partner said; and its call `counters`, if given."""
+    last = (
+        (
+            await conn.execute(
+                sa.select(attempts.c.id, attempts.c.message)
+                .where(attempts.c.payment_id == payment_id)
+                .order_by(attempts.c.seq.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if last is not None:
+        message = f"{note}; {last['message']}" if last["message"] else note
+        await conn.execute(
+            sa.update(attempts)
+            .where(attempts.c.id == last["id"])
+            .values(message=message[:500], **(counters or {}))
+        )
+
+
+def hand_over_payment(
+    *,
+    payment_id: str,
+    owner: str,
+    note: str,
+    now: datetime,
+    release: bool = True,
+    counters: dict[str, int] | None = None,
+) -> Unit[dict[str, Any] | None]:
+    """After an unexpected error: note it on the attempt, and (`release`) free our lease with the
+    payment due now, so the resolver takes it over at once. Returns the payment as stored.
+
+    Small on purpose: it may run on the heels of the failure it records. A payment already final
+    (or leased by someone else) keeps its state; only the note is added."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        await note_on_attempt(conn, payment_id, note, counters)
+        if release:
+            await conn.execute(
+                sa.update(payments)
+                .where(payments.c.id == payment_id, payments.c.lease_owner == owner)
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_action_at=now,
+                    updated_at=now,
+                    version=payments.c.version + 1,
+                )
+            )
+        row = (
+            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .first()
+        )
+        return dict(row) if row is not None else None
 
     return unit
 

@@ -27,13 +27,12 @@ from fx import Money, get_currency
 from gateway.context import Context
 from gateway.retry import full_jitter
 from gateway.services.cancels import drive_cancel
-from gateway.services.finality import book_payment
+from gateway.services.finality import book_payment, payment_body
 from gateway.services.payments import outcome_changes
 from gateway.services.refunds import drive_refund, settle_refund_outcome
 from gateway.storage import lifecycle
 from gateway.storage import repository as repo
 from gateway.storage.dating import Sides
-from gateway.views import dumps, payment_view
 
 __all__ = ["Resolver"]
 
@@ -262,7 +261,7 @@ class Resolver:
             "id": attempt["id"],
             "status": outcome.status.value,
             "partner_code": outcome.partner_code,
-            "message": outcome.message[:500],
+            "message": repo.with_notes(attempt.get("message"), outcome.message),
             "inquiries": attempt["inquiries"],
             "cancel_calls": attempt["cancel_calls"],
             "updated_at": changes["updated_at"],
@@ -274,12 +273,13 @@ class Resolver:
                 changes=changes,
                 attempt_changes=[attempt_row],
                 owner=ctx.owner,
-                # A crash lost the POS's answer: its retry with the same key gets this one.
+                # A crash (or the safety net) lost the POS's answer: its retry with the same key
+                # gets this one. Rendered so that it cannot stop the final state.
                 response=(
                     payment["merchant_id"],
                     payment["idempotency_key"],
                     201,
-                    dumps(payment_view(final)),
+                    payment_body(final),
                 ),
                 rows=booked.rows,
                 sides=Sides.of(payment),
