@@ -716,3 +716,28 @@ async def test_amount_outside_every_partners_limits_is_no_route(dirty: Gateway) 
     answers = [(a.status, a.error) for a in (quote, small, large)]
     assert answers == [(422, "no_route")] * 3, [quote.body, small.body, large.body]
     assert len(dirty.ledger().entries) == charged_before
+
+
+# --- a row stored before parsing refused such text still reads -------------------------------
+
+
+async def test_a_stored_unpaired_surrogate_still_reads(dirty: Gateway) -> None:
+    """At e0798dc a payment whose metadata held `"\\udfff"` was stored (JSON-escaped), and every
+    GET of it or of a list page holding it answered 500: its view could not be encoded."""
+    paid = await dirty.pay(code("28", "0000"), metadata={"note": "ok"})
+    assert paid.status == 201, paid.body
+    db = open_database(dirty.settings.database.url)
+    try:
+        async with db.writer.begin() as conn:
+            await conn.execute(
+                sa.update(repo.payments)
+                .where(repo.payments.c.id == paid.body["id"])
+                .values(metadata_json='{"note": "\\udfff"}')
+            )
+    finally:
+        await db.dispose()
+    one = await dirty.request("GET", f"/v1/payments/{paid.body['id']}")
+    page = await dirty.request("GET", "/v1/payments?limit=100")
+    assert (one.status, page.status) == (200, 200), (one.body, page.body)
+    assert one.body["metadata"] == {"note": "\udfff"}
+    assert paid.body["id"] in [p["id"] for p in page.body["data"]]
