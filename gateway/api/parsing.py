@@ -44,6 +44,7 @@ MAX_DEPTH = 32
 _MAX_DIGITS = 20  # 10^13 is the largest amount; a longer integer is refused, never converted
 _MAX_DECIMAL = 40
 _UNSAFE_TEXT = re.compile("[\x00\ud800-\udfff]")
+_SUSPECT_ESCAPE = re.compile(r"\\u(?:0000|[dD][89abcdefABCDEF])")
 _UNSAFE_URL_TEXT = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _LIMIT = re.compile("[0-9]{1,3}")  # ASCII digits only: str.isdigit() also takes '²' and '١'
 
@@ -157,8 +158,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def parse_json(raw: bytes) -> dict[str, Any]:
     try:
+        text = raw.decode("utf-8")
         body = json.loads(
-            raw.decode("utf-8"),
+            text,
             parse_float=_parse_decimal,
             parse_int=_parse_int,
             parse_constant=_reject_constant,
@@ -170,7 +172,10 @@ def parse_json(raw: bytes) -> dict[str, Any]:
         raise InvalidRequest(f"The body is nested deeper than {MAX_DEPTH} levels.") from None
     if not isinstance(body, dict):
         raise InvalidRequest("The body must be a JSON object.")
-    _check_tree(body, "", 1)
+    # Raw UTF-8 cannot hold a surrogate, and JSON cannot hold a raw NUL: both come only as
+    # `\\u` escapes, and depth needs that many brackets. Most bodies have neither: no walk.
+    if _SUSPECT_ESCAPE.search(text) or text.count("{") + text.count("[") > MAX_DEPTH:
+        _check_tree(body, "", 1)
     return body
 
 
