@@ -97,17 +97,18 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+_MAX_REFUND_REASON = 256
+
+
 def parse_time(text: str | None) -> datetime | None:
     """A partner timestamp as aware UTC, or None when absent, unreadable or without offset."""
     if not text:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-01:00 is past datetime's range
         return None
-    if moment.tzinfo is None:
-        return None
-    return moment.astimezone(UTC)
 
 
 def amount_to_wire(money: Money) -> wire.Amount:
@@ -173,7 +174,8 @@ def refund_body(request: RefundRequest) -> wire.RefundRequest:
         payment_id=payment_id,
         payment_request_id=None if payment_id else request.payment_partner_request_id,
         refund_amount=amount_to_wire(request.payer_amount),
-        refund_reason=request.reason or None,
+        # The protocol takes 256 characters; ours are up to 500, and only informative.
+        refund_reason=request.reason[:_MAX_REFUND_REASON] if request.reason else None,
     )
 
 

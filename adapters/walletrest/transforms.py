@@ -85,9 +85,9 @@ def parse_time(text: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-01:00 is past datetime's range
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 # --- requests --------------------------------------------------------------------------------

@@ -310,3 +310,10 @@ def test_not_found_needs_status_f() -> None:
     assert codes.is_not_found("F", "ORDER_NOT_EXIST")
     assert not codes.is_not_found("U", "ORDER_NOT_EXIST")
     assert not codes.is_not_found("F", "PROCESS_FAIL")
+
+
+def test_refund_body_cuts_the_reason_to_the_protocols_256_characters() -> None:
+    # Our API takes 500; the wire model refuses more than 256, which raised before sending.
+    request = dataclasses.replace(REFUND, reason="r" * 500)
+    body = json.loads(wire.encode(transforms.refund_body(request)))
+    assert body["refundReason"] == "r" * 256

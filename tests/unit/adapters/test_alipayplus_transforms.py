@@ -413,3 +413,8 @@ def test_cancel_outcomes() -> None:
     refused = transforms.cancel_outcome(cancel_response("F", "PARTNER_STATUS_ABNORMAL"), CANCEL)
     assert (refused.status, refused.delivery) == (OutcomeStatus.UNKNOWN, Delivery.NOT_SENT)
     assert_untrusted(transforms.cancel_outcome(wire.CancelResponse(), CANCEL), "no result")
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_parse_time_past_datetimes_range_is_unreadable(text: str) -> None:
+    assert transforms.parse_time(text) is None  # OverflowError at e0798dc

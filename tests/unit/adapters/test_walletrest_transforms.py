@@ -338,3 +338,8 @@ def test_refund_answers() -> None:
     assert transforms.refund_inquiry_outcome(404, raw(error("not_found")), inquiry).not_found
     found = transforms.refund_inquiry_outcome(200, raw(refund()), inquiry)
     assert found.status is OutcomeStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"])
+def test_parse_time_past_datetimes_range_is_unreadable(text: str) -> None:
+    assert transforms.parse_time(text) is None  # OverflowError at e0798dc
