@@ -16,6 +16,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 import fx
 from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
 from adapters._transport import new_http_client
+from gateway.adapter_guard import GuardedAdapter
 from gateway.api.events import routes as event_routes
 from gateway.api.middlewares import middlewares
 from gateway.api.reconciliations import routes as reconciliation_routes
@@ -85,7 +86,9 @@ def build_adapters(
     problems: list[ConfigProblem] = []
     for partner in settings.partners:
         try:
-            adapters[partner.id] = build_adapter(settings, partner, http=http, clock=clock, env=env)
+            adapters[partner.id] = GuardedAdapter(
+                build_adapter(settings, partner, http=http, clock=clock, env=env)
+            )
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
