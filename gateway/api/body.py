@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.api.parsing import parse_json
 from gateway.api.state import MAX_BODY
-from gateway.errors import RequestTooLarge, UnsupportedMediaType
+from gateway.errors import InvalidRequest, RequestTooLarge, UnsupportedMediaType
 
 __all__ = ["json_body", "raw_body"]
 
@@ -23,7 +23,12 @@ async def raw_body(request: web.Request) -> bytes:
     limit = request.app[MAX_BODY]
     if request.content_length is not None and request.content_length > limit:
         raise RequestTooLarge(f"The body is larger than {limit} bytes.")
-    return await request.read()
+    try:
+        return await request.read()
+    except web.RequestPayloadError as exc:  # e.g. `Content-Encoding: gzip` on bytes that are not
+        raise InvalidRequest(f"The body could not be read: {exc}.") from None
+    except ConnectionResetError:  # the client left mid-body: nobody to answer, nothing to log
+        raise InvalidRequest("The connection closed before the body arrived.") from None
 
 
 async def json_body(request: web.Request, *, may_be_empty: bool = False) -> dict[str, Any]:

@@ -86,12 +86,13 @@ async def cancel_payment(
         raise PaymentNotCancellable(marked.message)
     assert isinstance(marked, tuple)
     payment, leased = marked
+    own_lease = (ctx.owner, payment["lease_expires_at"]) if leased else None
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
     try:
         if leased:
             payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
-        status = 200 if payment["status"] == PaymentStatus.CANCELLED else 202
+        status = _cancel_status(payment)
         body = dumps(payment_view(payment))
 
         async def store_answer(conn: AsyncConnection) -> None:
@@ -105,24 +106,35 @@ async def cancel_payment(
     except GatewayError:
         raise
     except Exception as exc:
-        # The cancel is marked pending (irrevocable): the resolver carries it on, and its final
-        # commit completes this request's key. Our lease, if we took it, is freed at once.
-        stored = await hand_over(
-            ctx,
-            f"cancel of payment {payment_id}",
-            payment_id,
-            exc,
-            repo.hand_over_payment(
-                payment_id=payment_id,
-                owner=ctx.owner,
-                note=f"{gateway_error_note(exc)} on cancel",
-                now=ctx.clock.now(),
-                release=leased,
-            ),
+        # A pending cancel is irrevocable: the resolver carries it on, and its final commit
+        # completes this request's key. Our lease, if we took it, is freed at once. A cancel no
+        # longer pending has nobody to finish it: its answer is stored here.
+        hand = repo.hand_over_payment(
+            payment_id=payment_id,
+            lease=own_lease,
+            note=f"{gateway_error_note(exc)} on cancel",
+            now=ctx.clock.now(),
         )
-        row = stored if stored is not None else payment
-        status = 200 if row["status"] == PaymentStatus.CANCELLED else 202
-        return Response(status, payment_body(row), partner_seconds=loop.time() - partner_started)
+
+        async def hand_over_and_answer(conn: AsyncConnection) -> dict[str, Any] | None:
+            row = await hand(conn)
+            if row is not None and row["cancel_status"] != "pending":
+                await lifecycle.complete_answer(
+                    conn, merchant["id"], resource, _cancel_status(row), payment_body(row)
+                )
+            return row
+
+        _written, stored = await hand_over(
+            ctx, f"cancel of payment {payment_id}", payment_id, exc, hand_over_and_answer
+        )
+        row = stored or payment
+        return Response(
+            _cancel_status(row), payment_body(row), partner_seconds=loop.time() - partner_started
+        )
+
+
+def _cancel_status(payment: dict[str, Any]) -> int:
+    return 200 if payment["status"] == PaymentStatus.CANCELLED else 202
 
 
 async def drive_cancel(

@@ -219,20 +219,23 @@ async def create_payment(
         # completes the key (still `in_progress` unless commit #2 happened) with the final answer.
         # The POS gets the payment as stored: `processing` (the unknown-outcome answer) unless
         # commit #2 went through.
-        stored = await hand_over(
+        written, stored = await hand_over(
             ctx,
             f"payment {payment_id}",
             payment_id,
             exc,
             repo.hand_over_payment(
                 payment_id=payment_id,
-                owner=ctx.owner,
+                lease=(ctx.owner, payment["lease_expires_at"]),
                 note=gateway_error_note(exc),
                 now=ctx.clock.now(),
                 counters={k: driver.attempt[k] for k in ("pay_calls", "inquiries")},
             ),
         )
-        row = stored if stored is not None else {**payment, "updated_at": ctx.clock.now()}
+        if written and stored is None:
+            raise  # discarded: no partner took it, nothing was charged, nothing to resolve
+        # What is stored; if even the note could not be written, what we last committed.
+        row = stored or driver.committed or payment
         return Response(201, payment_body(row), partner_seconds=loop.time() - partner_started)
 
 
@@ -242,12 +245,12 @@ def gateway_error_note(exc: BaseException) -> str:
 
 async def hand_over(
     ctx: Context, what: str, item_id: str, exc: Exception, unit: Unit[T]
-) -> T | None:
+) -> tuple[bool, T | None]:
     """The safety net for an unexpected error after a partner call (payments, refunds, cancels).
 
     One alert line; `unit` notes the error and frees the lease with the item due now; the
     resolver is kicked (`item_id`). If the write fails too, the lease's expiry hands the item to
-    the resolver all the same. Returns what `unit` returned (None if it failed)."""
+    the resolver all the same. Returns whether `unit` was written, and what it returned."""
     log.error(
         "ALERT %s after partner call on %s (%s); the resolver takes it over",
         GATEWAY_ERROR,
@@ -255,7 +258,6 @@ async def hand_over(
         type(exc).__name__,
         exc_info=exc,
     )
-    stored: T | None = None
     try:
         stored = await ctx.writer.run(unit)
     except Exception:
@@ -265,9 +267,12 @@ async def hand_over(
             GATEWAY_ERROR,
             exc_info=True,
         )
+        stored, written = None, False
+    else:
+        written = True
     with contextlib.suppress(Exception):  # the sweep finds it anyway
         ctx.kick(item_id)
-    return stored
+    return written, stored
 
 
 async def _prepare(
@@ -377,6 +382,7 @@ class _PayDriver:
         self.request = request
         self.deadline = deadline
         self.all_refused = False
+        self.committed: dict[str, Any] | None = None  # the payment as commit #2 wrote it
 
     def _remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
@@ -573,6 +579,8 @@ async def _finish(
             sides=Sides.of(payment) if rows else None,
         )
     )
+    if written:
+        driver.committed = payment
     if written and rows and merchant.get("webhook_url"):
         # The commit wrote the outcome's event. Without a URL there is nothing to hurry: the
         # worker's next look marks it `no_endpoint` together with the others, in one write.

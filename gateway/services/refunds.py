@@ -162,7 +162,7 @@ async def create_refund(
     except Exception as exc:
         # The partner may have refunded: the resolver asks it (same request id), ends the
         # refund and completes the key. The POS gets the refund as stored.
-        stored = await hand_over(
+        _written, stored = await hand_over(
             ctx,
             f"refund {refund_id}",
             refund_id,
@@ -170,7 +170,7 @@ async def create_refund(
             lifecycle.hand_over_refund(
                 refund_id=refund_id,
                 payment_id=payment_id,
-                owner=ctx.owner,
+                lease=(ctx.owner, row["lease_expires_at"]),
                 note=f"{gateway_error_note(exc)} on refund {refund_id}",
                 now=ctx.clock.now(),
                 counters={k: begun[k] for k in ("refund_calls", "inquiries")},

@@ -255,22 +255,25 @@ def hand_over_refund(
     *,
     refund_id: str,
     payment_id: str,
-    owner: str,
+    lease: tuple[str, datetime],
     note: str,
     now: datetime,
     counters: dict[str, int],
 ) -> Unit[dict[str, Any] | None]:
-    """After an unexpected error: note it on the payment's attempt, and free our lease on the
-    refund (with its call `counters`), due now, so the resolver takes it over at once. Returns
-    the refund as stored (a refund already final keeps its state)."""
+    """After an unexpected error: note it on the payment's attempt, and free the request's own
+    `lease` (owner, expiry: exactly, see `hand_over_payment`) on the refund, with its call
+    `counters`, due now, so the resolver takes it over at once. Returns the refund as stored
+    (a refund already final keeps its state)."""
 
     async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
         await note_on_attempt(conn, payment_id, note)
+        owner, expires_at = lease
         await conn.execute(
             sa.update(refunds)
             .where(
                 refunds.c.id == refund_id,
                 refunds.c.lease_owner == owner,
+                refunds.c.lease_expires_at == expires_at,
                 refunds.c.status == PaymentStatus.PROCESSING,
             )
             .values(

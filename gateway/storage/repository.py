@@ -535,34 +535,45 @@ async def note_on_attempt(
     )
     if last is not None:
         message = f"{note}; {last['message']}" if last["message"] else note
+        # Counters only grow: a resolver that has already called more must not be undercounted.
+        grown = {
+            name: sa.case((attempts.c[name] < value, value), else_=attempts.c[name])
+            for name, value in (counters or {}).items()
+        }
         await conn.execute(
             sa.update(attempts)
             .where(attempts.c.id == last["id"])
-            .values(message=message[:500], **(counters or {}))
+            .values(message=message[:500], **grown)
         )
 
 
 def hand_over_payment(
     *,
     payment_id: str,
-    owner: str,
+    lease: tuple[str, datetime] | None,
     note: str,
     now: datetime,
-    release: bool = True,
     counters: dict[str, int] | None = None,
 ) -> Unit[dict[str, Any] | None]:
-    """After an unexpected error: note it on the attempt, and (`release`) free our lease with the
-    payment due now, so the resolver takes it over at once. Returns the payment as stored.
+    """After an unexpected error: note it on the attempt, and free the request's own `lease`
+    (owner, expiry) with the payment due now, so the resolver takes it over at once. Returns
+    the payment as stored (None: there is no such payment).
 
-    Small on purpose: it may run on the heels of the failure it records. A payment already final
-    (or leased by someone else) keeps its state; only the note is added."""
+    Small on purpose: it may run on the heels of the failure it records. The lease must match
+    exactly: the owner names a process, and this process's resolver may hold the payment by now
+    (a payment already final, or leased anew, keeps its state; only the note is added)."""
 
     async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
         await note_on_attempt(conn, payment_id, note, counters)
-        if release:
+        if lease is not None:
+            owner, expires_at = lease
             await conn.execute(
                 sa.update(payments)
-                .where(payments.c.id == payment_id, payments.c.lease_owner == owner)
+                .where(
+                    payments.c.id == payment_id,
+                    payments.c.lease_owner == owner,
+                    payments.c.lease_expires_at == expires_at,
+                )
                 .values(
                     lease_owner=None,
                     lease_expires_at=None,

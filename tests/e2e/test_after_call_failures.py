@@ -29,7 +29,9 @@ from typing import Any
 import pytest
 
 from adapters import mask_code
+from adapters.alipayplus.client import AlipayPlusAdapter
 from gateway.services.finality import book_payment, book_refund, reverse_payment
+from gateway.storage import lifecycle
 from gateway.storage.raw import RawTransaction
 from gateway.storage.repository import SettlePayment
 from gateway.views import payment_view, refund_view
@@ -332,3 +334,84 @@ async def test_a_failure_in_a_cancels_final_commit_still_cancels_once(
     assert (retry.status, retry.headers.get("Idempotent-Replayed")) == (200, "true"), retry
     assert retry.body == final, retry.body
     await assert_books_balance(gateway)
+
+
+async def test_a_second_cancels_lost_answer_is_still_stored(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Cancelling a payment already cancelled: nothing is pending, so no resolver will complete
+    the key. When storing the answer fails, the net stores it, and the retry replays it."""
+    caplog.set_level(logging.INFO, logger="gateway")
+    paid = await gateway.pay(code("28", APPROVE), 100_000)
+    payment_id = paid.body["id"]
+    first = await gateway.request(
+        "POST", f"/v1/payments/{payment_id}/cancel", json={}, idempotency_key=secrets.token_hex(8)
+    )
+    assert first.status == 200, first.body
+    fault = Fault()
+    monkeypatch.setattr(
+        f"{SERVICES}.cancels.lifecycle.complete_answer",
+        _failing_once(fault, lifecycle.complete_answer),
+    )
+    key = secrets.token_hex(12)
+
+    async def cancel() -> Answer:
+        return await gateway.request(
+            "POST", f"/v1/payments/{payment_id}/cancel", json={}, idempotency_key=key
+        )
+
+    answer = await cancel()
+    assert fault.fired == 1, "the failure was not injected"
+    assert answer.status == 200 and answer.body["status"] == "cancelled", answer.body
+    assert len(_alerts(caplog)) == 1, _alerts(caplog)
+    retry = await cancel()
+    assert (retry.status, retry.headers.get("Idempotent-Replayed")) == (200, "true"), retry.body
+
+
+def _failing_once(
+    fault: Fault, real: Callable[..., Awaitable[None]]
+) -> Callable[..., Awaitable[None]]:
+    async def failing(*args: Any, **kwargs: Any) -> None:
+        if fault.fire():
+            raise RuntimeError("injected: storing the answer fails")
+        await real(*args, **kwargs)
+
+    return failing
+
+
+async def test_an_adapter_that_raises_at_every_inquiry_still_ends_the_payment(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pay that times out (0091), then inquiries whose adapter raises every time (a bug, or a
+    signed answer it cannot read): each is an unknown outcome, so the schedule runs on to its
+    deadline and cancels. At e0798dc the resolver failed at every sweep, `processing` for good."""
+    caplog.set_level(logging.INFO, logger="gateway")
+
+    async def raising(self: AlipayPlusAdapter, request: Any) -> Any:
+        raise RuntimeError("injected: the adapter cannot read the answer")
+
+    monkeypatch.setattr(AlipayPlusAdapter, "inquire", raising)
+    key, reference = secrets.token_hex(12), f"AR-{secrets.token_hex(4)}"
+    wallet_code = code("28", "0091")
+    answer = await gateway.pay(wallet_code, 100_000, idempotency_key=key, reference=reference)
+    assert answer.status == 201 and answer.body["status"] == "processing", answer.body
+    durations = gateway.settings.durations
+    wait = (durations.inquiry_deadline + durations.cancel_deadline).total_seconds()
+    final = await gateway.wait_final(answer.body["id"], timeout=wait)
+    assert final["status"] == "failed", final
+    assert final["failure"]["code"] == "cancelled_after_timeout", final
+    [attempt] = await gateway.attempts(final["id"])
+    ledger = gateway.ledger(final["partner"])
+    assert ledger.reversals_for(attempt["partner_request_id"]) == ledger.charges_for(
+        attempt["partner_request_id"]
+    )
+    assert any("ALERT adapter th-siampay: inquire raised" in m for m in _messages(caplog))
+    # The answer (`processing`) was stored: a retry replays it, and never pays again.
+    retry = await gateway.pay(wallet_code, 100_000, idempotency_key=key, reference=reference)
+    assert retry.headers.get("Idempotent-Replayed") == "true", retry.body
+    assert retry.body == answer.body, retry.body
+    await assert_books_balance(gateway)
+
+
+def _messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records]
