@@ -364,6 +364,13 @@ CASES: list[Bad] = [
         raw=raw_payment(again='"merchant_reference":"R-RAW-2"'),
     ),
     raw_value_case("duplicate_nested_keys", '1,"value":125050', "invalid_request", None),
+    Bad(
+        "content_encoding_not_gzip",
+        400,
+        "invalid_request",
+        raw=raw_payment(),
+        headers={"Content-Encoding": "gzip"},
+    ),
     Bad("oversize", 413, "request_too_large", raw=raw_payment(reference=OVERSIZE_REFERENCE)),
     Bad(
         "oversize_chunked",
