@@ -106,7 +106,9 @@ class KeyStore:
         self._opened: dict[str, SecretSet] = {}  # sealed value -> its secrets
 
     async def authenticate(self, authorization: str | None) -> Principal:
-        if not authorization or not authorization.startswith("Bearer "):
+        scheme, _, token = (authorization or "").partition(" ")
+        # Auth schemes are case-insensitive (RFC 9110 11.1).
+        if authorization is None or scheme.lower() != "bearer":
             raise AuthenticationFailed("Send your API key as 'Authorization: Bearer <key>'.")
         # Our keys are short printable ASCII. Anything else (non-ASCII, bytes that are not
         # UTF-8, which aiohttp hands over as surrogates) is refused before it is hashed.
@@ -114,7 +116,7 @@ class KeyStore:
             authorization.isascii() and authorization.isprintable()
         ):
             raise AuthenticationFailed("The API key is not valid.")
-        key_hash = hash_key(authorization[7:].strip())
+        key_hash = hash_key(token.strip())
         cached = self._cache.get(key_hash)
         now = time.monotonic()
         if cached is not None and cached[0] > now:

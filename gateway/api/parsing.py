@@ -278,8 +278,8 @@ def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
 
 def parse_create_refund(body: dict[str, Any]) -> tuple[fx.Money, str | None]:
     fields = _fields(body, required={"amount"}, optional={"reason"})
-    reason = fields.get("reason")
-    if reason is not None and (not isinstance(reason, str) or not 1 <= len(reason) <= 500):
+    reason = fields.get("reason")  # absent: none; present (null included): a string
+    if "reason" in fields and (not isinstance(reason, str) or not 1 <= len(reason) <= 500):
         raise InvalidRequest("reason must be a string of 1 to 500 characters.", param="reason")
     return parse_money(fields["amount"], "amount"), reason
 

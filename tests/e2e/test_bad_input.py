@@ -748,3 +748,24 @@ async def test_a_stored_unpaired_surrogate_still_reads(dirty: Gateway) -> None:
     assert (one.status, page.status) == (200, 200), (one.body, page.body)
     assert one.body["metadata"] == {"note": "\udfff"}
     assert paid.body["id"] in [p["id"] for p in page.body["data"]]
+
+
+async def test_refund_reason_null_is_refused_and_bearer_is_case_insensitive(
+    dirty: Gateway,
+) -> None:
+    """`reason` is typed string: `null` is not "no reason" (it was a 201). The auth scheme's
+    case does not matter (RFC 9110), so `bearer <key>` authenticates."""
+    paid = await dirty.pay(code("28", "0000"))
+    assert paid.status == 201, paid.body
+    refund = await dirty.request(
+        "POST",
+        f"/v1/payments/{paid.body['id']}/refunds",
+        json={"amount": thb(100), "reason": None},
+        idempotency_key=secrets.token_hex(8),
+    )
+    assert (refund.status, refund.error) == (400, "invalid_request"), refund.body
+    assert refund.body["error"]["param"] == "reason"
+    lower = await dirty.request(
+        "GET", "/v1/payments", key=None, headers={"Authorization": f"bearer {dirty.keys['th_pos']}"}
+    )
+    assert lower.status == 200, lower.body
