@@ -21,6 +21,11 @@ _JSON_TYPE: Final = "application/json"
 _ALL_ROLES: Final = ["pos", "finance", "operator"]
 _IDENTIFIER: Final = "^[A-Za-z0-9._:/-]{1,64}$"
 _MAX_VALUE: Final = 10**13
+# Text a request may carry: no NUL (unpaired surrogates are refused too, but JSON Schema has no
+# way to say so); in a path or query no control character at all.
+_NO_NUL: Final = "^[^\\u0000]*$"
+_NO_CONTROL: Final = "^[^\\u0000-\\u001f\\u007f]*$"
+_DATE: Final = {"type": "string", "format": "date", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}
 
 
 class _Error(NamedTuple):
@@ -33,14 +38,28 @@ class _Error(NamedTuple):
 _ERRORS: Final[dict[str, _Error]] = {
     "invalid_request": _Error(
         400,
-        "Malformed JSON, unknown or missing field, wrong type, bad identifier charset, unknown "
-        "query parameter.",
+        "Malformed JSON, unknown or missing field, wrong type, bad identifier charset, `null` "
+        "for an optional field (leave it out instead), duplicate keys, `NaN`/`Infinity`, text "
+        "that is not valid Unicode (an unpaired surrogate) or holds NUL, JSON nested deeper "
+        "than 32 levels; an unknown or malformed query parameter; a control character or "
+        "invalid Unicode in a path segment or query parameter. `param` names the field.",
         {"message": "Unknown field amount.cents.", "param": "amount.cents"},
     ),
     "request_too_large": _Error(
         413,
         "The body is over the limit (default 64 KiB).",
         {"message": "The body is larger than 65536 bytes."},
+    ),
+    "unsupported_media_type": _Error(
+        415,
+        "A body that is not `Content-Type: application/json` (without `charset`, or with "
+        "`charset=utf-8`): form, XML, multipart, text, `charset=utf-16` or no Content-Type at "
+        "all. `param` is `Content-Type`. A cancel or a redelivery may send no body at all.",
+        {
+            "message": "Send the body as JSON in UTF-8: 'Content-Type: application/json' "
+            "(got 'text/plain').",
+            "param": "Content-Type",
+        },
     ),
     "invalid_amount": _Error(
         400,
@@ -201,6 +220,7 @@ _POST_ERRORS: Final = (
     "idempotency_key_reused",
     "idempotency_key_in_use",
     "request_too_large",
+    "unsupported_media_type",
     "invalid_request",
     "invalid_amount",
     "unsupported_currency",
@@ -212,16 +232,22 @@ tourists' home wallets (user-presented mode: the POS scans the wallet's code), o
 quote shown beforehand.
 
 Conventions
-- JSON bodies in UTF-8. Unknown JSON fields, duplicate keys, `NaN` and `Infinity` are
-  `invalid_request`; numbers with a fraction or exponent in `amount.value` are `invalid_amount`.
+- JSON bodies in UTF-8, sent as `Content-Type: application/json` (no `charset`, or
+  `charset=utf-8`); anything else is `415 unsupported_media_type`. Unknown JSON fields, `null`
+  for an optional field, duplicate keys, `NaN`, `Infinity`, NUL, unpaired surrogates and nesting
+  deeper than 32 levels are `invalid_request`; numbers with a fraction or exponent, or of more
+  than 20 digits, in `amount.value` are `invalid_amount`. Bodies are at most 64 KiB (`413`).
 - **Money** is `{"currency": "THB", "value": 125050}`: `value` is an integer count of the
   currency's ISO 4217 minor units (THB 1,250.50). Rates are decimal strings, never floats.
-- Ids are opaque strings with a type prefix (`pay_`, `qt_`) that sort by creation time.
+- Ids are opaque strings with a type prefix (`pay_`, `rf_`, `qt_`, `stl_`, `evt_`, `mer_`,
+  `rec_`); an id that does not exist, or is another merchant's, is `404 not_found`. A path
+  segment or query parameter holding a control character is `invalid_request`.
 - Timestamps are RFC 3339 (UTC, `Z`, milliseconds).
 - Every response carries `Request-Id` and `Server-Timing`
   (`gateway;dur=<ms>, partner;dur=<ms>`).
 - Errors are `{"error": {"code", "message", "param"?}}`. Unknown paths answer `404 not_found`;
-  a wrong method answers `405` with the error object (`invalid_request`).
+  a wrong method answers `405` with the error object (`invalid_request`) and an `Allow` header
+  listing the methods the path takes.
 - Every POST needs `Idempotency-Key` (kept 48 h by default). The same key with the same request
   replays the first `201` response with `Idempotent-Replayed: true`; with another request it is
   `409 idempotency_key_reused`, and while the first is running `409 idempotency_key_in_use`.
@@ -273,18 +299,37 @@ def _headers(*names: str) -> JSON:
     return {name: _ref("headers", name) for name in ("Request-Id", "Server-Timing", *names)}
 
 
-def _json_response(description: str, schema: JSON, *, replayed: bool = False) -> JSON:
-    return {
+def _json_response(
+    description: str, schema: JSON, *, replayed: bool = False, links: JSON | None = None
+) -> JSON:
+    response: JSON = {
         "description": description,
         "headers": _headers("Idempotent-Replayed") if replayed else _headers(),
         "content": {_JSON_TYPE: {"schema": schema}},
     }
+    if links:
+        response["links"] = links
+    return response
+
+
+def _links(parameter: str, source: str, *operation_ids: str) -> JSON:
+    """Links from a response to the operations taking one of its ids as a path parameter."""
+    return {
+        operation_id: {
+            "operationId": operation_id,
+            "parameters": {parameter: f"$response.body#/{source}"},
+        }
+        for operation_id in operation_ids
+    }
 
 
 def _error_responses(*codes: str) -> dict[str, JSON]:
-    """One response per HTTP status, listing its codes with an example of each."""
+    """One response per HTTP status, listing its codes with an example of each.
+
+    Every operation may answer `invalid_request` (a control character or invalid Unicode in
+    its path or query is refused before any handler runs) and `internal_error`."""
     by_status: dict[int, list[str]] = {}
-    for code in (*codes, "internal_error"):
+    for code in dict.fromkeys((*codes, "invalid_request", "internal_error")):
         by_status.setdefault(_ERRORS[code].status, []).append(code)
     responses: dict[str, JSON] = {}
     for status, group in sorted(by_status.items()):
@@ -305,20 +350,56 @@ def _error_responses(*codes: str) -> dict[str, JSON]:
     return responses
 
 
-def _json_body(schema: str, example: JSON) -> JSON:
+def _json_body(schema: str, example: JSON, *, required: bool = True) -> JSON:
+    """`required=False`: no body at all is read as `{}` (cancel, redeliver)."""
     return {
-        "required": True,
+        "required": required,
         "content": {_JSON_TYPE: {"schema": _ref("schemas", schema), "example": example}},
     }
 
 
-def _path_id(name: str, prefix: str) -> JSON:
+def _id_schema(prefix: str) -> JSON:
+    """An object id: its type prefix, then lower-case letters and digits (opaque)."""
+    return {"type": "string", "pattern": f"^{prefix}[0-9a-z]{{1,64}}$"}
+
+
+def _path_id(name: str, prefix: str, schema: JSON | None = None) -> JSON:
     return {
         "name": name,
         "in": "path",
         "required": True,
-        "description": f"The object's id (`{prefix}...`).",
-        "schema": {"type": "string", "minLength": 1},
+        "description": f"The object's id (`{prefix}...`): opaque; an id that does not exist, "
+        "or is another merchant's, is `404 not_found`.",
+        "schema": schema or _id_schema(prefix),
+    }
+
+
+def _query_text(name: str, description: str) -> JSON:
+    """A free-text query filter: any text without control characters (those are
+    `invalid_request`); a value that matches nothing gives an empty page."""
+    return {
+        "name": name,
+        "in": "query",
+        "description": description,
+        "schema": {"type": "string", "pattern": _NO_CONTROL},
+    }
+
+
+def _query_limit() -> JSON:
+    return {
+        "name": "limit",
+        "in": "query",
+        "description": "Page size: 1 to 100 in ASCII digits.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+    }
+
+
+def _query_date(description: str) -> JSON:
+    return {
+        "name": "business_date",
+        "in": "query",
+        "description": description,
+        "schema": _DATE,
     }
 
 
@@ -406,6 +487,7 @@ def _schemas() -> JSON:
             "type": "object",
             "description": "An amount in integer minor units of its currency (ISO 4217 exponent).",
             "required": ["currency", "value"],
+            "additionalProperties": False,
             "properties": {
                 "currency": _CURRENCY,
                 "value": {
@@ -434,10 +516,11 @@ def _schemas() -> JSON:
         },
         "Metadata": {
             "type": "object",
-            "description": "At most 20 keys of 1 to 40 characters; string values of at most 500.",
+            "description": "At most 20 keys of 1 to 40 characters; string values of at most 500 "
+            "(characters, not bytes). Keys and values are valid Unicode without NUL.",
             "maxProperties": 20,
-            "propertyNames": {"minLength": 1, "maxLength": 40},
-            "additionalProperties": {"type": "string", "maxLength": 500},
+            "propertyNames": {"minLength": 1, "maxLength": 40, "pattern": _NO_NUL},
+            "additionalProperties": {"type": "string", "maxLength": 500, "pattern": _NO_NUL},
         },
         "QuoteRequest": {
             "type": "object",
@@ -450,9 +533,11 @@ def _schemas() -> JSON:
                 },
                 "wallet": {
                     "type": "string",
+                    "pattern": "^[a-z0-9_]{1,64}$",
                     "description": "A configured wallet id (sandbox: `alipay_cn`, `kakaopay`, "
                     "`gcash`, `truemoney`). An unknown wallet, or one paying in the merchant's "
                     "own currency (no FX needed), is `invalid_request` with `param: wallet`.",
+                    "examples": ["alipay_cn"],
                 },
             },
         },
@@ -462,6 +547,7 @@ def _schemas() -> JSON:
             "`payer_amount.value` = round_half_up(amount.value × rate × "
             "10^(e_payer − e_merchant)).",
             "required": list(_QUOTE_EXAMPLE),
+            "additionalProperties": False,
             "properties": {
                 "id": {"type": "string", "pattern": "^qt_"},
                 "object": {"const": "fx_quote"},
@@ -504,19 +590,22 @@ def _schemas() -> JSON:
                         "type": {"const": "wallet_code"},
                         "code": {
                             "type": "string",
-                            "pattern": "^[0-9]+$",
-                            "description": "The wallet code scanned from the tourist's phone "
-                            "(16 to 24 digits by default; the prefix names the wallet). Never "
-                            "stored or returned; a malformed or unknown one is "
+                            "pattern": "^[0-9]{16,24}$",
+                            "description": "The wallet code scanned from the tourist's phone: "
+                            "16 to 24 ASCII digits, the prefix naming the wallet (a wallet may "
+                            "take a narrower range of lengths). Never stored or returned; one "
+                            "of no known wallet, or of a length its wallet does not take, is "
                             "`invalid_payment_code`.",
+                            "examples": ["281234567890120000"],
                         },
                     },
                 },
                 "quote_id": {
-                    "type": "string",
-                    "description": "Optional: lock a quote shown to the tourist. Unknown or "
-                    "another merchant's is `404 not_found` (`param: quote_id`). Without it, a "
-                    "payment needing FX is priced on the spot.",
+                    **_ref("schemas", "Identifier"),
+                    "description": "Optional: lock a quote shown to the tourist (`qt_...`). "
+                    "Unknown or another merchant's is `404 not_found` (`param: quote_id`). Leave "
+                    "it out to have a payment needing FX priced on the spot (`null` is "
+                    "`invalid_request`).",
                 },
                 "store_id": _ref("schemas", "Identifier"),
                 "terminal_id": _ref("schemas", "Identifier"),
@@ -528,14 +617,24 @@ def _schemas() -> JSON:
             "additionalProperties": False,
             "required": ["amount"],
             "properties": {
-                "amount": _ref("schemas", "Money"),
-                "reason": {"type": "string", "minLength": 1, "maxLength": 500},
+                "amount": {
+                    **_ref("schemas", "MoneyInput"),
+                    "description": "In the payment's (merchant) currency.",
+                },
+                "reason": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 500,
+                    "pattern": _NO_NUL,
+                    "description": "Optional, shown on the refund (leave it out rather than "
+                    "sending `null`).",
+                },
             },
         },
         "CancelRequest": {
             "type": "object",
             "additionalProperties": False,
-            "description": "No fields.",
+            "description": "No fields: `{}`, or no body at all.",
             "properties": {},
         },
         "Refund": {
@@ -545,6 +644,7 @@ def _schemas() -> JSON:
             "priced cumulatively at the payment's rate: all refunds together never return more "
             "than the tourist paid, and a full refund returns exactly the payer amount.",
             "required": list(_REFUND_EXAMPLE),
+            "additionalProperties": False,
             "properties": {
                 "id": {"type": "string", "pattern": "^rf_"},
                 "object": {"const": "refund"},
@@ -557,6 +657,7 @@ def _schemas() -> JSON:
                     {
                         "type": "object",
                         "required": ["code", "message"],
+                        "additionalProperties": False,
                         "properties": {
                             "code": {"type": "string", "description": "`partner_declined`."},
                             "message": {"type": "string"},
@@ -574,6 +675,7 @@ def _schemas() -> JSON:
             "description": "**`processing` is not paid: do not release the goods.** The gateway "
             "keeps resolving it; poll `GET /v1/payments/{payment_id}`.",
             "required": list(_PAYMENT_EXAMPLE),
+            "additionalProperties": False,
             "properties": {
                 "id": {"type": "string", "pattern": "^pay_"},
                 "object": {"const": "payment"},
@@ -595,6 +697,7 @@ def _schemas() -> JSON:
                     "description": "Why this partner was chosen (market, wallet, priority, fee); "
                     "after a fail-over, the reason for the partner that took it.",
                     "required": ["reason"],
+                    "additionalProperties": False,
                     "properties": {"reason": {"type": "string"}},
                 },
                 "quote": _nullable(
@@ -602,6 +705,7 @@ def _schemas() -> JSON:
                         "type": "object",
                         "description": "The quote pricing this payment; null when no FX.",
                         "required": ["id", "rate", "expires_at"],
+                        "additionalProperties": False,
                         "properties": {
                             "id": {"type": "string", "pattern": "^qt_"},
                             "rate": _RATE,
@@ -614,6 +718,7 @@ def _schemas() -> JSON:
                     {
                         "type": "object",
                         "required": ["status", "requested_at"],
+                        "additionalProperties": False,
                         "properties": {
                             "status": {"type": "string", "enum": ["pending", "confirmed"]},
                             "requested_at": _TIMESTAMP,
@@ -624,6 +729,7 @@ def _schemas() -> JSON:
                     {
                         "type": "object",
                         "required": ["code", "message"],
+                        "additionalProperties": False,
                         "properties": {
                             "code": {
                                 "type": "string",
@@ -645,6 +751,7 @@ def _schemas() -> JSON:
                 "payment_method": {
                     "type": "object",
                     "required": ["type", "code_masked"],
+                    "additionalProperties": False,
                     "properties": {
                         "type": {"const": "wallet_code"},
                         "code_masked": {
@@ -666,6 +773,7 @@ def _schemas() -> JSON:
             "type": "object",
             "description": "A page of payments, newest first.",
             "required": ["object", "data", "has_more"],
+            "additionalProperties": False,
             "properties": {
                 "object": {"const": "list"},
                 "data": {"type": "array", "items": _ref("schemas", "Payment")},
@@ -676,10 +784,12 @@ def _schemas() -> JSON:
         "Error": {
             "type": "object",
             "required": ["error"],
+            "additionalProperties": False,
             "properties": {
                 "error": {
                     "type": "object",
                     "required": ["code", "message"],
+                    "additionalProperties": False,
                     "properties": {
                         "code": _ref("schemas", "ErrorCode"),
                         "message": {"type": "string", "description": "For humans; may change."},
@@ -703,16 +813,19 @@ def _schemas() -> JSON:
         "Health": {
             "type": "object",
             "required": ["status"],
+            "additionalProperties": False,
             "properties": {"status": {"const": "ok"}},
         },
         "Readiness": {
             "type": "object",
             "required": ["status", "checks"],
+            "additionalProperties": False,
             "properties": {
                 "status": {"type": "string", "enum": ["ready", "not_ready"]},
                 "checks": {
                     "type": "object",
                     "required": ["config", "database", "partners"],
+                    "additionalProperties": False,
                     "properties": {
                         "config": {"const": "ok"},
                         "database": {
@@ -724,8 +837,24 @@ def _schemas() -> JSON:
                             "description": "Per configured partner id, its circuit breaker.",
                             "additionalProperties": {
                                 "type": "object",
-                                "required": ["breaker"],
-                                "properties": {"breaker": {"type": "string"}},
+                                "required": [
+                                    "breaker",
+                                    "consecutive_failures",
+                                    "retry_after_seconds",
+                                ],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "breaker": {
+                                        "type": "string",
+                                        "enum": ["closed", "open", "half_open"],
+                                    },
+                                    "consecutive_failures": {"type": "integer", "minimum": 0},
+                                    "retry_after_seconds": {
+                                        "type": "number",
+                                        "minimum": 0,
+                                        "description": "How long an open breaker stays open.",
+                                    },
+                                },
                             },
                         },
                     },
@@ -885,6 +1014,7 @@ def _paths() -> JSON:
                         "this Idempotency-Key).",
                         _ref("schemas", "Quote"),
                         replayed=True,
+                        links=_links("quote_id", "id", "getQuote"),
                     ),
                     **_error_responses(*_POST_ERRORS, "no_route", "rate_unavailable"),
                 },
@@ -932,6 +1062,14 @@ def _paths() -> JSON:
                         "`Idempotent-Replayed: true`, the first answer to this Idempotency-Key).",
                         _ref("schemas", "Payment"),
                         replayed=True,
+                        links=_links(
+                            "payment_id",
+                            "id",
+                            "getPayment",
+                            "cancelPayment",
+                            "createRefund",
+                            "listPaymentRefunds",
+                        ),
                     ),
                     **_error_responses(
                         *_POST_ERRORS,
@@ -954,24 +1092,11 @@ def _paths() -> JSON:
                 "merchant's). Unknown query parameters are `invalid_request`.",
                 "x-roles": _ALL_ROLES,
                 "parameters": [
-                    {
-                        "name": "merchant_reference",
-                        "in": "query",
-                        "description": "Only the payment(s) with this reference.",
-                        "schema": {"type": "string"},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "description": "Page size.",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                    },
-                    {
-                        "name": "starting_after",
-                        "in": "query",
-                        "description": "A payment id: the page starts after it (older ones).",
-                        "schema": {"type": "string"},
-                    },
+                    _query_text("merchant_reference", "Only the payment(s) with this reference."),
+                    _query_limit(),
+                    _query_text(
+                        "starting_after", "A payment id: the page starts after it (older ones)."
+                    ),
                 ],
                 "responses": {
                     "200": _json_response("A page of payments.", _ref("schemas", "PaymentList")),
@@ -992,15 +1117,19 @@ def _paths() -> JSON:
                 "it is harmless.",
                 "x-roles": ["pos"],
                 "parameters": [idempotency_key, _path_id("payment_id", "pay_")],
-                "requestBody": _json_body("CancelRequest", {}),
+                "requestBody": _json_body("CancelRequest", {}, required=False),
                 "responses": {
                     "200": _json_response(
-                        "The payment, `cancelled`.", _ref("schemas", "Payment"), replayed=True
+                        "The payment, `cancelled`.",
+                        _ref("schemas", "Payment"),
+                        replayed=True,
+                        links=_links("payment_id", "id", "getPayment", "createRefund"),
                     ),
                     "202": _json_response(
                         "The payment with `cancellation.status = pending`.",
                         _ref("schemas", "Payment"),
                         replayed=True,
+                        links=_links("payment_id", "id", "getPayment"),
                     ),
                     **_error_responses(
                         *_POST_ERRORS,
@@ -1031,6 +1160,10 @@ def _paths() -> JSON:
                         "The refund, `succeeded`, `failed` or `processing`.",
                         _ref("schemas", "Refund"),
                         replayed=True,
+                        links={
+                            **_links("refund_id", "id", "getRefund"),
+                            **_links("payment_id", "payment_id", "getPayment", "cancelPayment"),
+                        },
                     ),
                     **_error_responses(
                         *_POST_ERRORS,
@@ -1052,6 +1185,7 @@ def _paths() -> JSON:
                         {
                             "type": "object",
                             "required": ["object", "data", "has_more"],
+                            "additionalProperties": False,
                             "properties": {
                                 "object": {"const": "list"},
                                 "data": {"type": "array", "items": _ref("schemas", "Refund")},
@@ -1141,6 +1275,7 @@ def _event_schemas() -> JSON:
             "type": "object",
             "description": "What a webhook POSTs: the same bytes on every (re)delivery.",
             "required": list(_EVENT_PAYLOAD_EXAMPLE),
+            "additionalProperties": False,
             "properties": _EVENT_PAYLOAD_PROPERTIES,
             "examples": [_EVENT_PAYLOAD_EXAMPLE],
         },
@@ -1148,11 +1283,13 @@ def _event_schemas() -> JSON:
             "type": "object",
             "description": "An event as delivered, plus where its delivery stands.",
             "required": list(_EVENT_EXAMPLE),
+            "additionalProperties": False,
             "properties": {
                 **_EVENT_PAYLOAD_PROPERTIES,
                 "object": {"const": "event"},
                 "delivery": {
                     "type": "object",
+                    "additionalProperties": False,
                     "required": [
                         "status",
                         "attempts",
@@ -1190,6 +1327,7 @@ def _event_schemas() -> JSON:
             "type": "object",
             "description": "A page of events, newest first.",
             "required": ["object", "data", "has_more"],
+            "additionalProperties": False,
             "properties": {
                 "object": {"const": "list"},
                 "data": {"type": "array", "items": _ref("schemas", "Event")},
@@ -1222,18 +1360,10 @@ def _event_paths() -> JSON:
                         "description": "Only events of this type.",
                         "schema": {"type": "string", "enum": _EVENT_TYPES},
                     },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "description": "Page size.",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                    },
-                    {
-                        "name": "starting_after",
-                        "in": "query",
-                        "description": "An event id: the page starts after it (older ones).",
-                        "schema": {"type": "string"},
-                    },
+                    _query_limit(),
+                    _query_text(
+                        "starting_after", "An event id: the page starts after it (older ones)."
+                    ),
                 ],
                 "responses": {
                     "200": _json_response("A page of events.", _ref("schemas", "EventList")),
@@ -1249,7 +1379,11 @@ def _event_paths() -> JSON:
                 "x-roles": _ALL_ROLES,
                 "parameters": [_path_id("event_id", "evt_")],
                 "responses": {
-                    "200": _json_response("The event.", _ref("schemas", "Event")),
+                    "200": _json_response(
+                        "The event.",
+                        _ref("schemas", "Event"),
+                        links=_links("event_id", "id", "redeliverEvent"),
+                    ),
                     **_error_responses("authentication_failed", "not_found"),
                 },
             }
@@ -1269,13 +1403,14 @@ def _event_paths() -> JSON:
                     _path_id("event_id", "evt_"),
                     _ref("parameters", "Idempotency-Key"),
                 ],
-                "requestBody": _json_body("RedeliverRequest", {}),
+                "requestBody": _json_body("RedeliverRequest", {}, required=False),
                 "responses": {
                     "202": _json_response(
                         "The event, now `pending` (or, with `Idempotent-Replayed: true`, the "
                         "first answer to this Idempotency-Key).",
                         _ref("schemas", "Event"),
                         replayed=True,
+                        links=_links("event_id", "id", "getEvent"),
                     ),
                     **_error_responses(
                         "authentication_failed",
@@ -1284,6 +1419,7 @@ def _event_paths() -> JSON:
                         "idempotency_key_reused",
                         "idempotency_key_in_use",
                         "request_too_large",
+                        "unsupported_media_type",
                         "invalid_request",
                         "not_found",
                         "webhook_not_configured",
@@ -1385,6 +1521,7 @@ def _settlement_schemas() -> JSON:
         return {
             "type": "object",
             "required": ["count", "amount"],
+            "additionalProperties": False,
             "properties": {
                 "count": {"type": "integer", "minimum": 0},
                 "amount": {**_ref("schemas", "Money"), "description": what},
@@ -1401,6 +1538,7 @@ def _settlement_schemas() -> JSON:
             "lines; each closes once, at its day's cut-off (in its owner's zone) plus the grace "
             "period, and never changes afterwards. The id is the same before and after closing.",
             "required": list(_BATCH_EXAMPLE),
+            "additionalProperties": False,
             "properties": {
                 "id": _BATCH_ID,
                 "object": {"const": "settlement_batch"},
@@ -1427,6 +1565,7 @@ def _settlement_schemas() -> JSON:
                         {
                             "type": "object",
                             "required": ["sha256", "rows", "bytes", "url"],
+                            "additionalProperties": False,
                             "properties": {
                                 "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                                 "rows": {
@@ -1449,6 +1588,7 @@ def _settlement_schemas() -> JSON:
             "type": "object",
             "description": "A page of batches, newest business date first.",
             "required": ["object", "data", "has_more"],
+            "additionalProperties": False,
             "properties": {
                 "object": {"const": "list"},
                 "data": {"type": "array", "items": _ref("schemas", "SettlementBatch")},
@@ -1459,7 +1599,7 @@ def _settlement_schemas() -> JSON:
 
 
 def _settlement_paths() -> JSON:
-    batch_id = _path_id("batch_id", "stl_")
+    batch_id = _path_id("batch_id", "stl_", _BATCH_ID)
     readers = ["finance", "operator"]
     return {
         "/v1/settlements": {
@@ -1473,12 +1613,7 @@ def _settlement_paths() -> JSON:
                 "parameters are `invalid_request`.",
                 "x-roles": readers,
                 "parameters": [
-                    {
-                        "name": "business_date",
-                        "in": "query",
-                        "description": "Only batches of this business date (`YYYY-MM-DD`).",
-                        "schema": {"type": "string", "format": "date"},
-                    },
+                    _query_date("Only batches of this business date (`YYYY-MM-DD`)."),
                     {
                         "name": "status",
                         "in": "query",
@@ -1490,18 +1625,10 @@ def _settlement_paths() -> JSON:
                         "description": "A finance key asking for `partner` gets an empty list.",
                         "schema": {"type": "string", "enum": ["merchant", "partner"]},
                     },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "description": "Page size.",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                    },
-                    {
-                        "name": "starting_after",
-                        "in": "query",
-                        "description": "A batch id: the page starts after it (older days).",
-                        "schema": {"type": "string"},
-                    },
+                    _query_limit(),
+                    _query_text(
+                        "starting_after", "A batch id: the page starts after it (older days)."
+                    ),
                 ],
                 "responses": {
                     "200": _json_response(
@@ -1575,6 +1702,7 @@ def _reconciliation_paths() -> JSON:
         "before and after are consulted so a line each side dated differently near the "
         "cut-off is matched, not reported missing.",
         "required": list(_RECONCILIATION_EXAMPLE),
+        "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "pattern": "^rec_"},
             "object": {"const": "reconciliation"},
@@ -1584,6 +1712,7 @@ def _reconciliation_paths() -> JSON:
             "counts": {
                 "type": "object",
                 "required": list(_RECONCILIATION_EXAMPLE["counts"]),
+                "additionalProperties": False,
                 "properties": {
                     name: {"type": "integer", "minimum": 0}
                     for name in _RECONCILIATION_EXAMPLE["counts"]
@@ -1604,18 +1733,13 @@ def _reconciliation_paths() -> JSON:
                 "summary": "Reconciliations, newest first (`gateway reconcile` makes them)",
                 "x-roles": ["operator"],
                 "parameters": [
-                    {"name": "partner", "in": "query", "schema": {"type": "string"}},
-                    {
-                        "name": "business_date",
-                        "in": "query",
-                        "schema": {"type": "string", "format": "date"},
-                    },
-                    {
-                        "name": "limit",
-                        "in": "query",
-                        "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
-                    },
-                    {"name": "starting_after", "in": "query", "schema": {"type": "string"}},
+                    _query_text("partner", "Only this partner's reconciliations."),
+                    _query_date("Only reconciliations of this business date (`YYYY-MM-DD`)."),
+                    _query_limit(),
+                    _query_text(
+                        "starting_after",
+                        "A reconciliation id: the page starts after it (older ones).",
+                    ),
                 ],
                 "responses": {
                     "200": _json_response(
@@ -1623,6 +1747,7 @@ def _reconciliation_paths() -> JSON:
                         {
                             "type": "object",
                             "required": ["object", "data", "has_more"],
+                            "additionalProperties": False,
                             "properties": {
                                 "object": {"const": "list"},
                                 "data": {"type": "array", "items": reconciliation},
