@@ -12,7 +12,13 @@ from aiohttp import web
 from gateway.api.body import raw_body
 from gateway.api.parsing import check_query, check_url_text
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
-from gateway.errors import GatewayError, InvalidRequest, NotFound, RequestTooLarge
+from gateway.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    NotFound,
+    RequestTooLarge,
+)
 from gateway.ids import new_id
 from gateway.views import dumps
 from gateway.webhooks.signing import SIGNATURE_HEADER
@@ -82,10 +88,20 @@ async def _request_context(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+_CREDENTIALS = ("Authorization", SIGNATURE_HEADER)
+_ONCE = (*_CREDENTIALS, "Idempotency-Key", "Content-Type")
+
+
 @web.middleware
-async def _safe_url(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuse control characters and unpaired surrogates in path segments and the query before
-    any handler reads them (PostgreSQL refuses NUL in text; nothing of ours has them)."""
+async def _safe_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refuse repeated credential and body headers, and control characters and unpaired
+    surrogates in path segments and the query, before any handler reads them (PostgreSQL
+    refuses NUL in text; nothing of ours has them)."""
+    for header in _ONCE:
+        if len(request.headers.getall(header, ())) > 1:
+            # A proxy and we might each read another one: refuse rather than pick.
+            error = AuthenticationFailed if header in _CREDENTIALS else InvalidRequest
+            raise error(f"Send one {header} header, not several.", param=header)
     for name, value in request.match_info.items():
         check_url_text(value, name)
     if request.query_string:
@@ -124,4 +140,4 @@ async def _signed_requests(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
-middlewares = [_request_context, _safe_url, _signed_requests]
+middlewares = [_request_context, _safe_request, _signed_requests]

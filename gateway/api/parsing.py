@@ -100,15 +100,19 @@ def check_url_text(value: str, param: str | None, *, where: str | None = None) -
 
 
 def check_query(raw: str) -> None:
-    """Every name and value of a raw query string decodes as UTF-8 and holds no control
-    character. Checked on the raw string: the parsed query has already turned undecodable
+    """Every name and value of a raw query string decodes as UTF-8, holds no control character,
+    and comes once. Checked on the raw string: the parsed query has already turned undecodable
     escapes (`%FF`) into U+FFFD, which would pass as a filter that matches nothing."""
+    seen: set[str] = set()
     for pair in raw.split("&"):
         name, _, value = pair.partition("=")
         decoded_name = _url_decoded(name)
         if decoded_name is None:
             raise InvalidRequest("A query parameter's name is not valid UTF-8.")
         check_url_text(decoded_name, None, where="A query parameter's name")
+        if decoded_name in seen:  # `limit=1&limit=abc`: no reader may pick another one
+            raise InvalidRequest(f"{decoded_name} is given twice.", param=decoded_name)
+        seen.add(decoded_name)
         decoded_value = _url_decoded(value)
         if decoded_value is None:
             raise InvalidRequest(f"{decoded_name} is not valid UTF-8.", param=decoded_name)

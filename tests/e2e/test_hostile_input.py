@@ -665,6 +665,13 @@ def _query_cases() -> Iterator[Case]:
                     (Expect(400, (INVALID,), (parameter,)),),
                     key,
                 )
+        yield Case(
+            f"query-{path}-limit-twice",
+            "GET",
+            f"{path}?limit=1&limit=abc",
+            (Expect(400, (INVALID,), ("limit",)),),
+            key,
+        )
         for value_name, value in (("nul", "%00"), ("bytes_ff", "%FF")):
             yield Case(
                 f"query-{path}-name-{value_name}",
@@ -742,8 +749,26 @@ def _header_cases() -> Iterator[Case]:
                 body,
                 headers=((SIGNATURE_HEADER, value),),
             )
+        yield Case(  # a proxy and the gateway might each read another one
+            f"authorization-{route.name}-twice",
+            route.method,
+            route.path,
+            (Expect(401, ("authentication_failed",), ("Authorization",)),),
+            route.key,
+            body,
+            headers=(("Authorization", b"Bearer {%s}" % route.key.encode()),),
+        )
         if route.method != "POST":
             continue
+        yield Case(
+            f"idempotency_key-{route.name}-twice",
+            route.method,
+            route.path,
+            (Expect(400, (INVALID,), ("Idempotency-Key",)),),
+            route.key,
+            body,
+            headers=(("Idempotency-Key", b"second-key"),),
+        )
         for value_name, value in IDEMPOTENCY_KEYS.items():
             yield Case(
                 f"idempotency_key-{route.name}-{value_name}",
