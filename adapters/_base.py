@@ -61,7 +61,7 @@ import dataclasses
 import enum
 import re
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from typing import Literal, Protocol, runtime_checkable
 
@@ -127,6 +127,18 @@ class FailureCode(enum.StrEnum):
 
 class AdapterConfigError(Exception):
     """An adapter cannot be built: missing or malformed credentials or settings."""
+
+
+def parse_time(text: str | None) -> datetime | None:
+    """A partner timestamp as aware UTC, or None when absent, unreadable, without offset, or
+    past datetime's range (9999-12-31T23:59:59-01:00 overflows when made UTC)."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        return None
 
 
 def mask_code(code: str) -> str:

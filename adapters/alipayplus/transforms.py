@@ -55,6 +55,7 @@ from adapters._base import (
     SettlementFileUnavailable,
     SettlementLine,
     mask_code,
+    parse_time,
 )
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
@@ -98,17 +99,6 @@ def format_time(moment: datetime) -> str:
 
 
 _MAX_REFUND_REASON = 256
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """A partner timestamp as aware UTC, or None when absent, unreadable or without offset."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-        return moment.astimezone(UTC) if moment.tzinfo is not None else None
-    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-01:00 is past datetime's range
-        return None
 
 
 def amount_to_wire(money: Money) -> wire.Amount:

@@ -45,6 +45,7 @@ from adapters._base import (
     SettlementFileUnavailable,
     SettlementLine,
     mask_code,
+    parse_time,
 )
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
@@ -77,17 +78,6 @@ def format_time(moment: datetime) -> str:
     if moment.tzinfo is None:
         raise ValueError("naive datetime")
     return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def parse_time(text: str | None) -> datetime | None:
-    """A partner timestamp as aware UTC, or None when absent, unreadable or without offset."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-        return moment.astimezone(UTC) if moment.tzinfo is not None else None
-    except (ValueError, OverflowError):  # 9999-12-31T23:59:59-01:00 is past datetime's range
-        return None
 
 
 # --- requests --------------------------------------------------------------------------------
