@@ -16,7 +16,6 @@ from aiohttp.http_exceptions import HttpProcessingError
 import fx
 from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
 from adapters._transport import new_http_client
-from gateway.adapter_guard import GuardedAdapter
 from gateway.api.events import routes as event_routes
 from gateway.api.middlewares import middlewares
 from gateway.api.reconciliations import routes as reconciliation_routes
@@ -37,6 +36,7 @@ from gateway.context import CodeHasher, Context
 from gateway.health import Health
 from gateway.ids import new_id
 from gateway.metrics import Metrics
+from gateway.partners.calls import PartnerCalls
 from gateway.retry import full_jitter, policy_with
 from gateway.routing import Router
 from gateway.secrets import SecretBox
@@ -86,9 +86,7 @@ def build_adapters(
     problems: list[ConfigProblem] = []
     for partner in settings.partners:
         try:
-            adapters[partner.id] = GuardedAdapter(
-                build_adapter(settings, partner, http=http, clock=clock, env=env)
-            )
+            adapters[partner.id] = build_adapter(settings, partner, http=http, clock=clock, env=env)
         except ConfigError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -121,6 +119,12 @@ async def running_context(
     deliverer: WebhookWorker | None = None
     settler: SettlementWorker | None = None
     try:
+        metrics = Metrics()
+        health = Health(
+            [p.id for p in settings.partners],
+            failures=settings.partner_defaults.breaker_failures,
+            cooldown=settings.durations.breaker_cooldown.total_seconds(),
+        )
         ctx = Context(
             settings=settings,
             db=db,
@@ -128,18 +132,18 @@ async def running_context(
             clock=clock,
             rates=rate_source(settings),
             router=Router(settings.wallets, settings.partners),
-            adapters=build_adapters(settings, http=http, clock=clock, env=env),
+            partners=PartnerCalls(
+                build_adapters(settings, http=http, clock=clock, env=env),
+                health=health,
+                metrics=metrics,
+            ),
             hash_code=hasher,
             policies={p.id: policy_with(p.retry.overrides()) for p in settings.partners},
             backoff=full_jitter(
                 settings.durations.pay_retry_backoff, settings.durations.pay_retry_backoff_max
             ),
-            metrics=Metrics(),
-            health=Health(
-                [p.id for p in settings.partners],
-                failures=settings.partner_defaults.breaker_failures,
-                cooldown=settings.durations.breaker_cooldown.total_seconds(),
-            ),
+            metrics=metrics,
+            health=health,
             owner=f"{socket.gethostname()}:{os.getpid()}:{new_id('proc')[-8:]}",
             secrets=box,
         )

@@ -7,11 +7,12 @@ import hashlib
 import hmac
 from collections.abc import Callable, Mapping
 
-from adapters import Adapter, Clock
+from adapters import Clock
 from fx import RateSource
 from gateway.config import Settings
 from gateway.health import Health
 from gateway.metrics import Metrics
+from gateway.partners.calls import PartnerCalls
 from gateway.retry import Policy
 from gateway.routing import Router
 from gateway.secrets import SecretBox
@@ -44,7 +45,8 @@ class Context:
     clock: Clock
     rates: RateSource
     router: Router
-    adapters: Mapping[str, Adapter]
+    partners: PartnerCalls
+    """Every partner call goes through it (`gateway/partners/calls.py`)."""
     hash_code: CodeHasher
     health: Health
     policies: Mapping[str, Policy]

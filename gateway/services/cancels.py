@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters import CancelRequest, Delivery, InquiryRequest, Outcome, OutcomeStatus
+from adapters import CancelRequest, InquiryRequest, Outcome, OutcomeStatus
 from fx import Money, get_currency
 from gateway.context import Context
 from gateway.errors import CancelWindowExceeded, GatewayError, NotFound, PaymentNotCancellable
@@ -148,7 +148,7 @@ async def drive_cancel(
     the lease is released either way."""
     loop = asyncio.get_running_loop()
     attempt = (await repo.get_attempts(ctx.db, payment["id"]))[-1]
-    adapter = ctx.adapters[attempt["partner"]]
+    partner = attempt["partner"]
     payer = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
     refund = await lifecycle.open_cancel_refund(ctx.db, payment["id"])
     calls = 0
@@ -173,15 +173,9 @@ async def drive_cancel(
             return await _write(
                 ctx, payment, _later(ctx, 1, refund_counters=(refund["id"], counters))
             )
-        attempt["cancel_calls"] += 1
         calls += 1
-        remaining = None if deadline is None else deadline - loop.time()
-        try:
-            async with asyncio.timeout(remaining):
-                outcome = await adapter.cancel(CancelRequest(attempt["partner_request_id"]))
-        except TimeoutError:
-            outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the wait budget ran out")
-        ctx.health.record(attempt["partner"], outcome)
+        cancel = CancelRequest(attempt["partner_request_id"])
+        outcome = await ctx.partners.cancel(partner, cancel, tally=attempt, deadline=deadline)
         attempt_row = {"id": attempt["id"], "cancel_calls": attempt["cancel_calls"]}
         if outcome.status is OutcomeStatus.SUCCEEDED:
             return await _write(
@@ -189,7 +183,8 @@ async def drive_cancel(
             )
         if outcome.status is OutcomeStatus.FAILED:
             # The partner keeps the payment: its own record decides what undoing it takes.
-            known = await adapter.inquire(InquiryRequest(attempt["partner_request_id"], payer))
+            inquiry = InquiryRequest(attempt["partner_request_id"], payer)
+            known = await ctx.partners.inquire(partner, inquiry, tally=attempt)
             if known.status is OutcomeStatus.FAILED or (
                 known.status is OutcomeStatus.UNKNOWN and known.not_found
             ):

@@ -389,29 +389,16 @@ class _PayDriver:
 
     async def _call(self, operation: str) -> Outcome:
         partner = self.attempt["partner"]
-        adapter = self.ctx.adapters[partner]
-        remaining = self._remaining()
-        self.ctx.health.begin_call(partner)
-        started = asyncio.get_running_loop().time()
-        try:
-            async with asyncio.timeout(remaining):
-                if operation == "pay":
-                    self.attempt["pay_calls"] += 1
-                    outcome = await adapter.pay(self.request)
-                else:
-                    self.attempt["inquiries"] += 1
-                    outcome = await adapter.inquire(
-                        InquiryRequest(
-                            partner_request_id=self.attempt["partner_request_id"],
-                            payer_amount=self.request.payer_amount,
-                        )
-                    )
-        except TimeoutError:
-            outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
-        self.ctx.health.record(partner, outcome)
-        elapsed = asyncio.get_running_loop().time() - started
-        self.ctx.metrics.partner_call(partner, operation, outcome, elapsed)
-        return outcome
+        calls = self.ctx.partners
+        if operation == "pay":
+            return await calls.pay(
+                partner, self.request, tally=self.attempt, deadline=self.deadline
+            )
+        inquiry = InquiryRequest(
+            partner_request_id=self.attempt["partner_request_id"],
+            payer_amount=self.request.payer_amount,
+        )
+        return await calls.inquire(partner, inquiry, tally=self.attempt, deadline=self.deadline)
 
     async def run(self) -> Outcome:
         """Follow the partner's policy table until a final answer, the budget's end, or no

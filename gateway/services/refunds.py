@@ -229,29 +229,21 @@ async def drive_refund(
     inquire before sending; a "not found" then means it never arrived and is sent again.
     """
     loop = asyncio.get_running_loop()
-    adapter = ctx.adapters[refund["partner"]]
+    partner = refund["partner"]
     request = _request(refund, payment, attempt)
     inquiry = RefundInquiryRequest(refund["partner_request_id"], request.payer_amount)
     operation = "inquire_refund" if ask_first else "refund"
     calls = 0
     outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the refund was not sent yet")
     while True:
-        remaining = None if deadline is None else deadline - loop.time()
-        if remaining is not None and remaining <= MIN_CALL_SECONDS:
+        if deadline is not None and deadline - loop.time() <= MIN_CALL_SECONDS:
             return outcome
-        started = loop.time()
-        try:
-            async with asyncio.timeout(remaining):
-                if operation == "refund":
-                    refund["refund_calls"] += 1
-                    outcome = await adapter.refund(request)
-                else:
-                    refund["inquiries"] += 1
-                    outcome = await adapter.inquire_refund(inquiry)
-        except TimeoutError:
-            outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the wait budget ran out")
-        ctx.health.record(refund["partner"], outcome)
-        ctx.metrics.partner_call(refund["partner"], operation, outcome, loop.time() - started)
+        if operation == "refund":
+            outcome = await ctx.partners.refund(partner, request, tally=refund, deadline=deadline)
+        else:
+            outcome = await ctx.partners.inquire_refund(
+                partner, inquiry, tally=refund, deadline=deadline
+            )
         calls += 1
         if outcome.is_final:
             return outcome

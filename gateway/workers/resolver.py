@@ -125,7 +125,7 @@ class Resolver:
             return
         attempt = _open_attempt(await repo.get_attempts(ctx.db, payment_id))
         partner = attempt["partner"]
-        adapter = ctx.adapters[partner]
+        calls = ctx.partners
         payer_amount = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
         inquiry = InquiryRequest(attempt["partner_request_id"], payer_amount)
         cancel_deadline: datetime = payment["resolve_deadline"] + durations.cancel_deadline
@@ -140,8 +140,7 @@ class Resolver:
             now = ctx.clock.now()
             if not cancelling and (first or now < payment["resolve_deadline"]):
                 first = False
-                attempt["inquiries"] += 1
-                outcome = self._recorded(partner, await adapter.inquire(inquiry))
+                outcome = await calls.inquire(partner, inquiry, tally=attempt)
                 if outcome.is_final:
                     await self._settle(
                         payment, merchant, attempt, outcome_changes(outcome, now), outcome
@@ -152,10 +151,8 @@ class Resolver:
                 if not cancelling:
                     log.info("payment %s still unknown at its deadline: cancelling", payment_id)
                 cancelling = True
-                attempt["cancel_calls"] += 1
-                outcome = self._recorded(
-                    partner, await adapter.cancel(CancelRequest(attempt["partner_request_id"]))
-                )
+                cancel = CancelRequest(attempt["partner_request_id"])
+                outcome = await calls.cancel(partner, cancel, tally=attempt)
                 if outcome.status is OutcomeStatus.SUCCEEDED:
                     reversed_ = Outcome.failed(
                         FailureCode.CANCELLED_AFTER_TIMEOUT,
@@ -168,8 +165,7 @@ class Resolver:
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
-                    attempt["inquiries"] += 1
-                    known = self._recorded(partner, await adapter.inquire(inquiry))
+                    known = await calls.inquire(partner, inquiry, tally=attempt)
                     if known.is_final:
                         await self._settle(
                             payment, merchant, attempt, outcome_changes(known, now), known
@@ -241,10 +237,6 @@ class Resolver:
         if written is not None and outcome.is_final:
             ctx.kick_webhooks()
             log.info("refund %s resolved: %s", refund_id, written["status"])
-
-    def _recorded(self, partner: str, outcome: Outcome) -> Outcome:
-        self._ctx.health.record(partner, outcome)
-        return outcome
 
     async def _settle(
         self,

@@ -1,0 +1,202 @@
+"""Every partner call goes through `PartnerCalls`: the bookkeeping no call site may forget.
+
+One call:
+- counts itself on the row it is made for (an attempt's `pay_calls`, `inquiries`,
+  `cancel_calls`; a refund's `refund_calls`, `inquiries`), before it is sent;
+- marks a half-open breaker's trial as taken, and records the answer in the partner's breaker;
+- runs within the caller's budget: a budget that runs out is an unknown outcome that may have
+  been sent, like a timeout;
+- never raises (cancellation aside): an adapter's exception (a bug, or a signed answer it cannot
+  handle, such as a date past year 9999) is logged with its traceback as an ALERT and becomes an
+  unknown outcome that may have been sent, so the caller's policy inquires and, at the deadline,
+  cancels; otherwise the resolver would fail at every attempt and the payment would stay
+  `processing` for good;
+- is timed into `gateway_partner_call_seconds` and logged at debug level.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Any
+
+from adapters import (
+    Adapter,
+    CancelRequest,
+    Delivery,
+    InquiryRequest,
+    Operation,
+    Outcome,
+    PayRequest,
+    RefundInquiryRequest,
+    RefundRequest,
+    SettlementFile,
+    SettlementFileRequest,
+    SettlementFileUnavailable,
+)
+from gateway.health import Health
+from gateway.metrics import Metrics
+
+__all__ = ["BUDGET_RAN_OUT", "PartnerCalls"]
+
+log = logging.getLogger(__name__)
+
+BUDGET_RAN_OUT = "the wait budget ran out"
+
+# The row column each operation counts itself in.
+_COUNTER: Mapping[Operation, str] = {
+    Operation.PAY: "pay_calls",
+    Operation.INQUIRE: "inquiries",
+    Operation.CANCEL: "cancel_calls",
+    Operation.REFUND: "refund_calls",
+    Operation.INQUIRE_REFUND: "inquiries",
+}
+
+Tally = MutableMapping[str, Any]
+"""The attempt or refund a call is made for: its counter columns are incremented in place."""
+
+
+class PartnerCalls:
+    """The configured partners' adapters, called the one instrumented way."""
+
+    def __init__(
+        self,
+        adapters: Mapping[str, Adapter],
+        *,
+        health: Health,
+        metrics: Metrics,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._adapters = dict(adapters)
+        self._health = health
+        self._metrics = metrics
+        self._timer = timer
+
+    def __contains__(self, partner: object) -> bool:
+        return partner in self._adapters
+
+    def capabilities(self, partner: str) -> frozenset[Operation]:
+        return self._adapters[partner].capabilities
+
+    async def pay(
+        self, partner: str, request: PayRequest, *, tally: Tally, deadline: float | None = None
+    ) -> Outcome:
+        adapter = self._adapters[partner]
+        return await self._call(partner, Operation.PAY, adapter.pay(request), tally, deadline)
+
+    async def inquire(
+        self,
+        partner: str,
+        request: InquiryRequest,
+        *,
+        tally: Tally,
+        deadline: float | None = None,
+    ) -> Outcome:
+        adapter = self._adapters[partner]
+        call = adapter.inquire(request)
+        return await self._call(partner, Operation.INQUIRE, call, tally, deadline)
+
+    async def cancel(
+        self,
+        partner: str,
+        request: CancelRequest,
+        *,
+        tally: Tally,
+        deadline: float | None = None,
+    ) -> Outcome:
+        adapter = self._adapters[partner]
+        call = adapter.cancel(request)
+        return await self._call(partner, Operation.CANCEL, call, tally, deadline)
+
+    async def refund(
+        self,
+        partner: str,
+        request: RefundRequest,
+        *,
+        tally: Tally,
+        deadline: float | None = None,
+    ) -> Outcome:
+        adapter = self._adapters[partner]
+        call = adapter.refund(request)
+        return await self._call(partner, Operation.REFUND, call, tally, deadline)
+
+    async def inquire_refund(
+        self,
+        partner: str,
+        request: RefundInquiryRequest,
+        *,
+        tally: Tally,
+        deadline: float | None = None,
+    ) -> Outcome:
+        adapter = self._adapters[partner]
+        call = adapter.inquire_refund(request)
+        return await self._call(partner, Operation.INQUIRE_REFUND, call, tally, deadline)
+
+    async def settlement_file(self, partner: str, request: SettlementFileRequest) -> SettlementFile:
+        """The partner's file for a day; `SettlementFileUnavailable` when it cannot be had
+        (whatever the adapter raised). Files are batch work: they do not touch the breaker."""
+        started = self._timer()
+        label = "unavailable"
+        try:
+            file = await self._adapters[partner].fetch_settlement_file(request)
+            label = "succeeded"
+            return file
+        except SettlementFileUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("ALERT adapter %s: the settlement file call raised", partner)
+            raise SettlementFileUnavailable(
+                f"the adapter raised {type(exc).__name__} reading the file"
+            ) from exc
+        finally:
+            seconds = self._timer() - started
+            self._metrics.partner_calls.labels(
+                partner, Operation.SETTLEMENT_FILE.value, label
+            ).observe(seconds)
+
+    async def _call(
+        self,
+        partner: str,
+        operation: Operation,
+        call: Awaitable[Outcome],
+        tally: Tally,
+        deadline: float | None,
+    ) -> Outcome:
+        tally[_COUNTER[operation]] += 1
+        self._health.begin_call(partner)
+        started = self._timer()
+        try:
+            async with asyncio.timeout_at(deadline):
+                outcome = await _guarded(partner, operation, call)
+        except TimeoutError:
+            outcome = Outcome.unknown(Delivery.MAYBE_SENT, BUDGET_RAN_OUT)
+        seconds = self._timer() - started
+        self._health.record(partner, outcome)
+        self._metrics.partner_call(partner, operation.value, outcome, seconds)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "partner %s %s: %s %s in %.3fs",
+                partner,
+                operation.value,
+                outcome.status.value,
+                outcome.partner_code or outcome.message,
+                seconds,
+            )
+        return outcome
+
+
+async def _guarded(partner: str, operation: Operation, call: Awaitable[Outcome]) -> Outcome:
+    try:
+        return await call
+    except Exception as exc:  # TimeoutError included: the caller's budget is not one
+        log.exception(
+            "ALERT adapter %s: %s raised %s; treated as unknown (maybe sent)",
+            partner,
+            operation.value,
+            type(exc).__name__,
+        )
+        return Outcome.unknown(
+            Delivery.MAYBE_SENT, f"{operation.value}: the adapter raised {type(exc).__name__}"
+        )
