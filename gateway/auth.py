@@ -20,9 +20,9 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from gateway.errors import AuthenticationFailed, Forbidden, NotFound
+from gateway.merchants.model import Merchant
 from gateway.secrets import Purpose, SealedSecretError, SecretBox, SecretSet
 from gateway.storage import repository as repo
 from gateway.storage.db import Database
@@ -61,17 +61,17 @@ def generate_key(role: Role) -> NewKey:
 class Principal:
     key_id: str
     role: Role
-    merchant: dict[str, Any] | None
+    merchant: Merchant | None
 
     @property
     def merchant_id(self) -> str | None:
-        return self.merchant["id"] if self.merchant else None
+        return self.merchant.id if self.merchant else None
 
     def require(self, *roles: Role) -> None:
         if self.role not in roles:
             raise Forbidden(f"A {self.role.value} key may not do this.")
 
-    def merchant_for_writes(self) -> dict[str, Any]:
+    def merchant_for_writes(self) -> Merchant:
         """The merchant a POS key acts for; other roles may not create payments or quotes."""
         self.require(Role.POS)
         assert self.merchant is not None
@@ -151,7 +151,7 @@ class KeyStore:
         refused). Operator keys belong to no merchant and are not signed: the header is ignored.
         """
         merchant = principal.merchant
-        if merchant is None or (header is None and not merchant.get("require_signature")):
+        if merchant is None or (header is None and not merchant.require_signature):
             return
         if header is None:
             raise AuthenticationFailed(
@@ -172,8 +172,8 @@ class KeyStore:
         except SignatureError as exc:
             raise AuthenticationFailed(exc.message) from None
 
-    def _signing_secrets(self, merchant: dict[str, Any], now: datetime) -> tuple[str, ...]:
-        sealed = merchant.get("signing_secret")
+    def _signing_secrets(self, merchant: Merchant, now: datetime) -> tuple[str, ...]:
+        sealed = merchant.signing_secret
         if not sealed:
             return ()
         opened = self._opened.get(sealed)
@@ -181,9 +181,9 @@ class KeyStore:
             if self._box is None:
                 raise RuntimeError("KeyStore needs the secrets box to check signed requests")
             try:
-                opened = self._box.open(sealed, merchant_id=merchant["id"], purpose=Purpose.SIGNING)
+                opened = self._box.open(sealed, merchant_id=merchant.id, purpose=Purpose.SIGNING)
             except SealedSecretError as exc:
-                log.error("cannot check merchant %s's signed requests: %s", merchant["id"], exc)
+                log.error("cannot check merchant %s's signed requests: %s", merchant.id, exc)
                 raise
             if len(self._opened) >= self._max:
                 self._opened.clear()

@@ -19,9 +19,15 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-__all__ = ["business_date", "business_date_str", "cutoff_instant"]
+__all__ = ["business_date", "business_date_str", "cutoff_instant", "parse_cutoff"]
 
 _MIDNIGHT = time(0, 0)
+
+
+def parse_cutoff(text: str) -> time:
+    """A stored cut-off, `HH:MM` local wall time (validated when its owner was configured)."""
+    hours, minutes = text.split(":")
+    return time(int(hours), int(minutes))
 
 
 def business_date(moment: datetime, zone: ZoneInfo, cutoff: time) -> date:

@@ -20,6 +20,7 @@ from gateway.api.parsing import (
 from gateway.api.state import CONTEXT, KEYS
 from gateway.auth import Principal, Role
 from gateway.errors import InvalidRequest, NotFound
+from gateway.merchants.model import Merchant
 from gateway.metrics import CONTENT_TYPE_LATEST
 from gateway.services import cancels, idempotency, payments, quotes, refunds
 from gateway.storage import lifecycle
@@ -90,7 +91,7 @@ class _Post:
     """What every idempotent POST starts with: the caller's merchant, the key, the parsed body
     and the request's identity (method, path, body)."""
 
-    merchant: dict[str, Any]
+    merchant: Merchant
     key: str
     body: dict[str, Any]
     digest: str

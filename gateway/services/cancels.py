@@ -25,6 +25,7 @@ from fx import Money, get_currency
 from gateway.context import Context
 from gateway.errors import CancelWindowExceeded, GatewayError, NotFound, PaymentNotCancellable
 from gateway.ids import new_id
+from gateway.merchants.model import Merchant
 from gateway.services import idempotency
 from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.finality import book_payment, payment_body, reverse_payment
@@ -49,7 +50,7 @@ log = logging.getLogger(__name__)
 async def cancel_payment(
     ctx: Context,
     *,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     key: str,
     request_hash: str,
     payment_id: str,
@@ -60,7 +61,7 @@ async def cancel_payment(
     resource = f"cancel:{payment_id}"
     claim = {
         **idempotency.claim(
-            merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now, ctx=ctx
+            merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
         ),
         "resource_id": resource,
     }
@@ -68,7 +69,7 @@ async def cancel_payment(
         lifecycle.mark_cancel(
             claim=claim,
             payment_id=payment_id,
-            merchant_id=merchant["id"],
+            merchant_id=merchant.id,
             owner=ctx.owner,
             now=now,
             until=now + durations.pos_wait_budget + durations.lease_duration,
@@ -96,7 +97,7 @@ async def cancel_payment(
         body = dumps(payment_view(payment))
 
         async def store_answer(conn: AsyncConnection) -> None:
-            await lifecycle.complete_answer(conn, merchant["id"], resource, status, body)
+            await lifecycle.complete_answer(conn, merchant.id, resource, status, body)
 
         await ctx.writer.run(store_answer)
         if status == 202:
@@ -120,7 +121,7 @@ async def cancel_payment(
             row = await hand(conn)
             if row is not None and row["cancel_status"] != "pending":
                 await lifecycle.complete_answer(
-                    conn, merchant["id"], resource, _cancel_status(row), payment_body(row)
+                    conn, merchant.id, resource, _cancel_status(row), payment_body(row)
                 )
             return row
 
@@ -140,7 +141,7 @@ def _cancel_status(payment: dict[str, Any]) -> int:
 async def drive_cancel(
     ctx: Context,
     payment: dict[str, Any],
-    merchant: dict[str, Any],
+    merchant: Merchant,
     deadline: float | None,
 ) -> dict[str, Any]:
     """Work on a pending cancel whose lease we hold, until it ends or `deadline` (loop time;
@@ -248,7 +249,7 @@ def _released(ctx: Context) -> dict[str, Any]:
 
 def _cancelled(
     ctx: Context,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     refund: dict[str, Any] | None,
     outcome: Outcome,
     refund_counters: dict[str, int] | None,
@@ -334,7 +335,7 @@ def _refund_declined(
 async def _start_refund(
     ctx: Context,
     payment: dict[str, Any],
-    merchant: dict[str, Any],
+    merchant: Merchant,
     known: Outcome,
     attempt_row: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from datetime import datetime, time
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import fx
 from gateway import ledger
 from gateway.business_days import business_date
 from gateway.context import Context
 from gateway.events import EventType, event_row
+from gateway.merchants.model import Merchant
 from gateway.routing import partner_fee
 from gateway.storage.repository import PaymentStatus, Rows
 from gateway.views import dumps, money, payment_view, refund_view
@@ -29,7 +29,6 @@ __all__ = [
     "book_payment",
     "book_refund",
     "booking_dates",
-    "parse_cutoff",
     "payment_body",
     "refund_body",
     "reverse_payment",
@@ -44,19 +43,12 @@ class Booked:
     rows: Rows
 
 
-def parse_cutoff(text: str) -> time:
-    hours, minutes = text.split(":")
-    return time(int(hours), int(minutes))
-
-
 def booking_dates(
-    ctx: Context, merchant: dict[str, Any], partner_id: str, now: datetime
+    ctx: Context, merchant: Merchant, partner_id: str, now: datetime
 ) -> tuple[str, str]:
     """The merchant's and the partner's business dates of a state committing at `now`."""
     partner = ctx.settings.partner(partner_id)
-    merchant_day = business_date(
-        now, ZoneInfo(merchant["timezone"]), parse_cutoff(merchant["cutoff"])
-    )
+    merchant_day = merchant.business_date(now)
     partner_day = business_date(now, partner.zone, partner.cutoff)
     return merchant_day.isoformat(), partner_day.isoformat()
 
@@ -131,7 +123,7 @@ def _journal_rows(journal: ledger.JournalEntry) -> Rows:
 def book_payment(
     ctx: Context,
     payment: dict[str, Any],
-    merchant: dict[str, Any],
+    merchant: Merchant,
     changes: dict[str, Any],
     now: datetime,
 ) -> Booked:
@@ -151,9 +143,7 @@ def book_payment(
         payer = fx.Money(payment["payer_value"], fx.get_currency(payment["payer_currency"]))
         mid = Decimal(payment["mid_rate"]) if payment["mid_rate"] else None
         fees = {
-            "merchant_fee": ledger.merchant_fee(
-                amount.value, merchant["mdr_bps"], merchant["fixed_fee"]
-            ),
+            "merchant_fee": ledger.merchant_fee(amount.value, merchant.mdr_bps, merchant.fixed_fee),
             "partner_fee": partner_fee(ctx.settings.partner(payment["partner"]), payer),
             "fx_revenue": ledger.fx_revenue(amount, payer, mid),
         }
@@ -190,7 +180,7 @@ def book_refund(
     ctx: Context,
     payment: dict[str, Any],
     refund: dict[str, Any],
-    merchant: dict[str, Any],
+    merchant: Merchant,
     changes: dict[str, Any],
     now: datetime,
 ) -> Booked:
@@ -210,7 +200,7 @@ def book_refund(
         payer = fx.Money(refund["payer_value"], fx.get_currency(refund["payer_currency"]))
         partner = ctx.settings.partner(refund["partner"])
         fees = {
-            "merchant_fee": ledger.merchant_refund_fee(amount.value, merchant["mdr_bps"]),
+            "merchant_fee": ledger.merchant_refund_fee(amount.value, merchant.mdr_bps),
             "partner_fee": ledger.partner_refund_fee(payer.value, partner.fees.bps),
             "fx_revenue": ledger.fx_revenue_reversed(
                 payment["fx_revenue"] or 0,

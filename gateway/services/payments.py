@@ -45,6 +45,7 @@ from gateway.errors import (
     QuoteMismatch,
 )
 from gateway.ids import new_id
+from gateway.merchants.model import Merchant
 from gateway.retry import Action, Verdict, verdict
 from gateway.routing import Route
 from gateway.services import idempotency
@@ -94,7 +95,7 @@ class Response:
 async def create_payment(
     ctx: Context,
     *,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     key: str,
     request_hash: str,
     command: CreatePayment,
@@ -109,7 +110,7 @@ async def create_payment(
         # A retry of a request that was answered before gets that answer, even if it would not
         # pass today (its quote expired, say). Checked only here: the write checks it anyway.
         replay = await idempotency.precheck(
-            ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
+            ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
         )
         if replay is not None:
             return Response(replay.status, replay.body, replayed=True)
@@ -118,9 +119,9 @@ async def create_payment(
 
     payment_id = new_id("pay")
     deadline = answer_deadline(ctx, started_at)
-    payment = {
+    payment: dict[str, Any] = {
         "id": payment_id,
-        "merchant_id": merchant["id"],
+        "merchant_id": merchant.id,
         "merchant_reference": command.merchant_reference,
         "idempotency_key": key,
         "status": PaymentStatus.PROCESSING,
@@ -157,12 +158,12 @@ async def create_payment(
     }
     attempt = _new_attempt(payment_id, 1, routes[0], now)
     claim = idempotency.claim(
-        merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now, ctx=ctx
+        merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
     )
     begun = await ctx.writer.run(
         repo.begin_payment(
             claim=claim,
-            quote=quote_row(quote, merchant_id=merchant["id"], wallet=wallet.id)
+            quote=quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
             if spot_quote and quote is not None
             else None,
             payment=payment,
@@ -196,9 +197,9 @@ async def create_payment(
         payer_amount=payer_amount,
         code=command.code,
         merchant=MerchantInfo(
-            id=merchant["id"],
-            name=merchant["name"],
-            country=merchant["country"],
+            id=merchant.id,
+            name=merchant.name,
+            country=merchant.country,
             store_id=command.store_id,
             terminal_id=command.terminal_id,
         ),
@@ -276,19 +277,19 @@ async def hand_over(
 
 
 async def _prepare(
-    ctx: Context, merchant: dict[str, Any], command: CreatePayment, now: datetime
+    ctx: Context, merchant: Merchant, command: CreatePayment, now: datetime
 ) -> tuple[Wallet, fx.Quote | None, bool, Sequence[Route]]:
     """Wallet, quote (and whether it is made on the spot) and partners; or the error to answer."""
     wallet = ctx.router.identify(command.code.value)
-    if command.amount.currency.code != merchant["currency"]:
+    if command.amount.currency.code != merchant.currency:
         raise InvalidAmount(
-            f"The amount must be in the merchant's currency, {merchant['currency']}.",
+            f"The amount must be in the merchant's currency, {merchant.currency}.",
             param="amount.currency",
         )
-    ctx.router.routes(merchant["country"], wallet)  # no_route before pricing: no rate needed
+    ctx.router.routes(merchant.country, wallet)  # no_route before pricing: no rate needed
     quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
     payer_amount = quote.payer_amount if quote is not None else command.amount
-    configured = ctx.router.routes(merchant["country"], wallet, payer_amount)
+    configured = ctx.router.routes(merchant.country, wallet, payer_amount)
     eligible = [route for route in configured if ctx.health.allows(route.partner)]
     if not eligible:
         raise PartnerUnavailable(
@@ -301,7 +302,7 @@ async def _prepare(
 
 async def _price(
     ctx: Context,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     wallet_id: str,
     wallet_currency: str,
     command: CreatePayment,
@@ -316,7 +317,7 @@ async def _price(
         return price(ctx, amount=command.amount, wallet=wallet, now=now), True
     # A given quote must fit exactly (no quote ever fits a same-currency wallet).
     row = await repo.get_quote(ctx.db, command.quote_id)
-    if row is None or row["merchant_id"] != merchant["id"]:
+    if row is None or row["merchant_id"] != merchant.id:
         raise NotFound(f"No quote {command.quote_id!r}.", param="quote_id")
     if (
         row["wallet"] != wallet_id
@@ -515,7 +516,7 @@ def outcome_changes(outcome: Outcome, now: datetime) -> dict[str, Any]:
 async def _finish(
     ctx: Context,
     payment: dict[str, Any],
-    merchant: dict[str, Any],
+    merchant: Merchant,
     driver: _PayDriver,
     outcome: Outcome,
     key: str,
@@ -568,7 +569,7 @@ async def _finish(
     )
     if written:
         driver.committed = payment
-    if written and rows and merchant.get("webhook_url"):
+    if written and rows and merchant.webhook_url:
         # The commit wrote the outcome's event. Without a URL there is nothing to hurry: the
         # worker's next look marks it `no_endpoint` together with the others, in one write.
         ctx.kick_webhooks()

@@ -11,6 +11,7 @@ from gateway.config import Wallet
 from gateway.context import Context
 from gateway.errors import GatewayError, InvalidAmount, InvalidRequest, RateUnavailable
 from gateway.ids import new_id
+from gateway.merchants.model import Merchant
 from gateway.services import idempotency
 from gateway.storage import repository as repo
 from gateway.storage.repository import IdempotencyConflict, IdempotencyReplay
@@ -29,7 +30,7 @@ class QuoteResponse:
 async def create_quote(
     ctx: Context,
     *,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     key: str,
     request_hash: str,
     parsed: tuple[fx.Money, str],
@@ -41,15 +42,15 @@ async def create_quote(
         wallet, quote = _prepare(ctx, merchant, amount, wallet_id, now)
     except GatewayError:
         replay = await idempotency.precheck(
-            ctx, merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now
+            ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
         )
         if replay is not None:
             return QuoteResponse(replay.status, replay.body, replayed=True)
         raise
-    row = quote_row(quote, merchant_id=merchant["id"], wallet=wallet.id)
+    row = quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
     body = dumps(quote_view(row))
     claim = idempotency.claim(
-        merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now, ctx=ctx
+        merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
     )
     claim.update(state="completed", response_status=201, response_body=body, resource_id=quote.id)
     verdict = await ctx.writer.run(
@@ -63,20 +64,20 @@ async def create_quote(
 
 
 def _prepare(
-    ctx: Context, merchant: dict[str, Any], amount: fx.Money, wallet_id: str, now: datetime
+    ctx: Context, merchant: Merchant, amount: fx.Money, wallet_id: str, now: datetime
 ) -> tuple[Wallet, fx.Quote]:
     wallet = ctx.router.wallet(wallet_id)
     if wallet is None:
         raise InvalidRequest(f"Unknown wallet {wallet_id!r}.", param="wallet")
-    if amount.currency.code != merchant["currency"]:
+    if amount.currency.code != merchant.currency:
         raise InvalidAmount(
-            f"The amount must be in the merchant's currency, {merchant['currency']}.",
+            f"The amount must be in the merchant's currency, {merchant.currency}.",
             param="amount.currency",
         )
-    ctx.router.routes(merchant["country"], wallet, param="wallet")
+    ctx.router.routes(merchant.country, wallet, param="wallet")
     quote = price(ctx, amount=amount, wallet=wallet, now=now)
     # no_route now rather than at payment time, for a price no partner would take
-    ctx.router.routes(merchant["country"], wallet, quote.payer_amount, param="amount.value")
+    ctx.router.routes(merchant.country, wallet, quote.payer_amount, param="amount.value")
     return wallet, quote
 
 

@@ -35,6 +35,7 @@ from gateway.errors import (
     RefundExceedsPayment,
 )
 from gateway.ids import new_id
+from gateway.merchants.model import Merchant
 from gateway.services import idempotency
 from gateway.services.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.services.failures import failure_message
@@ -71,7 +72,7 @@ def cumulative_payer_value(payment: dict[str, Any], reserved_after: int) -> int:
 async def create_refund(
     ctx: Context,
     *,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     key: str,
     request_hash: str,
     payment_id: str,
@@ -81,7 +82,7 @@ async def create_refund(
 ) -> Response:
     now = ctx.clock.now()
     payment = await repo.get_payment(ctx.db, payment_id)
-    if payment is None or payment["merchant_id"] != merchant["id"]:
+    if payment is None or payment["merchant_id"] != merchant.id:
         raise NotFound("No such payment.")
     if amount.currency.code != payment["currency"]:
         raise InvalidAmount(
@@ -94,7 +95,7 @@ async def create_refund(
     row = {
         "id": refund_id,
         "payment_id": payment_id,
-        "merchant_id": merchant["id"],
+        "merchant_id": merchant.id,
         "kind": "merchant",
         "status": PaymentStatus.PROCESSING,
         "amount_value": amount.value,
@@ -116,7 +117,7 @@ async def create_refund(
     }
     claim = {
         **idempotency.claim(
-            merchant_id=merchant["id"], key=key, request_hash=request_hash, now=now, ctx=ctx
+            merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
         ),
         "resource_id": refund_id,
     }
@@ -124,7 +125,7 @@ async def create_refund(
         lifecycle.begin_refund(
             claim=claim,
             payment_id=payment_id,
-            merchant_id=merchant["id"],
+            merchant_id=merchant.id,
             refund=row,
             payer_value_for=cumulative_payer_value,
             now=now,
@@ -260,7 +261,7 @@ async def drive_refund(
 def settle_refund_outcome(
     ctx: Context,
     refund_id: str,
-    merchant: dict[str, Any],
+    merchant: Merchant,
     outcome: Outcome,
     *,
     answer: bool,

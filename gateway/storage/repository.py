@@ -16,6 +16,8 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.merchants.model import Merchant
+from gateway.storage import rows
 from gateway.storage.dating import Dated, Sides, batch_keys, move_to_open_days
 from gateway.storage.db import Database
 from gateway.storage.raw import Insert, RawTransaction, Update
@@ -96,8 +98,9 @@ async def find_api_key(db: Database, key_hash: str) -> dict[str, Any] | None:
     return await _one(db, sa.select(api_keys).where(api_keys.c.key_hash == key_hash))
 
 
-async def get_merchant(db: Database, merchant_id: str) -> dict[str, Any] | None:
-    return await _one(db, sa.select(merchants).where(merchants.c.id == merchant_id))
+async def get_merchant(db: Database, merchant_id: str) -> Merchant | None:
+    row = await _one(db, sa.select(merchants).where(merchants.c.id == merchant_id))
+    return None if row is None else rows.merchant(row)
 
 
 async def get_quote(db: Database, quote_id: str) -> dict[str, Any] | None:

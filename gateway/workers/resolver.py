@@ -25,6 +25,7 @@ from adapters import (
 )
 from fx import Money, get_currency
 from gateway.context import Context
+from gateway.merchants.model import Merchant
 from gateway.retry import full_jitter
 from gateway.services.cancels import drive_cancel
 from gateway.services.finality import book_payment, payment_body
@@ -241,7 +242,7 @@ class Resolver:
     async def _settle(
         self,
         payment: dict[str, Any],
-        merchant: dict[str, Any],
+        merchant: Merchant,
         attempt: dict[str, Any],
         changes: dict[str, Any],
         outcome: Outcome,

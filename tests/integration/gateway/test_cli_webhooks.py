@@ -8,12 +8,12 @@ import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
+from gateway.merchants.model import Merchant
 from gateway.secrets import Purpose, SecretBox
 from gateway.storage import repository as repo
 from gateway.storage.db import open_database
@@ -51,8 +51,8 @@ def merchant(cli: CliRunner) -> str:
     return made.stdout.strip()
 
 
-def _merchant(tmp_path: Path, merchant_id: str) -> dict[str, Any]:
-    async def go() -> dict[str, Any]:
+def _merchant(tmp_path: Path, merchant_id: str) -> Merchant:
+    async def go() -> Merchant:
         db = open_database(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
         try:
             row = await repo.get_merchant(db, merchant_id)
@@ -64,10 +64,11 @@ def _merchant(tmp_path: Path, merchant_id: str) -> dict[str, Any]:
     return asyncio.run(go())
 
 
-def _opened(row: dict[str, Any], purpose: Purpose) -> tuple[str, ...]:
-    column = "webhook_secret" if purpose is Purpose.WEBHOOK else "signing_secret"
+def _opened(row: Merchant, purpose: Purpose) -> tuple[str, ...]:
+    sealed = row.webhook_secret if purpose is Purpose.WEBHOOK else row.signing_secret
+    assert sealed is not None
     box = SecretBox(SECRETS_KEY.encode())
-    opened = box.open(row[column], merchant_id=row["id"], purpose=purpose)
+    opened = box.open(sealed, merchant_id=row.id, purpose=purpose)
     return opened.live(datetime.now(UTC))
 
 
@@ -81,8 +82,8 @@ def test_webhook_set_rotate_clear(cli: CliRunner, merchant: str, tmp_path: Path)
     secret = _ok(cli.invoke(main, ["merchants", "webhook", "set", merchant, "--url", url]))
     assert re.fullmatch(r"whsec_[A-Za-z0-9_-]{43}", secret)
     row = _merchant(tmp_path, merchant)
-    assert row["webhook_url"] == url
-    assert secret not in row["webhook_secret"]  # sealed, never in the clear
+    assert row.webhook_url == url
+    assert secret not in (row.webhook_secret or "")  # sealed, never in the clear
     assert _opened(row, Purpose.WEBHOOK) == (secret,)
 
     # Setting another URL keeps the secret (and does not print it again).
@@ -103,7 +104,7 @@ def test_webhook_set_rotate_clear(cli: CliRunner, merchant: str, tmp_path: Path)
     cleared = _ok(cli.invoke(main, ["merchants", "webhook", "clear", merchant]))
     assert "cleared" in cleared
     row = _merchant(tmp_path, merchant)
-    assert row["webhook_url"] is None and row["webhook_secret"] is None
+    assert row.webhook_url is None and row.webhook_secret is None
     # A URL set again gets a new secret, shown once.
     fresh = _ok(cli.invoke(main, ["merchants", "webhook", "set", merchant, "--url", url]))
     assert fresh.startswith("whsec_") and fresh not in (secret, rotated, graced)
@@ -164,16 +165,16 @@ def test_signing_enable_disable_rotate(cli: CliRunner, merchant: str, tmp_path: 
     secret = _ok(cli.invoke(main, ["merchants", "signing", "enable", merchant]))
     assert re.fullmatch(r"gsk_[A-Za-z0-9_-]{43}", secret)
     row = _merchant(tmp_path, merchant)
-    assert row["require_signature"] is True and secret not in row["signing_secret"]
+    assert row.require_signature is True and secret not in (row.signing_secret or "")
     assert _opened(row, Purpose.SIGNING) == (secret,)
 
     assert "no longer" in _ok(cli.invoke(main, ["merchants", "signing", "disable", merchant]))
     row = _merchant(tmp_path, merchant)
-    assert row["require_signature"] is False and _opened(row, Purpose.SIGNING) == (secret,)
+    assert row.require_signature is False and _opened(row, Purpose.SIGNING) == (secret,)
     # Enabling again keeps the secret the merchant already has.
     again = cli.invoke(main, ["merchants", "signing", "enable", merchant])
     assert _ok(again) == "" and "unchanged" in again.stderr
-    assert _merchant(tmp_path, merchant)["require_signature"] is True
+    assert _merchant(tmp_path, merchant).require_signature is True
 
     rotated = _ok(cli.invoke(main, ["merchants", "signing", "rotate-secret", merchant]))
     assert rotated.startswith("gsk_") and rotated != secret
