@@ -145,7 +145,7 @@ def _point_partners(config_dir: Path) -> dict[str, int]:
     Done again before each target's sandbox starts, which every process then reads afresh, so
     that a port taken meanwhile by someone else on this machine is never reused.
     """
-    from gateway.config import load_settings
+    from gateway.core.config import load_settings
 
     settings = load_settings(config_dir, None, {})
     ports: dict[str, int] = {}
@@ -176,7 +176,7 @@ def _point_partners(config_dir: Path) -> dict[str, int]:
 
 def _child_env(config_dir: Path) -> dict[str, str]:
     """The caller's environment, scrubbed, plus fresh sandbox keys (in memory only)."""
-    from gateway.config import load_settings
+    from gateway.core.config import load_settings
     from gateway.sandboxes import sandbox_environment
 
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}

@@ -34,8 +34,8 @@ import fx
 from adapters import MerchantInfo, Operation, OutcomeStatus, PaymentCode, PayRequest, SystemClock
 from adapters._transport import new_http_client
 from adapters.alipayplus import build_adapter
-from gateway.config import load_settings, resolve_credentials
-from gateway.ids import new_id
+from gateway.core.config import load_settings, resolve_credentials
+from gateway.core.ids import new_id
 
 __all__ = ["create_app", "main"]
 

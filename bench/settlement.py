@@ -13,7 +13,7 @@ Per database and per N, on a fresh database (SQLite: a file in the temp dir; Pos
    half partial), bulk-inserted (COPY with asyncpg's `copy_records_to_table` on PostgreSQL,
    `executemany` on SQLite). Every column is what the lifecycle stores when a payment or refund
    succeeds: the quote's rate and payer amount (`fx.convert_minor` at the ECB mid + the markup),
-   the fees and FX revenue of `gateway/services/finality.py` (`ledger.merchant_fee`,
+   the fees and FX revenue of `gateway/payments/booking.py` (`ledger.merchant_fee`,
    `routing.partner_fee`, `ledger.fx_revenue`, and the refund's `merchant_refund_fee`,
    `partner_refund_fee`, `fx_revenue_reversed`, `services.refunds.cumulative_payer_value`), both
    business dates, `partner_completed_at`, the payment's refund counters. The journal, the
@@ -114,7 +114,7 @@ def _log(message: str) -> None:
 
 
 def _id(prefix: str, moment: datetime, rng: random.Random) -> str:
-    """An id like `gateway.ids.new_id` made at `moment` (ids sort by creation)."""
+    """An id like `gateway.core.ids.new_id` made at `moment` (ids sort by creation)."""
     number = (int(moment.timestamp() * 1000) << 82) | (rng.getrandbits(80) << 2)
     encoded = base64.b32encode(number.to_bytes(17, "big")).translate(_TO_CROCKFORD)
     return f"{prefix}_{encoded[1:27].decode()}"
@@ -127,7 +127,7 @@ class Pricing:
     def __init__(self, config_dir: Path) -> None:
         import fx
         from gateway.bootstrap import rate_source
-        from gateway.config import load_settings
+        from gateway.core.config import load_settings
 
         settings = load_settings(config_dir, None, {})
         self.partner = settings.partner(PARTNER)
@@ -158,8 +158,8 @@ class Pricing:
         found = self._payments.get(key)
         if found is None:
             import fx
-            from gateway import ledger
-            from gateway.routing import partner_fee
+            from gateway.ledger import postings as ledger
+            from gateway.partners.routing import partner_fee
 
             base, payer = fx.get_currency(CURRENCY), fx.get_currency(payer_currency)
             rates = self.rates[payer_currency]
@@ -180,8 +180,8 @@ class Pricing:
     def refund(self, payment: dict[str, Any], value: int) -> tuple[int, int, int, int]:
         """(payer value, merchant fee, partner fee, FX revenue) given back by the first refund
         of `value` on `payment`, as `refunds.create_refund` and `finality.book_refund`."""
-        from gateway import ledger
-        from gateway.services.refunds import cumulative_payer_value
+        from gateway.ledger import postings as ledger
+        from gateway.refunds.service import cumulative_payer_value
 
         payer_value = cumulative_payer_value(payment, value)
         return (
@@ -622,7 +622,7 @@ class Bench:
     def new_database(self, database: str, n: int) -> str:
         from bench.__main__ import _with_database
         from bench._checks import pg_fetch
-        from gateway.config import normalise_database_url
+        from gateway.core.config import normalise_database_url
         from gateway.storage.migrate import upgrade
 
         if database == "sqlite":
@@ -776,9 +776,9 @@ class Bench:
 
     def one_size(self, database: str, n: int) -> dict[str, Any]:
         from bench.__main__ import _loadavg
-        from gateway import admin
-        from gateway.auth import Role
-        from gateway.config import load_settings
+        from gateway.core.config import load_settings
+        from gateway.merchants import admin
+        from gateway.merchants.auth import Role
         from gateway.storage.db import open_database
 
         settings = load_settings(self.config_dir, None, {})

@@ -6,7 +6,7 @@ A merchant's webhook URL (`gateway merchants webhook set MERCHANT --url http://1
 points here. Every `POST` (any path) is checked as a merchant's receiver would check it, by
 API.md and nothing else: `Gateway-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<raw
 body>")>`, with the timestamp at most 5 minutes away. The check is written out here, not imported
-from `gateway.webhooks.signing`, so the gateway's signer is held to the spec rather than to
+from `gateway.events.signing`, so the gateway's signer is held to the spec rather than to
 itself. A good event gets `200` at once; a bad signature `400` (the gateway then retries it on
 its schedule, and the run reports it); the sink dedupes on the event id, as receivers must.
 

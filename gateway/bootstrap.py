@@ -22,8 +22,8 @@ from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
-from gateway.auth import KeyStore
-from gateway.config import (
+from gateway.context import CodeHasher, Context
+from gateway.core.config import (
     ConfigError,
     ConfigProblem,
     Partner,
@@ -32,19 +32,19 @@ from gateway.config import (
     resolve_credentials,
     resolve_secrets_key,
 )
-from gateway.context import CodeHasher, Context
-from gateway.health import Health
-from gateway.ids import new_id
-from gateway.metrics import Metrics
+from gateway.core.ids import new_id
+from gateway.core.metrics import Metrics
+from gateway.core.secrets import SecretBox
+from gateway.events.delivery import WebhookWorker
+from gateway.merchants.auth import KeyStore
 from gateway.partners.calls import PartnerCalls
-from gateway.retry import full_jitter, policy_with
-from gateway.routing import Router
-from gateway.secrets import SecretBox
+from gateway.partners.health import Health
+from gateway.partners.retry import full_jitter, policy_with
+from gateway.partners.routing import Router
+from gateway.payments.resolver import Resolver
 from gateway.settlement.worker import SettlementWorker
 from gateway.storage.db import open_database
 from gateway.storage.writer import GroupCommitWriter
-from gateway.webhooks.worker import WebhookWorker
-from gateway.workers.resolver import Resolver
 
 __all__ = ["build_adapters", "create_app", "rate_source", "running_context"]
 

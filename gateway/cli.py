@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 import click
 from aiohttp import web
 
-from gateway import admin
-from gateway.auth import Role
-from gateway.config import ConfigError, Settings, load_settings, resolve_secrets_key
-from gateway.durations import DurationError, parse_duration
-from gateway.secrets import Purpose, SecretBox
+from gateway.core.config import ConfigError, Settings, load_settings, resolve_secrets_key
+from gateway.core.durations import DurationError, parse_duration
+from gateway.core.secrets import Purpose, SecretBox
+from gateway.merchants import admin
+from gateway.merchants.auth import Role
 from gateway.storage.db import Database, open_database
 from gateway.storage.migrate import upgrade
 
@@ -479,7 +479,7 @@ def ledger() -> None:
 @click.pass_context
 def ledger_verify(ctx: click.Context) -> None:
     """Check the journal against payments, refunds and fee schedules; exit 1 on any problem."""
-    from gateway.services.ledger_verify import verify_ledger
+    from gateway.ledger.verify import verify_ledger
 
     settings = _settings(ctx)
     report = _admin(settings, lambda db: verify_ledger(db, settings))
@@ -491,7 +491,7 @@ def ledger_verify(ctx: click.Context) -> None:
 
 
 def _business_date(_ctx: click.Context, _param: click.Parameter, value: str) -> date:
-    from gateway.settlement.domain import parse_business_date
+    from gateway.settlement.model import parse_business_date
 
     try:
         return parse_business_date(value)
@@ -715,8 +715,8 @@ def reconcile(ctx: click.Context, partner: str, day: date, out: Path | None) -> 
     partner receivable lines; store and print the result (exit 1 on any discrepancy)."""
     from adapters import SettlementFileUnavailable, SystemClock, new_http_client
     from gateway.bootstrap import build_adapter
-    from gateway.services.reconciliation import ReconciliationResult
-    from gateway.services.reconciliation import reconcile as run
+    from gateway.reconciliation.service import ReconciliationResult
+    from gateway.reconciliation.service import reconcile as run
 
     settings = _settings(ctx)
     if partner not in {p.id for p in settings.partners}:

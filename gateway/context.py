@@ -9,13 +9,13 @@ from collections.abc import Callable, Mapping
 
 from adapters import Clock
 from fx import RateSource
-from gateway.config import Settings
-from gateway.health import Health
-from gateway.metrics import Metrics
+from gateway.core.config import Settings
+from gateway.core.metrics import Metrics
+from gateway.core.secrets import SecretBox
 from gateway.partners.calls import PartnerCalls
-from gateway.retry import Policy
-from gateway.routing import Router
-from gateway.secrets import SecretBox
+from gateway.partners.health import Health
+from gateway.partners.retry import Policy
+from gateway.partners.routing import Router
 from gateway.storage.db import Database
 from gateway.storage.writer import GroupCommitWriter
 
@@ -50,14 +50,14 @@ class Context:
     hash_code: CodeHasher
     health: Health
     policies: Mapping[str, Policy]
-    """Each partner's retry policy table (`gateway/retry.py`)."""
+    """Each partner's retry policy table (`gateway/partners/retry.py`)."""
     backoff: Callable[[int], float]
     """Seconds before the n-th retry of a POS-time call (full jitter)."""
     metrics: Metrics
     owner: str
     """This process's name in leases."""
     secrets: SecretBox
-    """Opens merchants' sealed webhook and signing secrets (`gateway/secrets.py`)."""
+    """Opens merchants' sealed webhook and signing secrets (`gateway/core/secrets.py`)."""
     kick: Callable[[str], None] = lambda _payment_id: None
     """Ask the resolver to look at a payment now (set by the resolver when it starts)."""
     kick_webhooks: Callable[[], None] = lambda: None

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from adapters import PROTOCOLS, Clock, SettlementTerms, SystemClock
-from gateway.config import ConfigError, Partner, Settings, resolve_credentials
+from gateway.core.config import ConfigError, Partner, Settings, resolve_credentials
 
 __all__ = [
     "TAMPER_PROFILE",

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from gateway.api.parsing import parse_json
 from gateway.api.state import MAX_BODY
-from gateway.errors import InvalidRequest, RequestTooLarge, UnsupportedMediaType
+from gateway.core.errors import InvalidRequest, RequestTooLarge, UnsupportedMediaType
 
 __all__ = ["json_body", "raw_body"]
 

@@ -16,16 +16,16 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import idempotency
 from gateway.api.body import json_body
 from gateway.api.parsing import parse_empty, parse_limit
 from gateway.api.state import CONTEXT, KEYS
-from gateway.auth import Principal, Role
-from gateway.errors import InvalidRequest, NotFound
-from gateway.events import EventType, event_view
-from gateway.services import idempotency
-from gateway.storage import events_repo
-from gateway.views import dumps
-from gateway.webhooks.redeliver import redeliver
+from gateway.api.views import dumps
+from gateway.core.errors import InvalidRequest, NotFound
+from gateway.events.model import EventType, event_view
+from gateway.events.redeliver import redeliver
+from gateway.merchants.auth import Principal, Role
+from gateway.storage import events as events_repo
 
 __all__ = ["routes"]
 

@@ -12,16 +12,16 @@ from aiohttp import web
 from gateway.api.body import raw_body
 from gateway.api.parsing import check_query, check_url_text
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
-from gateway.errors import (
+from gateway.api.views import dumps
+from gateway.core.errors import (
     AuthenticationFailed,
     GatewayError,
     InvalidRequest,
     NotFound,
     RequestTooLarge,
 )
-from gateway.ids import new_id
-from gateway.views import dumps
-from gateway.webhooks.signing import SIGNATURE_HEADER
+from gateway.core.ids import new_id
+from gateway.events.signing import SIGNATURE_HEADER
 
 __all__ = ["PARTNER_SECONDS", "error_response", "middlewares"]
 

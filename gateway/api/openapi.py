@@ -3,7 +3,8 @@
 It describes what is implemented now (health, readiness, FX quotes, payments), with the contract of
 `shared/API.md` and the choices of `docs/api-notes.md`. It is plain Python data, built once: no I/O
 and no imports from the rest of the gateway, so serving it can never fail on a database or config.
-`tests/unit/gateway/test_openapi.py` checks it against the registered routes and `gateway.errors`.
+`tests/unit/gateway/test_openapi.py` checks it against the registered routes and
+`gateway.core.errors`.
 Events (`/v1/events...`) and the webhooks they are delivered by: `_event_paths`, `_webhooks`.
 Settlement batches and their files (`/v1/settlements...`): `_settlement_paths`.
 """
@@ -34,7 +35,7 @@ class _Error(NamedTuple):
     example: JSON
 
 
-# Every code the API answers (gateway/errors.py, plus the middleware's `internal_error`).
+# Every code the API answers (gateway/core/errors.py, plus the middleware's `internal_error`).
 _ERRORS: Final[dict[str, _Error]] = {
     "invalid_request": _Error(
         400,

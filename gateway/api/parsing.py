@@ -22,8 +22,8 @@ from urllib.parse import unquote_to_bytes
 
 import fx
 from adapters import PaymentCode
-from gateway.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
-from gateway.services.payments import CreatePayment
+from gateway.core.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
+from gateway.payments.service import CreatePayment
 
 __all__ = [
     "MAX_DEPTH",

@@ -14,12 +14,12 @@ from aiohttp import web
 
 from gateway.api.parsing import parse_limit
 from gateway.api.state import CONTEXT, KEYS
-from gateway.auth import Role
-from gateway.errors import InvalidRequest, NotFound
-from gateway.reconciliation import Category
-from gateway.settlement.domain import parse_business_date
+from gateway.api.views import dumps, rfc3339
+from gateway.core.errors import InvalidRequest, NotFound
+from gateway.merchants.auth import Role
+from gateway.reconciliation.matching import Category
+from gateway.settlement.model import parse_business_date
 from gateway.storage.tables import metadata
-from gateway.views import dumps, rfc3339
 
 __all__ = ["reconciliation_view", "routes"]
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from gateway import idempotency
 from gateway.api.body import json_body
 from gateway.api.middlewares import PARTNER_SECONDS
 from gateway.api.parsing import (
@@ -18,14 +19,17 @@ from gateway.api.parsing import (
     parse_limit,
 )
 from gateway.api.state import CONTEXT, KEYS
-from gateway.auth import Principal, Role
-from gateway.errors import InvalidRequest, NotFound
+from gateway.api.views import dumps, payment_view, quote_view, refund_view
+from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.metrics import CONTENT_TYPE_LATEST
+from gateway.merchants.auth import Principal, Role
 from gateway.merchants.model import Merchant
-from gateway.metrics import CONTENT_TYPE_LATEST
-from gateway.services import cancels, idempotency, payments, quotes, refunds
-from gateway.storage import lifecycle
-from gateway.storage import repository as repo
-from gateway.views import dumps, payment_view, quote_view, refund_view
+from gateway.payments import cancels
+from gateway.payments import service as payments
+from gateway.quotes import service as quotes
+from gateway.refunds import service as refunds
+from gateway.storage import payments as repo
+from gateway.storage import reversals as lifecycle
 
 __all__ = ["routes"]
 

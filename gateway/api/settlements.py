@@ -20,11 +20,11 @@ from aiohttp import payload, web
 
 from gateway.api.parsing import parse_limit
 from gateway.api.state import CONTEXT, KEYS
-from gateway.auth import Principal, Role
-from gateway.errors import BatchNotClosed, InvalidRequest, NotFound
+from gateway.api.views import dumps
+from gateway.core.errors import BatchNotClosed, InvalidRequest, NotFound
+from gateway.merchants.auth import Principal, Role
 from gateway.settlement.batches import Found, file_chunks, find_batch, list_batches
-from gateway.settlement.domain import BatchType, parse_business_date
-from gateway.views import dumps
+from gateway.settlement.model import BatchType, parse_business_date
 
 __all__ = ["routes"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from gateway.auth import KeyStore
 from gateway.context import Context
+from gateway.merchants.auth import KeyStore
 
 __all__ = ["CONTEXT", "KEYS", "MAX_BODY"]
 

@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from gateway.business_days import business_date
+from gateway.core.business_days import business_date
 
 __all__ = ["Merchant"]
 
@@ -29,7 +29,7 @@ class Merchant:
     created_at: datetime
     webhook_url: str | None = None
     webhook_secret: str | None = dataclasses.field(default=None, repr=False)
-    """Sealed (`gateway/secrets.py`), never in the clear; likewise `signing_secret`."""
+    """Sealed (`gateway/core/secrets.py`), never in the clear; likewise `signing_secret`."""
     signing_secret: str | None = dataclasses.field(default=None, repr=False)
     require_signature: bool = False
 

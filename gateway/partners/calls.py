@@ -36,8 +36,8 @@ from adapters import (
     SettlementFileRequest,
     SettlementFileUnavailable,
 )
-from gateway.health import Health
-from gateway.metrics import Metrics
+from gateway.core.metrics import Metrics
+from gateway.partners.health import Health
 
 __all__ = ["BUDGET_RAN_OUT", "PartnerCalls"]
 

@@ -9,6 +9,6 @@ Settlements; DESIGN.md, Settlement).
 - `export`: `gateway settlements export`;
 - `worker`: the scheduler in every running gateway.
 
-The SQL lives in `gateway/storage/settlement_repo.py`, with the questions the payment lifecycle
+The SQL lives in `gateway/storage/settlement.py`, with the questions the payment lifecycle
 asks before it dates a line (`next_open_dates`, `closed_through`, `is_closed`).
 """

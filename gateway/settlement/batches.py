@@ -14,8 +14,8 @@ from typing import Any
 
 from gateway.settlement import csvfile
 from gateway.settlement.closing import key_of
-from gateway.settlement.domain import BatchKey, BatchType, Totals, batch_view, parse_batch_id
-from gateway.storage import settlement_repo as stl
+from gateway.settlement.model import BatchKey, BatchType, Totals, batch_view, parse_batch_id
+from gateway.storage import settlement as stl
 from gateway.storage.db import Database
 
 __all__ = ["Found", "file_chunks", "find_batch", "list_batches"]

@@ -32,10 +32,10 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
-from gateway.config import Settings
-from gateway.events import EventType, event_row
+from gateway.core.config import Settings
+from gateway.events.model import EventType, event_row
 from gateway.settlement import csvfile
-from gateway.settlement.domain import (
+from gateway.settlement.model import (
     BatchKey,
     BatchType,
     Totals,
@@ -43,7 +43,7 @@ from gateway.settlement.domain import (
     closable_at,
     parse_cutoff,
 )
-from gateway.storage import settlement_repo as stl
+from gateway.storage import settlement as stl
 from gateway.storage.db import Database
 from gateway.storage.tables import metadata
 

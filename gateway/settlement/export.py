@@ -19,8 +19,8 @@ from typing import Any
 
 from gateway.settlement.batches import file_chunks
 from gateway.settlement.csvfile import FileDigest
-from gateway.settlement.domain import BatchType
-from gateway.storage import settlement_repo as stl
+from gateway.settlement.model import BatchType
+from gateway.storage import settlement as stl
 from gateway.storage.db import Database
 
 __all__ = ["ExportError", "Exported", "closed_batches_of", "export_day"]

@@ -28,8 +28,8 @@ import sqlalchemy as sa
 
 from gateway.context import Context
 from gateway.settlement.closing import Closed, OwnerClocks, close_batch
-from gateway.settlement.domain import BatchKey, BatchType, latest_closable_date, parse_cutoff
-from gateway.storage import settlement_repo as stl
+from gateway.settlement.model import BatchKey, BatchType, latest_closable_date, parse_cutoff
+from gateway.storage import settlement as stl
 from gateway.storage.tables import metadata
 
 __all__ = ["SettlementWorker"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.business_days import parse_cutoff
+from gateway.core.business_days import parse_cutoff
 from gateway.merchants.model import Merchant
 
 __all__ = ["merchant"]

@@ -92,7 +92,7 @@ class Merchant(SQLModel, table=True):
     fixed_fee: int = Field(default=0, sa_type=sa.BigInteger())
     created_at: datetime = _ts()
     # Webhooks and signed requests (API.md). Secrets are sealed with the key from the
-    # environment (`gateway/secrets.py`), never stored in the clear.
+    # environment (`gateway/core/secrets.py`), never stored in the clear.
     webhook_url: str | None = Field(default=None, max_length=2000)
     webhook_secret: str | None = Field(default=None, sa_type=sa.Text())
     signing_secret: str | None = Field(default=None, sa_type=sa.Text())
@@ -347,7 +347,7 @@ class SettlementBatch(SQLModel, table=True):
     once, in the transaction that freezes its lines; it never changes afterwards.
 
     Open batches have no row: they are computed live from the payments and refunds of their key,
-    under the same deterministic id (`gateway/settlement/domain.py::batch_id`). `owner` is the
+    under the same deterministic id (`gateway/settlement/model.py::batch_id`). `owner` is the
     merchant id (type `merchant`) or the partner id (type `partner`); the unique key is what
     makes closing idempotent across processes (insert, or find it already there).
     """

@@ -20,7 +20,7 @@ import pytest
 from bench._checks import webhook_report
 from bench._procs import cpu_seconds, group_cpu_seconds, group_peak_rss, group_pids, peak_rss_mb
 from bench.sink import Sink, check_signature
-from gateway.webhooks.signing import sign_webhook
+from gateway.events.signing import sign_webhook
 
 SECRET = "whsec_" + "a" * 43
 BODY = (

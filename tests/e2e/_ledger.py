@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.services.ledger_verify import verify_ledger
+from gateway.ledger.verify import verify_ledger
 from gateway.storage.db import open_database
 from tests.e2e.conftest import Gateway
 

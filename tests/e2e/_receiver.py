@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from aiohttp import web
 from multidict import CIMultiDict
 
-from gateway.config import resolve_secrets_key
-from gateway.events import EventType, event_row
-from gateway.secrets import SecretBox
-from gateway.storage import events_repo
+from gateway.core.config import resolve_secrets_key
+from gateway.core.secrets import SecretBox
+from gateway.events.model import EventType, event_row
+from gateway.events.signing import SIGNATURE_HEADER, SignatureError, verify_webhook
+from gateway.storage import events as events_repo
 from gateway.storage.db import Database, open_database
-from gateway.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify_webhook
 from tests.e2e.conftest import Gateway
 
 

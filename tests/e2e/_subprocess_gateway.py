@@ -31,9 +31,9 @@ from aiohttp import web
 
 from adapters import SystemClock
 from adapters.alipayplus.sandbox import LEDGER, SandboxLedger
-from gateway.config import PROJECT_ROOT, Settings, load_settings
+from gateway.core.config import PROJECT_ROOT, Settings, load_settings
 from gateway.sandboxes import RunningSandboxes, sandbox_app, sandbox_environment
-from gateway.storage import repository as repo
+from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 from tests.e2e.conftest import seed
 

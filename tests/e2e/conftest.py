@@ -15,12 +15,12 @@ from aiohttp import web
 
 from adapters import PROTOCOLS
 from adapters.alipayplus.sandbox import SandboxLedger
-from gateway import admin
-from gateway.auth import Role
 from gateway.bootstrap import create_app
-from gateway.config import Settings, load_settings
+from gateway.core.config import Settings, load_settings
+from gateway.merchants import admin
+from gateway.merchants.auth import Role
 from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
-from gateway.storage import repository as repo
+from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 
 FINAL = {"succeeded", "failed", "cancelled"}

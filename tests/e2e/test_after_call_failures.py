@@ -30,17 +30,16 @@ import pytest
 
 from adapters import mask_code
 from adapters.alipayplus.client import AlipayPlusAdapter
-from gateway.services.finality import book_payment, book_refund, reverse_payment
-from gateway.storage import lifecycle
+from gateway.api.views import payment_view, refund_view
+from gateway.payments.booking import book_payment, book_refund, reverse_payment
+from gateway.storage import reversals as lifecycle
+from gateway.storage.payments import SettlePayment
 from gateway.storage.raw import RawTransaction
-from gateway.storage.repository import SettlePayment
-from gateway.views import payment_view, refund_view
 from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Answer, Gateway, code
 
 APPROVE = "0000"
-SERVICES = "gateway.services"  # where each step's name is looked up, to be replaced
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -142,13 +141,13 @@ async def test_a_failure_after_the_charge_still_ends_the_payment_once(
     caplog.set_level(logging.INFO, logger="gateway")
     fault = Fault()
     if step == "booking":
-        monkeypatch.setattr(f"{SERVICES}.payments.book_payment", fault.wrap(book_payment))
+        monkeypatch.setattr("gateway.payments.service.book_payment", fault.wrap(book_payment))
     elif step == "rendering":
-        monkeypatch.setattr(f"{SERVICES}.payments.payment_view", fault.wrap(payment_view))
+        monkeypatch.setattr("gateway.payments.service.payment_view", fault.wrap(payment_view))
     elif step == "commit":
         _fail_commit(monkeypatch, fault)
     else:
-        monkeypatch.setattr(f"{SERVICES}.payments.mask_code", fault.wrap(mask_code))
+        monkeypatch.setattr("gateway.payments.service.mask_code", fault.wrap(mask_code))
 
     wallet_code, key, reference = code("28", APPROVE), secrets.token_hex(12), f"AC-{step}"
     answer = await _retry_pay(gateway, wallet_code, key, reference)
@@ -179,8 +178,8 @@ async def test_rendering_that_always_fails_still_ends_the_payment(
     resolver's stored answer); GET, which the test reads with, still works."""
     caplog.set_level(logging.INFO, logger="gateway")
     fault = Fault(times=None)
-    monkeypatch.setattr(f"{SERVICES}.payments.payment_view", fault.wrap(payment_view))
-    monkeypatch.setattr(f"{SERVICES}.finality.payment_view", fault.wrap(payment_view))
+    monkeypatch.setattr("gateway.payments.service.payment_view", fault.wrap(payment_view))
+    monkeypatch.setattr("gateway.payments.booking.payment_view", fault.wrap(payment_view))
 
     wallet_code, key, reference = code("28", APPROVE), secrets.token_hex(12), "AC-always"
     answer = await _retry_pay(gateway, wallet_code, key, reference)
@@ -222,7 +221,7 @@ async def test_when_the_safety_nets_own_write_fails_the_lease_expiry_hands_it_ov
 
         return unit
 
-    monkeypatch.setattr("gateway.storage.repository.hand_over_payment", unwritable)
+    monkeypatch.setattr("gateway.storage.payments.hand_over_payment", unwritable)
     wallet_code, key, reference = code("28", APPROVE), secrets.token_hex(12), "AC-net-fails"
     answer = await _retry_pay(gateway, wallet_code, key, reference)
     assert fault.fired >= 1, "the failure was not injected"
@@ -257,9 +256,9 @@ async def test_a_failure_after_the_refund_call_still_ends_the_refund_once(
     payment_id, partner = paid.body["id"], paid.body["partner"]
     fault = Fault()
     if step == "booking":
-        monkeypatch.setattr(f"{SERVICES}.refunds.book_refund", fault.wrap(book_refund))
+        monkeypatch.setattr("gateway.refunds.service.book_refund", fault.wrap(book_refund))
     else:
-        monkeypatch.setattr(f"{SERVICES}.refunds.refund_view", fault.wrap(refund_view))
+        monkeypatch.setattr("gateway.refunds.service.refund_view", fault.wrap(refund_view))
 
     key = secrets.token_hex(12)
 
@@ -305,7 +304,7 @@ async def test_a_failure_in_a_cancels_final_commit_still_cancels_once(
     assert paid.body["status"] == "succeeded", paid.body
     payment_id, partner = paid.body["id"], paid.body["partner"]
     fault = Fault()
-    monkeypatch.setattr(f"{SERVICES}.cancels.reverse_payment", fault.wrap(reverse_payment))
+    monkeypatch.setattr("gateway.payments.cancels.reverse_payment", fault.wrap(reverse_payment))
     key = secrets.token_hex(12)
 
     async def cancel() -> Answer:
@@ -350,7 +349,7 @@ async def test_a_second_cancels_lost_answer_is_still_stored(
     assert first.status == 200, first.body
     fault = Fault()
     monkeypatch.setattr(
-        f"{SERVICES}.cancels.lifecycle.complete_answer",
+        "gateway.payments.cancels.lifecycle.complete_answer",
         _failing_once(fault, lifecycle.complete_answer),
     )
     key = secrets.token_hex(12)

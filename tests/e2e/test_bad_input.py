@@ -23,7 +23,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 
 from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
-from gateway.storage import repository as repo
+from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.tables import metadata
 from tests.e2e.conftest import (

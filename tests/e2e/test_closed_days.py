@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.settlement.closing import close_batch
-from gateway.settlement.domain import BatchKey, BatchType
+from gateway.settlement.model import BatchKey, BatchType
 from gateway.storage.db import open_database
 from gateway.storage.tables import metadata
 from tests.conftest import DATABASES, own_database

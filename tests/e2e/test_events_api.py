@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway import admin
-from gateway.events import EventType
+from gateway.events.model import EventType
+from gateway.merchants import admin
 from tests.e2e._receiver import Receiver, database, insert_events, running_receiver, secret_box
 from tests.e2e.conftest import Gateway
 

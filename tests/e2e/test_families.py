@@ -33,7 +33,7 @@ import pytest_asyncio
 
 import fx
 from fx import default_ecb_file
-from gateway.config import Settings
+from gateway.core.config import Settings
 from gateway.sandboxes import sandbox_environment, start_sandboxes
 from tests.e2e.conftest import (
     FINAL,

@@ -49,14 +49,14 @@ import sqlalchemy as sa
 from multidict import CIMultiDict
 from yarl import URL
 
-from gateway import admin
-from gateway.config import resolve_secrets_key
-from gateway.events import EventType
+from gateway.core.config import resolve_secrets_key
+from gateway.core.secrets import SecretBox
+from gateway.events.model import EventType
+from gateway.events.signing import SIGNATURE_HEADER, sign_request
+from gateway.merchants import admin
 from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
-from gateway.secrets import SecretBox
 from gateway.storage.db import Database, open_database
 from gateway.storage.tables import metadata
-from gateway.webhooks.signing import SIGNATURE_HEADER, sign_request
 from tests.conftest import DATABASES, own_database
 from tests.e2e._receiver import insert_events
 from tests.e2e.conftest import Gateway, code, seed, start_gateway_app, with_partner_urls

@@ -40,10 +40,10 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from gateway.services.ledger_verify import verify_ledger
+from gateway.ledger.verify import verify_ledger
 from gateway.storage.db import open_database
-from gateway.storage.repository import attempts as attempts_table
-from gateway.storage.repository import payments as payments_table
+from gateway.storage.payments import attempts as attempts_table
+from gateway.storage.payments import payments as payments_table
 from gateway.storage.tables import metadata
 from tests.e2e._subprocess_gateway import (
     GatewayProcess,

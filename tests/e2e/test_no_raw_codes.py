@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters import mask_code
-from gateway.storage import repository as repo
+from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 from gateway.storage.tables import metadata
 from tests.e2e.conftest import FINAL, Answer, Gateway, code

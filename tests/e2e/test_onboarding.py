@@ -27,9 +27,9 @@ import aiohttp
 import pytest
 
 import fx
-from gateway import admin
-from gateway.auth import Role
-from gateway.config import ConfigError, Settings, load_settings, resolve_credentials
+from gateway.core.config import ConfigError, Settings, load_settings, resolve_credentials
+from gateway.merchants import admin
+from gateway.merchants.auth import Role
 from gateway.sandboxes import sandbox_environment, start_sandboxes
 from gateway.storage.db import open_database
 from tests.e2e.conftest import Gateway, code, start_gateway_app, with_partner_urls

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from adapters import SystemClock, new_http_client
 from gateway.bootstrap import build_adapter
 from gateway.cli import main
-from gateway.services.reconciliation import ReconciliationResult, reconcile
+from gateway.reconciliation.service import ReconciliationResult, reconcile
 from gateway.storage.db import open_database
 from gateway.storage.tables import metadata
 from tests.conftest import DATABASES, own_database

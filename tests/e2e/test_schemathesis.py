@@ -45,7 +45,7 @@ from typing import Any, TypeGuard
 
 import pytest
 
-from gateway import admin
+from gateway.merchants import admin
 from gateway.settlement.closing import settle_day
 from tests.e2e._receiver import Receiver, database, running_receiver, secret_box
 from tests.e2e.conftest import Gateway, code

@@ -34,11 +34,11 @@ from click.testing import CliRunner
 
 import fx
 from adapters import SystemClock
-from gateway import admin
-from gateway.auth import Role
 from gateway.bootstrap import create_app
 from gateway.cli import main
-from gateway.settlement.domain import BatchKey, BatchType
+from gateway.merchants import admin
+from gateway.merchants.auth import Role
+from gateway.settlement.model import BatchKey, BatchType
 from gateway.storage.db import open_database
 from gateway.storage.tables import metadata
 from tests.conftest import DATABASES, own_database

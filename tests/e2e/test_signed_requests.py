@@ -10,15 +10,15 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from gateway import admin
-from gateway.secrets import Purpose
-from gateway.webhooks.signing import (
+from gateway.core.secrets import Purpose
+from gateway.events.signing import (
     SIGNATURE_HEADER,
     compute_signature,
     request_content,
     sign_request,
     signature_header,
 )
+from gateway.merchants import admin
 from tests.e2e._receiver import database, eventually, secret_box
 from tests.e2e.conftest import Answer, Gateway
 

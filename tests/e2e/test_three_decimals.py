@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from gateway import admin
-from gateway.auth import Role
-from gateway.config import Settings, load_settings
+from gateway.core.config import Settings, load_settings
+from gateway.merchants import admin
+from gateway.merchants.auth import Role
 from gateway.sandboxes import sandbox_environment, start_sandboxes
 from gateway.storage.db import open_database
 from tests.e2e.conftest import Gateway, code, start_gateway_app, with_partner_urls

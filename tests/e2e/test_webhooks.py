@@ -1,7 +1,7 @@
 """Webhook delivery over real HTTP: signed, retried on the schedule, recorded, redelivered; and
 two gateways on one database never deliver one event at the same time.
 
-Events are inserted as the services write them (`gateway.events.event_row`); the gateway's
+Events are inserted as the services write them (`gateway.events.model.event_row`); the gateway's
 worker (test profile: polls every 50 ms, schedule 0s/50ms/100ms/200ms) delivers them to a
 receiver on loopback that verifies each signature.
 """
@@ -22,14 +22,14 @@ import aiohttp
 import pytest
 import sqlalchemy as sa
 
-from gateway import admin
 from gateway.bootstrap import running_context
-from gateway.config import Settings, resolve_secrets_key
+from gateway.core.config import Settings, resolve_secrets_key
+from gateway.core.secrets import Purpose, SecretBox
+from gateway.events.delivery import USER_AGENT, WebhookWorker
+from gateway.events.signing import SIGNATURE_HEADER, parse_signature_header
+from gateway.merchants import admin
 from gateway.sandboxes import sandbox_environment
-from gateway.secrets import Purpose, SecretBox
-from gateway.storage import events_repo
-from gateway.webhooks.signing import SIGNATURE_HEADER, parse_signature_header
-from gateway.webhooks.worker import USER_AGENT, WebhookWorker
+from gateway.storage import events as events_repo
 from tests.e2e._receiver import (
     Receiver,
     database,
@@ -329,7 +329,7 @@ async def test_delivery_concurrency_is_bounded(gateway: Gateway, receiver: Recei
 async def test_logs_name_the_delivery_never_the_secret_or_signature(
     gateway: Gateway, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="gateway.webhooks.worker")
+    caplog.set_level(logging.INFO, logger="gateway.events.delivery")
     url = gateway.settings.database.url
     [event_id] = await insert_events(url, gateway.merchants["th"])
     await status_is(url, event_id, "delivered")

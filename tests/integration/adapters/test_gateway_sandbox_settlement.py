@@ -11,7 +11,7 @@ import pytest
 
 from adapters import SettlementTerms, SystemClock
 from adapters._sandbox import SETTLEMENT
-from gateway.config import Settings, load_settings
+from gateway.core.config import Settings, load_settings
 from gateway.sandboxes import (
     sandbox_app,
     sandbox_environment,

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway.auth import hash_key
 from gateway.cli import main
-from gateway.storage import repository as repo
+from gateway.merchants.auth import hash_key
+from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 
 

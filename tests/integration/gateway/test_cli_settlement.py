@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gateway import admin
 from gateway.cli import main
+from gateway.merchants import admin
 from gateway.storage.db import open_database
 from tests.integration.gateway.test_settlement_closing import Books, D
 

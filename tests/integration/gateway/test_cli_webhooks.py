@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from gateway.cli import main
+from gateway.core.secrets import Purpose, SecretBox
 from gateway.merchants.model import Merchant
-from gateway.secrets import Purpose, SecretBox
-from gateway.storage import repository as repo
+from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 
 SECRETS_KEY = secrets.token_urlsafe(32)

@@ -20,12 +20,12 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 import fx
-from gateway import ledger
 from gateway.cli import main
-from gateway.config import Settings, load_settings
-from gateway.ids import new_id
-from gateway.routing import partner_fee
-from gateway.services.ledger_verify import LedgerReport, verify_ledger
+from gateway.core.config import Settings, load_settings
+from gateway.core.ids import new_id
+from gateway.ledger import postings as ledger
+from gateway.ledger.verify import LedgerReport, verify_ledger
+from gateway.partners.routing import partner_fee
 from gateway.storage.db import Database, open_database
 from gateway.storage.migrate import upgrade, upgrade_async
 from gateway.storage.tables import metadata

@@ -1,7 +1,8 @@
 """Closing settlement batches against real databases, from rows booked the way the lifecycle books
-them (`gateway.ledger`): frozen lines, totals equal to the journal, byte-identical files, closing
-once (also from concurrent closers), reversals that moved to a later day, and the questions the
-lifecycle asks (`next_open_date`, `closed_through`, the advisory lock on PostgreSQL)."""
+them (`gateway.ledger.postings`): frozen lines, totals equal to the journal, byte-identical files,
+closing once (also from concurrent closers), reversals that moved to a later day, and the
+questions the lifecycle asks (`next_open_date`, `closed_through`, the advisory lock on
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -20,14 +21,15 @@ import pytest
 import sqlalchemy as sa
 
 import fx
-from gateway import admin, ledger
-from gateway.config import Settings, load_settings
-from gateway.ids import new_id
+from gateway.core.config import Settings, load_settings
+from gateway.core.ids import new_id
+from gateway.ledger import postings as ledger
+from gateway.merchants import admin
 from gateway.settlement import csvfile
 from gateway.settlement.batches import file_chunks, find_batch, list_batches
 from gateway.settlement.closing import close_batch, settle_day
-from gateway.settlement.domain import BatchKey, BatchType
-from gateway.storage import settlement_repo as stl
+from gateway.settlement.model import BatchKey, BatchType
+from gateway.storage import settlement as stl
 from gateway.storage.db import Database, open_database
 from gateway.storage.tables import metadata
 
@@ -40,7 +42,7 @@ _T = metadata.tables
 @dataclass
 class Books:
     """A merchant (THB, 1.50 % + 5.00 THB) and a partner of its own, and helpers that book
-    payments, refunds and cancels like `gateway/services/finality.py` does."""
+    payments, refunds and cancels like `gateway/payments/booking.py` does."""
 
     db: Database
     merchant_id: str

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from gateway.events import EventType, event_row
-from gateway.ids import new_id
-from gateway.storage import events_repo
-from gateway.storage import repository as repo
+from gateway.core.ids import new_id
+from gateway.events.model import EventType, event_row
+from gateway.storage import events as events_repo
+from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.writer import GroupCommitWriter
 from tests.conftest import own_database

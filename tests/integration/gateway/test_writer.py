@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.ids import new_id
-from gateway.storage import repository as repo
+from gateway.core.ids import new_id
+from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.writer import GroupCommitWriter, alone
 

@@ -28,8 +28,8 @@ from adapters._sandbox import (
 from adapters.alipayplus import models as wire
 from adapters.alipayplus.sandbox import PaymentStatus, SandboxLedger
 from fx import Money
-from gateway.business_days import business_date
-from gateway.ledger import partner_refund_fee
+from gateway.core.business_days import business_date
+from gateway.ledger.postings import partner_refund_fee
 
 # --- business dates ------------------------------------------------------------------------------
 

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.storage.raw import Insert, Update
-from gateway.storage.repository import (
+from gateway.storage.payments import (
     BeginPayment,
     DuplicateReference,
     IdempotencyConflict,
 )
+from gateway.storage.raw import Insert, Update
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from gateway.business_days import business_date, business_date_str, cutoff_instant
+from gateway.core.business_days import business_date, business_date_str, cutoff_instant
 
 BANGKOK = ZoneInfo("Asia/Bangkok")  # UTC+7, no DST
 NEW_YORK = ZoneInfo("America/New_York")

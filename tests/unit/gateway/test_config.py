@@ -13,8 +13,7 @@ import pytest
 
 import fx
 from adapters import Operation
-from gateway._iso3166 import ALPHA2
-from gateway.config import (
+from gateway.core.config import (
     PROJECT_ROOT,
     ConfigError,
     ConfigProblem,
@@ -30,6 +29,7 @@ from gateway.config import (
     resolve_credentials,
     resolve_sandbox_private_key,
 )
+from gateway.core.iso3166 import ALPHA2
 
 SHIPPED = PROJECT_ROOT / "configs"
 

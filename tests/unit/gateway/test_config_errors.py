@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import adapters
-from gateway.config import PROJECT_ROOT, ConfigError, load_settings
+from gateway.core.config import PROJECT_ROOT, ConfigError, load_settings
 
 SHIPPED = PROJECT_ROOT / "configs"
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.durations import DurationError, format_duration, parse_duration
+from gateway.core.durations import DurationError, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

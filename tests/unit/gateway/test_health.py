@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters import Delivery, FailureCode, Outcome
-from gateway.health import Breaker, BreakerState, Health
+from gateway.partners.health import Breaker, BreakerState, Health
 
 REFUSED = Outcome.unknown(Delivery.NOT_SENT, "connection refused")
 HTTP_500 = Outcome.unknown(Delivery.MAYBE_SENT, "HTTP 500", http_status=500)

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fx
-from gateway import ledger
-from gateway.ledger import (
+from gateway.ledger import postings as ledger
+from gateway.ledger.postings import (
     FX_POSITION,
     FX_REVENUE,
     MERCHANT_FEES,

@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 
 import fx
-from gateway import errors
 from gateway.api import parsing
 from gateway.api.events import routes as event_routes
 from gateway.api.openapi import openapi_document
@@ -23,9 +22,10 @@ from gateway.api.parsing import _IDENTIFIER
 from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
-from gateway.auth import Role
-from gateway.config import PROJECT_ROOT, load_settings
-from gateway.views import payment_view, quote_view
+from gateway.api.views import payment_view, quote_view
+from gateway.core import errors
+from gateway.core.config import PROJECT_ROOT, load_settings
+from gateway.merchants.auth import Role
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PARAMETER_LOCATIONS = {"query", "header", "path", "cookie"}

@@ -19,9 +19,9 @@ from adapters import (
     SettlementFileUnavailable,
 )
 from fx import Money
-from gateway.health import Health
-from gateway.metrics import Metrics
+from gateway.core.metrics import Metrics
 from gateway.partners.calls import BUDGET_RAN_OUT, PartnerCalls
+from gateway.partners.health import Health
 
 PARTNER = "xx-partner"
 INQUIRY = InquiryRequest("att_1", Money.of(100, "CNY"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from gateway.reconciliation import Category, Movement, match
+from gateway.reconciliation.matching import Category, Movement, match
 
 
 def _line(key: str, amount: int = 1000, fee: int = 6, **kw: object) -> Movement:

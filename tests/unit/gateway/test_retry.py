@@ -7,8 +7,15 @@ from datetime import timedelta
 import pytest
 
 from adapters import Delivery, FailureCode, Outcome
-from gateway.config import load_settings
-from gateway.retry import DEFAULT_POLICY, Action, Verdict, full_jitter, policy_with, verdict
+from gateway.core.config import load_settings
+from gateway.partners.retry import (
+    DEFAULT_POLICY,
+    Action,
+    Verdict,
+    full_jitter,
+    policy_with,
+    verdict,
+)
 
 
 @pytest.mark.parametrize(

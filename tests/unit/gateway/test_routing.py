@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from fx import Money
-from gateway.config import load_settings
-from gateway.errors import InvalidPaymentCode, NoRoute
-from gateway.routing import Router, partner_fee
+from gateway.core.config import load_settings
+from gateway.core.errors import InvalidPaymentCode, NoRoute
+from gateway.partners.routing import Router, partner_fee
 
 
 @pytest.fixture

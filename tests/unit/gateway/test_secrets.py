@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.config import PROJECT_ROOT, ConfigError, load_settings, resolve_secrets_key
-from gateway.secrets import Purpose, SealedSecretError, SecretBox, SecretSet, generate_secret
+from gateway.core.config import PROJECT_ROOT, ConfigError, load_settings, resolve_secrets_key
+from gateway.core.secrets import Purpose, SealedSecretError, SecretBox, SecretSet, generate_secret
 
 KEY = b"k" * 32
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)

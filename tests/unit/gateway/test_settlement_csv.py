@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.settlement import csvfile
-from gateway.settlement.domain import (
+from gateway.settlement.model import (
     BatchKey,
     BatchType,
     Totals,

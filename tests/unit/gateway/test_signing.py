@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gateway.webhooks.signing import (
+from gateway.events.signing import (
     SignatureError,
     SignatureProblem,
     parse_signature_header,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import (
+from gateway.core.config import (
     PROJECT_ROOT,
     ConfigError,
     Durations,
@@ -18,8 +18,8 @@ from gateway.config import (
     WebhookSettings,
     load_settings,
 )
+from gateway.events.delivery import next_attempt
 from gateway.sandboxes import sandbox_environment
-from gateway.webhooks.worker import next_attempt
 
 SHIPPED = PROJECT_ROOT / "configs"
 NOW = datetime(2026, 11, 26, tzinfo=UTC)

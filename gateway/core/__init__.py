@@ -1,0 +1,1 @@
+"""The kernel every domain uses: config, errors, ids, durations, business days, metrics, secrets."""

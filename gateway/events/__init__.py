@@ -1,0 +1,1 @@
+"""Merchant events: the event model, webhook signing, delivery and redelivery."""

@@ -1,0 +1,270 @@
+"""Operator actions behind the command line: merchants, API keys, webhooks and request signing
+(async, testable).
+
+Webhook and signing secrets are returned in the clear exactly once, when made, for the command
+line to show; the database holds them sealed (`gateway/core/secrets.py`). Running gateways see these
+changes within `durations.key_cache_ttl` (their cache of keys and merchants;
+`gateway/merchants/auth.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+import fx
+from gateway.core.ids import new_id
+from gateway.core.iso3166 import ALPHA2
+from gateway.core.secrets import Purpose, SealedSecretError, SecretBox, SecretSet, generate_secret
+from gateway.merchants.auth import Role, generate_key
+from gateway.storage import payments as repo
+from gateway.storage.db import Database
+
+__all__ = [
+    "MAX_KEEP_PREVIOUS",
+    "AdminError",
+    "check_webhook_url",
+    "clear_webhook",
+    "create_key",
+    "create_merchant",
+    "disable_signing",
+    "enable_signing",
+    "find_merchant_by_name",
+    "rotate_secret",
+    "set_webhook",
+]
+
+MAX_KEEP_PREVIOUS = timedelta(days=7)
+
+
+class AdminError(ValueError):
+    """Bad operator input; `option` names the command-line option at fault."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+        self.message = message
+
+
+async def create_merchant(
+    db: Database,
+    *,
+    name: str,
+    country: str,
+    currency: str,
+    timezone: str,
+    cutoff: str = "00:00",
+    mdr_bps: int = 0,
+    fixed_fee: int = 0,
+) -> str:
+    if not 1 <= len(name) <= 200:
+        raise AdminError("--name", "use 1 to 200 characters")
+    if country not in ALPHA2:
+        raise AdminError("--country", f"{country!r} is not an ISO 3166-1 alpha-2 code (e.g. TH)")
+    try:
+        fx.get_currency(currency)
+    except fx.UnsupportedCurrency as exc:
+        raise AdminError("--currency", f"{currency!r} is not an ISO 4217 payment currency") from exc
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise AdminError("--timezone", f"{timezone!r} is not an IANA time zone") from exc
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", cutoff):
+        raise AdminError("--cutoff", "use HH:MM, e.g. 00:00 or 23:30")
+    if not 0 <= mdr_bps <= 10_000:
+        raise AdminError("--mdr-bps", "use 0 to 10000 basis points")
+    if not 0 <= fixed_fee <= fx.MAX_AMOUNT:
+        raise AdminError("--fixed-fee", "use a non-negative count of minor units")
+    merchant_id = new_id("mer")
+    row = {
+        "id": merchant_id,
+        "name": name,
+        "country": country,
+        "currency": currency,
+        "timezone": timezone,
+        "cutoff": cutoff,
+        "mdr_bps": mdr_bps,
+        "fixed_fee": fixed_fee,
+        "created_at": datetime.now(UTC),
+    }
+    async with db.writer.connect() as conn, conn.begin():
+        await conn.execute(sa.insert(repo.merchants).values(**row))
+    return merchant_id
+
+
+async def find_merchant_by_name(db: Database, name: str) -> str | None:
+    async with db.reader.connect() as conn:
+        found = await conn.scalar(
+            sa.select(repo.merchants.c.id).where(repo.merchants.c.name == name)
+        )
+    return found
+
+
+async def create_key(db: Database, *, role: Role, merchant_id: str | None) -> str:
+    """A new key for `role`; returns the plaintext, which is stored only as its SHA-256."""
+    if role is Role.OPERATOR and merchant_id is not None:
+        raise AdminError("--merchant", "operator keys are bound to no merchant")
+    if role is not Role.OPERATOR and merchant_id is None:
+        raise AdminError("--merchant", f"a {role.value} key needs a merchant")
+    key = generate_key(role)
+    async with db.writer.connect() as conn, conn.begin():
+        if merchant_id is not None:
+            found = await conn.scalar(
+                sa.select(repo.merchants.c.id).where(repo.merchants.c.id == merchant_id)
+            )
+            if found is None:
+                raise AdminError("--merchant", f"no merchant {merchant_id}")
+        await conn.execute(
+            sa.insert(repo.api_keys).values(
+                id=new_id("key"),
+                key_hash=key.key_hash,
+                hint=key.hint,
+                role=role.value,
+                merchant_id=merchant_id,
+                created_at=datetime.now(UTC),
+            )
+        )
+    return key.plaintext
+
+
+# --- webhooks and request signing -------------------------------------------------------------
+
+_COLUMN = {Purpose.WEBHOOK: "webhook_secret", Purpose.SIGNING: "signing_secret"}
+
+
+def check_webhook_url(url: str) -> str:
+    """An absolute http(s) URL with a host, no credentials, no fragment, at most 2000 chars."""
+    if len(url) > 2000 or any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        raise AdminError("--url", "use an http(s) URL of at most 2000 characters, no spaces")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise AdminError("--url", f"{url!r} is not a valid URL ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise AdminError("--url", f"{url!r} is not an http(s) URL, e.g. https://shop.example/hooks")
+    if parts.username is not None or parts.password is not None:
+        raise AdminError("--url", "leave credentials out of the URL: webhooks are signed instead")
+    if parts.fragment:
+        raise AdminError("--url", "remove the #fragment: it is never sent")
+    return url
+
+
+async def _merchant_for_update(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
+    stmt = sa.select(repo.merchants).where(repo.merchants.c.id == merchant_id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    if row is None:
+        raise AdminError("MERCHANT_ID", f"no merchant {merchant_id}")
+    return dict(row)
+
+
+async def _update_merchant(conn: AsyncConnection, merchant_id: str, **values: Any) -> None:
+    await conn.execute(
+        sa.update(repo.merchants).where(repo.merchants.c.id == merchant_id).values(**values)
+    )
+
+
+async def set_webhook(db: Database, box: SecretBox, *, merchant_id: str, url: str) -> str | None:
+    """Point the merchant's events at `url`. Returns a new webhook secret (made when the merchant
+    had none), else None: an existing secret is kept."""
+    url = check_webhook_url(url)
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        values: dict[str, Any] = {"webhook_url": url}
+        secret = None
+        if not merchant["webhook_secret"]:
+            secret = generate_secret(Purpose.WEBHOOK)
+            values["webhook_secret"] = box.seal(
+                SecretSet(secret), merchant_id=merchant_id, purpose=Purpose.WEBHOOK
+            )
+        await _update_merchant(conn, merchant_id, **values)
+    return secret
+
+
+async def clear_webhook(db: Database, *, merchant_id: str) -> bool:
+    """Remove the merchant's webhook URL and secret; False if it had none. Its events are then
+    `no_endpoint` (redeliver them once a URL is set again, which makes a new secret)."""
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        await _update_merchant(conn, merchant_id, webhook_url=None, webhook_secret=None)
+    return merchant["webhook_url"] is not None
+
+
+async def enable_signing(db: Database, box: SecretBox, *, merchant_id: str) -> str | None:
+    """Require signed requests of the merchant. Returns a new signing secret (made when it had
+    none), else None: an existing secret is kept."""
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        values: dict[str, Any] = {"require_signature": True}
+        secret = None
+        if not merchant["signing_secret"]:
+            secret = generate_secret(Purpose.SIGNING)
+            values["signing_secret"] = box.seal(
+                SecretSet(secret), merchant_id=merchant_id, purpose=Purpose.SIGNING
+            )
+        await _update_merchant(conn, merchant_id, **values)
+    return secret
+
+
+async def disable_signing(db: Database, *, merchant_id: str) -> None:
+    """Stop requiring signed requests. The secret is kept: a request that still carries a
+    signature is checked against it (and refused if wrong)."""
+    async with db.writer.connect() as conn, conn.begin():
+        await _merchant_for_update(conn, merchant_id)
+        await _update_merchant(conn, merchant_id, require_signature=False)
+
+
+async def rotate_secret(
+    db: Database,
+    box: SecretBox,
+    *,
+    merchant_id: str,
+    purpose: Purpose,
+    keep_previous: timedelta = timedelta(0),
+    now: datetime | None = None,
+) -> str:
+    """Replace the merchant's webhook or signing secret; returns the new one.
+
+    With `keep_previous`, the old secret stays valid that long beside the new one (webhooks carry
+    a signature by each; requests signed by either are accepted), so the merchant can switch
+    without a gap. Up to `MAX_KEEP_PREVIOUS`.
+    """
+    if not timedelta(0) <= keep_previous <= MAX_KEEP_PREVIOUS:
+        raise AdminError("--keep-previous", "use a duration from 0s to 7d")
+    now = now or datetime.now(UTC)
+    column = _COLUMN[purpose]
+    async with db.writer.connect() as conn, conn.begin():
+        merchant = await _merchant_for_update(conn, merchant_id)
+        sealed = merchant[column]
+        if not sealed:
+            how = "webhook set --url URL" if purpose is Purpose.WEBHOOK else "signing enable"
+            raise AdminError(
+                "MERCHANT_ID",
+                f"merchant {merchant_id} has no {purpose.value} secret yet: run "
+                f"`gateway merchants {how} {merchant_id}` first",
+            )
+        new = generate_secret(purpose)
+        if keep_previous > timedelta(0):
+            try:
+                current = box.open(sealed, merchant_id=merchant_id, purpose=purpose)
+            except SealedSecretError as exc:
+                raise AdminError(
+                    "--keep-previous", f"{exc}; or rotate without --keep-previous"
+                ) from exc
+            rotated = current.rotated(new, now=now, keep_previous_until=now + keep_previous)
+        else:
+            rotated = SecretSet(new)  # the old one need not (and may not) open
+        await _update_merchant(
+            conn,
+            merchant_id,
+            **{column: box.seal(rotated, merchant_id=merchant_id, purpose=purpose)},
+        )
+    return new

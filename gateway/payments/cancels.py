@@ -1,0 +1,391 @@
+"""Merchant cancels (API.md, Payments): irrevocable, for processing or succeeded payments.
+
+    mark `cancellation.status = pending` (one commit, with the key claim and, if free, the lease)
+    → cancel at the partner within the POS wait budget → `cancelled` (200) or still pending (202)
+
+A cancel during processing wins: a late success is reversed. If the partner refuses the cancel
+(its window closed, say), the gateway refunds in full instead and the payment still ends
+`cancelled`. A succeeded payment's journal entry is reversed line for line, with the same
+business dates, so a cancelled payment nets to nothing and carries no fee. The resolver carries on
+with pending cancels after the budget, and after a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters import CancelRequest, InquiryRequest, Outcome, OutcomeStatus
+from fx import Money, get_currency
+from gateway import idempotency
+from gateway.api.views import dumps, payment_view
+from gateway.context import Context
+from gateway.core.errors import CancelWindowExceeded, GatewayError, NotFound, PaymentNotCancellable
+from gateway.core.ids import new_id
+from gateway.merchants.model import Merchant
+from gateway.payments.booking import book_payment, payment_body, reverse_payment
+from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
+from gateway.payments.service import Response, gateway_error_note, hand_over, outcome_changes
+from gateway.refunds.service import drive_refund
+from gateway.storage import payments as repo
+from gateway.storage import reversals as lifecycle
+from gateway.storage.payments import (
+    IdempotencyConflict,
+    IdempotencyReplay,
+    PaymentStatus,
+    Rows,
+)
+from gateway.storage.reversals import CancelRefused, CancelWrite
+
+__all__ = ["cancel_payment", "drive_cancel"]
+
+log = logging.getLogger(__name__)
+
+
+async def cancel_payment(
+    ctx: Context,
+    *,
+    merchant: Merchant,
+    key: str,
+    request_hash: str,
+    payment_id: str,
+    started_at: float,
+) -> Response:
+    now = ctx.clock.now()
+    durations = ctx.settings.durations
+    resource = f"cancel:{payment_id}"
+    claim = {
+        **idempotency.claim(
+            merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
+        ),
+        "resource_id": resource,
+    }
+    marked = await ctx.writer.run(
+        lifecycle.mark_cancel(
+            claim=claim,
+            payment_id=payment_id,
+            merchant_id=merchant.id,
+            owner=ctx.owner,
+            now=now,
+            until=now + durations.pos_wait_budget + durations.lease_duration,
+        )
+    )
+    if isinstance(marked, IdempotencyReplay):
+        return Response(marked.status, marked.body, replayed=True)
+    if isinstance(marked, IdempotencyConflict):
+        idempotency.raise_conflict(marked)
+    if isinstance(marked, CancelRefused):
+        if marked.reason == "not_found":
+            raise NotFound(marked.message)
+        if marked.reason == "window":
+            raise CancelWindowExceeded(marked.message)
+        raise PaymentNotCancellable(marked.message)
+    assert isinstance(marked, tuple)
+    payment, leased = marked
+    own_lease = (ctx.owner, payment["lease_expires_at"]) if leased else None
+    loop = asyncio.get_running_loop()
+    partner_started = loop.time()
+    try:
+        if leased:
+            payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
+        status = _cancel_status(payment)
+        body = dumps(payment_view(payment))
+
+        async def store_answer(conn: AsyncConnection) -> None:
+            await lifecycle.complete_answer(conn, merchant.id, resource, status, body)
+
+        await ctx.writer.run(store_answer)
+        if status == 202:
+            ctx.kick(payment_id)
+        log.info("payment %s: cancel %s", payment_id, "confirmed" if status == 200 else "pending")
+        return Response(status, body, partner_seconds=loop.time() - partner_started)
+    except GatewayError:
+        raise
+    except Exception as exc:
+        # A pending cancel is irrevocable: the resolver carries it on, and its final commit
+        # completes this request's key. Our lease, if we took it, is freed at once. A cancel no
+        # longer pending has nobody to finish it: its answer is stored here.
+        hand = repo.hand_over_payment(
+            payment_id=payment_id,
+            lease=own_lease,
+            note=f"{gateway_error_note(exc)} on cancel",
+            now=ctx.clock.now(),
+        )
+
+        async def hand_over_and_answer(conn: AsyncConnection) -> dict[str, Any] | None:
+            row = await hand(conn)
+            if row is not None and row["cancel_status"] != "pending":
+                await lifecycle.complete_answer(
+                    conn, merchant.id, resource, _cancel_status(row), payment_body(row)
+                )
+            return row
+
+        _written, stored = await hand_over(
+            ctx, f"cancel of payment {payment_id}", payment_id, exc, hand_over_and_answer
+        )
+        row = stored or payment
+        return Response(
+            _cancel_status(row), payment_body(row), partner_seconds=loop.time() - partner_started
+        )
+
+
+def _cancel_status(payment: dict[str, Any]) -> int:
+    return 200 if payment["status"] == PaymentStatus.CANCELLED else 202
+
+
+async def drive_cancel(
+    ctx: Context,
+    payment: dict[str, Any],
+    merchant: Merchant,
+    deadline: float | None,
+) -> dict[str, Any]:
+    """Work on a pending cancel whose lease we hold, until it ends or `deadline` (loop time;
+    None: a few calls, then back to the resolver's schedule). Returns the payment as written;
+    the lease is released either way."""
+    loop = asyncio.get_running_loop()
+    attempt = (await repo.get_attempts(ctx.db, payment["id"]))[-1]
+    partner = attempt["partner"]
+    payer = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
+    refund = await lifecycle.open_cancel_refund(ctx.db, payment["id"])
+    calls = 0
+    while True:
+        if refund is not None:
+            outcome = await drive_refund(
+                ctx, refund, payment, attempt, deadline, ask_first=refund["refund_calls"] > 0
+            )
+            counters = {"refund_calls": refund["refund_calls"], "inquiries": refund["inquiries"]}
+            if outcome.status is OutcomeStatus.SUCCEEDED:
+                return await _write(
+                    ctx, payment, _cancelled(ctx, merchant, refund, outcome, counters)
+                )
+            if outcome.status is OutcomeStatus.FAILED:
+                log.error(
+                    "payment %s: the partner refused both the cancel and the full refund (%s);"
+                    " retrying later, an operator may need to look",
+                    payment["id"],
+                    outcome.partner_code,
+                )
+                return await _write(ctx, payment, _refund_declined(ctx, refund, outcome, counters))
+            return await _write(
+                ctx, payment, _later(ctx, 1, refund_counters=(refund["id"], counters))
+            )
+        calls += 1
+        cancel = CancelRequest(attempt["partner_request_id"])
+        outcome = await ctx.partners.cancel(partner, cancel, tally=attempt, deadline=deadline)
+        attempt_row = {"id": attempt["id"], "cancel_calls": attempt["cancel_calls"]}
+        if outcome.status is OutcomeStatus.SUCCEEDED:
+            return await _write(
+                ctx, payment, _cancelled(ctx, merchant, None, outcome, None), attempt_row
+            )
+        if outcome.status is OutcomeStatus.FAILED:
+            # The partner keeps the payment: its own record decides what undoing it takes.
+            inquiry = InquiryRequest(attempt["partner_request_id"], payer)
+            known = await ctx.partners.inquire(partner, inquiry, tally=attempt)
+            if known.status is OutcomeStatus.FAILED or (
+                known.status is OutcomeStatus.UNKNOWN and known.not_found
+            ):
+                return await _write(
+                    ctx, payment, _cancelled(ctx, merchant, None, known, None), attempt_row
+                )
+            if known.status is OutcomeStatus.SUCCEEDED or payment["status"] == (
+                PaymentStatus.SUCCEEDED
+            ):
+                payment, refund = await _start_refund(ctx, payment, merchant, known, attempt_row)
+                if refund is None:
+                    return payment
+                continue
+        pause = ctx.backoff(calls)
+        if deadline is None and calls >= 2:
+            return await _write(ctx, payment, _later(ctx, calls), attempt_row)
+        if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
+            return await _write(ctx, payment, _later(ctx, calls), attempt_row)
+        await asyncio.sleep(pause)
+
+
+Decide = Callable[[dict[str, Any], AsyncConnection], Awaitable[CancelWrite]]
+
+
+async def _settle(
+    ctx: Context, payment_id: str, decide: Decide, attempt_row: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
+
+    async def with_attempt(locked: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+        write = await decide(locked, conn)
+        write.attempt = attempt_row
+        return write
+
+    written = await ctx.writer.run(
+        lifecycle.settle_cancel(payment_id=payment_id, owner=ctx.owner, decide=with_attempt)
+    )
+    if written is not None:
+        ctx.kick_webhooks()  # a cancel or a success may have been booked with its event
+    return written
+
+
+async def _write(
+    ctx: Context,
+    payment: dict[str, Any],
+    decide: Decide,
+    attempt_row: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`_settle`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
+    written = await _settle(ctx, payment["id"], decide, attempt_row)
+    if written is not None:
+        return written
+    row = await repo.get_payment(ctx.db, payment["id"])
+    assert row is not None
+    return row
+
+
+def _released(ctx: Context) -> dict[str, Any]:
+    return {"updated_at": ctx.clock.now(), "lease_owner": None, "lease_expires_at": None}
+
+
+def _cancelled(
+    ctx: Context,
+    merchant: Merchant,
+    refund: dict[str, Any] | None,
+    outcome: Outcome,
+    refund_counters: dict[str, int] | None,
+) -> Decide:
+    """The end: `cancelled`, the success reversed if there was one, the event."""
+
+    async def decide(payment: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+        now = ctx.clock.now()
+        rows: Rows = []
+        if payment["status"] == PaymentStatus.SUCCEEDED:
+            rows += reverse_payment(await lifecycle.payment_lines(conn, payment["id"]), now)
+        changes = {
+            **_released(ctx),
+            "status": PaymentStatus.CANCELLED,
+            "cancel_status": "confirmed",
+            "next_action_at": None,
+        }
+        booked = book_payment(ctx, payment, merchant, changes, now)
+        write = CancelWrite(booked.changes, rows=rows + booked.rows)
+        if refund is not None:
+            write.refunds[refund["id"]] = {
+                **_released(ctx),
+                **(refund_counters or {}),
+                "status": PaymentStatus.SUCCEEDED,
+                "partner_reference": outcome.partner_reference,
+                "partner_completed_at": outcome.completed_at or now,
+                "next_action_at": None,
+                "merchant_business_date": payment["merchant_business_date"],
+                "partner_business_date": payment["partner_business_date"],
+            }
+        # Rendered so that it cannot stop the final state (the resolver writes it too).
+        write.answer = (200, payment_body({**payment, **booked.changes}))
+        return write
+
+    return decide
+
+
+def _later(
+    ctx: Context, calls: int, *, refund_counters: tuple[str, dict[str, int]] | None = None
+) -> Decide:
+    """Still pending: release the lease and come back on the cancel schedule."""
+    durations = ctx.settings.durations
+    seconds = min(
+        durations.cancel_max_interval.total_seconds(),
+        durations.cancel_initial_interval.total_seconds() * 2 ** min(calls, 16),
+    )
+
+    async def decide(payment: dict[str, Any], _conn: AsyncConnection) -> CancelWrite:
+        now = ctx.clock.now()
+        write = CancelWrite({**_released(ctx), "next_action_at": now + timedelta(seconds=seconds)})
+        if refund_counters is not None:
+            refund_id, counters = refund_counters
+            write.refunds[refund_id] = {**_released(ctx), **counters}
+        return write
+
+    return decide
+
+
+def _refund_declined(
+    ctx: Context, refund: dict[str, Any], outcome: Outcome, counters: dict[str, int]
+) -> Decide:
+    """The full refund was declined: release it and try the cancel again later."""
+    later = _later(ctx, 8)
+
+    async def decide(payment: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+        write = await later(payment, conn)
+        write.payment.update(
+            reserved_value=payment["reserved_value"] - refund["amount_value"],
+            reserved_payer_value=payment["reserved_payer_value"] - refund["payer_value"],
+        )
+        write.refunds[refund["id"]] = {
+            **_released(ctx),
+            **counters,
+            "status": PaymentStatus.FAILED,
+            "failure_code": outcome.failure_code.value if outcome.failure_code else None,
+            "next_action_at": None,
+        }
+        return write
+
+    return decide
+
+
+async def _start_refund(
+    ctx: Context,
+    payment: dict[str, Any],
+    merchant: Merchant,
+    known: Outcome,
+    attempt_row: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The partner refused to cancel a payment it charged: book the success if it is news, and
+    reserve a full refund (kind `cancel`) in the same commit. We keep the lease: the refund
+    goes on at once."""
+    refund_id = new_id("rf")
+    started: dict[str, Any] = {}
+
+    async def decide(locked: dict[str, Any], _conn: AsyncConnection) -> CancelWrite:
+        now = ctx.clock.now()
+        changes: dict[str, Any] = {"updated_at": now}
+        rows: Rows = []
+        if locked["status"] == PaymentStatus.PROCESSING:
+            booked = book_payment(ctx, locked, merchant, outcome_changes(known, now), now)
+            changes, rows = dict(booked.changes), list(booked.rows)
+            for column in ("lease_owner", "lease_expires_at", "next_action_at"):
+                changes.pop(column, None)
+        refund = {
+            "id": refund_id,
+            "payment_id": locked["id"],
+            "merchant_id": locked["merchant_id"],
+            "kind": "cancel",
+            "status": PaymentStatus.PROCESSING,
+            "amount_value": locked["amount_value"],
+            "currency": locked["currency"],
+            "payer_value": locked["payer_value"],
+            "payer_currency": locked["payer_currency"],
+            "partner": locked["partner"],
+            "partner_request_id": refund_id,
+            "reason": "cancel refused by the partner",
+            "refund_calls": 0,
+            "inquiries": 0,
+            "created_at": now,
+            "updated_at": now,
+            "next_action_at": None,
+            "lease_owner": ctx.owner,
+            "lease_expires_at": locked["lease_expires_at"],
+            "version": 0,
+        }
+        changes.update(
+            reserved_value=locked["amount_value"], reserved_payer_value=locked["payer_value"]
+        )
+        started["refund"] = refund
+        return CancelWrite(changes, rows=[*rows, ("refunds", refund)])
+
+    written = await _settle(ctx, payment["id"], decide, attempt_row)
+    if written is None:
+        row = await repo.get_payment(ctx.db, payment["id"])
+        assert row is not None
+        return row, None
+    log.info("payment %s: the partner refused the cancel; refunding in full", payment["id"])
+    return written, started["refund"]

@@ -1,0 +1,291 @@
+"""Resolves what a POS request left unfinished: unknown payments (inquire until the deadline,
+then cancel), pending merchant cancels, and unknown refunds (inquire, re-send if never received).
+
+It never sends a new `pay`: after the POS wait budget, and always after a crash, the tourist may
+have walked away. Work is claimed through leases on the payment row (owner, expiry, version), so
+a payment left behind by a dead process is picked up once its lease expires, by this process or
+another one sharing the database; the lease is renewed before every partner call and every result
+is written only while the lease is still ours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from adapters import (
+    CancelRequest,
+    FailureCode,
+    InquiryRequest,
+    Outcome,
+    OutcomeStatus,
+)
+from fx import Money, get_currency
+from gateway.context import Context
+from gateway.merchants.model import Merchant
+from gateway.partners.retry import full_jitter
+from gateway.payments.booking import book_payment, payment_body
+from gateway.payments.cancels import drive_cancel
+from gateway.payments.service import outcome_changes
+from gateway.refunds.service import drive_refund, settle_refund_outcome
+from gateway.storage import payments as repo
+from gateway.storage import reversals as lifecycle
+from gateway.storage.open_days import Sides
+
+__all__ = ["Resolver"]
+
+log = logging.getLogger(__name__)
+
+
+class Resolver:
+    """Background task: sweeps for due payments and resolves each in its own task."""
+
+    def __init__(self, ctx: Context) -> None:
+        self._ctx = ctx
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    async def start(self) -> None:
+        self._ctx.kick = self.kick
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="resolver-sweep")
+
+    async def stop(self) -> None:
+        tasks = [t for t in [self._sweeper, *self._running.values()] if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._running.clear()
+
+    def kick(self, item_id: str) -> None:
+        """Look at a payment (`pay_...`) or a refund (`rf_...`) now."""
+        if item_id not in self._running:
+            self._spawn(item_id)
+
+    @property
+    def active(self) -> int:
+        return len(self._running)
+
+    def _spawn(self, item_id: str) -> None:
+        task = asyncio.create_task(self._resolve_logged(item_id), name=f"resolve-{item_id}")
+        self._running[item_id] = task
+        task.add_done_callback(lambda _t: self._running.pop(item_id, None))
+
+    async def _sweep_forever(self) -> None:
+        interval = self._ctx.settings.durations.resume_interval.total_seconds()
+        while True:
+            try:
+                now = self._ctx.clock.now()
+                due = await repo.resumable_payments(self._ctx.db, now, limit=100)
+                due += await lifecycle.resumable_refunds(self._ctx.db, now, limit=100)
+                for item_id in due:
+                    self.kick(item_id)
+            except Exception:  # the sweep must outlive a database hiccup
+                log.exception("resolver sweep failed")
+            await asyncio.sleep(interval)
+
+    async def _resolve_logged(self, item_id: str) -> None:
+        try:
+            if item_id.startswith("rf_"):
+                await self.resolve_refund(item_id)
+            else:
+                await self.resolve(item_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("resolving %s failed; the sweep will retry it", item_id)
+
+    async def _lease(self, payment_id: str, *, renew: bool = False) -> dict[str, Any] | None:
+        ctx = self._ctx
+        now = ctx.clock.now()
+        return await ctx.writer.run(
+            repo.claim_lease(
+                payment_id=payment_id,
+                owner=ctx.owner,
+                renew=renew,
+                now=now,
+                until=now + ctx.settings.durations.lease_duration,
+            )
+        )
+
+    async def resolve(self, payment_id: str) -> None:
+        ctx = self._ctx
+        durations = ctx.settings.durations
+        payment = await self._lease(payment_id)
+        if payment is None:
+            return  # resolved meanwhile, or another process holds it
+        merchant = await repo.get_merchant(ctx.db, payment["merchant_id"])
+        assert merchant is not None
+        if payment["cancel_status"] == "pending":
+            await drive_cancel(ctx, payment, merchant, None)
+            return
+        attempt = _open_attempt(await repo.get_attempts(ctx.db, payment_id))
+        partner = attempt["partner"]
+        calls = ctx.partners
+        payer_amount = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
+        inquiry = InquiryRequest(attempt["partner_request_id"], payer_amount)
+        cancel_deadline: datetime = payment["resolve_deadline"] + durations.cancel_deadline
+        inquiry_wait = full_jitter(
+            durations.inquiry_initial_interval, durations.inquiry_max_interval
+        )
+        cancel_wait = full_jitter(durations.cancel_initial_interval, durations.cancel_max_interval)
+        cancelling = False
+        first = True  # always ask once: after a crash the deadline may be long past
+
+        while True:
+            now = ctx.clock.now()
+            if not cancelling and (first or now < payment["resolve_deadline"]):
+                first = False
+                outcome = await calls.inquire(partner, inquiry, tally=attempt)
+                if outcome.is_final:
+                    await self._settle(
+                        payment, merchant, attempt, outcome_changes(outcome, now), outcome
+                    )
+                    return
+                pause = inquiry_wait(attempt["inquiries"])
+            else:
+                if not cancelling:
+                    log.info("payment %s still unknown at its deadline: cancelling", payment_id)
+                cancelling = True
+                cancel = CancelRequest(attempt["partner_request_id"])
+                outcome = await calls.cancel(partner, cancel, tally=attempt)
+                if outcome.status is OutcomeStatus.SUCCEEDED:
+                    reversed_ = Outcome.failed(
+                        FailureCode.CANCELLED_AFTER_TIMEOUT,
+                        partner_code=outcome.partner_code,
+                        message="cancelled after the inquiry deadline",
+                    )
+                    await self._settle(
+                        payment, merchant, attempt, outcome_changes(reversed_, now), reversed_
+                    )
+                    return
+                if outcome.status is OutcomeStatus.FAILED:
+                    # The partner refuses to cancel: its own record decides.
+                    known = await calls.inquire(partner, inquiry, tally=attempt)
+                    if known.is_final:
+                        await self._settle(
+                            payment, merchant, attempt, outcome_changes(known, now), known
+                        )
+                        return
+                if now >= cancel_deadline:
+                    log.error(
+                        "payment %s: cancel still unconfirmed after %s; needs an operator",
+                        payment_id,
+                        durations.cancel_deadline,
+                    )
+                    await ctx.writer.run(
+                        repo.settle_payment(
+                            payment_id=payment_id,
+                            changes={
+                                "next_action_at": now + durations.cancel_max_interval,
+                                "lease_owner": None,
+                                "lease_expires_at": None,
+                            },
+                            attempt_changes=[],
+                            owner=ctx.owner,
+                        )
+                    )
+                    return
+                pause = cancel_wait(attempt["cancel_calls"])
+            await asyncio.sleep(pause)
+            renewed = await self._lease(payment_id, renew=True)
+            if renewed is None:
+                return
+            payment = renewed
+            if payment["cancel_status"] == "pending":  # the merchant cancelled meanwhile
+                await drive_cancel(ctx, payment, merchant, None)
+                return
+
+    async def resolve_refund(self, refund_id: str) -> None:
+        """One round on an unknown refund: ask the partner (re-send if it never arrived), write
+        what it says, or come back later on the inquiry schedule. Refunds do not expire."""
+        ctx = self._ctx
+        durations = ctx.settings.durations
+        now = ctx.clock.now()
+        refund = await ctx.writer.run(
+            lifecycle.claim_refund_lease(
+                refund_id=refund_id,
+                owner=ctx.owner,
+                now=now,
+                until=now + durations.lease_duration,
+            )
+        )
+        if refund is None:
+            return
+        payment = await repo.get_payment(ctx.db, refund["payment_id"])
+        merchant = await repo.get_merchant(ctx.db, refund["merchant_id"])
+        assert payment is not None and merchant is not None
+        attempt = _open_attempt(await repo.get_attempts(ctx.db, payment["id"]))
+        outcome = await drive_refund(ctx, refund, payment, attempt, None, ask_first=True)
+        wait = full_jitter(durations.inquiry_initial_interval, durations.inquiry_max_interval)
+        counters = {"refund_calls": refund["refund_calls"], "inquiries": refund["inquiries"]}
+        written = await ctx.writer.run(
+            settle_refund_outcome(
+                ctx,
+                refund_id,
+                merchant,
+                outcome,
+                answer=False,
+                retry_at=ctx.clock.now() + timedelta(seconds=wait(refund["inquiries"])),
+                counters=counters,
+            )
+        )
+        if written is not None and outcome.is_final:
+            ctx.kick_webhooks()
+            log.info("refund %s resolved: %s", refund_id, written["status"])
+
+    async def _settle(
+        self,
+        payment: dict[str, Any],
+        merchant: Merchant,
+        attempt: dict[str, Any],
+        changes: dict[str, Any],
+        outcome: Outcome,
+    ) -> None:
+        ctx = self._ctx
+        booked = book_payment(ctx, payment, merchant, changes, ctx.clock.now())
+        changes = booked.changes
+        attempt_row = {
+            "id": attempt["id"],
+            "status": outcome.status.value,
+            "partner_code": outcome.partner_code,
+            "message": repo.with_notes(attempt.get("message"), outcome.message),
+            "inquiries": attempt["inquiries"],
+            "cancel_calls": attempt["cancel_calls"],
+            "updated_at": changes["updated_at"],
+        }
+        final = {**payment, **changes}
+        written = await ctx.writer.run(
+            repo.settle_payment(
+                payment_id=payment["id"],
+                changes=changes,
+                attempt_changes=[attempt_row],
+                owner=ctx.owner,
+                # A crash (or the safety net) lost the POS's answer: its retry with the same key
+                # gets this one. Rendered so that it cannot stop the final state.
+                response=(
+                    payment["merchant_id"],
+                    payment["idempotency_key"],
+                    201,
+                    payment_body(final),
+                ),
+                rows=booked.rows,
+                sides=Sides.of(payment),
+            )
+        )
+        if written:
+            ctx.kick_webhooks()
+            ctx.metrics.resolved.labels(changes["status"]).inc()
+            log.info("payment %s resolved: %s", payment["id"], changes["status"])
+
+
+def _open_attempt(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The attempt that may have charged: the last one (earlier ones charged nothing)."""
+    if not attempts:
+        raise RuntimeError("a processing payment without attempts")
+    return dict(attempts[-1])

@@ -1,0 +1,590 @@
+"""Taking a payment at the till (DESIGN.md, Payment lifecycle).
+
+    validate → price (quote) → route → commit #1 (key claim, payment, attempt)
+    → pay, within the POS wait budget → commit #2 (final state or `processing`, the response)
+
+No transaction is open while a partner is called. Within the budget a maybe-sent pay is re-sent
+with the *same* partner request id and an "in process" answer is followed by inquiries; a partner
+that certainly charged nothing (not sent, or a signed "not accepted") is replaced by the next
+eligible one. When the budget runs out the payment stays `processing` and the resolver takes over
+(inquire, then cancel: never a new pay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import fx
+from adapters import (
+    Delivery,
+    InquiryRequest,
+    MerchantInfo,
+    Outcome,
+    OutcomeStatus,
+    PaymentCode,
+    PayRequest,
+    mask_code,
+)
+from gateway import idempotency
+from gateway.api.views import dumps, payment_view
+from gateway.context import Context
+from gateway.core.config import Wallet
+from gateway.core.errors import (
+    DuplicateMerchantReference,
+    GatewayError,
+    InvalidAmount,
+    NotFound,
+    PartnerUnavailable,
+    QuoteExpired,
+    QuoteMismatch,
+)
+from gateway.core.ids import new_id
+from gateway.merchants.model import Merchant
+from gateway.partners.retry import Action, Verdict, verdict
+from gateway.partners.routing import Route
+from gateway.payments.booking import book_payment, payment_body
+from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
+from gateway.payments.failures import failure_message
+from gateway.quotes.service import price, quote_row
+from gateway.storage import payments as repo
+from gateway.storage.open_days import Sides
+from gateway.storage.payments import (
+    GATEWAY_ERROR,
+    DuplicateReference,
+    IdempotencyConflict,
+    IdempotencyReplay,
+    PaymentStatus,
+    Rows,
+)
+from gateway.storage.writer import Unit
+
+__all__ = ["CreatePayment", "Response", "create_payment", "gateway_error_note", "hand_over"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CreatePayment:
+    merchant_reference: str
+    amount: fx.Money
+    code: PaymentCode
+    quote_id: str | None = None
+    store_id: str | None = None
+    terminal_id: str | None = None
+    metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: str
+    replayed: bool = False
+    partner_seconds: float = 0.0
+
+
+async def create_payment(
+    ctx: Context,
+    *,
+    merchant: Merchant,
+    key: str,
+    request_hash: str,
+    command: CreatePayment,
+    started_at: float,
+) -> Response:
+    """Take one payment; answer within the POS wait budget counted from `started_at`."""
+    loop = asyncio.get_running_loop()
+    now = ctx.clock.now()
+    try:
+        wallet, quote, spot_quote, routes = await _prepare(ctx, merchant, command, now)
+    except GatewayError:
+        # A retry of a request that was answered before gets that answer, even if it would not
+        # pass today (its quote expired, say). Checked only here: the write checks it anyway.
+        replay = await idempotency.precheck(
+            ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return Response(replay.status, replay.body, replayed=True)
+        raise
+    payer_amount = quote.payer_amount if quote is not None else command.amount
+
+    payment_id = new_id("pay")
+    deadline = answer_deadline(ctx, started_at)
+    payment: dict[str, Any] = {
+        "id": payment_id,
+        "merchant_id": merchant.id,
+        "merchant_reference": command.merchant_reference,
+        "idempotency_key": key,
+        "status": PaymentStatus.PROCESSING,
+        "amount_value": command.amount.value,
+        "currency": command.amount.currency.code,
+        "payer_value": payer_amount.value,
+        "payer_currency": payer_amount.currency.code,
+        "wallet": wallet.id,
+        "partner": routes[0].partner,
+        "route_reason": routes[0].reason,
+        "quote_id": quote.id if quote else None,
+        "rate": fx.format_rate(quote.rate) if quote else None,
+        "mid_rate": fx.format_rate(quote.mid_rate) if quote else None,
+        "quote_expires_at": quote.expires_at if quote else None,
+        "code_mask": command.code.masked,
+        "code_hash": ctx.hash_code(command.code.value),
+        "store_id": command.store_id,
+        "terminal_id": command.terminal_id,
+        "metadata_json": json.dumps(command.metadata, sort_keys=True) if command.metadata else None,
+        "failure_code": None,
+        "failure_message": None,
+        "partner_reference": None,
+        "partner_completed_at": None,
+        "created_at": now,
+        "updated_at": now,
+        # If this process dies mid-call, the resolver finds the payment once the lease expires.
+        "next_action_at": now + ctx.settings.durations.pos_wait_budget,
+        "resolve_deadline": now + ctx.settings.durations.inquiry_deadline,
+        "lease_owner": ctx.owner,
+        "lease_expires_at": now
+        + ctx.settings.durations.pos_wait_budget
+        + ctx.settings.durations.lease_duration,
+        "version": 0,
+    }
+    attempt = _new_attempt(payment_id, 1, routes[0], now)
+    claim = idempotency.claim(
+        merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
+    )
+    begun = await ctx.writer.run(
+        repo.begin_payment(
+            claim=claim,
+            quote=quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
+            if spot_quote and quote is not None
+            else None,
+            payment=payment,
+            attempt=attempt,
+            now=now,
+        )
+    )
+    if isinstance(begun, IdempotencyReplay):
+        return Response(begun.status, begun.body, replayed=True)
+    if isinstance(begun, IdempotencyConflict):
+        idempotency.raise_conflict(begun)
+    if isinstance(begun, DuplicateReference):
+        raise DuplicateMerchantReference(
+            f"merchant_reference {command.merchant_reference!r} was already used.",
+            param="merchant_reference",
+            payment_id=begun.payment_id,
+        )
+
+    log.debug(
+        "payment %s created: %s %s via %s, code %s",
+        payment_id,
+        command.amount.format(),
+        command.amount.currency.code,
+        routes[0].partner,
+        command.code.masked,
+    )
+    request = PayRequest(
+        partner_request_id=attempt["partner_request_id"],
+        reference=payment_id,
+        amount=command.amount,
+        payer_amount=payer_amount,
+        code=command.code,
+        merchant=MerchantInfo(
+            id=merchant.id,
+            name=merchant.name,
+            country=merchant.country,
+            store_id=command.store_id,
+            terminal_id=command.terminal_id,
+        ),
+        requested_at=now,
+    )
+    driver = _PayDriver(ctx, payment, attempt, routes, request, deadline)
+    partner_started = loop.time()
+    try:
+        outcome = await driver.run()
+        partner_seconds = loop.time() - partner_started
+        return await _finish(
+            ctx, payment, merchant, driver, outcome, key, spot_quote, partner_seconds
+        )
+    except GatewayError:
+        raise
+    except Exception as exc:
+        # The partner may have charged: the payment goes to the resolver, which ends it and
+        # completes the key (still `in_progress` unless commit #2 happened) with the final answer.
+        # The POS gets the payment as stored: `processing` (the unknown-outcome answer) unless
+        # commit #2 went through.
+        written, stored = await hand_over(
+            ctx,
+            f"payment {payment_id}",
+            payment_id,
+            exc,
+            repo.hand_over_payment(
+                payment_id=payment_id,
+                lease=(ctx.owner, payment["lease_expires_at"]),
+                note=gateway_error_note(exc),
+                now=ctx.clock.now(),
+                counters={k: driver.attempt[k] for k in ("pay_calls", "inquiries")},
+            ),
+        )
+        if written and stored is None:
+            raise  # discarded: no partner took it, nothing was charged, nothing to resolve
+        # What is stored; if even the note could not be written, what we last committed.
+        row = stored or driver.committed or payment
+        return Response(201, payment_body(row), partner_seconds=loop.time() - partner_started)
+
+
+def gateway_error_note(exc: BaseException) -> str:
+    return f"{GATEWAY_ERROR}: {type(exc).__name__}"
+
+
+async def hand_over(
+    ctx: Context, what: str, item_id: str, exc: Exception, unit: Unit[T]
+) -> tuple[bool, T | None]:
+    """The safety net for an unexpected error after a partner call (payments, refunds, cancels).
+
+    One alert line; `unit` notes the error and frees the lease with the item due now; the
+    resolver is kicked (`item_id`). If the write fails too, the lease's expiry hands the item to
+    the resolver all the same. Returns whether `unit` was written, and what it returned."""
+    log.error(
+        "ALERT %s after partner call on %s (%s); the resolver takes it over",
+        GATEWAY_ERROR,
+        what,
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    try:
+        stored = await ctx.writer.run(unit)
+    except Exception:
+        log.warning(
+            "%s: recording the %s failed too; the resolver takes it when the lease expires",
+            what,
+            GATEWAY_ERROR,
+            exc_info=True,
+        )
+        stored, written = None, False
+    else:
+        written = True
+    with contextlib.suppress(Exception):  # the sweep finds it anyway
+        ctx.kick(item_id)
+    return written, stored
+
+
+async def _prepare(
+    ctx: Context, merchant: Merchant, command: CreatePayment, now: datetime
+) -> tuple[Wallet, fx.Quote | None, bool, Sequence[Route]]:
+    """Wallet, quote (and whether it is made on the spot) and partners; or the error to answer."""
+    wallet = ctx.router.identify(command.code.value)
+    if command.amount.currency.code != merchant.currency:
+        raise InvalidAmount(
+            f"The amount must be in the merchant's currency, {merchant.currency}.",
+            param="amount.currency",
+        )
+    ctx.router.routes(merchant.country, wallet)  # no_route before pricing: no rate needed
+    quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
+    payer_amount = quote.payer_amount if quote is not None else command.amount
+    configured = ctx.router.routes(merchant.country, wallet, payer_amount)
+    eligible = [route for route in configured if ctx.health.allows(route.partner)]
+    if not eligible:
+        raise PartnerUnavailable(
+            "Every partner for this payment is failing right now; nothing was charged. "
+            "Retry later.",
+            retry_after=ctx.health.retry_after(r.partner for r in configured),
+        )
+    return wallet, quote, spot_quote, eligible
+
+
+async def _price(
+    ctx: Context,
+    merchant: Merchant,
+    wallet_id: str,
+    wallet_currency: str,
+    command: CreatePayment,
+    now: datetime,
+) -> tuple[fx.Quote | None, bool]:
+    """The quote pricing this payment, and whether it was made on the spot (to be stored)."""
+    if command.quote_id is None:
+        if wallet_currency == command.amount.currency.code:
+            return None, False  # same currency: no FX, `quote: null`
+        wallet = ctx.router.wallet(wallet_id)
+        assert wallet is not None
+        return price(ctx, amount=command.amount, wallet=wallet, now=now), True
+    # A given quote must fit exactly (no quote ever fits a same-currency wallet).
+    row = await repo.get_quote(ctx.db, command.quote_id)
+    if row is None or row["merchant_id"] != merchant.id:
+        raise NotFound(f"No quote {command.quote_id!r}.", param="quote_id")
+    if (
+        row["wallet"] != wallet_id
+        or row["amount_value"] != command.amount.value
+        or row["amount_currency"] != command.amount.currency.code
+    ):
+        raise QuoteMismatch(
+            "The quote is for another amount, currency or wallet.", param="quote_id"
+        )
+    if now > row["expires_at"]:
+        raise QuoteExpired(f"Quote {row['id']} expired at {row['expires_at']}.", param="quote_id")
+    quote = fx.Quote(
+        id=row["id"],
+        amount=fx.Money(row["amount_value"], fx.get_currency(row["amount_currency"])),
+        payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
+        rate=Decimal(row["rate"]),
+        mid_rate=Decimal(row["mid_rate"]),
+        markup_bps=row["markup_bps"],
+        rate_source=row["rate_source"],
+        rate_as_of=row["rate_as_of"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+    return quote, False
+
+
+def _new_attempt(payment_id: str, seq: int, route: Route, now: datetime) -> dict[str, Any]:
+    attempt_id = new_id("att")
+    return {
+        "id": attempt_id,
+        "payment_id": payment_id,
+        "seq": seq,
+        "partner": route.partner,
+        # Deterministic from the attempt: every retry of this attempt is the same partner request.
+        "partner_request_id": attempt_id,
+        "route_reason": route.reason,
+        "status": "pending",
+        "pay_calls": 0,
+        "inquiries": 0,
+        "cancel_calls": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+class _PayDriver:
+    """Calls partners for one payment until an answer, a budget end, or no partner left."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        payment: dict[str, Any],
+        attempt: dict[str, Any],
+        routes: Sequence[Route],
+        request: PayRequest,
+        deadline: float,
+    ) -> None:
+        self.ctx = ctx
+        self.payment = payment
+        self.attempt = attempt
+        self.closed_attempts: list[dict[str, Any]] = []
+        self.routes = list(routes)
+        self.request = request
+        self.deadline = deadline
+        self.all_refused = False
+        self.committed: dict[str, Any] | None = None  # the payment as commit #2 wrote it
+
+    def _remaining(self) -> float:
+        return self.deadline - asyncio.get_running_loop().time()
+
+    async def _call(self, operation: str) -> Outcome:
+        partner = self.attempt["partner"]
+        calls = self.ctx.partners
+        if operation == "pay":
+            return await calls.pay(
+                partner, self.request, tally=self.attempt, deadline=self.deadline
+            )
+        inquiry = InquiryRequest(
+            partner_request_id=self.attempt["partner_request_id"],
+            payer_amount=self.request.payer_amount,
+        )
+        return await calls.inquire(partner, inquiry, tally=self.attempt, deadline=self.deadline)
+
+    async def run(self) -> Outcome:
+        """Follow the partner's policy table until a final answer, the budget's end, or no
+        partner left to try (`all_refused`: nothing was charged anywhere)."""
+        route_index = 0
+        maybe_sent = False  # once true, this attempt's partner may have charged: never fail over
+        operation = "pay"
+        calls = 0  # of this attempt, for the backoff
+        outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the POS wait budget ran out")
+        while self._remaining() > MIN_CALL_SECONDS:
+            outcome = await self._call(operation)
+            calls += 1
+            partner = self.ctx.settings.partner(self.attempt["partner"])
+            found = verdict(outcome)
+            action = self.ctx.policies[partner.id][(operation, found)]
+            if action is Action.STOP:
+                return outcome
+            if found in (Verdict.MAYBE_SENT, Verdict.IN_PROCESS) and operation == "pay":
+                maybe_sent = True
+            if action is Action.FAIL_OVER and not maybe_sent:
+                next_index = self._next_healthy(route_index)
+                if next_index is not None:
+                    route_index = next_index
+                    await self._fail_over(outcome, self.routes[route_index])
+                    calls = 0
+                    continue
+                action = Action.RETRY  # nowhere else to go: try this partner again
+            elif action is Action.FAIL_OVER:
+                action = Action.RETRY  # it may have charged: stay with it
+            sends_left = self.attempt["pay_calls"] < partner.retry.max_attempts
+            if action is Action.RETRY and operation == "pay" and not sends_left:
+                if not maybe_sent:
+                    self.all_refused = True
+                    return outcome
+                action = Action.INQUIRE  # no more sends: only ask from now on
+            operation = "inquire" if action is Action.INQUIRE else operation
+            pause = self.ctx.backoff(calls)
+            if self._remaining() - pause <= MIN_CALL_SECONDS:
+                break
+            await asyncio.sleep(pause)
+        return outcome
+
+    def _next_healthy(self, index: int) -> int | None:
+        for candidate in range(index + 1, len(self.routes)):
+            if self.ctx.health.allows(self.routes[candidate].partner):
+                return candidate
+        return None
+
+    async def _fail_over(self, outcome: Outcome, route: Route) -> None:
+        now = self.ctx.clock.now()
+        failed = _attempt_result(self.attempt, outcome, now, status="not_accepted")
+        self.closed_attempts.append(failed)
+        nxt = _new_attempt(self.payment["id"], self.attempt["seq"] + 1, route, now)
+        log.info(
+            "payment %s: %s charged nothing (%s); failing over to %s",
+            self.payment["id"],
+            self.attempt["partner"],
+            outcome.message,
+            route.partner,
+        )
+        await self.ctx.writer.run(
+            repo.switch_partner(
+                payment_id=self.payment["id"], failed_attempt=failed, next_attempt=nxt, now=now
+            )
+        )
+        self.attempt = nxt
+        self.payment["partner"] = route.partner
+        self.payment["route_reason"] = route.reason
+        self.request = dataclasses.replace(
+            self.request, partner_request_id=nxt["partner_request_id"]
+        )
+
+
+def _attempt_result(
+    attempt: dict[str, Any], outcome: Outcome, now: datetime, *, status: str | None = None
+) -> dict[str, Any]:
+    return {
+        "id": attempt["id"],
+        "status": status or outcome.status.value,
+        "delivery": outcome.delivery.value if outcome.status is OutcomeStatus.UNKNOWN else None,
+        "partner_code": outcome.partner_code,
+        "message": outcome.message[:500],
+        "pay_calls": attempt["pay_calls"],
+        "inquiries": attempt["inquiries"],
+        "updated_at": now,
+    }
+
+
+def outcome_changes(outcome: Outcome, now: datetime) -> dict[str, Any]:
+    """The payment columns a final partner outcome sets."""
+    if outcome.status is OutcomeStatus.SUCCEEDED:
+        return {
+            "status": PaymentStatus.SUCCEEDED,
+            "partner_reference": outcome.partner_reference,
+            "partner_completed_at": outcome.completed_at or now,
+            "updated_at": now,
+            "next_action_at": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+    assert outcome.failure_code is not None
+    return {
+        "status": PaymentStatus.FAILED,
+        "failure_code": outcome.failure_code.value,
+        "failure_message": failure_message(outcome.failure_code),
+        "partner_reference": outcome.partner_reference,
+        "updated_at": now,
+        "next_action_at": None,
+        "lease_owner": None,
+        "lease_expires_at": None,
+    }
+
+
+async def _finish(
+    ctx: Context,
+    payment: dict[str, Any],
+    merchant: Merchant,
+    driver: _PayDriver,
+    outcome: Outcome,
+    key: str,
+    spot_quote: bool,
+    partner_seconds: float,
+) -> Response:
+    now = ctx.clock.now()
+    if driver.all_refused:
+        await ctx.writer.run(
+            repo.discard_payment(
+                payment_id=payment["id"],
+                merchant_id=payment["merchant_id"],
+                key=key,
+                owner=ctx.owner,
+                spot_quote_id=payment["quote_id"] if spot_quote else None,
+            )
+        )
+        log.info("payment %s: no partner accepted it; nothing charged", payment["id"])
+        raise PartnerUnavailable(
+            "No partner can take this payment right now; nothing was charged. Retry later.",
+            partner=payment["partner"],
+            retry_after=ctx.health.retry_after(r.partner for r in driver.routes),
+        )
+    rows: Rows = []
+    if outcome.is_final:
+        booked = book_payment(ctx, payment, merchant, outcome_changes(outcome, now), now)
+        changes, rows = booked.changes, booked.rows
+    else:
+        # Unknown at the end of the budget: leave it to the resolver, starting now.
+        changes = {
+            "updated_at": now,
+            "next_action_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+        }
+    # A new dict: the caller's stays the payment as committed, for the safety net.
+    payment = {**payment, **changes, "version": payment["version"] + 1}
+    body = dumps(payment_view(payment))
+    attempt_rows = [*driver.closed_attempts, _attempt_result(driver.attempt, outcome, now)]
+    written = await ctx.writer.run(
+        repo.settle_payment(
+            payment_id=payment["id"],
+            changes=changes,
+            attempt_changes=attempt_rows,
+            owner=ctx.owner,
+            response=(payment["merchant_id"], key, 201, body),
+            rows=rows,
+            sides=Sides.of(payment) if rows else None,
+        )
+    )
+    if written:
+        driver.committed = payment
+    if written and rows and merchant.webhook_url:
+        # The commit wrote the outcome's event. Without a URL there is nothing to hurry: the
+        # worker's next look marks it `no_endpoint` together with the others, in one write.
+        ctx.kick_webhooks()
+    if not written:  # pragma: no cover - our lease expired mid-call; show what is stored
+        row = await repo.get_payment(ctx.db, payment["id"])
+        assert row is not None
+        body = dumps(payment_view(row))
+    log.info(
+        "payment %s %s (%s, code %s)",
+        payment["id"],
+        payment["status"],
+        outcome.partner_code or outcome.message,
+        mask_code(driver.request.code.value),
+    )
+    ctx.metrics.payments.labels(payment["status"]).inc()
+    if payment["status"] == PaymentStatus.PROCESSING:
+        ctx.kick(payment["id"])
+    return Response(201, body, partner_seconds=partner_seconds)

@@ -1,0 +1,1 @@
+"""FX quotes: locking a rate for a payment."""

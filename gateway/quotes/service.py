@@ -1,0 +1,127 @@
+"""FX quotes: price a merchant amount in the wallet's currency, locked until `expires_at`."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+import fx
+from gateway import idempotency
+from gateway.api.views import dumps, quote_view
+from gateway.context import Context
+from gateway.core.config import Wallet
+from gateway.core.errors import GatewayError, InvalidAmount, InvalidRequest, RateUnavailable
+from gateway.core.ids import new_id
+from gateway.merchants.model import Merchant
+from gateway.storage import payments as repo
+from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay
+
+__all__ = ["QuoteResponse", "create_quote", "price", "quote_row"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QuoteResponse:
+    status: int
+    body: str
+    replayed: bool = False
+
+
+async def create_quote(
+    ctx: Context,
+    *,
+    merchant: Merchant,
+    key: str,
+    request_hash: str,
+    parsed: tuple[fx.Money, str],
+) -> QuoteResponse:
+    """`POST /v1/fx/quotes`: one commit stores the quote and its idempotent answer together."""
+    amount, wallet_id = parsed
+    now = ctx.clock.now()
+    try:
+        wallet, quote = _prepare(ctx, merchant, amount, wallet_id, now)
+    except GatewayError:
+        replay = await idempotency.precheck(
+            ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
+        )
+        if replay is not None:
+            return QuoteResponse(replay.status, replay.body, replayed=True)
+        raise
+    row = quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
+    body = dumps(quote_view(row))
+    claim = idempotency.claim(
+        merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
+    )
+    claim.update(state="completed", response_status=201, response_body=body, resource_id=quote.id)
+    verdict = await ctx.writer.run(
+        repo.create_with_key(claim=claim, table=repo.quotes, row=row, now=now)
+    )
+    if isinstance(verdict, IdempotencyReplay):
+        return QuoteResponse(verdict.status, verdict.body, replayed=True)
+    if isinstance(verdict, IdempotencyConflict):
+        idempotency.raise_conflict(verdict)
+    return QuoteResponse(201, body)
+
+
+def _prepare(
+    ctx: Context, merchant: Merchant, amount: fx.Money, wallet_id: str, now: datetime
+) -> tuple[Wallet, fx.Quote]:
+    wallet = ctx.router.wallet(wallet_id)
+    if wallet is None:
+        raise InvalidRequest(f"Unknown wallet {wallet_id!r}.", param="wallet")
+    if amount.currency.code != merchant.currency:
+        raise InvalidAmount(
+            f"The amount must be in the merchant's currency, {merchant.currency}.",
+            param="amount.currency",
+        )
+    ctx.router.routes(merchant.country, wallet, param="wallet")
+    quote = price(ctx, amount=amount, wallet=wallet, now=now)
+    # no_route now rather than at payment time, for a price no partner would take
+    ctx.router.routes(merchant.country, wallet, quote.payer_amount, param="amount.value")
+    return wallet, quote
+
+
+def price(ctx: Context, *, amount: fx.Money, wallet: Wallet, now: datetime) -> fx.Quote:
+    """A fresh quote from the configured rate source and markup."""
+    payer_currency = fx.get_currency(wallet.currency)
+    if payer_currency == amount.currency:
+        raise InvalidRequest(
+            f"Wallet {wallet.id} pays in {wallet.currency}, the merchant's currency: no FX quote "
+            "is needed.",
+            param="wallet",
+        )
+    try:
+        mid = ctx.rates.mid_rate(amount.currency, payer_currency, now)
+    except fx.RateUnavailable as exc:
+        raise RateUnavailable(str(exc)) from exc
+    try:
+        return fx.make_quote(
+            id=new_id("qt"),
+            amount=amount,
+            payer_currency=payer_currency,
+            mid=mid,
+            markup_bps=ctx.settings.fx.markup_bps,
+            created_at=now,
+            lifetime=ctx.settings.durations.quote_lifetime,
+        )
+    except fx.InvalidAmount as exc:
+        raise InvalidAmount(str(exc), param="amount.value") from exc
+
+
+def quote_row(quote: fx.Quote, *, merchant_id: str, wallet: str) -> dict[str, Any]:
+    return {
+        "id": quote.id,
+        "merchant_id": merchant_id,
+        "wallet": wallet,
+        "amount_value": quote.amount.value,
+        "amount_currency": quote.amount.currency.code,
+        "payer_value": quote.payer_amount.value,
+        "payer_currency": quote.payer_amount.currency.code,
+        "rate": fx.format_rate(quote.rate),
+        "mid_rate": fx.format_rate(quote.mid_rate),
+        "markup_bps": quote.markup_bps,
+        "rate_source": quote.rate_source,
+        "rate_as_of": quote.rate_as_of,
+        "created_at": quote.created_at,
+        "expires_at": quote.expires_at,
+    }

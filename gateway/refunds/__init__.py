@@ -1,0 +1,1 @@
+"""Refunds: reserving, sending and booking them."""

@@ -1,0 +1,312 @@
+"""Refunds (API.md, Payments): partial, repeated, never more than the payment.
+
+    reserve (one commit: key claim, amount reserved on the locked payment, refund `processing`)
+    → refund at the partner, within the POS wait budget → final state, fees, journal, event
+
+A refund's payer amount is priced cumulatively at the payment's rate, so refunds never return
+more than the tourist paid and a full refund returns exactly the payer amount. An unknown
+outcome stays `processing`: the resolver asks the partner (`inquire_refund`, same partner request
+id) and re-sends the refund only when the partner has no record of it — the partner keys refunds
+by that id, so a re-send is never a second refund.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import fx
+from adapters import (
+    Delivery,
+    Outcome,
+    OutcomeStatus,
+    RefundInquiryRequest,
+    RefundRequest,
+)
+from gateway import idempotency
+from gateway.api.views import dumps, refund_view
+from gateway.context import Context
+from gateway.core.errors import (
+    GatewayError,
+    InvalidAmount,
+    NotFound,
+    PaymentNotRefundable,
+    RefundExceedsPayment,
+)
+from gateway.core.ids import new_id
+from gateway.merchants.model import Merchant
+from gateway.payments.booking import book_refund, refund_body
+from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
+from gateway.payments.failures import failure_message
+from gateway.payments.service import Response, gateway_error_note, hand_over
+from gateway.storage import payments as repo
+from gateway.storage import reversals as lifecycle
+from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay, PaymentStatus
+from gateway.storage.reversals import RefundRefused, RefundWrite
+from gateway.storage.writer import Unit
+
+__all__ = ["create_refund", "cumulative_payer_value", "drive_refund", "settle_refund_outcome"]
+
+log = logging.getLogger(__name__)
+
+
+def cumulative_payer_value(payment: dict[str, Any], reserved_after: int) -> int:
+    """This refund's payer amount: the payer value of everything refunded so far, this one
+    included, at the payment's rate, less what earlier refunds returned (API.md)."""
+    if payment["rate"] is None:  # same currency: the payer pays the amount itself
+        return reserved_after - int(payment["reserved_payer_value"])
+    amount_currency = fx.get_currency(payment["currency"])
+    payer_currency = fx.get_currency(payment["payer_currency"])
+    if reserved_after == payment["amount_value"]:
+        total = int(payment["payer_value"])  # exact by construction; said outright
+    else:
+        total = fx.convert_minor(
+            reserved_after, Decimal(payment["rate"]), amount_currency, payer_currency
+        )
+    return total - int(payment["reserved_payer_value"])
+
+
+async def create_refund(
+    ctx: Context,
+    *,
+    merchant: Merchant,
+    key: str,
+    request_hash: str,
+    payment_id: str,
+    amount: fx.Money,
+    reason: str | None,
+    started_at: float,
+) -> Response:
+    now = ctx.clock.now()
+    payment = await repo.get_payment(ctx.db, payment_id)
+    if payment is None or payment["merchant_id"] != merchant.id:
+        raise NotFound("No such payment.")
+    if amount.currency.code != payment["currency"]:
+        raise InvalidAmount(
+            f"The refund must be in the payment's currency, {payment['currency']}.",
+            param="amount.currency",
+        )
+    attempts = await repo.get_attempts(ctx.db, payment_id)
+    refund_id = new_id("rf")
+    budget = ctx.settings.durations.pos_wait_budget
+    row = {
+        "id": refund_id,
+        "payment_id": payment_id,
+        "merchant_id": merchant.id,
+        "kind": "merchant",
+        "status": PaymentStatus.PROCESSING,
+        "amount_value": amount.value,
+        "currency": amount.currency.code,
+        "payer_currency": payment["payer_currency"],
+        "partner": payment["partner"],
+        # Deterministic from the refund: every re-send is the same refund at the partner.
+        "partner_request_id": refund_id,
+        "reason": reason,
+        "refund_calls": 0,
+        "inquiries": 0,
+        "created_at": now,
+        "updated_at": now,
+        # If this process dies mid-call, the resolver finds the refund once the lease expires.
+        "next_action_at": now + budget,
+        "lease_owner": ctx.owner,
+        "lease_expires_at": now + budget + ctx.settings.durations.lease_duration,
+        "version": 0,
+    }
+    claim = {
+        **idempotency.claim(
+            merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
+        ),
+        "resource_id": refund_id,
+    }
+    begun = await ctx.writer.run(
+        lifecycle.begin_refund(
+            claim=claim,
+            payment_id=payment_id,
+            merchant_id=merchant.id,
+            refund=row,
+            payer_value_for=cumulative_payer_value,
+            now=now,
+        )
+    )
+    if isinstance(begun, IdempotencyReplay):
+        return Response(begun.status, begun.body, replayed=True)
+    if isinstance(begun, IdempotencyConflict):
+        idempotency.raise_conflict(begun)
+    if isinstance(begun, RefundRefused):
+        _refuse(begun, payment)
+    assert isinstance(begun, dict)
+    attempt = attempts[-1]
+    loop = asyncio.get_running_loop()
+    partner_started = loop.time()
+    try:
+        outcome = await drive_refund(ctx, begun, payment, attempt, answer_deadline(ctx, started_at))
+        partner_seconds = loop.time() - partner_started
+        counters = {"refund_calls": begun["refund_calls"], "inquiries": begun["inquiries"]}
+        written = await ctx.writer.run(
+            settle_refund_outcome(
+                ctx, begun["id"], merchant, outcome, answer=True, counters=counters
+            )
+        )
+        if written is not None and outcome.is_final:
+            ctx.kick_webhooks()
+        final = written or await lifecycle.get_refund(ctx.db, refund_id)
+        assert final is not None
+        if final["status"] == PaymentStatus.PROCESSING:
+            ctx.kick(refund_id)  # the resolver tells refunds from payments by the id's prefix
+        log.info("refund %s of %s: %s", refund_id, payment_id, final["status"])
+        return Response(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
+    except GatewayError:
+        raise
+    except Exception as exc:
+        # The partner may have refunded: the resolver asks it (same request id), ends the
+        # refund and completes the key. The POS gets the refund as stored.
+        _written, stored = await hand_over(
+            ctx,
+            f"refund {refund_id}",
+            refund_id,
+            exc,
+            lifecycle.hand_over_refund(
+                refund_id=refund_id,
+                payment_id=payment_id,
+                lease=(ctx.owner, row["lease_expires_at"]),
+                note=f"{gateway_error_note(exc)} on refund {refund_id}",
+                now=ctx.clock.now(),
+                counters={k: begun[k] for k in ("refund_calls", "inquiries")},
+            ),
+        )
+        row = stored if stored is not None else {**begun, "updated_at": ctx.clock.now()}
+        return Response(201, refund_body(row), partner_seconds=loop.time() - partner_started)
+
+
+def _refuse(refused: RefundRefused, payment: dict[str, Any]) -> None:
+    if refused.reason == "not_found":
+        raise NotFound("No such payment.")
+    if refused.reason == "not_refundable":
+        raise PaymentNotRefundable(
+            "Only a succeeded payment that is not cancelled can be refunded.",
+        )
+    if refused.reason == "too_small":
+        raise InvalidAmount(
+            f"The refund is too small to return anything in {payment['payer_currency']}.",
+            param="amount.value",
+        )
+    currency = fx.get_currency(payment["currency"])
+    raise RefundExceedsPayment(
+        "Succeeded and processing refunds would exceed the payment; at most "
+        f"{fx.Money(refused.remaining, currency).format()} {currency.code} can still be refunded.",
+        param="amount.value",
+    )
+
+
+def _request(
+    refund: dict[str, Any], payment: dict[str, Any], attempt: dict[str, Any]
+) -> RefundRequest:
+    return RefundRequest(
+        partner_request_id=refund["partner_request_id"],
+        payment_partner_request_id=attempt["partner_request_id"],
+        payment_partner_reference=payment["partner_reference"],
+        reference=refund["id"],
+        amount=fx.Money(refund["amount_value"], fx.get_currency(refund["currency"])),
+        payer_amount=fx.Money(refund["payer_value"], fx.get_currency(refund["payer_currency"])),
+        reason=refund["reason"] or "",
+    )
+
+
+async def drive_refund(
+    ctx: Context,
+    refund: dict[str, Any],
+    payment: dict[str, Any],
+    attempt: dict[str, Any],
+    deadline: float | None,
+    *,
+    ask_first: bool = False,
+) -> Outcome:
+    """Call the partner until a final answer or `deadline` (loop time; None: one round).
+
+    `ask_first`: the refund may have reached the partner before (a crash, an earlier run), so
+    inquire before sending; a "not found" then means it never arrived and is sent again.
+    """
+    loop = asyncio.get_running_loop()
+    partner = refund["partner"]
+    request = _request(refund, payment, attempt)
+    inquiry = RefundInquiryRequest(refund["partner_request_id"], request.payer_amount)
+    operation = "inquire_refund" if ask_first else "refund"
+    calls = 0
+    outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the refund was not sent yet")
+    while True:
+        if deadline is not None and deadline - loop.time() <= MIN_CALL_SECONDS:
+            return outcome
+        if operation == "refund":
+            outcome = await ctx.partners.refund(partner, request, tally=refund, deadline=deadline)
+        else:
+            outcome = await ctx.partners.inquire_refund(
+                partner, inquiry, tally=refund, deadline=deadline
+            )
+        calls += 1
+        if outcome.is_final:
+            return outcome
+        # Not found: it never arrived; send it (again). Otherwise ask before sending again.
+        operation = "refund" if outcome.not_found else "inquire_refund"
+        if deadline is None and calls >= 2:
+            return outcome
+        pause = ctx.backoff(calls)
+        if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
+            return outcome
+        await asyncio.sleep(pause)
+
+
+def settle_refund_outcome(
+    ctx: Context,
+    refund_id: str,
+    merchant: Merchant,
+    outcome: Outcome,
+    *,
+    answer: bool,
+    retry_at: datetime | None = None,
+    counters: dict[str, int] | None = None,
+) -> Unit[dict[str, Any] | None]:
+    """The unit writing `outcome` for a merchant refund: final (with its booking), or still
+    unknown (due again at `retry_at`). `answer`: store the response for the POS's key even if
+    the outcome is unknown (the POS request's own answer)."""
+
+    def decide(payment: dict[str, Any], refund: dict[str, Any]) -> RefundWrite:
+        now = ctx.clock.now()
+        changes: dict[str, Any] = {
+            "updated_at": now,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            **(counters or {}),
+        }
+        if not outcome.is_final:
+            changes["next_action_at"] = retry_at or now
+            final = {**refund, **changes}
+            return RefundWrite(changes, answer=(201, refund_body(final)) if answer else None)
+        changes["next_action_at"] = None
+        changes["partner_reference"] = outcome.partner_reference
+        if outcome.status is OutcomeStatus.SUCCEEDED:
+            changes["status"] = PaymentStatus.SUCCEEDED
+            changes["partner_completed_at"] = outcome.completed_at or now
+            payment_changes = {
+                "refunded_value": payment["refunded_value"] + refund["amount_value"],
+                "updated_at": now,
+            }
+        else:
+            assert outcome.failure_code is not None
+            changes["status"] = PaymentStatus.FAILED
+            changes["failure_code"] = outcome.failure_code.value
+            changes["failure_message"] = failure_message(outcome.failure_code)
+            # A final decline releases the reservation.
+            payment_changes = {
+                "reserved_value": payment["reserved_value"] - refund["amount_value"],
+                "reserved_payer_value": payment["reserved_payer_value"] - refund["payer_value"],
+                "updated_at": now,
+            }
+        booked = book_refund(ctx, payment, refund, merchant, changes, now)
+        final = {**refund, **booked.changes}
+        # Rendered so that it cannot stop the final state (the resolver writes it too).
+        return RefundWrite(booked.changes, payment_changes, booked.rows, (201, refund_body(final)))
+
+    return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)

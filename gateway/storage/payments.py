@@ -1,0 +1,655 @@
+"""All SQL lives here: read queries, and the units of work the group-commit writer runs.
+
+Reads go to the reader engine and never write. Writes are *units*: async functions of a
+connection, built by the functions below and handed to `GroupCommitWriter.run`. Each unit reads
+what it must decide on inside its transaction and reports business outcomes as return values
+(never exceptions), so a batch of units commits together (see `storage/writer.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.merchants.model import Merchant
+from gateway.storage import rows
+from gateway.storage.db import Database
+from gateway.storage.open_days import Dated, Sides, batch_keys, move_to_open_days
+from gateway.storage.raw import Insert, RawTransaction, Update
+from gateway.storage.settlement import holding_open
+from gateway.storage.tables import metadata
+from gateway.storage.writer import Unit
+
+__all__ = [
+    "GATEWAY_ERROR",
+    "DuplicateReference",
+    "IdempotencyConflict",
+    "IdempotencyReplay",
+    "PaymentStatus",
+    "Rows",
+    "api_keys",
+    "attempts",
+    "hand_over_payment",
+    "idempotency",
+    "merchants",
+    "note_on_attempt",
+    "payments",
+    "quotes",
+    "with_notes",
+]
+
+merchants = metadata.tables["merchants"]
+api_keys = metadata.tables["api_keys"]
+quotes = metadata.tables["quotes"]
+payments = metadata.tables["payments"]
+attempts = metadata.tables["payment_attempts"]
+idempotency = metadata.tables["idempotency_keys"]
+
+
+Rows = list[tuple[str, dict[str, Any]]]
+"""(table, row) pairs a state change brings (journal entry and lines, events, a refund), in
+insertion order."""
+
+
+class PaymentStatus:
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+# --- results of units -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyReplay:
+    status: int
+    body: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IdempotencyConflict:
+    in_use: bool  # True: the first request is still running; False: the key was used for another
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DuplicateReference:
+    payment_id: str
+
+
+IdempotencyOutcome = IdempotencyReplay | IdempotencyConflict | None
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def _one(db: Database, stmt: sa.Select[Any]) -> dict[str, Any] | None:
+    async with db.reader.connect() as conn:
+        row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def find_api_key(db: Database, key_hash: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(api_keys).where(api_keys.c.key_hash == key_hash))
+
+
+async def get_merchant(db: Database, merchant_id: str) -> Merchant | None:
+    row = await _one(db, sa.select(merchants).where(merchants.c.id == merchant_id))
+    return None if row is None else rows.merchant(row)
+
+
+async def get_quote(db: Database, quote_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(quotes).where(quotes.c.id == quote_id))
+
+
+async def get_payment(db: Database, payment_id: str) -> dict[str, Any] | None:
+    return await _one(db, sa.select(payments).where(payments.c.id == payment_id))
+
+
+async def get_attempts(db: Database, payment_id: str) -> list[dict[str, Any]]:
+    stmt = sa.select(attempts).where(attempts.c.payment_id == payment_id).order_by(attempts.c.seq)
+    async with db.reader.connect() as conn:
+        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def list_payments(
+    db: Database,
+    *,
+    merchant_id: str | None,
+    merchant_reference: str | None,
+    limit: int,
+    starting_after: str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Newest first. Ids sort by creation time, so paging is an id range."""
+    stmt = sa.select(payments)
+    if merchant_id is not None:
+        stmt = stmt.where(payments.c.merchant_id == merchant_id)
+    if merchant_reference is not None:
+        stmt = stmt.where(payments.c.merchant_reference == merchant_reference)
+    if starting_after is not None:
+        stmt = stmt.where(payments.c.id < starting_after)
+    stmt = stmt.order_by(payments.c.id.desc()).limit(limit + 1)
+    async with db.reader.connect() as conn:
+        rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    return rows[:limit], len(rows) > limit
+
+
+async def find_idempotency(db: Database, merchant_id: str, key: str) -> dict[str, Any] | None:
+    stmt = sa.select(idempotency).where(
+        idempotency.c.merchant_id == merchant_id, idempotency.c.key == key
+    )
+    return await _one(db, stmt)
+
+
+async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
+    """Processing payments and pending cancels due for a look, whose lease is free or expired."""
+    stmt = (
+        sa.select(payments.c.id)
+        .where(
+            sa.or_(
+                sa.and_(
+                    payments.c.status == PaymentStatus.PROCESSING,
+                    payments.c.next_action_at <= now,
+                ),
+                sa.and_(
+                    payments.c.cancel_status == "pending",
+                    sa.or_(payments.c.next_action_at.is_(None), payments.c.next_action_at <= now),
+                ),
+            ),
+            sa.or_(payments.c.lease_expires_at.is_(None), payments.c.lease_expires_at < now),
+        )
+        .order_by(payments.c.next_action_at)
+        .limit(limit)
+    )
+    async with db.reader.connect() as conn:
+        return [r[0] for r in await conn.execute(stmt)]
+
+
+# --- units ------------------------------------------------------------------------------------
+
+
+def judge_idempotency(
+    record: dict[str, Any] | sa.RowMapping | None, request_hash: str, now: datetime
+) -> IdempotencyOutcome:
+    """What an existing record means for a new request with the same key (None: go ahead)."""
+    if record is None or record["expires_at"] <= now:
+        return None
+    if record["request_hash"] != request_hash:
+        return IdempotencyConflict(in_use=False)
+    if record["state"] != "completed":
+        return IdempotencyConflict(in_use=True)
+    return IdempotencyReplay(status=int(record["response_status"]), body=record["response_body"])
+
+
+async def claim_key(
+    conn: AsyncConnection, claim: dict[str, Any], now: datetime
+) -> IdempotencyOutcome:
+    """Check the key inside the transaction; the caller inserts the claim if this returns None."""
+    where = (idempotency.c.merchant_id == claim["merchant_id"], idempotency.c.key == claim["key"])
+    existing = (await conn.execute(sa.select(idempotency).where(*where))).mappings().first()
+    verdict = judge_idempotency(existing, claim["request_hash"], now)
+    if verdict is None and existing is not None:  # expired: the key may be used again
+        await conn.execute(sa.delete(idempotency).where(*where))
+    return verdict
+
+
+BeginOutcome = IdempotencyOutcome | DuplicateReference
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BeginPayment:
+    """The first commit of a payment: key claim, spot quote, payment and first attempt.
+
+    Batched: however many payments begin together, their rows go in with one write per table
+    after one lookup (keys already claimed, references already used).
+    """
+
+    kind: ClassVar[str] = "begin_payment"
+    lane: ClassVar[str] = "begin_payment"
+    """Commits beside the other writes on PostgreSQL (see `storage/writer.py`): it only inserts
+    rows no other transaction can see yet, and deletes expired keys no one else writes."""
+
+    claim: dict[str, Any]
+    quote: dict[str, Any] | None
+    payment: dict[str, Any]
+    attempt: dict[str, Any]
+    now: datetime
+
+    def _key(self) -> tuple[str, str]:
+        return (self.claim["merchant_id"], self.claim["key"])
+
+    def _reference(self) -> tuple[str, str]:
+        return (self.payment["merchant_id"], self.payment["merchant_reference"])
+
+    @classmethod
+    async def run_batch(
+        cls, tx: RawTransaction, commands: Sequence[BeginPayment]
+    ) -> list[BeginOutcome]:
+        results: list[BeginOutcome] = [None] * len(commands)
+        records, taken = await _keys_and_references(tx, commands)
+        expired: list[tuple[str, str]] = []
+        claimed: dict[tuple[str, str], int] = {}
+        for i, command in enumerate(commands):
+            key = command._key()
+            if key in claimed:  # the same key twice in this batch: the first one runs
+                first = commands[claimed[key]].claim["request_hash"]
+                results[i] = IdempotencyConflict(in_use=first == command.claim["request_hash"])
+                continue
+            verdict = judge_idempotency(
+                records.get(key), command.claim["request_hash"], command.now
+            )
+            if verdict is not None:
+                results[i] = verdict
+                continue
+            if key in records:
+                expired.append(key)
+            claimed[key] = i
+
+        go: list[BeginPayment] = []
+        for i in claimed.values():
+            command = commands[i]
+            reference = command._reference()
+            if reference in taken:
+                results[i] = DuplicateReference(payment_id=taken[reference])
+                continue
+            taken[reference] = command.payment["id"]
+            go.append(command)
+
+        if expired:
+            match, args = tx.matching(("merchant_id", "key"), expired)
+            await tx.execute(f"DELETE FROM idempotency_keys WHERE {match}", args)
+        await tx.write(
+            Insert("idempotency_keys", [c.claim for c in go]),
+            Insert("quotes", [c.quote for c in go if c.quote is not None]),
+            Insert("payments", [c.payment for c in go]),
+            Insert("payment_attempts", [c.attempt for c in go]),
+        )
+        return results
+
+
+def begin_payment(
+    *,
+    claim: dict[str, Any],
+    quote: dict[str, Any] | None,
+    payment: dict[str, Any],
+    attempt: dict[str, Any],
+    now: datetime,
+) -> BeginPayment:
+    return BeginPayment(claim=claim, quote=quote, payment=payment, attempt=attempt, now=now)
+
+
+def create_with_key(
+    *, claim: dict[str, Any], table: sa.Table, row: dict[str, Any], now: datetime
+) -> Unit[IdempotencyOutcome]:
+    """Insert one row and its completed idempotency record in one commit (e.g. a quote)."""
+
+    async def unit(conn: AsyncConnection) -> IdempotencyOutcome:
+        verdict = await claim_key(conn, claim, now)
+        if verdict is not None:
+            return verdict
+        await conn.execute(sa.insert(idempotency).values(**claim))
+        await conn.execute(sa.insert(table).values(**row))
+        return None
+
+    return unit
+
+
+def switch_partner(
+    *,
+    payment_id: str,
+    failed_attempt: dict[str, Any],
+    next_attempt: dict[str, Any],
+    now: datetime,
+) -> Unit[None]:
+    """Fail over after a partner certainly charged nothing: close its attempt, open the next."""
+
+    async def unit(conn: AsyncConnection) -> None:
+        await _update_attempt(conn, failed_attempt)
+        await conn.execute(sa.insert(attempts).values(**next_attempt))
+        await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id)
+            .values(
+                partner=next_attempt["partner"],
+                route_reason=next_attempt["route_reason"],
+                updated_at=now,
+            )
+        )
+
+    return unit
+
+
+async def _update_attempt(conn: AsyncConnection, attempt: dict[str, Any]) -> None:
+    values = {k: v for k, v in attempt.items() if k != "id"}
+    await conn.execute(sa.update(attempts).where(attempts.c.id == attempt["id"]).values(**values))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SettlePayment:
+    """Write a payment's new state (and its attempts') if `owner` still holds its lease.
+
+    `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
+    commit, unless an answer is already stored there (the POS got it). The result is False when
+    the lease was lost (someone else now owns the payment). Batched: one `executemany` per table
+    and shape of change.
+    """
+
+    kind: ClassVar[str] = "settle_payment"
+
+    payment_id: str
+    changes: dict[str, Any]
+    attempt_changes: Sequence[dict[str, Any]]
+    owner: str
+    response: tuple[str, str, int, str] | None = None
+    rows: Rows = dataclasses.field(default_factory=list)
+    """Rows the new state brings (journal entry and lines, events), written only with it."""
+    sides: Sides | None = None
+    """Whose batches the state's business dates belong to (a final state dates its lines)."""
+
+    @classmethod
+    async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
+        def states(settles: Sequence[SettlePayment]) -> list[Dated]:
+            return [(c.sides, c.changes, c.rows) for c in settles if c.sides is not None]
+
+        # The days the states date are held open (PostgreSQL) by the lease read itself.
+        held, held_args = holding_open(tx, batch_keys(states(commands)))
+        match, args = tx.matching(("id",), [(c.payment_id,) for c in commands])
+        holders = await tx.fetch(
+            f"SELECT id, lease_owner FROM {held} LEFT JOIN payments ON {match}",
+            [*held_args, *args],
+        )
+        lease = {r["id"]: r["lease_owner"] for r in holders}
+        owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
+        await move_to_open_days(tx, states(owned))
+        answers = [
+            {"state": "completed", "response_status": status, "response_body": body}
+            | {"merchant_id": merchant_id, "key": key}
+            for c in owned
+            if c.response is not None
+            for merchant_id, key, status, body in [c.response]
+        ]
+        await tx.write(
+            *_updates(
+                "payments",
+                [{**c.changes, "id": c.payment_id} for c in owned],
+                extra="version = payments.version + 1",
+            ),
+            *_updates("payment_attempts", [a for c in owned for a in c.attempt_changes]),
+            *_inserts([row for c in owned for row in c.rows]),
+            # Only the first answer is kept: a later state never rewrites the snapshot.
+            Update(
+                "idempotency_keys",
+                answers,
+                keys=("merchant_id", "key"),
+                where="idempotency_keys.state = 'in_progress'",
+            ),
+        )
+        written = {c.payment_id for c in owned}
+        return [c.payment_id in written for c in commands]
+
+
+async def _keys_and_references(
+    tx: RawTransaction, commands: Sequence[BeginPayment]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[tuple[str, str], str]]:
+    """The batch's idempotency records, and the payments already holding its references (by
+    reference), in one statement: one round trip, and one snapshot. A payment and its key commit
+    together, so a payment seen here always comes with its key: a retry of the same request is
+    `in use` (or a replay), never a duplicate, even on PostgreSQL's READ COMMITTED where two
+    statements may see different commits."""
+    keys, key_args = tx.matching(("merchant_id", "key"), list({c._key(): None for c in commands}))
+    refs, ref_args = tx.matching(
+        ("merchant_id", "merchant_reference"), list({c._reference(): None for c in commands})
+    )
+    rows = await tx.fetch(
+        "SELECT merchant_id, key AS name, NULL AS payment_id, request_hash, state,"
+        " response_status, response_body, expires_at"
+        f" FROM idempotency_keys WHERE {keys}"
+        " UNION ALL"
+        " SELECT merchant_id, merchant_reference, id, NULL, NULL, NULL, NULL, NULL"
+        f" FROM payments WHERE {refs}",
+        [*key_args, *ref_args],
+    )
+    records: dict[tuple[str, str], dict[str, Any]] = {}
+    taken: dict[tuple[str, str], str] = {}
+    for r in rows:
+        if r["payment_id"] is not None:
+            taken[(r["merchant_id"], r["name"])] = r["payment_id"]
+        else:
+            r["expires_at"] = tx.to_datetime(r["expires_at"])
+            records[(r["merchant_id"], r["name"])] = r
+    return records, taken
+
+
+# Insertion order that satisfies the foreign keys among the rows a state change brings.
+_INSERT_ORDER = ("refunds", "journal_entries", "journal_lines", "events")
+
+
+def _inserts(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Insert]:
+    """(table, row) pairs as one insert per table and set of columns, in foreign-key order."""
+    by_shape: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
+    for table, row in rows:
+        by_shape.setdefault((table, tuple(row)), []).append(row)
+    ordered = sorted(by_shape.items(), key=lambda item: _INSERT_ORDER.index(item[0][0]))
+    return [Insert(table, group) for (table, _columns), group in ordered]
+
+
+async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    await tx.write(Insert(table, rows))
+
+
+def _updates(
+    table: str, rows: Sequence[dict[str, Any]], *, extra: str | None = None
+) -> list[Update]:
+    """Rows changed by id, as one update per set of changed columns."""
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        shapes.setdefault(tuple(sorted(row)), []).append(row)
+    return [Update(table, group, extra=extra) for group in shapes.values()]
+
+
+def settle_payment(
+    *,
+    payment_id: str,
+    changes: dict[str, Any],
+    attempt_changes: Sequence[dict[str, Any]],
+    owner: str,
+    response: tuple[str, str, int, str] | None = None,
+    rows: Rows | None = None,
+    sides: Sides | None = None,
+) -> SettlePayment:
+    return SettlePayment(
+        payment_id=payment_id,
+        changes=changes,
+        attempt_changes=attempt_changes,
+        owner=owner,
+        response=response,
+        rows=rows or [],
+        sides=sides,
+    )
+
+
+def discard_payment(
+    *, payment_id: str, merchant_id: str, key: str, owner: str, spot_quote_id: str | None
+) -> Unit[bool]:
+    """Forget a payment that no partner accepted: nothing was charged, the sale may be retried.
+
+    The quote made on the spot for it goes too; a quote the POS asked for stays usable.
+    """
+
+    async def unit(conn: AsyncConnection) -> bool:
+        owned = await conn.scalar(
+            sa.select(payments.c.id).where(
+                payments.c.id == payment_id, payments.c.lease_owner == owner
+            )
+        )
+        if owned is None:
+            return False
+        await conn.execute(sa.delete(attempts).where(attempts.c.payment_id == payment_id))
+        await conn.execute(sa.delete(payments).where(payments.c.id == payment_id))
+        if spot_quote_id is not None:
+            await conn.execute(sa.delete(quotes).where(quotes.c.id == spot_quote_id))
+        await conn.execute(
+            sa.delete(idempotency).where(
+                idempotency.c.merchant_id == merchant_id, idempotency.c.key == key
+            )
+        )
+        return True
+
+    return unit
+
+
+# --- the safety net (see `services/payments.py`, `hand_over`) -------------------------------------
+
+GATEWAY_ERROR = "gateway_error"
+"""The head of an attempt note saying the gateway itself failed after a partner call."""
+
+
+def with_notes(previous: str | None, message: str) -> str:
+    """An attempt's new message, keeping the `gateway_error` notes that head its old one."""
+    notes = []
+    for part in (previous or "").split("; "):
+        if not part.startswith(GATEWAY_ERROR):
+            break
+        notes.append(part)
+    return "; ".join([*notes, message])[:500]
+
+
+async def note_on_attempt(
+    conn: AsyncConnection, payment_id: str, note: str, counters: dict[str, int] | None = None
+) -> None:
+    """Put `note` at the head of the payment's last attempt's message (the one that may have
+    charged), before what the partner said; and its call `counters`, if given."""
+    last = (
+        (
+            await conn.execute(
+                sa.select(attempts.c.id, attempts.c.message)
+                .where(attempts.c.payment_id == payment_id)
+                .order_by(attempts.c.seq.desc())
+                .limit(1)
+            )
+        )
+        .mappings()
+        .first()
+    )
+    if last is not None:
+        message = f"{note}; {last['message']}" if last["message"] else note
+        # Counters only grow: a resolver that has already called more must not be undercounted.
+        grown = {
+            name: sa.case((attempts.c[name] < value, value), else_=attempts.c[name])
+            for name, value in (counters or {}).items()
+        }
+        await conn.execute(
+            sa.update(attempts)
+            .where(attempts.c.id == last["id"])
+            .values(message=message[:500], **grown)
+        )
+
+
+def hand_over_payment(
+    *,
+    payment_id: str,
+    lease: tuple[str, datetime] | None,
+    note: str,
+    now: datetime,
+    counters: dict[str, int] | None = None,
+) -> Unit[dict[str, Any] | None]:
+    """After an unexpected error: note it on the attempt, and free the request's own `lease`
+    (owner, expiry) with the payment due now, so the resolver takes it over at once. Returns
+    the payment as stored (None: there is no such payment).
+
+    Small on purpose: it may run on the heels of the failure it records. The lease must match
+    exactly: the owner names a process, and this process's resolver may hold the payment by now
+    (a payment already final, or leased anew, keeps its state; only the note is added)."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        await note_on_attempt(conn, payment_id, note, counters)
+        if lease is not None:
+            owner, expires_at = lease
+            await conn.execute(
+                sa.update(payments)
+                .where(
+                    payments.c.id == payment_id,
+                    payments.c.lease_owner == owner,
+                    payments.c.lease_expires_at == expires_at,
+                )
+                .values(
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    next_action_at=now,
+                    updated_at=now,
+                    version=payments.c.version + 1,
+                )
+            )
+        row = (
+            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .first()
+        )
+        return dict(row) if row is not None else None
+
+    return unit
+
+
+def claim_lease(
+    *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
+) -> Unit[dict[str, Any] | None]:
+    """Take a processing payment (or a pending cancel) whose lease is free or expired, or
+    (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
+    and a POS request of this process may still be working on the payment."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        result = await conn.execute(
+            sa.update(payments)
+            .where(
+                payments.c.id == payment_id,
+                sa.or_(
+                    payments.c.status == PaymentStatus.PROCESSING,
+                    payments.c.cancel_status == "pending",
+                ),
+                sa.or_(
+                    payments.c.lease_owner.is_(None),
+                    payments.c.lease_owner == owner if renew else sa.false(),
+                    payments.c.lease_expires_at < now,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
+        )
+        if result.rowcount != 1:
+            return None
+        row = (
+            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .one()
+        )
+        return dict(row)
+
+    return unit
+
+
+def insert_rows(*rows: tuple[sa.Table, dict[str, Any]]) -> Unit[None]:
+    async def unit(conn: AsyncConnection) -> None:
+        for table, values in rows:
+            await conn.execute(sa.insert(table).values(**values))
+
+    return unit
+
+
+def update_row(table: sa.Table, row_id: str, values: dict[str, Any]) -> Unit[int]:
+    async def unit(conn: AsyncConnection) -> int:
+        result = await conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
+        return int(result.rowcount)
+
+    return unit
+
+
+def purge_idempotency(now: datetime) -> Unit[int]:
+    async def unit(conn: AsyncConnection) -> int:
+        result = await conn.execute(sa.delete(idempotency).where(idempotency.c.expires_at <= now))
+        return int(result.rowcount)
+
+    return unit

@@ -1,0 +1,474 @@
+"""Units of work for refunds and cancels (see `repository.py` for what a unit is).
+
+Each unit locks the payment row it decides on (`FOR UPDATE` on PostgreSQL; SQLite has one writer),
+so concurrent refunds and cancels of one payment are decided one after another: succeeded plus
+processing refunds never exceed the payment, and a refund and a cancel never both win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.storage.db import Database
+from gateway.storage.open_days import Sides, move_to_open_days
+from gateway.storage.payments import (
+    IdempotencyOutcome,
+    PaymentStatus,
+    Rows,
+    attempts,
+    claim_key,
+    idempotency,
+    note_on_attempt,
+    payments,
+)
+from gateway.storage.settlement import is_closed
+from gateway.storage.tables import metadata
+from gateway.storage.writer import Unit, alone
+
+__all__ = [
+    "CancelRefused",
+    "CancelWrite",
+    "RefundRefused",
+    "RefundWrite",
+    "begin_refund",
+    "claim_refund_lease",
+    "complete_answer",
+    "get_refund",
+    "hand_over_refund",
+    "list_refunds",
+    "mark_cancel",
+    "open_cancel_refund",
+    "payment_lines",
+    "refunds",
+    "resumable_refunds",
+    "settle_cancel",
+    "settle_refund",
+]
+
+refunds = metadata.tables["refunds"]
+journal_entries = metadata.tables["journal_entries"]
+journal_lines = metadata.tables["journal_lines"]
+_TABLES = {t: metadata.tables[t] for t in ("refunds", "journal_entries", "journal_lines", "events")}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RefundRefused:
+    reason: str  # "not_found" | "not_refundable" | "exceeds" | "too_small"
+    remaining: int = 0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CancelRefused:
+    reason: str  # "not_found" | "not_cancellable" | "window"
+    message: str
+
+
+# --- reads ------------------------------------------------------------------------------------
+
+
+async def get_refund(db: Database, refund_id: str) -> dict[str, Any] | None:
+    async with db.reader.connect() as conn:
+        row = (
+            (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)))
+            .mappings()
+            .first()
+        )
+    return dict(row) if row is not None else None
+
+
+async def list_refunds(db: Database, payment_id: str) -> list[dict[str, Any]]:
+    stmt = (
+        sa.select(refunds)
+        .where(refunds.c.payment_id == payment_id, refunds.c.kind == "merchant")
+        .order_by(refunds.c.id.desc())
+    )
+    async with db.reader.connect() as conn:
+        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+async def open_cancel_refund(db: Database, payment_id: str) -> dict[str, Any] | None:
+    """The full refund a refused cancel started, while it is still unknown."""
+    stmt = sa.select(refunds).where(
+        refunds.c.payment_id == payment_id,
+        refunds.c.kind == "cancel",
+        refunds.c.status == PaymentStatus.PROCESSING,
+    )
+    async with db.reader.connect() as conn:
+        row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def resumable_refunds(db: Database, now: datetime, limit: int) -> list[str]:
+    """Merchant refunds still unknown, due for a look, whose lease is free or expired."""
+    stmt = (
+        sa.select(refunds.c.id)
+        .where(
+            refunds.c.status == PaymentStatus.PROCESSING,
+            refunds.c.kind == "merchant",
+            refunds.c.next_action_at <= now,
+            sa.or_(refunds.c.lease_expires_at.is_(None), refunds.c.lease_expires_at < now),
+        )
+        .order_by(refunds.c.next_action_at)
+        .limit(limit)
+    )
+    async with db.reader.connect() as conn:
+        return [r[0] for r in await conn.execute(stmt)]
+
+
+async def payment_lines(conn: AsyncConnection, payment_id: str) -> list[dict[str, Any]]:
+    """The lines of a payment's own entry (what a cancel reverses)."""
+    stmt = (
+        sa.select(journal_lines)
+        .join(journal_entries, journal_entries.c.id == journal_lines.c.entry_id)
+        .where(journal_entries.c.payment_id == payment_id, journal_entries.c.kind == "payment")
+        .order_by(journal_lines.c.id)
+    )
+    return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+async def _locked_payment(conn: AsyncConnection, payment_id: str) -> dict[str, Any] | None:
+    stmt = sa.select(payments).where(payments.c.id == payment_id).with_for_update()
+    row = (await conn.execute(stmt)).mappings().first()
+    return dict(row) if row is not None else None
+
+
+async def _insert_rows(conn: AsyncConnection, rows: Rows) -> None:
+    order = list(_TABLES)
+    for table, row in sorted(rows, key=lambda item: order.index(item[0])):
+        await conn.execute(sa.insert(_TABLES[table]).values(**row))
+
+
+async def complete_answer(
+    conn: AsyncConnection, merchant_id: str, resource_id: str, status: int, body: str
+) -> None:
+    """Store the answer of a request whose first run could not (a crash, or a budget's end)."""
+    await conn.execute(
+        sa.update(idempotency)
+        .where(
+            idempotency.c.merchant_id == merchant_id,
+            idempotency.c.resource_id == resource_id,
+            idempotency.c.state == "in_progress",
+        )
+        .values(state="completed", response_status=status, response_body=body)
+    )
+
+
+async def _batch_closed(conn: AsyncConnection, payment: dict[str, Any]) -> bool:
+    """Whether the payment's merchant or partner batch has closed (a cancel is too late)."""
+    sides = Sides.of(payment)
+    if payment["merchant_business_date"] and await is_closed(
+        conn, "merchant", sides.merchant_id, sides.currency, payment["merchant_business_date"]
+    ):
+        return True
+    return bool(payment["partner_business_date"]) and await is_closed(
+        conn, "partner", sides.partner, sides.payer_currency, payment["partner_business_date"]
+    )
+
+
+# --- refunds ----------------------------------------------------------------------------------
+
+
+def begin_refund(
+    *,
+    claim: dict[str, Any],
+    payment_id: str,
+    merchant_id: str,
+    refund: dict[str, Any],
+    payer_value_for: Callable[[dict[str, Any], int], int],
+    now: datetime,
+) -> Unit[IdempotencyOutcome | RefundRefused | dict[str, Any]]:
+    """Reserve `refund["amount_value"]` on the payment and write the processing refund.
+
+    `payer_value_for(payment, reserved_after)` prices the refund cumulatively from the locked
+    payment row. Refusals write nothing (the key stays free for a corrected request)."""
+
+    async def unit(conn: AsyncConnection) -> IdempotencyOutcome | RefundRefused | dict[str, Any]:
+        verdict = await claim_key(conn, claim, now)
+        if verdict is not None:
+            return verdict
+        payment = await _locked_payment(conn, payment_id)
+        if payment is None or payment["merchant_id"] != merchant_id:
+            return RefundRefused("not_found")
+        if payment["status"] != PaymentStatus.SUCCEEDED or payment["cancel_status"]:
+            return RefundRefused("not_refundable")
+        amount = refund["amount_value"]
+        reserved_after = payment["reserved_value"] + amount
+        if reserved_after > payment["amount_value"]:
+            return RefundRefused("exceeds", payment["amount_value"] - payment["reserved_value"])
+        payer_value = payer_value_for(payment, reserved_after)
+        if payer_value < 1:
+            return RefundRefused("too_small")
+        await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id)
+            .values(
+                reserved_value=reserved_after,
+                reserved_payer_value=payment["reserved_payer_value"] + payer_value,
+                updated_at=now,
+                version=payments.c.version + 1,
+            )
+        )
+        row = {**refund, "payer_value": payer_value}
+        await conn.execute(sa.insert(idempotency).values(**claim))
+        await conn.execute(sa.insert(refunds).values(**row))
+        return row
+
+    return alone(unit)
+
+
+def claim_refund_lease(
+    *, refund_id: str, owner: str, now: datetime, until: datetime
+) -> Unit[dict[str, Any] | None]:
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        result = await conn.execute(
+            sa.update(refunds)
+            .where(
+                refunds.c.id == refund_id,
+                refunds.c.status == PaymentStatus.PROCESSING,
+                # Not "ours": a POS request of this process may still be refunding it.
+                sa.or_(refunds.c.lease_owner.is_(None), refunds.c.lease_expires_at < now),
+            )
+            .values(lease_owner=owner, lease_expires_at=until, version=refunds.c.version + 1)
+        )
+        if result.rowcount != 1:
+            return None
+        row = (
+            (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)))
+            .mappings()
+            .one()
+        )
+        return dict(row)
+
+    return unit
+
+
+def hand_over_refund(
+    *,
+    refund_id: str,
+    payment_id: str,
+    lease: tuple[str, datetime],
+    note: str,
+    now: datetime,
+    counters: dict[str, int],
+) -> Unit[dict[str, Any] | None]:
+    """After an unexpected error: note it on the payment's attempt, and free the request's own
+    `lease` (owner, expiry: exactly, see `hand_over_payment`) on the refund, with its call
+    `counters`, due now, so the resolver takes it over at once. Returns the refund as stored
+    (a refund already final keeps its state)."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        await note_on_attempt(conn, payment_id, note)
+        owner, expires_at = lease
+        await conn.execute(
+            sa.update(refunds)
+            .where(
+                refunds.c.id == refund_id,
+                refunds.c.lease_owner == owner,
+                refunds.c.lease_expires_at == expires_at,
+                refunds.c.status == PaymentStatus.PROCESSING,
+            )
+            .values(
+                **counters,
+                lease_owner=None,
+                lease_expires_at=None,
+                next_action_at=now,
+                updated_at=now,
+                version=refunds.c.version + 1,
+            )
+        )
+        row = (
+            (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)))
+            .mappings()
+            .first()
+        )
+        return dict(row) if row is not None else None
+
+    return unit
+
+
+@dataclasses.dataclass(slots=True)
+class RefundWrite:
+    """What a refund's outcome writes, decided on the locked payment."""
+
+    refund: dict[str, Any]
+    payment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    rows: Rows = dataclasses.field(default_factory=list)
+    answer: tuple[int, str] | None = None
+    """(status, body) completing the request's Idempotency-Key, if it is still open."""
+
+
+@dataclasses.dataclass(slots=True)
+class CancelWrite:
+    """What a cancel's progress or end writes, decided on the locked payment."""
+
+    payment: dict[str, Any]
+    attempt: dict[str, Any] | None = None
+    refunds: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    rows: Rows = dataclasses.field(default_factory=list)
+    answer: tuple[int, str] | None = None
+
+
+def settle_refund(
+    *,
+    refund_id: str,
+    owner: str,
+    decide: Callable[[dict[str, Any], dict[str, Any]], RefundWrite],
+) -> Unit[dict[str, Any] | None]:
+    """Write a refund's outcome while `owner` holds its lease, deciding on the locked payment.
+
+    `decide(payment, refund)` says what to write. None: the lease was lost, nothing written."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        current = (
+            (
+                await conn.execute(
+                    sa.select(refunds).where(
+                        refunds.c.id == refund_id, refunds.c.lease_owner == owner
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if current is None:
+            return None
+        refund = dict(current)
+        payment = await _locked_payment(conn, refund["payment_id"])
+        assert payment is not None
+        write = decide(payment, refund)
+        await move_to_open_days(conn, [(Sides.of(refund), write.refund, write.rows)])
+        await conn.execute(
+            sa.update(refunds)
+            .where(refunds.c.id == refund_id)
+            .values(**write.refund, version=refunds.c.version + 1)
+        )
+        if write.payment:
+            await conn.execute(
+                sa.update(payments)
+                .where(payments.c.id == payment["id"])
+                .values(**write.payment, version=payments.c.version + 1)
+            )
+        await _insert_rows(conn, write.rows)
+        if write.answer is not None:
+            await complete_answer(conn, refund["merchant_id"], refund_id, *write.answer)
+        return {**refund, **write.refund}
+
+    return alone(unit)
+
+
+# --- cancels ----------------------------------------------------------------------------------
+
+
+def mark_cancel(
+    *,
+    claim: dict[str, Any],
+    payment_id: str,
+    merchant_id: str,
+    owner: str,
+    now: datetime,
+    until: datetime,
+) -> Unit[IdempotencyOutcome | CancelRefused | tuple[dict[str, Any], bool]]:
+    """Mark the payment's cancel as pending (irrevocable) and take its lease if it is free.
+
+    Returns the payment row and whether we hold its lease. A payment already cancelled, or
+    with its cancel pending, comes back as it is: repeating a cancel is harmless."""
+
+    async def unit(
+        conn: AsyncConnection,
+    ) -> IdempotencyOutcome | CancelRefused | tuple[dict[str, Any], bool]:
+        verdict = await claim_key(conn, claim, now)
+        if verdict is not None:
+            return verdict
+        payment = await _locked_payment(conn, payment_id)
+        if payment is None or payment["merchant_id"] != merchant_id:
+            return CancelRefused("not_found", "No such payment.")
+        if payment["status"] == PaymentStatus.FAILED:
+            return CancelRefused("not_cancellable", "The payment failed: nothing to cancel.")
+        if payment["cancel_status"] is None and await _batch_closed(conn, payment):
+            return CancelRefused(
+                "window", "The payment's business day is closed; refund it instead."
+            )
+        if payment["cancel_status"] is None and payment["reserved_value"] > 0:
+            return CancelRefused(
+                "not_cancellable", "The payment has refunds; refund the rest instead."
+            )
+        if payment["status"] == PaymentStatus.CANCELLED and payment["cancel_status"] is None:
+            return CancelRefused("not_cancellable", "The payment is already closed.")
+        values: dict[str, Any] = {}
+        if payment["cancel_status"] is None:
+            values.update(cancel_status="pending", cancel_requested_at=now, updated_at=now)
+        # Not "ours" as well: our own owner name may be a POS request of this process still
+        # paying; the cancel then waits for it (202) and the resolver carries it on.
+        leased = payment["cancel_status"] != "confirmed" and (
+            payment["lease_owner"] is None
+            or (payment["lease_expires_at"] is not None and payment["lease_expires_at"] < now)
+        )
+        if leased:
+            values.update(lease_owner=owner, lease_expires_at=until)
+        if values:
+            await conn.execute(
+                sa.update(payments)
+                .where(payments.c.id == payment_id)
+                .values(**values, version=payments.c.version + 1)
+            )
+        await conn.execute(sa.insert(idempotency).values(**claim))
+        return {**payment, **values}, leased
+
+    return alone(unit)
+
+
+def settle_cancel(
+    *,
+    payment_id: str,
+    owner: str,
+    decide: Callable[[dict[str, Any], AsyncConnection], Awaitable[CancelWrite]],
+) -> Unit[dict[str, Any] | None]:
+    """Write a cancel's progress or end while `owner` holds the payment's lease.
+
+    `decide(payment, conn)` says what to write (it may read the payment's journal lines).
+    None: the lease was lost and nothing was written."""
+
+    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+        payment = await _locked_payment(conn, payment_id)
+        if payment is None or payment["lease_owner"] != owner:
+            return None
+        write = await decide(payment, conn)
+        await move_to_open_days(conn, [(Sides.of(payment), write.payment, write.rows)])
+        await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id)
+            .values(**write.payment, version=payments.c.version + 1)
+        )
+        if write.attempt:
+            values = {k: v for k, v in write.attempt.items() if k != "id"}
+            await conn.execute(
+                sa.update(attempts).where(attempts.c.id == write.attempt["id"]).values(**values)
+            )
+        for refund_id, values in write.refunds.items():
+            await conn.execute(sa.update(refunds).where(refunds.c.id == refund_id).values(**values))
+        await _insert_rows(conn, write.rows)
+        answer = write.answer
+        if answer is not None:
+            await complete_answer(conn, payment["merchant_id"], f"cancel:{payment_id}", *answer)
+            # A pay request killed mid-flight never stored its answer: its retry gets this one.
+            await conn.execute(
+                sa.update(idempotency)
+                .where(
+                    idempotency.c.merchant_id == payment["merchant_id"],
+                    idempotency.c.key == payment["idempotency_key"],
+                    idempotency.c.state == "in_progress",
+                )
+                .values(state="completed", response_status=201, response_body=answer[1])
+            )
+        return {**payment, **write.payment}
+
+    return alone(unit)
