@@ -26,6 +26,7 @@ from gateway.merchants.auth import Principal, Role
 from gateway.merchants.model import Merchant
 from gateway.payments import cancels
 from gateway.payments import service as payments
+from gateway.payments.model import Payment
 from gateway.quotes import service as quotes
 from gateway.refunds import service as refunds
 from gateway.storage import payments as repo
@@ -170,25 +171,25 @@ async def list_payments(request: web.Request) -> web.Response:
         name = sorted(unknown)[0]
         raise InvalidRequest(f"Unknown query parameter {name}.", param=name)
     limit, starting_after = parse_limit(request.query)
-    rows, has_more = await repo.list_payments(
+    found, has_more = await repo.list_payments(
         ctx.db,
         merchant_id=None if principal.role is Role.OPERATOR else principal.merchant_id,
         merchant_reference=request.query.get("merchant_reference"),
         limit=limit,
         starting_after=starting_after,
     )
-    return _json({"object": "list", "data": [payment_view(r) for r in rows], "has_more": has_more})
+    return _json({"object": "list", "data": [payment_view(p) for p in found], "has_more": has_more})
 
 
-async def _readable_payment(request: web.Request) -> dict[str, Any]:
+async def _readable_payment(request: web.Request) -> Payment:
     """The payment named in the path, if the caller may read it (another merchant's: 404)."""
     principal = await _principal(request)
     principal.require(*_READERS)
-    row = await repo.get_payment(request.app[CONTEXT].db, request.match_info["payment_id"])
-    if row is None:
+    payment = await repo.get_payment(request.app[CONTEXT].db, request.match_info["payment_id"])
+    if payment is None:
         raise NotFound("No such payment.")
-    principal.check_owns(row["merchant_id"], "such payment")
-    return row
+    principal.check_owns(payment.merchant_id, "such payment")
+    return payment
 
 
 @routes.post("/v1/payments/{payment_id}/cancel")
@@ -230,7 +231,7 @@ async def create_refund(request: web.Request) -> web.Response:
 @routes.get("/v1/payments/{payment_id}/refunds")
 async def list_payment_refunds(request: web.Request) -> web.Response:
     payment = await _readable_payment(request)
-    rows = await lifecycle.list_refunds(request.app[CONTEXT].db, payment["id"])
+    rows = await lifecycle.list_refunds(request.app[CONTEXT].db, payment.id)
     return _json({"object": "list", "data": [refund_view(r) for r in rows], "has_more": False})
 
 

@@ -6,6 +6,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import fx
+from gateway.payments.model import Payment
+
 __all__ = ["dumps", "money", "payment_view", "quote_view", "refund_view", "rfc3339"]
 
 
@@ -25,36 +28,46 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"))
 
 
-def payment_view(row: dict[str, Any]) -> dict[str, Any]:
+def _money(amount: fx.Money) -> dict[str, Any]:
+    return money(amount.currency.code, amount.value)
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
     quote = None
-    if row["quote_id"] is not None:
+    if payment.quote is not None:
         quote = {
-            "id": row["quote_id"],
-            "rate": row["rate"],
-            "expires_at": rfc3339(row["quote_expires_at"]),
+            "id": payment.quote.id,
+            "rate": payment.quote.rate,
+            "expires_at": rfc3339(payment.quote.expires_at),
         }
-    metadata = json.loads(row["metadata_json"]) if row.get("metadata_json") else {}
+    cancellation = None
+    if payment.cancel_status is not None:
+        cancellation = {
+            "status": payment.cancel_status.value,
+            "requested_at": rfc3339(payment.cancel_requested_at),
+        }
+    failure = payment.failure
     return {
-        "id": row["id"],
+        "id": payment.id,
         "object": "payment",
-        "merchant_reference": row["merchant_reference"],
-        "status": row["status"],
-        "amount": money(row["currency"], row["amount_value"]),
-        "payer_amount": money(row["payer_currency"], row["payer_value"]),
-        "wallet": row["wallet"],
-        "partner": row["partner"],
-        "routing": {"reason": row["route_reason"]},
+        "merchant_reference": payment.merchant_reference,
+        "status": payment.status.value,
+        "amount": _money(payment.amount),
+        "payer_amount": _money(payment.payer_amount),
+        "wallet": payment.wallet,
+        "partner": payment.partner,
+        "routing": {"reason": payment.route_reason},
         "quote": quote,
-        "amount_refunded": money(row["currency"], row.get("refunded_value") or 0),
-        "cancellation": _cancellation(row),
-        "failure": _failure(row),
-        "partner_reference": row["partner_reference"],
-        "payment_method": {"type": "wallet_code", "code_masked": row["code_mask"]},
-        "store_id": row["store_id"],
-        "terminal_id": row["terminal_id"],
-        "metadata": metadata,
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
+        "amount_refunded": money(payment.amount.currency.code, payment.refunded_value),
+        "cancellation": cancellation,
+        "failure": None if failure is None else {"code": failure.code, "message": failure.message},
+        "partner_reference": payment.partner_reference,
+        "payment_method": {"type": "wallet_code", "code_masked": payment.code_mask},
+        "store_id": payment.store_id,
+        "terminal_id": payment.terminal_id,
+        "metadata": dict(sorted(payment.metadata.items())),  # as stored: keys sorted
+        "created_at": rfc3339(payment.created_at),
+        "updated_at": rfc3339(payment.updated_at),
     }
 
 
@@ -62,12 +75,6 @@ def _failure(row: dict[str, Any]) -> dict[str, str] | None:
     if row["failure_code"] is None:
         return None
     return {"code": row["failure_code"], "message": row["failure_message"] or ""}
-
-
-def _cancellation(row: dict[str, Any]) -> dict[str, Any] | None:
-    if not row.get("cancel_status"):
-        return None
-    return {"status": row["cancel_status"], "requested_at": rfc3339(row["cancel_requested_at"])}
 
 
 def refund_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import fx
 from gateway.api.views import dumps, money, payment_view, refund_view
@@ -22,10 +22,12 @@ from gateway.events.model import EventType, event_row
 from gateway.ledger import postings as ledger
 from gateway.merchants.model import Merchant
 from gateway.partners.routing import partner_fee
-from gateway.storage.payments import PaymentStatus, Rows
+from gateway.payments.model import Payment, PaymentStatus
+from gateway.storage.payments import Rows
 
 __all__ = [
     "Booked",
+    "BookedPayment",
     "book_payment",
     "book_refund",
     "booking_dates",
@@ -36,10 +38,19 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Booked:
     changes: dict[str, Any]
+    rows: Rows
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BookedPayment:
+    payment: Payment
+    """The state with its business dates and, for a success, its fees."""
     rows: Rows
 
 
@@ -60,57 +71,72 @@ def booking_dates(
 # then carry a minimal view made only of the gateway's own fields, and the failure is logged.
 
 
-def _minimal_view(row: dict[str, Any], kind: str) -> dict[str, Any]:
-    view: dict[str, Any] = {"id": row["id"], "object": kind}
-    if kind == "refund":
-        view["payment_id"] = row["payment_id"]
-    else:
-        view["merchant_reference"] = row["merchant_reference"]
-    view["status"] = row["status"]
-    view["amount"] = money(row["currency"], row["amount_value"])
-    view["payer_amount"] = money(row["payer_currency"], row["payer_value"])
+def _minimal_payment_view(payment: Payment) -> dict[str, Any]:
+    failure = payment.failure
+    return {
+        "id": payment.id,
+        "object": "payment",
+        "merchant_reference": payment.merchant_reference,
+        "status": payment.status.value,
+        "amount": money(payment.amount.currency.code, payment.amount.value),
+        "payer_amount": money(payment.payer_amount.currency.code, payment.payer_amount.value),
+        "failure": None if failure is None else {"code": failure.code, "message": failure.message},
+    }
+
+
+def _minimal_refund_view(row: dict[str, Any]) -> dict[str, Any]:
     code = row.get("failure_code")
-    view["failure"] = (
-        None if code is None else {"code": code, "message": row.get("failure_message") or ""}
-    )
-    return view
+    return {
+        "id": row["id"],
+        "object": "refund",
+        "payment_id": row["payment_id"],
+        "status": row["status"],
+        "amount": money(row["currency"], row["amount_value"]),
+        "payer_amount": money(row["payer_currency"], row["payer_value"]),
+        "failure": (
+            None if code is None else {"code": code, "message": row.get("failure_message") or ""}
+        ),
+    }
 
 
-def _body(view: Callable[[dict[str, Any]], dict[str, Any]], row: dict[str, Any], kind: str) -> str:
+def _view_or_minimal(
+    view: Callable[[T], dict[str, Any]],
+    minimal: Callable[[T], dict[str, Any]],
+    item: T,
+    what: str,
+) -> dict[str, Any]:
     try:
-        return dumps(view(row))
+        return view(item)
     except Exception:
-        log.exception("%s %s cannot be rendered; a minimal view stands in", kind, row["id"])
-        return dumps(_minimal_view(row, kind))
+        log.exception("%s cannot be rendered; a minimal view stands in", what)
+        return minimal(item)
 
 
-def payment_body(row: dict[str, Any]) -> str:
+def payment_body(payment: Payment) -> str:
     """A payment's JSON for an answer the resolver or the safety net stores (minimal if the
     full view fails)."""
-    return _body(payment_view, row, "payment")
+    return dumps(_payment_data(payment))
 
 
 def refund_body(row: dict[str, Any]) -> str:
     """A refund's JSON for an answer stored with its final state (minimal if the full view
     fails)."""
-    return _body(refund_view, row, "refund")
+    return dumps(_refund_data(row))
+
+
+def _payment_data(payment: Payment) -> dict[str, Any]:
+    what = f"payment {payment.id}"
+    return _view_or_minimal(payment_view, _minimal_payment_view, payment, what)
+
+
+def _refund_data(row: dict[str, Any]) -> dict[str, Any]:
+    return _view_or_minimal(refund_view, _minimal_refund_view, row, f"refund {row['id']}")
 
 
 def _event(
-    event: EventType,
-    view: Callable[[dict[str, Any]], dict[str, Any]],
-    row: dict[str, Any],
-    kind: str,
-    now: datetime,
+    event: EventType, merchant_id: str, data: dict[str, Any], now: datetime
 ) -> tuple[str, dict[str, Any]]:
-    try:
-        made = event_row(event, merchant_id=row["merchant_id"], data=view(row), now=now)
-    except Exception:
-        log.exception("%s %s cannot be rendered; its event carries a minimal view", kind, row["id"])
-        made = event_row(
-            event, merchant_id=row["merchant_id"], data=_minimal_view(row, kind), now=now
-        )
-    return ("events", made)
+    return ("events", event_row(event, merchant_id=merchant_id, data=data, now=now))
 
 
 def _journal_rows(journal: ledger.JournalEntry) -> Rows:
@@ -120,55 +146,56 @@ def _journal_rows(journal: ledger.JournalEntry) -> Rows:
     ]
 
 
+_PAYMENT_EVENTS = {
+    PaymentStatus.SUCCEEDED: EventType.PAYMENT_SUCCEEDED,
+    PaymentStatus.FAILED: EventType.PAYMENT_FAILED,
+    PaymentStatus.CANCELLED: EventType.PAYMENT_CANCELLED,
+}
+
+
 def book_payment(
-    ctx: Context,
-    payment: dict[str, Any],
-    merchant: Merchant,
-    changes: dict[str, Any],
-    now: datetime,
-) -> Booked:
-    """Business dates, and for a success its fees and journal entry; the event of the outcome."""
-    changes = dict(changes)
-    status = changes.get("status", payment["status"])
+    ctx: Context, payment: Payment, merchant: Merchant, now: datetime
+) -> BookedPayment:
+    """A final state's business dates (kept if it has them), and for a success its fees and
+    journal entry; the event of the outcome."""
     rows: Rows = []
-    if payment.get("merchant_business_date") is None:
-        merchant_date, partner_date = booking_dates(ctx, merchant, payment["partner"], now)
-        changes["merchant_business_date"] = merchant_date
-        changes["partner_business_date"] = partner_date
+    if payment.merchant_business_date is None or payment.partner_business_date is None:
+        merchant_date, partner_date = booking_dates(ctx, merchant, payment.partner, now)
+        payment = dataclasses.replace(
+            payment, merchant_business_date=merchant_date, partner_business_date=partner_date
+        )
     else:
-        merchant_date = payment["merchant_business_date"]
-        partner_date = payment["partner_business_date"]
-    if status == PaymentStatus.SUCCEEDED:
-        amount = fx.Money(payment["amount_value"], fx.get_currency(payment["currency"]))
-        payer = fx.Money(payment["payer_value"], fx.get_currency(payment["payer_currency"]))
-        mid = Decimal(payment["mid_rate"]) if payment["mid_rate"] else None
-        fees = {
-            "merchant_fee": ledger.merchant_fee(amount.value, merchant.mdr_bps, merchant.fixed_fee),
-            "partner_fee": partner_fee(ctx.settings.partner(payment["partner"]), payer),
-            "fx_revenue": ledger.fx_revenue(amount, payer, mid),
-        }
-        changes.update(fees)
+        merchant_date, partner_date = payment.merchant_business_date, payment.partner_business_date
+    if payment.status is PaymentStatus.SUCCEEDED:
+        amount, payer = payment.amount, payment.payer_amount
+        mid = Decimal(payment.quote.mid_rate) if payment.quote is not None else None
+        payment = dataclasses.replace(
+            payment,
+            merchant_fee=ledger.merchant_fee(amount.value, merchant.mdr_bps, merchant.fixed_fee),
+            partner_fee=partner_fee(ctx.settings.partner(payment.partner), payer),
+            fx_revenue=ledger.fx_revenue(amount, payer, mid),
+        )
+        assert payment.merchant_fee is not None and payment.partner_fee is not None
+        assert payment.fx_revenue is not None
         rows += _journal_rows(
             ledger.payment_entry(
-                payment_id=payment["id"],
-                merchant_id=payment["merchant_id"],
-                partner=payment["partner"],
+                payment_id=payment.id,
+                merchant_id=payment.merchant_id,
+                partner=payment.partner,
                 amount=amount,
                 payer_amount=payer,
                 merchant_date=merchant_date,
                 partner_date=partner_date,
                 now=now,
-                **fees,
+                merchant_fee=payment.merchant_fee,
+                partner_fee=payment.partner_fee,
+                fx_revenue=payment.fx_revenue,
             )
         )
-    event = {
-        PaymentStatus.SUCCEEDED: EventType.PAYMENT_SUCCEEDED,
-        PaymentStatus.FAILED: EventType.PAYMENT_FAILED,
-        PaymentStatus.CANCELLED: EventType.PAYMENT_CANCELLED,
-    }.get(status)
+    event = _PAYMENT_EVENTS.get(payment.status)
     if event is not None:
-        rows.append(_event(event, payment_view, {**payment, **changes}, "payment", now))
-    return Booked(changes, rows)
+        rows.append(_event(event, payment.merchant_id, _payment_data(payment), now))
+    return BookedPayment(payment, rows)
 
 
 def reverse_payment(lines: list[dict[str, Any]], now: datetime) -> Rows:
@@ -178,7 +205,7 @@ def reverse_payment(lines: list[dict[str, Any]], now: datetime) -> Rows:
 
 def book_refund(
     ctx: Context,
-    payment: dict[str, Any],
+    payment: Payment,
     refund: dict[str, Any],
     merchant: Merchant,
     changes: dict[str, Any],
@@ -195,7 +222,7 @@ def book_refund(
     changes["merchant_business_date"] = merchant_date
     changes["partner_business_date"] = partner_date
     rows: Rows = []
-    if status == PaymentStatus.SUCCEEDED:
+    if status == PaymentStatus.SUCCEEDED.value:
         amount = fx.Money(refund["amount_value"], fx.get_currency(refund["currency"]))
         payer = fx.Money(refund["payer_value"], fx.get_currency(refund["payer_currency"]))
         partner = ctx.settings.partner(refund["partner"])
@@ -203,16 +230,16 @@ def book_refund(
             "merchant_fee": ledger.merchant_refund_fee(amount.value, merchant.mdr_bps),
             "partner_fee": ledger.partner_refund_fee(payer.value, partner.fees.bps),
             "fx_revenue": ledger.fx_revenue_reversed(
-                payment["fx_revenue"] or 0,
-                payment["amount_value"],
-                payment["refunded_value"],
+                payment.fx_revenue or 0,
+                payment.amount.value,
+                payment.refunded_value,
                 amount.value,
             ),
         }
         changes.update(fees)
         rows += _journal_rows(
             ledger.refund_entry(
-                payment_id=payment["id"],
+                payment_id=payment.id,
                 refund_id=refund["id"],
                 merchant_id=refund["merchant_id"],
                 partner=refund["partner"],
@@ -227,8 +254,9 @@ def book_refund(
     if refund["kind"] == "merchant":
         event = (
             EventType.REFUND_SUCCEEDED
-            if status == PaymentStatus.SUCCEEDED
+            if status == PaymentStatus.SUCCEEDED.value
             else EventType.REFUND_FAILED
         )
-        rows.append(_event(event, refund_view, {**refund, **changes}, "refund", now))
+        data = _refund_data({**refund, **changes})
+        rows.append(_event(event, refund["merchant_id"], data, now))
     return Booked(changes, rows)

@@ -13,6 +13,7 @@ with pending cancels after the budget, and after a crash.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -21,7 +22,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters import CancelRequest, InquiryRequest, Outcome, OutcomeStatus
-from fx import Money, get_currency
 from gateway import idempotency
 from gateway.api.views import dumps, payment_view
 from gateway.context import Context
@@ -30,16 +30,12 @@ from gateway.core.ids import new_id
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_payment, payment_body, reverse_payment
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.payments.service import Response, gateway_error_note, hand_over, outcome_changes
+from gateway.payments.model import Payment, PaymentStatus
+from gateway.payments.service import Response, gateway_error_note, hand_over
 from gateway.refunds.service import drive_refund
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
-from gateway.storage.payments import (
-    IdempotencyConflict,
-    IdempotencyReplay,
-    PaymentStatus,
-    Rows,
-)
+from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay, Rows
 from gateway.storage.reversals import CancelRefused, CancelWrite
 
 __all__ = ["cancel_payment", "drive_cancel"]
@@ -87,7 +83,8 @@ async def cancel_payment(
         raise PaymentNotCancellable(marked.message)
     assert isinstance(marked, tuple)
     payment, leased = marked
-    own_lease = (ctx.owner, payment["lease_expires_at"]) if leased else None
+    expires_at = payment.lease_expires_at
+    own_lease = (ctx.owner, expires_at) if leased and expires_at is not None else None
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
     try:
@@ -95,11 +92,7 @@ async def cancel_payment(
             payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
         status = _cancel_status(payment)
         body = dumps(payment_view(payment))
-
-        async def store_answer(conn: AsyncConnection) -> None:
-            await lifecycle.complete_answer(conn, merchant.id, resource, status, body)
-
-        await ctx.writer.run(store_answer)
+        await ctx.writer.run(lifecycle.store_answer(merchant.id, resource, status, body))
         if status == 202:
             ctx.kick(payment_id)
         log.info("payment %s: cancel %s", payment_id, "confirmed" if status == 200 else "pending")
@@ -110,48 +103,42 @@ async def cancel_payment(
         # A pending cancel is irrevocable: the resolver carries it on, and its final commit
         # completes this request's key. Our lease, if we took it, is freed at once. A cancel no
         # longer pending has nobody to finish it: its answer is stored here.
-        hand = repo.hand_over_payment(
+        unit = lifecycle.hand_over_cancel(
             payment_id=payment_id,
             lease=own_lease,
             note=f"{gateway_error_note(exc)} on cancel",
             now=ctx.clock.now(),
+            resource_id=resource,
+            answer=lambda stored: (_cancel_status(stored), payment_body(stored)),
         )
-
-        async def hand_over_and_answer(conn: AsyncConnection) -> dict[str, Any] | None:
-            row = await hand(conn)
-            if row is not None and row["cancel_status"] != "pending":
-                await lifecycle.complete_answer(
-                    conn, merchant.id, resource, _cancel_status(row), payment_body(row)
-                )
-            return row
-
         _written, stored = await hand_over(
-            ctx, f"cancel of payment {payment_id}", payment_id, exc, hand_over_and_answer
+            ctx, f"cancel of payment {payment_id}", payment_id, exc, unit
         )
-        row = stored or payment
+        known = stored or payment
         return Response(
-            _cancel_status(row), payment_body(row), partner_seconds=loop.time() - partner_started
+            _cancel_status(known),
+            payment_body(known),
+            partner_seconds=loop.time() - partner_started,
         )
 
 
-def _cancel_status(payment: dict[str, Any]) -> int:
-    return 200 if payment["status"] == PaymentStatus.CANCELLED else 202
+def _cancel_status(payment: Payment) -> int:
+    return 200 if payment.status is PaymentStatus.CANCELLED else 202
 
 
 async def drive_cancel(
     ctx: Context,
-    payment: dict[str, Any],
+    payment: Payment,
     merchant: Merchant,
     deadline: float | None,
-) -> dict[str, Any]:
+) -> Payment:
     """Work on a pending cancel whose lease we hold, until it ends or `deadline` (loop time;
     None: a few calls, then back to the resolver's schedule). Returns the payment as written;
     the lease is released either way."""
     loop = asyncio.get_running_loop()
-    attempt = (await repo.get_attempts(ctx.db, payment["id"]))[-1]
+    attempt = (await repo.get_attempts(ctx.db, payment.id))[-1]
     partner = attempt["partner"]
-    payer = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
-    refund = await lifecycle.open_cancel_refund(ctx.db, payment["id"])
+    refund = await lifecycle.open_cancel_refund(ctx.db, payment.id)
     calls = 0
     while True:
         if refund is not None:
@@ -167,7 +154,7 @@ async def drive_cancel(
                 log.error(
                     "payment %s: the partner refused both the cancel and the full refund (%s);"
                     " retrying later, an operator may need to look",
-                    payment["id"],
+                    payment.id,
                     outcome.partner_code,
                 )
                 return await _write(ctx, payment, _refund_declined(ctx, refund, outcome, counters))
@@ -184,7 +171,7 @@ async def drive_cancel(
             )
         if outcome.status is OutcomeStatus.FAILED:
             # The partner keeps the payment: its own record decides what undoing it takes.
-            inquiry = InquiryRequest(attempt["partner_request_id"], payer)
+            inquiry = InquiryRequest(attempt["partner_request_id"], payment.payer_amount)
             known = await ctx.partners.inquire(partner, inquiry, tally=attempt)
             if known.status is OutcomeStatus.FAILED or (
                 known.status is OutcomeStatus.UNKNOWN and known.not_found
@@ -192,9 +179,7 @@ async def drive_cancel(
                 return await _write(
                     ctx, payment, _cancelled(ctx, merchant, None, known, None), attempt_row
                 )
-            if known.status is OutcomeStatus.SUCCEEDED or payment["status"] == (
-                PaymentStatus.SUCCEEDED
-            ):
+            if known.status is OutcomeStatus.SUCCEEDED or payment.status is PaymentStatus.SUCCEEDED:
                 payment, refund = await _start_refund(ctx, payment, merchant, known, attempt_row)
                 if refund is None:
                     return payment
@@ -207,15 +192,15 @@ async def drive_cancel(
         await asyncio.sleep(pause)
 
 
-Decide = Callable[[dict[str, Any], AsyncConnection], Awaitable[CancelWrite]]
+Decide = Callable[[Payment, AsyncConnection], Awaitable[CancelWrite]]
 
 
 async def _settle(
     ctx: Context, payment_id: str, decide: Decide, attempt_row: dict[str, Any] | None
-) -> dict[str, Any] | None:
+) -> Payment | None:
     """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
 
-    async def with_attempt(locked: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+    async def with_attempt(locked: Payment, conn: AsyncConnection) -> CancelWrite:
         write = await decide(locked, conn)
         write.attempt = attempt_row
         return write
@@ -230,20 +215,21 @@ async def _settle(
 
 async def _write(
     ctx: Context,
-    payment: dict[str, Any],
+    payment: Payment,
     decide: Decide,
     attempt_row: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Payment:
     """`_settle`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
-    written = await _settle(ctx, payment["id"], decide, attempt_row)
+    written = await _settle(ctx, payment.id, decide, attempt_row)
     if written is not None:
         return written
-    row = await repo.get_payment(ctx.db, payment["id"])
-    assert row is not None
-    return row
+    stored = await repo.get_payment(ctx.db, payment.id)
+    assert stored is not None
+    return stored
 
 
 def _released(ctx: Context) -> dict[str, Any]:
+    """A refund row's lease freed (refunds are rows still)."""
     return {"updated_at": ctx.clock.now(), "lease_owner": None, "lease_expires_at": None}
 
 
@@ -256,19 +242,13 @@ def _cancelled(
 ) -> Decide:
     """The end: `cancelled`, the success reversed if there was one, the event."""
 
-    async def decide(payment: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+    async def decide(payment: Payment, conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
         rows: Rows = []
-        if payment["status"] == PaymentStatus.SUCCEEDED:
-            rows += reverse_payment(await lifecycle.payment_lines(conn, payment["id"]), now)
-        changes = {
-            **_released(ctx),
-            "status": PaymentStatus.CANCELLED,
-            "cancel_status": "confirmed",
-            "next_action_at": None,
-        }
-        booked = book_payment(ctx, payment, merchant, changes, now)
-        write = CancelWrite(booked.changes, rows=rows + booked.rows)
+        if payment.status is PaymentStatus.SUCCEEDED:
+            rows += reverse_payment(await lifecycle.payment_lines(conn, payment.id), now)
+        booked = book_payment(ctx, payment.cancelled(now), merchant, now)
+        write = CancelWrite(booked.payment, rows=rows + booked.rows)
         if refund is not None:
             write.refunds[refund["id"]] = {
                 **_released(ctx),
@@ -277,11 +257,11 @@ def _cancelled(
                 "partner_reference": outcome.partner_reference,
                 "partner_completed_at": outcome.completed_at or now,
                 "next_action_at": None,
-                "merchant_business_date": payment["merchant_business_date"],
-                "partner_business_date": payment["partner_business_date"],
+                "merchant_business_date": payment.merchant_business_date,
+                "partner_business_date": payment.partner_business_date,
             }
         # Rendered so that it cannot stop the final state (the resolver writes it too).
-        write.answer = (200, payment_body({**payment, **booked.changes}))
+        write.answer = (200, payment_body(booked.payment))
         return write
 
     return decide
@@ -297,9 +277,9 @@ def _later(
         durations.cancel_initial_interval.total_seconds() * 2 ** min(calls, 16),
     )
 
-    async def decide(payment: dict[str, Any], _conn: AsyncConnection) -> CancelWrite:
+    async def decide(payment: Payment, _conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
-        write = CancelWrite({**_released(ctx), "next_action_at": now + timedelta(seconds=seconds)})
+        write = CancelWrite(payment.released(due=now + timedelta(seconds=seconds), now=now))
         if refund_counters is not None:
             refund_id, counters = refund_counters
             write.refunds[refund_id] = {**_released(ctx), **counters}
@@ -314,11 +294,12 @@ def _refund_declined(
     """The full refund was declined: release it and try the cancel again later."""
     later = _later(ctx, 8)
 
-    async def decide(payment: dict[str, Any], conn: AsyncConnection) -> CancelWrite:
+    async def decide(payment: Payment, conn: AsyncConnection) -> CancelWrite:
         write = await later(payment, conn)
-        write.payment.update(
-            reserved_value=payment["reserved_value"] - refund["amount_value"],
-            reserved_payer_value=payment["reserved_payer_value"] - refund["payer_value"],
+        write.payment = dataclasses.replace(
+            write.payment,
+            reserved_value=payment.reserved_value - refund["amount_value"],
+            reserved_payer_value=payment.reserved_payer_value - refund["payer_value"],
         )
         write.refunds[refund["id"]] = {
             **_released(ctx),
@@ -334,37 +315,42 @@ def _refund_declined(
 
 async def _start_refund(
     ctx: Context,
-    payment: dict[str, Any],
+    payment: Payment,
     merchant: Merchant,
     known: Outcome,
     attempt_row: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
+) -> tuple[Payment, dict[str, Any] | None]:
     """The partner refused to cancel a payment it charged: book the success if it is news, and
     reserve a full refund (kind `cancel`) in the same commit. We keep the lease: the refund
     goes on at once."""
     refund_id = new_id("rf")
     started: dict[str, Any] = {}
 
-    async def decide(locked: dict[str, Any], _conn: AsyncConnection) -> CancelWrite:
+    async def decide(locked: Payment, _conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
-        changes: dict[str, Any] = {"updated_at": now}
+        after = dataclasses.replace(locked, updated_at=now)
         rows: Rows = []
-        if locked["status"] == PaymentStatus.PROCESSING:
-            booked = book_payment(ctx, locked, merchant, outcome_changes(known, now), now)
-            changes, rows = dict(booked.changes), list(booked.rows)
-            for column in ("lease_owner", "lease_expires_at", "next_action_at"):
-                changes.pop(column, None)
+        if locked.status is PaymentStatus.PROCESSING:
+            booked = book_payment(ctx, locked.finished(known, now), merchant, now)
+            # We keep the lease (and the resolver's schedule): the refund goes on at once.
+            after = dataclasses.replace(
+                booked.payment,
+                lease_owner=locked.lease_owner,
+                lease_expires_at=locked.lease_expires_at,
+                next_action_at=locked.next_action_at,
+            )
+            rows = list(booked.rows)
         refund = {
             "id": refund_id,
-            "payment_id": locked["id"],
-            "merchant_id": locked["merchant_id"],
+            "payment_id": locked.id,
+            "merchant_id": locked.merchant_id,
             "kind": "cancel",
-            "status": PaymentStatus.PROCESSING,
-            "amount_value": locked["amount_value"],
-            "currency": locked["currency"],
-            "payer_value": locked["payer_value"],
-            "payer_currency": locked["payer_currency"],
-            "partner": locked["partner"],
+            "status": PaymentStatus.PROCESSING.value,
+            "amount_value": locked.amount.value,
+            "currency": locked.amount.currency.code,
+            "payer_value": locked.payer_amount.value,
+            "payer_currency": locked.payer_amount.currency.code,
+            "partner": locked.partner,
             "partner_request_id": refund_id,
             "reason": "cancel refused by the partner",
             "refund_calls": 0,
@@ -373,19 +359,21 @@ async def _start_refund(
             "updated_at": now,
             "next_action_at": None,
             "lease_owner": ctx.owner,
-            "lease_expires_at": locked["lease_expires_at"],
+            "lease_expires_at": locked.lease_expires_at,
             "version": 0,
         }
-        changes.update(
-            reserved_value=locked["amount_value"], reserved_payer_value=locked["payer_value"]
+        after = dataclasses.replace(
+            after,
+            reserved_value=locked.amount.value,
+            reserved_payer_value=locked.payer_amount.value,
         )
         started["refund"] = refund
-        return CancelWrite(changes, rows=[*rows, ("refunds", refund)])
+        return CancelWrite(after, rows=[*rows, ("refunds", refund)])
 
-    written = await _settle(ctx, payment["id"], decide, attempt_row)
+    written = await _settle(ctx, payment.id, decide, attempt_row)
     if written is None:
-        row = await repo.get_payment(ctx.db, payment["id"])
-        assert row is not None
-        return row, None
-    log.info("payment %s: the partner refused the cancel; refunding in full", payment["id"])
+        stored = await repo.get_payment(ctx.db, payment.id)
+        assert stored is not None
+        return stored, None
+    log.info("payment %s: the partner refused the cancel; refunding in full", payment.id)
     return written, started["refund"]

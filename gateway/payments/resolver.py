@@ -23,17 +23,15 @@ from adapters import (
     Outcome,
     OutcomeStatus,
 )
-from fx import Money, get_currency
 from gateway.context import Context
 from gateway.merchants.model import Merchant
 from gateway.partners.retry import full_jitter
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.cancels import drive_cancel
-from gateway.payments.service import outcome_changes
+from gateway.payments.model import CancelStatus, Payment
 from gateway.refunds.service import drive_refund, settle_refund_outcome
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
-from gateway.storage.open_days import Sides
 
 __all__ = ["Resolver"]
 
@@ -100,7 +98,7 @@ class Resolver:
         except Exception:
             log.exception("resolving %s failed; the sweep will retry it", item_id)
 
-    async def _lease(self, payment_id: str, *, renew: bool = False) -> dict[str, Any] | None:
+    async def _lease(self, payment_id: str, *, renew: bool = False) -> Payment | None:
         ctx = self._ctx
         now = ctx.clock.now()
         return await ctx.writer.run(
@@ -119,17 +117,18 @@ class Resolver:
         payment = await self._lease(payment_id)
         if payment is None:
             return  # resolved meanwhile, or another process holds it
-        merchant = await repo.get_merchant(ctx.db, payment["merchant_id"])
+        merchant = await repo.get_merchant(ctx.db, payment.merchant_id)
         assert merchant is not None
-        if payment["cancel_status"] == "pending":
+        if payment.cancel_status is CancelStatus.PENDING:
             await drive_cancel(ctx, payment, merchant, None)
             return
         attempt = _open_attempt(await repo.get_attempts(ctx.db, payment_id))
         partner = attempt["partner"]
         calls = ctx.partners
-        payer_amount = Money(payment["payer_value"], get_currency(payment["payer_currency"]))
-        inquiry = InquiryRequest(attempt["partner_request_id"], payer_amount)
-        cancel_deadline: datetime = payment["resolve_deadline"] + durations.cancel_deadline
+        inquiry = InquiryRequest(attempt["partner_request_id"], payment.payer_amount)
+        assert payment.resolve_deadline is not None, "a processing payment has a deadline"
+        resolve_deadline = payment.resolve_deadline
+        cancel_deadline: datetime = resolve_deadline + durations.cancel_deadline
         inquiry_wait = full_jitter(
             durations.inquiry_initial_interval, durations.inquiry_max_interval
         )
@@ -139,13 +138,11 @@ class Resolver:
 
         while True:
             now = ctx.clock.now()
-            if not cancelling and (first or now < payment["resolve_deadline"]):
+            if not cancelling and (first or now < resolve_deadline):
                 first = False
                 outcome = await calls.inquire(partner, inquiry, tally=attempt)
                 if outcome.is_final:
-                    await self._settle(
-                        payment, merchant, attempt, outcome_changes(outcome, now), outcome
-                    )
+                    await self._settle(payment, merchant, attempt, outcome, now)
                     return
                 pause = inquiry_wait(attempt["inquiries"])
             else:
@@ -160,17 +157,13 @@ class Resolver:
                         partner_code=outcome.partner_code,
                         message="cancelled after the inquiry deadline",
                     )
-                    await self._settle(
-                        payment, merchant, attempt, outcome_changes(reversed_, now), reversed_
-                    )
+                    await self._settle(payment, merchant, attempt, reversed_, now)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
                     known = await calls.inquire(partner, inquiry, tally=attempt)
                     if known.is_final:
-                        await self._settle(
-                            payment, merchant, attempt, outcome_changes(known, now), known
-                        )
+                        await self._settle(payment, merchant, attempt, known, now)
                         return
                 if now >= cancel_deadline:
                     log.error(
@@ -180,12 +173,8 @@ class Resolver:
                     )
                     await ctx.writer.run(
                         repo.settle_payment(
-                            payment_id=payment_id,
-                            changes={
-                                "next_action_at": now + durations.cancel_max_interval,
-                                "lease_owner": None,
-                                "lease_expires_at": None,
-                            },
+                            before=payment,
+                            after=payment.released(due=now + durations.cancel_max_interval),
                             attempt_changes=[],
                             owner=ctx.owner,
                         )
@@ -197,7 +186,7 @@ class Resolver:
             if renewed is None:
                 return
             payment = renewed
-            if payment["cancel_status"] == "pending":  # the merchant cancelled meanwhile
+            if payment.cancel_status is CancelStatus.PENDING:  # the merchant cancelled meanwhile
                 await drive_cancel(ctx, payment, merchant, None)
                 return
 
@@ -220,7 +209,7 @@ class Resolver:
         payment = await repo.get_payment(ctx.db, refund["payment_id"])
         merchant = await repo.get_merchant(ctx.db, refund["merchant_id"])
         assert payment is not None and merchant is not None
-        attempt = _open_attempt(await repo.get_attempts(ctx.db, payment["id"]))
+        attempt = _open_attempt(await repo.get_attempts(ctx.db, payment.id))
         outcome = await drive_refund(ctx, refund, payment, attempt, None, ask_first=True)
         wait = full_jitter(durations.inquiry_initial_interval, durations.inquiry_max_interval)
         counters = {"refund_calls": refund["refund_calls"], "inquiries": refund["inquiries"]}
@@ -241,15 +230,15 @@ class Resolver:
 
     async def _settle(
         self,
-        payment: dict[str, Any],
+        payment: Payment,
         merchant: Merchant,
         attempt: dict[str, Any],
-        changes: dict[str, Any],
         outcome: Outcome,
+        now: datetime,
     ) -> None:
         ctx = self._ctx
-        booked = book_payment(ctx, payment, merchant, changes, ctx.clock.now())
-        changes = booked.changes
+        booked = book_payment(ctx, payment.finished(outcome, now), merchant, ctx.clock.now())
+        final = booked.payment
         attempt_row = {
             "id": attempt["id"],
             "status": outcome.status.value,
@@ -257,31 +246,24 @@ class Resolver:
             "message": repo.with_notes(attempt.get("message"), outcome.message),
             "inquiries": attempt["inquiries"],
             "cancel_calls": attempt["cancel_calls"],
-            "updated_at": changes["updated_at"],
+            "updated_at": final.updated_at,
         }
-        final = {**payment, **changes}
         written = await ctx.writer.run(
             repo.settle_payment(
-                payment_id=payment["id"],
-                changes=changes,
+                before=payment,
+                after=final,
                 attempt_changes=[attempt_row],
                 owner=ctx.owner,
                 # A crash (or the safety net) lost the POS's answer: its retry with the same key
                 # gets this one. Rendered so that it cannot stop the final state.
-                response=(
-                    payment["merchant_id"],
-                    payment["idempotency_key"],
-                    201,
-                    payment_body(final),
-                ),
+                response=(201, payment_body(final)),
                 rows=booked.rows,
-                sides=Sides.of(payment),
             )
         )
         if written:
             ctx.kick_webhooks()
-            ctx.metrics.resolved.labels(changes["status"]).inc()
-            log.info("payment %s resolved: %s", payment["id"], changes["status"])
+            ctx.metrics.resolved.labels(final.status.value).inc()
+            log.info("payment %s resolved: %s", payment.id, final.status.value)
 
 
 def _open_attempt(attempts: list[dict[str, Any]]) -> dict[str, Any]:

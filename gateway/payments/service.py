@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -52,16 +51,14 @@ from gateway.partners.retry import Action, Verdict, verdict
 from gateway.partners.routing import Route
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.payments.failures import failure_message
+from gateway.payments.model import Payment, PaymentStatus, QuoteUse
 from gateway.quotes.service import price, quote_row
 from gateway.storage import payments as repo
-from gateway.storage.open_days import Sides
 from gateway.storage.payments import (
     GATEWAY_ERROR,
     DuplicateReference,
     IdempotencyConflict,
     IdempotencyReplay,
-    PaymentStatus,
     Rows,
 )
 from gateway.storage.writer import Unit
@@ -119,43 +116,33 @@ async def create_payment(
 
     payment_id = new_id("pay")
     deadline = answer_deadline(ctx, started_at)
-    payment: dict[str, Any] = {
-        "id": payment_id,
-        "merchant_id": merchant.id,
-        "merchant_reference": command.merchant_reference,
-        "idempotency_key": key,
-        "status": PaymentStatus.PROCESSING,
-        "amount_value": command.amount.value,
-        "currency": command.amount.currency.code,
-        "payer_value": payer_amount.value,
-        "payer_currency": payer_amount.currency.code,
-        "wallet": wallet.id,
-        "partner": routes[0].partner,
-        "route_reason": routes[0].reason,
-        "quote_id": quote.id if quote else None,
-        "rate": fx.format_rate(quote.rate) if quote else None,
-        "mid_rate": fx.format_rate(quote.mid_rate) if quote else None,
-        "quote_expires_at": quote.expires_at if quote else None,
-        "code_mask": command.code.masked,
-        "code_hash": ctx.hash_code(command.code.value),
-        "store_id": command.store_id,
-        "terminal_id": command.terminal_id,
-        "metadata_json": json.dumps(command.metadata, sort_keys=True) if command.metadata else None,
-        "failure_code": None,
-        "failure_message": None,
-        "partner_reference": None,
-        "partner_completed_at": None,
-        "created_at": now,
-        "updated_at": now,
+    durations = ctx.settings.durations
+    lease_expires_at = now + durations.pos_wait_budget + durations.lease_duration
+    payment = Payment(
+        id=payment_id,
+        merchant_id=merchant.id,
+        merchant_reference=command.merchant_reference,
+        idempotency_key=key,
+        status=PaymentStatus.PROCESSING,
+        amount=command.amount,
+        payer_amount=payer_amount,
+        wallet=wallet.id,
+        partner=routes[0].partner,
+        route_reason=routes[0].reason,
+        quote=None if quote is None else _quote_use(quote),
+        code_mask=command.code.masked,
+        code_hash=ctx.hash_code(command.code.value),
+        store_id=command.store_id,
+        terminal_id=command.terminal_id,
+        metadata=command.metadata,
+        created_at=now,
+        updated_at=now,
         # If this process dies mid-call, the resolver finds the payment once the lease expires.
-        "next_action_at": now + ctx.settings.durations.pos_wait_budget,
-        "resolve_deadline": now + ctx.settings.durations.inquiry_deadline,
-        "lease_owner": ctx.owner,
-        "lease_expires_at": now
-        + ctx.settings.durations.pos_wait_budget
-        + ctx.settings.durations.lease_duration,
-        "version": 0,
-    }
+        next_action_at=now + durations.pos_wait_budget,
+        resolve_deadline=now + durations.inquiry_deadline,
+        lease_owner=ctx.owner,
+        lease_expires_at=lease_expires_at,
+    )
     attempt = _new_attempt(payment_id, 1, routes[0], now)
     claim = idempotency.claim(
         merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
@@ -210,9 +197,7 @@ async def create_payment(
     try:
         outcome = await driver.run()
         partner_seconds = loop.time() - partner_started
-        return await _finish(
-            ctx, payment, merchant, driver, outcome, key, spot_quote, partner_seconds
-        )
+        return await _finish(ctx, merchant, driver, outcome, key, spot_quote, partner_seconds)
     except GatewayError:
         raise
     except Exception as exc:
@@ -227,7 +212,7 @@ async def create_payment(
             exc,
             repo.hand_over_payment(
                 payment_id=payment_id,
-                lease=(ctx.owner, payment["lease_expires_at"]),
+                lease=(ctx.owner, lease_expires_at),
                 note=gateway_error_note(exc),
                 now=ctx.clock.now(),
                 counters={k: driver.attempt[k] for k in ("pay_calls", "inquiries")},
@@ -236,8 +221,17 @@ async def create_payment(
         if written and stored is None:
             raise  # discarded: no partner took it, nothing was charged, nothing to resolve
         # What is stored; if even the note could not be written, what we last committed.
-        row = stored or driver.committed or payment
-        return Response(201, payment_body(row), partner_seconds=loop.time() - partner_started)
+        known = stored or driver.committed or driver.payment
+        return Response(201, payment_body(known), partner_seconds=loop.time() - partner_started)
+
+
+def _quote_use(quote: fx.Quote) -> QuoteUse:
+    return QuoteUse(
+        id=quote.id,
+        rate=fx.format_rate(quote.rate),
+        mid_rate=fx.format_rate(quote.mid_rate),
+        expires_at=quote.expires_at,
+    )
 
 
 def gateway_error_note(exc: BaseException) -> str:
@@ -369,7 +363,7 @@ class _PayDriver:
     def __init__(
         self,
         ctx: Context,
-        payment: dict[str, Any],
+        payment: Payment,
         attempt: dict[str, Any],
         routes: Sequence[Route],
         request: PayRequest,
@@ -383,7 +377,7 @@ class _PayDriver:
         self.request = request
         self.deadline = deadline
         self.all_refused = False
-        self.committed: dict[str, Any] | None = None  # the payment as commit #2 wrote it
+        self.committed: Payment | None = None  # the payment as commit #2 wrote it
 
     def _remaining(self) -> float:
         return self.deadline - asyncio.get_running_loop().time()
@@ -452,22 +446,21 @@ class _PayDriver:
         now = self.ctx.clock.now()
         failed = _attempt_result(self.attempt, outcome, now, status="not_accepted")
         self.closed_attempts.append(failed)
-        nxt = _new_attempt(self.payment["id"], self.attempt["seq"] + 1, route, now)
+        nxt = _new_attempt(self.payment.id, self.attempt["seq"] + 1, route, now)
         log.info(
             "payment %s: %s charged nothing (%s); failing over to %s",
-            self.payment["id"],
+            self.payment.id,
             self.attempt["partner"],
             outcome.message,
             route.partner,
         )
         await self.ctx.writer.run(
             repo.switch_partner(
-                payment_id=self.payment["id"], failed_attempt=failed, next_attempt=nxt, now=now
+                payment_id=self.payment.id, failed_attempt=failed, next_attempt=nxt, now=now
             )
         )
         self.attempt = nxt
-        self.payment["partner"] = route.partner
-        self.payment["route_reason"] = route.reason
+        self.payment = self.payment.routed(route.partner, route.reason, now)
         self.request = dataclasses.replace(
             self.request, partner_request_id=nxt["partner_request_id"]
         )
@@ -488,34 +481,8 @@ def _attempt_result(
     }
 
 
-def outcome_changes(outcome: Outcome, now: datetime) -> dict[str, Any]:
-    """The payment columns a final partner outcome sets."""
-    if outcome.status is OutcomeStatus.SUCCEEDED:
-        return {
-            "status": PaymentStatus.SUCCEEDED,
-            "partner_reference": outcome.partner_reference,
-            "partner_completed_at": outcome.completed_at or now,
-            "updated_at": now,
-            "next_action_at": None,
-            "lease_owner": None,
-            "lease_expires_at": None,
-        }
-    assert outcome.failure_code is not None
-    return {
-        "status": PaymentStatus.FAILED,
-        "failure_code": outcome.failure_code.value,
-        "failure_message": failure_message(outcome.failure_code),
-        "partner_reference": outcome.partner_reference,
-        "updated_at": now,
-        "next_action_at": None,
-        "lease_owner": None,
-        "lease_expires_at": None,
-    }
-
-
 async def _finish(
     ctx: Context,
-    payment: dict[str, Any],
     merchant: Merchant,
     driver: _PayDriver,
     outcome: Outcome,
@@ -524,67 +491,61 @@ async def _finish(
     partner_seconds: float,
 ) -> Response:
     now = ctx.clock.now()
+    payment = driver.payment
     if driver.all_refused:
         await ctx.writer.run(
             repo.discard_payment(
-                payment_id=payment["id"],
-                merchant_id=payment["merchant_id"],
+                payment_id=payment.id,
+                merchant_id=payment.merchant_id,
                 key=key,
                 owner=ctx.owner,
-                spot_quote_id=payment["quote_id"] if spot_quote else None,
+                spot_quote_id=payment.quote.id if spot_quote and payment.quote else None,
             )
         )
-        log.info("payment %s: no partner accepted it; nothing charged", payment["id"])
+        log.info("payment %s: no partner accepted it; nothing charged", payment.id)
         raise PartnerUnavailable(
             "No partner can take this payment right now; nothing was charged. Retry later.",
-            partner=payment["partner"],
+            partner=payment.partner,
             retry_after=ctx.health.retry_after(r.partner for r in driver.routes),
         )
     rows: Rows = []
     if outcome.is_final:
-        booked = book_payment(ctx, payment, merchant, outcome_changes(outcome, now), now)
-        changes, rows = booked.changes, booked.rows
+        booked = book_payment(ctx, payment.finished(outcome, now), merchant, now)
+        after, rows = booked.payment, booked.rows
     else:
         # Unknown at the end of the budget: leave it to the resolver, starting now.
-        changes = {
-            "updated_at": now,
-            "next_action_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-        }
-    # A new dict: the caller's stays the payment as committed, for the safety net.
-    payment = {**payment, **changes, "version": payment["version"] + 1}
-    body = dumps(payment_view(payment))
+        after = payment.released(due=now, now=now)
+    after = after.next_version()
+    body = dumps(payment_view(after))
     attempt_rows = [*driver.closed_attempts, _attempt_result(driver.attempt, outcome, now)]
     written = await ctx.writer.run(
         repo.settle_payment(
-            payment_id=payment["id"],
-            changes=changes,
+            before=payment,
+            after=after,
             attempt_changes=attempt_rows,
             owner=ctx.owner,
-            response=(payment["merchant_id"], key, 201, body),
+            response=(201, body),
             rows=rows,
-            sides=Sides.of(payment) if rows else None,
         )
     )
     if written:
-        driver.committed = payment
+        driver.committed = after
     if written and rows and merchant.webhook_url:
         # The commit wrote the outcome's event. Without a URL there is nothing to hurry: the
         # worker's next look marks it `no_endpoint` together with the others, in one write.
         ctx.kick_webhooks()
     if not written:  # pragma: no cover - our lease expired mid-call; show what is stored
-        row = await repo.get_payment(ctx.db, payment["id"])
-        assert row is not None
-        body = dumps(payment_view(row))
+        stored = await repo.get_payment(ctx.db, payment.id)
+        assert stored is not None
+        body = dumps(payment_view(stored))
     log.info(
         "payment %s %s (%s, code %s)",
-        payment["id"],
-        payment["status"],
+        payment.id,
+        after.status.value,
         outcome.partner_code or outcome.message,
         mask_code(driver.request.code.value),
     )
-    ctx.metrics.payments.labels(payment["status"]).inc()
-    if payment["status"] == PaymentStatus.PROCESSING:
-        ctx.kick(payment["id"])
+    ctx.metrics.payments.labels(after.status.value).inc()
+    if after.status is PaymentStatus.PROCESSING:
+        ctx.kick(payment.id)
     return Response(201, body, partner_seconds=partner_seconds)

@@ -13,9 +13,9 @@ by that id, so a re-send is never a second refund.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import fx
@@ -41,10 +41,11 @@ from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_refund, refund_body
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.payments.failures import failure_message
+from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import Response, gateway_error_note, hand_over
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
-from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay, PaymentStatus
+from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay
 from gateway.storage.reversals import RefundRefused, RefundWrite
 from gateway.storage.writer import Unit
 
@@ -53,20 +54,21 @@ __all__ = ["create_refund", "cumulative_payer_value", "drive_refund", "settle_re
 log = logging.getLogger(__name__)
 
 
-def cumulative_payer_value(payment: dict[str, Any], reserved_after: int) -> int:
+def cumulative_payer_value(payment: Payment, reserved_after: int) -> int:
     """This refund's payer amount: the payer value of everything refunded so far, this one
     included, at the payment's rate, less what earlier refunds returned (API.md)."""
-    if payment["rate"] is None:  # same currency: the payer pays the amount itself
-        return reserved_after - int(payment["reserved_payer_value"])
-    amount_currency = fx.get_currency(payment["currency"])
-    payer_currency = fx.get_currency(payment["payer_currency"])
-    if reserved_after == payment["amount_value"]:
-        total = int(payment["payer_value"])  # exact by construction; said outright
+    if payment.quote is None:  # same currency: the payer pays the amount itself
+        return reserved_after - payment.reserved_payer_value
+    if reserved_after == payment.amount.value:
+        total = payment.payer_amount.value  # exact by construction; said outright
     else:
         total = fx.convert_minor(
-            reserved_after, Decimal(payment["rate"]), amount_currency, payer_currency
+            reserved_after,
+            payment.quote.rate_value,
+            payment.amount.currency,
+            payment.payer_amount.currency,
         )
-    return total - int(payment["reserved_payer_value"])
+    return total - payment.reserved_payer_value
 
 
 async def create_refund(
@@ -82,26 +84,26 @@ async def create_refund(
 ) -> Response:
     now = ctx.clock.now()
     payment = await repo.get_payment(ctx.db, payment_id)
-    if payment is None or payment["merchant_id"] != merchant.id:
+    if payment is None or payment.merchant_id != merchant.id:
         raise NotFound("No such payment.")
-    if amount.currency.code != payment["currency"]:
+    if amount.currency.code != payment.amount.currency.code:
         raise InvalidAmount(
-            f"The refund must be in the payment's currency, {payment['currency']}.",
+            f"The refund must be in the payment's currency, {payment.amount.currency.code}.",
             param="amount.currency",
         )
     attempts = await repo.get_attempts(ctx.db, payment_id)
     refund_id = new_id("rf")
     budget = ctx.settings.durations.pos_wait_budget
-    row = {
+    row: dict[str, Any] = {
         "id": refund_id,
         "payment_id": payment_id,
         "merchant_id": merchant.id,
         "kind": "merchant",
-        "status": PaymentStatus.PROCESSING,
+        "status": PaymentStatus.PROCESSING.value,
         "amount_value": amount.value,
         "currency": amount.currency.code,
-        "payer_currency": payment["payer_currency"],
-        "partner": payment["partner"],
+        "payer_currency": payment.payer_amount.currency.code,
+        "partner": payment.partner,
         # Deterministic from the refund: every re-send is the same refund at the partner.
         "partner_request_id": refund_id,
         "reason": reason,
@@ -154,7 +156,7 @@ async def create_refund(
             ctx.kick_webhooks()
         final = written or await lifecycle.get_refund(ctx.db, refund_id)
         assert final is not None
-        if final["status"] == PaymentStatus.PROCESSING:
+        if final["status"] == PaymentStatus.PROCESSING.value:
             ctx.kick(refund_id)  # the resolver tells refunds from payments by the id's prefix
         log.info("refund %s of %s: %s", refund_id, payment_id, final["status"])
         return Response(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
@@ -181,7 +183,7 @@ async def create_refund(
         return Response(201, refund_body(row), partner_seconds=loop.time() - partner_started)
 
 
-def _refuse(refused: RefundRefused, payment: dict[str, Any]) -> None:
+def _refuse(refused: RefundRefused, payment: Payment) -> None:
     if refused.reason == "not_found":
         raise NotFound("No such payment.")
     if refused.reason == "not_refundable":
@@ -190,10 +192,10 @@ def _refuse(refused: RefundRefused, payment: dict[str, Any]) -> None:
         )
     if refused.reason == "too_small":
         raise InvalidAmount(
-            f"The refund is too small to return anything in {payment['payer_currency']}.",
+            f"The refund is too small to return anything in {payment.payer_amount.currency.code}.",
             param="amount.value",
         )
-    currency = fx.get_currency(payment["currency"])
+    currency = payment.amount.currency
     raise RefundExceedsPayment(
         "Succeeded and processing refunds would exceed the payment; at most "
         f"{fx.Money(refused.remaining, currency).format()} {currency.code} can still be refunded.",
@@ -201,13 +203,11 @@ def _refuse(refused: RefundRefused, payment: dict[str, Any]) -> None:
     )
 
 
-def _request(
-    refund: dict[str, Any], payment: dict[str, Any], attempt: dict[str, Any]
-) -> RefundRequest:
+def _request(refund: dict[str, Any], payment: Payment, attempt: dict[str, Any]) -> RefundRequest:
     return RefundRequest(
         partner_request_id=refund["partner_request_id"],
         payment_partner_request_id=attempt["partner_request_id"],
-        payment_partner_reference=payment["partner_reference"],
+        payment_partner_reference=payment.partner_reference,
         reference=refund["id"],
         amount=fx.Money(refund["amount_value"], fx.get_currency(refund["currency"])),
         payer_amount=fx.Money(refund["payer_value"], fx.get_currency(refund["payer_currency"])),
@@ -218,7 +218,7 @@ def _request(
 async def drive_refund(
     ctx: Context,
     refund: dict[str, Any],
-    payment: dict[str, Any],
+    payment: Payment,
     attempt: dict[str, Any],
     deadline: float | None,
     *,
@@ -272,7 +272,7 @@ def settle_refund_outcome(
     unknown (due again at `retry_at`). `answer`: store the response for the POS's key even if
     the outcome is unknown (the POS request's own answer)."""
 
-    def decide(payment: dict[str, Any], refund: dict[str, Any]) -> RefundWrite:
+    def decide(payment: Payment, refund: dict[str, Any]) -> RefundWrite:
         now = ctx.clock.now()
         changes: dict[str, Any] = {
             "updated_at": now,
@@ -287,26 +287,28 @@ def settle_refund_outcome(
         changes["next_action_at"] = None
         changes["partner_reference"] = outcome.partner_reference
         if outcome.status is OutcomeStatus.SUCCEEDED:
-            changes["status"] = PaymentStatus.SUCCEEDED
+            changes["status"] = PaymentStatus.SUCCEEDED.value
             changes["partner_completed_at"] = outcome.completed_at or now
-            payment_changes = {
-                "refunded_value": payment["refunded_value"] + refund["amount_value"],
-                "updated_at": now,
-            }
+            after = dataclasses.replace(
+                payment,
+                refunded_value=payment.refunded_value + refund["amount_value"],
+                updated_at=now,
+            )
         else:
             assert outcome.failure_code is not None
-            changes["status"] = PaymentStatus.FAILED
+            changes["status"] = PaymentStatus.FAILED.value
             changes["failure_code"] = outcome.failure_code.value
             changes["failure_message"] = failure_message(outcome.failure_code)
             # A final decline releases the reservation.
-            payment_changes = {
-                "reserved_value": payment["reserved_value"] - refund["amount_value"],
-                "reserved_payer_value": payment["reserved_payer_value"] - refund["payer_value"],
-                "updated_at": now,
-            }
+            after = dataclasses.replace(
+                payment,
+                reserved_value=payment.reserved_value - refund["amount_value"],
+                reserved_payer_value=payment.reserved_payer_value - refund["payer_value"],
+                updated_at=now,
+            )
         booked = book_refund(ctx, payment, refund, merchant, changes, now)
         final = {**refund, **booked.changes}
         # Rendered so that it cannot stop the final state (the resolver writes it too).
-        return RefundWrite(booked.changes, payment_changes, booked.rows, (201, refund_body(final)))
+        return RefundWrite(booked.changes, after, booked.rows, (201, refund_body(final)))
 
     return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)

@@ -17,7 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.merchants.model import Merchant
+from gateway.payments.model import CancelStatus, Payment, PaymentStatus
 from gateway.storage import rows
+from gateway.storage import rows as _rows
 from gateway.storage.db import Database
 from gateway.storage.open_days import Dated, Sides, batch_keys, move_to_open_days
 from gateway.storage.raw import Insert, RawTransaction, Update
@@ -30,7 +32,6 @@ __all__ = [
     "DuplicateReference",
     "IdempotencyConflict",
     "IdempotencyReplay",
-    "PaymentStatus",
     "Rows",
     "api_keys",
     "attempts",
@@ -54,13 +55,6 @@ idempotency = metadata.tables["idempotency_keys"]
 Rows = list[tuple[str, dict[str, Any]]]
 """(table, row) pairs a state change brings (journal entry and lines, events, a refund), in
 insertion order."""
-
-
-class PaymentStatus:
-    PROCESSING = "processing"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
 
 
 # --- results of units -------------------------------------------------------------------------
@@ -107,8 +101,9 @@ async def get_quote(db: Database, quote_id: str) -> dict[str, Any] | None:
     return await _one(db, sa.select(quotes).where(quotes.c.id == quote_id))
 
 
-async def get_payment(db: Database, payment_id: str) -> dict[str, Any] | None:
-    return await _one(db, sa.select(payments).where(payments.c.id == payment_id))
+async def get_payment(db: Database, payment_id: str) -> Payment | None:
+    row = await _one(db, sa.select(payments).where(payments.c.id == payment_id))
+    return None if row is None else rows.payment(row)
 
 
 async def get_attempts(db: Database, payment_id: str) -> list[dict[str, Any]]:
@@ -124,7 +119,7 @@ async def list_payments(
     merchant_reference: str | None,
     limit: int,
     starting_after: str | None,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[Payment], bool]:
     """Newest first. Ids sort by creation time, so paging is an id range."""
     stmt = sa.select(payments)
     if merchant_id is not None:
@@ -135,8 +130,8 @@ async def list_payments(
         stmt = stmt.where(payments.c.id < starting_after)
     stmt = stmt.order_by(payments.c.id.desc()).limit(limit + 1)
     async with db.reader.connect() as conn:
-        rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
-    return rows[:limit], len(rows) > limit
+        found = [rows.payment(r) for r in (await conn.execute(stmt)).mappings()]
+    return found[:limit], len(found) > limit
 
 
 async def find_idempotency(db: Database, merchant_id: str, key: str) -> dict[str, Any] | None:
@@ -153,11 +148,11 @@ async def resumable_payments(db: Database, now: datetime, limit: int) -> list[st
         .where(
             sa.or_(
                 sa.and_(
-                    payments.c.status == PaymentStatus.PROCESSING,
+                    payments.c.status == PaymentStatus.PROCESSING.value,
                     payments.c.next_action_at <= now,
                 ),
                 sa.and_(
-                    payments.c.cancel_status == "pending",
+                    payments.c.cancel_status == CancelStatus.PENDING.value,
                     sa.or_(payments.c.next_action_at.is_(None), payments.c.next_action_at <= now),
                 ),
             ),
@@ -216,7 +211,7 @@ class BeginPayment:
 
     claim: dict[str, Any]
     quote: dict[str, Any] | None
-    payment: dict[str, Any]
+    payment: Payment
     attempt: dict[str, Any]
     now: datetime
 
@@ -224,7 +219,7 @@ class BeginPayment:
         return (self.claim["merchant_id"], self.claim["key"])
 
     def _reference(self) -> tuple[str, str]:
-        return (self.payment["merchant_id"], self.payment["merchant_reference"])
+        return (self.payment.merchant_id, self.payment.merchant_reference)
 
     @classmethod
     async def run_batch(
@@ -257,7 +252,7 @@ class BeginPayment:
             if reference in taken:
                 results[i] = DuplicateReference(payment_id=taken[reference])
                 continue
-            taken[reference] = command.payment["id"]
+            taken[reference] = command.payment.id
             go.append(command)
 
         if expired:
@@ -266,7 +261,7 @@ class BeginPayment:
         await tx.write(
             Insert("idempotency_keys", [c.claim for c in go]),
             Insert("quotes", [c.quote for c in go if c.quote is not None]),
-            Insert("payments", [c.payment for c in go]),
+            Insert("payments", [rows.payment_row(c.payment) for c in go]),
             Insert("payment_attempts", [c.attempt for c in go]),
         )
         return results
@@ -276,7 +271,7 @@ def begin_payment(
     *,
     claim: dict[str, Any],
     quote: dict[str, Any] | None,
-    payment: dict[str, Any],
+    payment: Payment,
     attempt: dict[str, Any],
     now: datetime,
 ) -> BeginPayment:
@@ -454,22 +449,26 @@ def _updates(
 
 def settle_payment(
     *,
-    payment_id: str,
-    changes: dict[str, Any],
+    before: Payment,
+    after: Payment,
     attempt_changes: Sequence[dict[str, Any]],
     owner: str,
-    response: tuple[str, str, int, str] | None = None,
+    response: tuple[int, str] | None = None,
     rows: Rows | None = None,
-    sides: Sides | None = None,
 ) -> SettlePayment:
+    """Take the payment from `before` (as this process last knew it) to `after`; `response`
+    (status, body) completes its Idempotency-Key; `rows` are what the new state brings (a
+    state that brings rows is dated: its business dates move to open days if need be)."""
     return SettlePayment(
-        payment_id=payment_id,
-        changes=changes,
+        payment_id=after.id,
+        changes=_rows.payment_changes(before, after),
         attempt_changes=attempt_changes,
         owner=owner,
-        response=response,
+        response=None
+        if response is None
+        else (after.merchant_id, after.idempotency_key, *response),
         rows=rows or [],
-        sides=sides,
+        sides=_rows.payment_sides(after) if rows else None,
     )
 
 
@@ -557,7 +556,7 @@ def hand_over_payment(
     note: str,
     now: datetime,
     counters: dict[str, int] | None = None,
-) -> Unit[dict[str, Any] | None]:
+) -> Unit[Payment | None]:
     """After an unexpected error: note it on the attempt, and free the request's own `lease`
     (owner, expiry) with the payment due now, so the resolver takes it over at once. Returns
     the payment as stored (None: there is no such payment).
@@ -566,7 +565,7 @@ def hand_over_payment(
     exactly: the owner names a process, and this process's resolver may hold the payment by now
     (a payment already final, or leased anew, keeps its state; only the note is added)."""
 
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+    async def unit(conn: AsyncConnection) -> Payment | None:
         await note_on_attempt(conn, payment_id, note, counters)
         if lease is not None:
             owner, expires_at = lease
@@ -590,26 +589,26 @@ def hand_over_payment(
             .mappings()
             .first()
         )
-        return dict(row) if row is not None else None
+        return None if row is None else rows.payment(row)
 
     return unit
 
 
 def claim_lease(
     *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
-) -> Unit[dict[str, Any] | None]:
+) -> Unit[Payment | None]:
     """Take a processing payment (or a pending cancel) whose lease is free or expired, or
     (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
     and a POS request of this process may still be working on the payment."""
 
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+    async def unit(conn: AsyncConnection) -> Payment | None:
         result = await conn.execute(
             sa.update(payments)
             .where(
                 payments.c.id == payment_id,
                 sa.or_(
-                    payments.c.status == PaymentStatus.PROCESSING,
-                    payments.c.cancel_status == "pending",
+                    payments.c.status == PaymentStatus.PROCESSING.value,
+                    payments.c.cancel_status == CancelStatus.PENDING.value,
                 ),
                 sa.or_(
                     payments.c.lease_owner.is_(None),
@@ -626,7 +625,7 @@ def claim_lease(
             .mappings()
             .one()
         )
-        return dict(row)
+        return rows.payment(row)
 
     return unit
 

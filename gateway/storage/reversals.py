@@ -15,14 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from gateway.payments.model import CancelStatus, Payment, PaymentStatus
+from gateway.storage import rows as _rows
 from gateway.storage.db import Database
 from gateway.storage.open_days import Sides, move_to_open_days
 from gateway.storage.payments import (
     IdempotencyOutcome,
-    PaymentStatus,
     Rows,
     attempts,
     claim_key,
+    hand_over_payment,
     idempotency,
     note_on_attempt,
     payments,
@@ -40,6 +42,7 @@ __all__ = [
     "claim_refund_lease",
     "complete_answer",
     "get_refund",
+    "hand_over_cancel",
     "hand_over_refund",
     "list_refunds",
     "mark_cancel",
@@ -49,6 +52,7 @@ __all__ = [
     "resumable_refunds",
     "settle_cancel",
     "settle_refund",
+    "store_answer",
 ]
 
 refunds = metadata.tables["refunds"]
@@ -97,7 +101,7 @@ async def open_cancel_refund(db: Database, payment_id: str) -> dict[str, Any] | 
     stmt = sa.select(refunds).where(
         refunds.c.payment_id == payment_id,
         refunds.c.kind == "cancel",
-        refunds.c.status == PaymentStatus.PROCESSING,
+        refunds.c.status == PaymentStatus.PROCESSING.value,
     )
     async with db.reader.connect() as conn:
         row = (await conn.execute(stmt)).mappings().first()
@@ -109,7 +113,7 @@ async def resumable_refunds(db: Database, now: datetime, limit: int) -> list[str
     stmt = (
         sa.select(refunds.c.id)
         .where(
-            refunds.c.status == PaymentStatus.PROCESSING,
+            refunds.c.status == PaymentStatus.PROCESSING.value,
             refunds.c.kind == "merchant",
             refunds.c.next_action_at <= now,
             sa.or_(refunds.c.lease_expires_at.is_(None), refunds.c.lease_expires_at < now),
@@ -135,10 +139,21 @@ async def payment_lines(conn: AsyncConnection, payment_id: str) -> list[dict[str
 # --- helpers ----------------------------------------------------------------------------------
 
 
-async def _locked_payment(conn: AsyncConnection, payment_id: str) -> dict[str, Any] | None:
+async def _locked_payment(conn: AsyncConnection, payment_id: str) -> Payment | None:
     stmt = sa.select(payments).where(payments.c.id == payment_id).with_for_update()
     row = (await conn.execute(stmt)).mappings().first()
-    return dict(row) if row is not None else None
+    return None if row is None else _rows.payment(row)
+
+
+async def _write_payment(conn: AsyncConnection, before: Payment, after: Payment) -> Payment:
+    """Take the locked row from `before` to `after`; returns it as written."""
+    changes = _rows.payment_changes(before, after)
+    await conn.execute(
+        sa.update(payments)
+        .where(payments.c.id == before.id)
+        .values(**changes, version=payments.c.version + 1)
+    )
+    return after.next_version() if after.version == before.version else after
 
 
 async def _insert_rows(conn: AsyncConnection, rows: Rows) -> None:
@@ -162,15 +177,25 @@ async def complete_answer(
     )
 
 
-async def _batch_closed(conn: AsyncConnection, payment: dict[str, Any]) -> bool:
+def store_answer(merchant_id: str, resource_id: str, status: int, body: str) -> Unit[None]:
+    """`complete_answer` as a write of its own."""
+
+    async def unit(conn: AsyncConnection) -> None:
+        await complete_answer(conn, merchant_id, resource_id, status, body)
+
+    return unit
+
+
+async def _batch_closed(conn: AsyncConnection, payment: Payment) -> bool:
     """Whether the payment's merchant or partner batch has closed (a cancel is too late)."""
-    sides = Sides.of(payment)
-    if payment["merchant_business_date"] and await is_closed(
-        conn, "merchant", sides.merchant_id, sides.currency, payment["merchant_business_date"]
+    sides = _rows.payment_sides(payment)
+    if payment.merchant_business_date and await is_closed(
+        conn, "merchant", sides.merchant_id, sides.currency, payment.merchant_business_date
     ):
         return True
-    return bool(payment["partner_business_date"]) and await is_closed(
-        conn, "partner", sides.partner, sides.payer_currency, payment["partner_business_date"]
+    partner_day = payment.partner_business_date
+    return bool(partner_day) and await is_closed(
+        conn, "partner", sides.partner, sides.payer_currency, partner_day or ""
     )
 
 
@@ -183,7 +208,7 @@ def begin_refund(
     payment_id: str,
     merchant_id: str,
     refund: dict[str, Any],
-    payer_value_for: Callable[[dict[str, Any], int], int],
+    payer_value_for: Callable[[Payment, int], int],
     now: datetime,
 ) -> Unit[IdempotencyOutcome | RefundRefused | dict[str, Any]]:
     """Reserve `refund["amount_value"]` on the payment and write the processing refund.
@@ -196,27 +221,24 @@ def begin_refund(
         if verdict is not None:
             return verdict
         payment = await _locked_payment(conn, payment_id)
-        if payment is None or payment["merchant_id"] != merchant_id:
+        if payment is None or payment.merchant_id != merchant_id:
             return RefundRefused("not_found")
-        if payment["status"] != PaymentStatus.SUCCEEDED or payment["cancel_status"]:
+        if payment.status is not PaymentStatus.SUCCEEDED or payment.cancel_status:
             return RefundRefused("not_refundable")
         amount = refund["amount_value"]
-        reserved_after = payment["reserved_value"] + amount
-        if reserved_after > payment["amount_value"]:
-            return RefundRefused("exceeds", payment["amount_value"] - payment["reserved_value"])
+        reserved_after = payment.reserved_value + amount
+        if reserved_after > payment.amount.value:
+            return RefundRefused("exceeds", payment.amount.value - payment.reserved_value)
         payer_value = payer_value_for(payment, reserved_after)
         if payer_value < 1:
             return RefundRefused("too_small")
-        await conn.execute(
-            sa.update(payments)
-            .where(payments.c.id == payment_id)
-            .values(
-                reserved_value=reserved_after,
-                reserved_payer_value=payment["reserved_payer_value"] + payer_value,
-                updated_at=now,
-                version=payments.c.version + 1,
-            )
+        reserved = dataclasses.replace(
+            payment,
+            reserved_value=reserved_after,
+            reserved_payer_value=payment.reserved_payer_value + payer_value,
+            updated_at=now,
         )
+        await _write_payment(conn, payment, reserved)
         row = {**refund, "payer_value": payer_value}
         await conn.execute(sa.insert(idempotency).values(**claim))
         await conn.execute(sa.insert(refunds).values(**row))
@@ -233,7 +255,7 @@ def claim_refund_lease(
             sa.update(refunds)
             .where(
                 refunds.c.id == refund_id,
-                refunds.c.status == PaymentStatus.PROCESSING,
+                refunds.c.status == PaymentStatus.PROCESSING.value,
                 # Not "ours": a POS request of this process may still be refunding it.
                 sa.or_(refunds.c.lease_owner.is_(None), refunds.c.lease_expires_at < now),
             )
@@ -274,7 +296,7 @@ def hand_over_refund(
                 refunds.c.id == refund_id,
                 refunds.c.lease_owner == owner,
                 refunds.c.lease_expires_at == expires_at,
-                refunds.c.status == PaymentStatus.PROCESSING,
+                refunds.c.status == PaymentStatus.PROCESSING.value,
             )
             .values(
                 **counters,
@@ -300,7 +322,8 @@ class RefundWrite:
     """What a refund's outcome writes, decided on the locked payment."""
 
     refund: dict[str, Any]
-    payment: dict[str, Any] = dataclasses.field(default_factory=dict)
+    payment: Payment | None = None
+    """The locked payment's new state, if the outcome changes it."""
     rows: Rows = dataclasses.field(default_factory=list)
     answer: tuple[int, str] | None = None
     """(status, body) completing the request's Idempotency-Key, if it is still open."""
@@ -310,7 +333,8 @@ class RefundWrite:
 class CancelWrite:
     """What a cancel's progress or end writes, decided on the locked payment."""
 
-    payment: dict[str, Any]
+    payment: Payment
+    """The locked payment's new state."""
     attempt: dict[str, Any] | None = None
     refunds: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     rows: Rows = dataclasses.field(default_factory=list)
@@ -321,7 +345,7 @@ def settle_refund(
     *,
     refund_id: str,
     owner: str,
-    decide: Callable[[dict[str, Any], dict[str, Any]], RefundWrite],
+    decide: Callable[[Payment, dict[str, Any]], RefundWrite],
 ) -> Unit[dict[str, Any] | None]:
     """Write a refund's outcome while `owner` holds its lease, deciding on the locked payment.
 
@@ -351,12 +375,8 @@ def settle_refund(
             .where(refunds.c.id == refund_id)
             .values(**write.refund, version=refunds.c.version + 1)
         )
-        if write.payment:
-            await conn.execute(
-                sa.update(payments)
-                .where(payments.c.id == payment["id"])
-                .values(**write.payment, version=payments.c.version + 1)
-            )
+        if write.payment is not None:
+            await _write_payment(conn, payment, write.payment)
         await _insert_rows(conn, write.rows)
         if write.answer is not None:
             await complete_answer(conn, refund["merchant_id"], refund_id, *write.answer)
@@ -368,6 +388,28 @@ def settle_refund(
 # --- cancels ----------------------------------------------------------------------------------
 
 
+def hand_over_cancel(
+    *,
+    payment_id: str,
+    lease: tuple[str, datetime] | None,
+    note: str,
+    now: datetime,
+    resource_id: str,
+    answer: Callable[[Payment], tuple[int, str]],
+) -> Unit[Payment | None]:
+    """`hand_over_payment` for a cancel request: and if the cancel is no longer pending (nobody
+    will finish it), its answer `answer(payment)` is stored for its key in the same write."""
+    hand = hand_over_payment(payment_id=payment_id, lease=lease, note=note, now=now)
+
+    async def unit(conn: AsyncConnection) -> Payment | None:
+        payment = await hand(conn)
+        if payment is not None and payment.cancel_status is not CancelStatus.PENDING:
+            await complete_answer(conn, payment.merchant_id, resource_id, *answer(payment))
+        return payment
+
+    return unit
+
+
 def mark_cancel(
     *,
     claim: dict[str, Any],
@@ -376,7 +418,7 @@ def mark_cancel(
     owner: str,
     now: datetime,
     until: datetime,
-) -> Unit[IdempotencyOutcome | CancelRefused | tuple[dict[str, Any], bool]]:
+) -> Unit[IdempotencyOutcome | CancelRefused | tuple[Payment, bool]]:
     """Mark the payment's cancel as pending (irrevocable) and take its lease if it is free.
 
     Returns the payment row and whether we hold its lease. A payment already cancelled, or
@@ -384,44 +426,42 @@ def mark_cancel(
 
     async def unit(
         conn: AsyncConnection,
-    ) -> IdempotencyOutcome | CancelRefused | tuple[dict[str, Any], bool]:
+    ) -> IdempotencyOutcome | CancelRefused | tuple[Payment, bool]:
         verdict = await claim_key(conn, claim, now)
         if verdict is not None:
             return verdict
         payment = await _locked_payment(conn, payment_id)
-        if payment is None or payment["merchant_id"] != merchant_id:
+        if payment is None or payment.merchant_id != merchant_id:
             return CancelRefused("not_found", "No such payment.")
-        if payment["status"] == PaymentStatus.FAILED:
+        if payment.status is PaymentStatus.FAILED:
             return CancelRefused("not_cancellable", "The payment failed: nothing to cancel.")
-        if payment["cancel_status"] is None and await _batch_closed(conn, payment):
+        if payment.cancel_status is None and await _batch_closed(conn, payment):
             return CancelRefused(
                 "window", "The payment's business day is closed; refund it instead."
             )
-        if payment["cancel_status"] is None and payment["reserved_value"] > 0:
+        if payment.cancel_status is None and payment.reserved_value > 0:
             return CancelRefused(
                 "not_cancellable", "The payment has refunds; refund the rest instead."
             )
-        if payment["status"] == PaymentStatus.CANCELLED and payment["cancel_status"] is None:
+        if payment.status is PaymentStatus.CANCELLED and payment.cancel_status is None:
             return CancelRefused("not_cancellable", "The payment is already closed.")
-        values: dict[str, Any] = {}
-        if payment["cancel_status"] is None:
-            values.update(cancel_status="pending", cancel_requested_at=now, updated_at=now)
+        marked = payment
+        if payment.cancel_status is None:
+            marked = dataclasses.replace(
+                marked, cancel_status=CancelStatus.PENDING, cancel_requested_at=now, updated_at=now
+            )
         # Not "ours" as well: our own owner name may be a POS request of this process still
         # paying; the cancel then waits for it (202) and the resolver carries it on.
-        leased = payment["cancel_status"] != "confirmed" and (
-            payment["lease_owner"] is None
-            or (payment["lease_expires_at"] is not None and payment["lease_expires_at"] < now)
+        leased = payment.cancel_status is not CancelStatus.CONFIRMED and (
+            payment.lease_owner is None
+            or (payment.lease_expires_at is not None and payment.lease_expires_at < now)
         )
         if leased:
-            values.update(lease_owner=owner, lease_expires_at=until)
-        if values:
-            await conn.execute(
-                sa.update(payments)
-                .where(payments.c.id == payment_id)
-                .values(**values, version=payments.c.version + 1)
-            )
+            marked = dataclasses.replace(marked, lease_owner=owner, lease_expires_at=until)
+        if marked != payment:
+            marked = await _write_payment(conn, payment, marked)
         await conn.execute(sa.insert(idempotency).values(**claim))
-        return {**payment, **values}, leased
+        return marked, leased
 
     return alone(unit)
 
@@ -430,23 +470,24 @@ def settle_cancel(
     *,
     payment_id: str,
     owner: str,
-    decide: Callable[[dict[str, Any], AsyncConnection], Awaitable[CancelWrite]],
-) -> Unit[dict[str, Any] | None]:
+    decide: Callable[[Payment, AsyncConnection], Awaitable[CancelWrite]],
+) -> Unit[Payment | None]:
     """Write a cancel's progress or end while `owner` holds the payment's lease.
 
     `decide(payment, conn)` says what to write (it may read the payment's journal lines).
     None: the lease was lost and nothing was written."""
 
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+    async def unit(conn: AsyncConnection) -> Payment | None:
         payment = await _locked_payment(conn, payment_id)
-        if payment is None or payment["lease_owner"] != owner:
+        if payment is None or payment.lease_owner != owner:
             return None
         write = await decide(payment, conn)
-        await move_to_open_days(conn, [(Sides.of(payment), write.payment, write.rows)])
+        changes = _rows.payment_changes(payment, write.payment)
+        await move_to_open_days(conn, [(_rows.payment_sides(payment), changes, write.rows)])
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)
-            .values(**write.payment, version=payments.c.version + 1)
+            .values(**changes, version=payments.c.version + 1)
         )
         if write.attempt:
             values = {k: v for k, v in write.attempt.items() if k != "id"}
@@ -458,17 +499,18 @@ def settle_cancel(
         await _insert_rows(conn, write.rows)
         answer = write.answer
         if answer is not None:
-            await complete_answer(conn, payment["merchant_id"], f"cancel:{payment_id}", *answer)
+            await complete_answer(conn, payment.merchant_id, f"cancel:{payment_id}", *answer)
             # A pay request killed mid-flight never stored its answer: its retry gets this one.
             await conn.execute(
                 sa.update(idempotency)
                 .where(
-                    idempotency.c.merchant_id == payment["merchant_id"],
-                    idempotency.c.key == payment["idempotency_key"],
+                    idempotency.c.merchant_id == payment.merchant_id,
+                    idempotency.c.key == payment.idempotency_key,
                     idempotency.c.state == "in_progress",
                 )
                 .values(state="completed", response_status=201, response_body=answer[1])
             )
-        return {**payment, **write.payment}
+        written = {**_rows.payment_row(payment), **changes, "version": payment.version + 1}
+        return _rows.payment(written)
 
     return alone(unit)

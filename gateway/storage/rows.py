@@ -1,17 +1,24 @@
-"""Rows to domain objects: the one place that knows which column holds what."""
+"""Rows to domain objects and back: the one place that knows which column holds what."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
+import fx
 from gateway.core.business_days import parse_cutoff
 from gateway.merchants.model import Merchant
+from gateway.payments.model import CancelStatus, Failure, Payment, PaymentStatus, QuoteUse
+from gateway.storage.open_days import Sides
 
-__all__ = ["merchant"]
+__all__ = ["merchant", "payment", "payment_changes", "payment_row", "payment_sides"]
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
 
 
-def merchant(row: Mapping[str, Any]) -> Merchant:
+def merchant(row: Mapping[Any, Any]) -> Merchant:
     return Merchant(
         id=row["id"],
         name=row["name"],
@@ -27,3 +34,111 @@ def merchant(row: Mapping[str, Any]) -> Merchant:
         signing_secret=row["signing_secret"],
         require_signature=bool(row["require_signature"]),
     )
+
+
+def payment(row: Mapping[Any, Any]) -> Payment:
+    quote = None
+    if row["quote_id"] is not None:
+        quote = QuoteUse(row["quote_id"], row["rate"], row["mid_rate"], row["quote_expires_at"])
+    failure = None
+    if row["failure_code"] is not None:
+        failure = Failure(row["failure_code"], row["failure_message"] or "")
+    cancel = row["cancel_status"]
+    return Payment(
+        id=row["id"],
+        merchant_id=row["merchant_id"],
+        merchant_reference=row["merchant_reference"],
+        idempotency_key=row["idempotency_key"],
+        status=PaymentStatus(row["status"]),
+        amount=fx.Money(row["amount_value"], fx.get_currency(row["currency"])),
+        payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
+        wallet=row["wallet"],
+        partner=row["partner"],
+        route_reason=row["route_reason"],
+        quote=quote,
+        code_mask=row["code_mask"],
+        code_hash=row["code_hash"],
+        store_id=row["store_id"],
+        terminal_id=row["terminal_id"],
+        metadata=json.loads(row["metadata_json"]) if row["metadata_json"] else _EMPTY,
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        failure=failure,
+        partner_reference=row["partner_reference"],
+        partner_completed_at=row["partner_completed_at"],
+        refunded_value=row["refunded_value"],
+        reserved_value=row["reserved_value"],
+        reserved_payer_value=row["reserved_payer_value"],
+        cancel_status=None if cancel is None else CancelStatus(cancel),
+        cancel_requested_at=row["cancel_requested_at"],
+        merchant_fee=row["merchant_fee"],
+        partner_fee=row["partner_fee"],
+        fx_revenue=row["fx_revenue"],
+        merchant_business_date=row["merchant_business_date"],
+        partner_business_date=row["partner_business_date"],
+        next_action_at=row["next_action_at"],
+        resolve_deadline=row["resolve_deadline"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        version=row["version"],
+    )
+
+
+def payment_row(p: Payment) -> dict[str, Any]:
+    """Every column of `p`'s row (plain str for the enums: the raw drivers want exact types)."""
+    quote, failure = p.quote, p.failure
+    return {
+        "id": p.id,
+        "merchant_id": p.merchant_id,
+        "merchant_reference": p.merchant_reference,
+        "idempotency_key": p.idempotency_key,
+        "status": p.status.value,
+        "amount_value": p.amount.value,
+        "currency": p.amount.currency.code,
+        "payer_value": p.payer_amount.value,
+        "payer_currency": p.payer_amount.currency.code,
+        "wallet": p.wallet,
+        "partner": p.partner,
+        "route_reason": p.route_reason,
+        "quote_id": None if quote is None else quote.id,
+        "rate": None if quote is None else quote.rate,
+        "mid_rate": None if quote is None else quote.mid_rate,
+        "quote_expires_at": None if quote is None else quote.expires_at,
+        "code_mask": p.code_mask,
+        "code_hash": p.code_hash,
+        "store_id": p.store_id,
+        "terminal_id": p.terminal_id,
+        "metadata_json": json.dumps(dict(p.metadata), sort_keys=True) if p.metadata else None,
+        "failure_code": None if failure is None else failure.code,
+        "failure_message": None if failure is None else failure.message,
+        "partner_reference": p.partner_reference,
+        "partner_completed_at": p.partner_completed_at,
+        "created_at": p.created_at,
+        "updated_at": p.updated_at,
+        "refunded_value": p.refunded_value,
+        "reserved_value": p.reserved_value,
+        "reserved_payer_value": p.reserved_payer_value,
+        "cancel_status": None if p.cancel_status is None else p.cancel_status.value,
+        "cancel_requested_at": p.cancel_requested_at,
+        "merchant_fee": p.merchant_fee,
+        "partner_fee": p.partner_fee,
+        "fx_revenue": p.fx_revenue,
+        "merchant_business_date": p.merchant_business_date,
+        "partner_business_date": p.partner_business_date,
+        "next_action_at": p.next_action_at,
+        "resolve_deadline": p.resolve_deadline,
+        "lease_owner": p.lease_owner,
+        "lease_expires_at": p.lease_expires_at,
+        "version": p.version,
+    }
+
+
+def payment_changes(before: Payment, after: Payment) -> dict[str, Any]:
+    """The columns a write must set to take the row from `before` to `after` (the version is
+    the write's own business: it always adds one)."""
+    old, new = payment_row(before), payment_row(after)
+    return {k: v for k, v in new.items() if k != "version" and old[k] != v}
+
+
+def payment_sides(p: Payment) -> Sides:
+    return Sides(p.merchant_id, p.amount.currency.code, p.partner, p.payer_amount.currency.code)

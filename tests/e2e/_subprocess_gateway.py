@@ -34,6 +34,7 @@ from adapters.alipayplus.sandbox import LEDGER, SandboxLedger
 from gateway.core.config import PROJECT_ROOT, Settings, load_settings
 from gateway.sandboxes import RunningSandboxes, sandbox_app, sandbox_environment
 from gateway.storage import payments as repo
+from gateway.storage import rows
 from gateway.storage.db import open_database
 from tests.e2e.conftest import seed
 
@@ -319,14 +320,14 @@ class Stack:
     async def payments_by_reference(self, reference: str) -> list[dict[str, Any]]:
         db = open_database(self.database_url)
         try:
-            rows, _more = await repo.list_payments(
+            found, _more = await repo.list_payments(
                 db,
                 merchant_id=self.merchants["th"],
                 merchant_reference=reference,
                 limit=100,
                 starting_after=None,
             )
-            return rows
+            return [rows.payment_row(p) for p in found]
         finally:
             await db.dispose()
 
@@ -335,7 +336,9 @@ class Stack:
     ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         db = open_database(self.database_url)
         try:
-            return await repo.get_payment(db, payment_id), await repo.get_attempts(db, payment_id)
+            payment = await repo.get_payment(db, payment_id)
+            row = None if payment is None else rows.payment_row(payment)
+            return row, await repo.get_attempts(db, payment_id)
         finally:
             await db.dispose()
 

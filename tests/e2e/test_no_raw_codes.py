@@ -141,15 +141,15 @@ async def test_raw_codes_are_in_no_table_and_no_log(
     db = open_database(gateway.settings.database.url)
     try:
         for name, payment in finals.items():
-            row = await repo.get_payment(db, payment["id"])
-            assert row is not None
+            stored = await repo.get_payment(db, payment["id"])
+            assert stored is not None
             wallet_code = cases[name]
-            assert row["code_mask"] == mask_code(wallet_code)
-            assert sum(ch.isdigit() for ch in row["code_mask"]) == 10
-            assert HEX64.fullmatch(row["code_hash"]), row["code_hash"]
-            assert row["code_hash"] != hashlib.sha256(wallet_code.encode()).hexdigest()
+            assert stored.code_mask == mask_code(wallet_code)
+            assert sum(ch.isdigit() for ch in stored.code_mask) == 10
+            assert HEX64.fullmatch(stored.code_hash), stored.code_hash
+            assert stored.code_hash != hashlib.sha256(wallet_code.encode()).hexdigest()
             keyed = hmac.new(hash_key, wallet_code.encode(), hashlib.sha256).hexdigest()
-            assert row["code_hash"] == keyed
+            assert stored.code_hash == keyed
     finally:
         await db.dispose()
 
@@ -187,8 +187,8 @@ async def test_idempotency_record_does_not_reveal_the_code(gateway: Gateway) -> 
     assert record is not None and payment is not None
     # Everything but the hidden digits is in the database (payments row) or public.
     rebuilt = {
-        "merchant_reference": payment["merchant_reference"],
-        "amount": {"currency": payment["currency"], "value": payment["amount_value"]},
+        "merchant_reference": payment.merchant_reference,
+        "amount": {"currency": payment.amount.currency.code, "value": payment.amount.value},
         "payment_method": {"type": "wallet_code", "code": wallet_code},
     }
     canonical = json.dumps(rebuilt, sort_keys=True, separators=(",", ":"))

@@ -14,6 +14,7 @@ from gateway.storage.payments import (
     IdempotencyConflict,
 )
 from gateway.storage.raw import Insert, Update
+from tests.factories import make_payment
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -58,7 +59,7 @@ def _command(key: str, reference: str, request_hash: str = "h1") -> BeginPayment
     return BeginPayment(
         claim={"merchant_id": "mer_1", "key": key, "request_hash": request_hash},
         quote=None,
-        payment={"id": f"pay_{key}", "merchant_id": "mer_1", "merchant_reference": reference},
+        payment=make_payment(id=f"pay_{key}", idempotency_key=key, merchant_reference=reference),
         attempt={"id": f"att_{key}"},
         now=NOW,
     )

@@ -26,6 +26,7 @@ from gateway.api.views import payment_view, quote_view
 from gateway.core import errors
 from gateway.core.config import PROJECT_ROOT, load_settings
 from gateway.merchants.auth import Role
+from tests.factories import make_payment
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PARAMETER_LOCATIONS = {"query", "header", "path", "cookie"}
@@ -355,9 +356,17 @@ def test_links_name_real_operations_and_parameters(doc: dict[str, Any]) -> None:
     assert links
 
 
-@pytest.mark.parametrize(("schema", "view"), [("Payment", payment_view), ("Quote", quote_view)])
-def test_object_schemas_match_the_views(doc: dict[str, Any], schema: str, view: Any) -> None:
-    shown = set(view(defaultdict(lambda: None)))
+@pytest.mark.parametrize(
+    ("schema", "view", "sample"),
+    [
+        ("Payment", payment_view, make_payment),
+        ("Quote", quote_view, lambda: defaultdict(lambda: None)),
+    ],
+)
+def test_object_schemas_match_the_views(
+    doc: dict[str, Any], schema: str, view: Any, sample: Any
+) -> None:
+    shown = set(view(sample()))
     described = doc["components"]["schemas"][schema]
     assert set(described["properties"]) == shown
     assert set(described["required"]) == shown
