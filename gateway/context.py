@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from adapters import Clock
 from fx import RateSource
@@ -58,6 +59,8 @@ class Context:
     """This process's name in leases."""
     secrets: SecretBox
     """Opens merchants' sealed webhook and signing secrets (`gateway/core/secrets.py`)."""
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    """How the services wait between partner calls (tests pass one that takes no real time)."""
     kick: Callable[[str], None] = lambda _payment_id: None
     """Ask the resolver to look at a payment now (set by the resolver when it starts)."""
     kick_webhooks: Callable[[], None] = lambda: None

@@ -13,8 +13,8 @@ from typing import Any, NoReturn
 
 from gateway.context import Context
 from gateway.core.errors import IdempotencyKeyInUse, IdempotencyKeyMissing, IdempotencyKeyReused
-from gateway.storage import payments as repo
-from gateway.storage.payments import IdempotencyConflict, IdempotencyOutcome, IdempotencyReplay
+from gateway.storage import idempotency as records
+from gateway.storage.idempotency import IdempotencyConflict, IdempotencyOutcome, IdempotencyReplay
 
 __all__ = ["check_key", "claim", "precheck", "raise_conflict", "request_hash"]
 
@@ -64,8 +64,8 @@ async def precheck(
     ctx: Context, *, merchant_id: str, key: str, request_hash: str, now: datetime
 ) -> IdempotencyReplay | None:
     """Answer a retry before any work: replay, or 409. The claim in the write re-checks."""
-    record = await repo.find_idempotency(ctx.db, merchant_id, key)
-    verdict: IdempotencyOutcome = repo.judge_idempotency(record, request_hash, now)
+    record = await records.find_idempotency(ctx.db, merchant_id, key)
+    verdict: IdempotencyOutcome = records.judge_idempotency(record, request_hash, now)
     if isinstance(verdict, IdempotencyConflict):
         raise_conflict(verdict)
     return verdict if isinstance(verdict, IdempotencyReplay) else None

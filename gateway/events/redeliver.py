@@ -24,7 +24,7 @@ from gateway.core.errors import NotFound, WebhookNotConfigured
 from gateway.events.model import event_view
 from gateway.merchants.auth import Principal, Role
 from gateway.storage import events as events_repo
-from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay
+from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 
 __all__ = ["REDELIVER_STATUS", "RedeliverResponse", "redeliver"]
 

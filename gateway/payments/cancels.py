@@ -33,9 +33,12 @@ from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import Response, gateway_error_note, hand_over
 from gateway.refunds.service import drive_refund
+from gateway.storage import hand_over as net
+from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
-from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay, Rows
+from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
+from gateway.storage.payments import Rows
 from gateway.storage.reversals import CancelRefused, CancelWrite
 
 __all__ = ["cancel_payment", "drive_cancel"]
@@ -92,7 +95,7 @@ async def cancel_payment(
             payment = await drive_cancel(ctx, payment, merchant, answer_deadline(ctx, started_at))
         status = _cancel_status(payment)
         body = dumps(payment_view(payment))
-        await ctx.writer.run(lifecycle.store_answer(merchant.id, resource, status, body))
+        await ctx.writer.run(records.store_answer(merchant.id, resource, status, body))
         if status == 202:
             ctx.kick(payment_id)
         log.info("payment %s: cancel %s", payment_id, "confirmed" if status == 200 else "pending")
@@ -103,7 +106,7 @@ async def cancel_payment(
         # A pending cancel is irrevocable: the resolver carries it on, and its final commit
         # completes this request's key. Our lease, if we took it, is freed at once. A cancel no
         # longer pending has nobody to finish it: its answer is stored here.
-        unit = lifecycle.hand_over_cancel(
+        unit = net.hand_over_cancel(
             payment_id=payment_id,
             lease=own_lease,
             note=f"{gateway_error_note(exc)} on cancel",
@@ -189,7 +192,7 @@ async def drive_cancel(
             return await _write(ctx, payment, _later(ctx, calls), attempt_row)
         if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
             return await _write(ctx, payment, _later(ctx, calls), attempt_row)
-        await asyncio.sleep(pause)
+        await ctx.sleep(pause)
 
 
 Decide = Callable[[Payment, AsyncConnection], Awaitable[CancelWrite]]

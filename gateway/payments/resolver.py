@@ -30,6 +30,8 @@ from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.cancels import drive_cancel
 from gateway.payments.model import CancelStatus, Payment
 from gateway.refunds.service import drive_refund, settle_refund_outcome
+from gateway.storage import hand_over as net
+from gateway.storage import leases
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
 
@@ -79,7 +81,7 @@ class Resolver:
         while True:
             try:
                 now = self._ctx.clock.now()
-                due = await repo.resumable_payments(self._ctx.db, now, limit=100)
+                due = await leases.resumable_payments(self._ctx.db, now, limit=100)
                 due += await lifecycle.resumable_refunds(self._ctx.db, now, limit=100)
                 for item_id in due:
                     self.kick(item_id)
@@ -102,7 +104,7 @@ class Resolver:
         ctx = self._ctx
         now = ctx.clock.now()
         return await ctx.writer.run(
-            repo.claim_lease(
+            leases.claim_lease(
                 payment_id=payment_id,
                 owner=ctx.owner,
                 renew=renew,
@@ -181,7 +183,7 @@ class Resolver:
                     )
                     return
                 pause = cancel_wait(attempt["cancel_calls"])
-            await asyncio.sleep(pause)
+            await ctx.sleep(pause)
             renewed = await self._lease(payment_id, renew=True)
             if renewed is None:
                 return
@@ -243,7 +245,7 @@ class Resolver:
             "id": attempt["id"],
             "status": outcome.status.value,
             "partner_code": outcome.partner_code,
-            "message": repo.with_notes(attempt.get("message"), outcome.message),
+            "message": net.with_notes(attempt.get("message"), outcome.message),
             "inquiries": attempt["inquiries"],
             "cancel_calls": attempt["cancel_calls"],
             "updated_at": final.updated_at,

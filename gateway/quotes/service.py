@@ -14,8 +14,9 @@ from gateway.core.config import Wallet
 from gateway.core.errors import GatewayError, InvalidAmount, InvalidRequest, RateUnavailable
 from gateway.core.ids import new_id
 from gateway.merchants.model import Merchant
+from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
-from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay
+from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 
 __all__ = ["QuoteResponse", "create_quote", "price", "quote_row"]
 
@@ -54,7 +55,7 @@ async def create_quote(
     )
     claim.update(state="completed", response_status=201, response_body=body, resource_id=quote.id)
     verdict = await ctx.writer.run(
-        repo.create_with_key(claim=claim, table=repo.quotes, row=row, now=now)
+        records.create_with_key(claim=claim, table=repo.quotes, row=row, now=now)
     )
     if isinstance(verdict, IdempotencyReplay):
         return QuoteResponse(verdict.status, verdict.body, replayed=True)

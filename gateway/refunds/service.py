@@ -43,9 +43,10 @@ from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.payments.failures import failure_message
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import Response, gateway_error_note, hand_over
+from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
-from gateway.storage.payments import IdempotencyConflict, IdempotencyReplay
+from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 from gateway.storage.reversals import RefundRefused, RefundWrite
 from gateway.storage.writer import Unit
 
@@ -170,7 +171,7 @@ async def create_refund(
             f"refund {refund_id}",
             refund_id,
             exc,
-            lifecycle.hand_over_refund(
+            net.hand_over_refund(
                 refund_id=refund_id,
                 payment_id=payment_id,
                 lease=(ctx.owner, row["lease_expires_at"]),
@@ -255,7 +256,7 @@ async def drive_refund(
         pause = ctx.backoff(calls)
         if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
             return outcome
-        await asyncio.sleep(pause)
+        await ctx.sleep(pause)
 
 
 def settle_refund_outcome(

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.events.model import DeliveryStatus
 from gateway.storage.db import Database
-from gateway.storage.payments import IdempotencyOutcome, idempotency, judge_idempotency
+from gateway.storage.idempotency import IdempotencyOutcome, idempotency, judge_idempotency
 from gateway.storage.raw import RawTransaction
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit

@@ -1,9 +1,9 @@
-"""All SQL lives here: read queries, and the units of work the group-commit writer runs.
+"""Payments' reads, and the units of work that begin, fail over, settle and discard them.
 
 Reads go to the reader engine and never write. Writes are *units*: async functions of a
-connection, built by the functions below and handed to `GroupCommitWriter.run`. Each unit reads
-what it must decide on inside its transaction and reports business outcomes as return values
-(never exceptions), so a batch of units commits together (see `storage/writer.py`).
+connection (or batchable commands) handed to `GroupCommitWriter.run`. Each unit reads what it
+must decide on inside its transaction and reports business outcomes as return values (never
+exceptions), so a batch of units commits together (see `storage/writer.py`).
 """
 
 from __future__ import annotations
@@ -17,10 +17,16 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.merchants.model import Merchant
-from gateway.payments.model import CancelStatus, Payment, PaymentStatus
+from gateway.payments.model import Payment
 from gateway.storage import rows
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
+from gateway.storage.idempotency import (
+    IdempotencyConflict,
+    IdempotencyOutcome,
+    idempotency,
+    judge_idempotency,
+)
 from gateway.storage.open_days import Dated, Sides, batch_keys, move_to_open_days
 from gateway.storage.raw import Insert, RawTransaction, Update
 from gateway.storage.settlement import holding_open
@@ -28,20 +34,25 @@ from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
 __all__ = [
-    "GATEWAY_ERROR",
+    "BeginPayment",
     "DuplicateReference",
-    "IdempotencyConflict",
-    "IdempotencyReplay",
     "Rows",
+    "SettlePayment",
     "api_keys",
     "attempts",
-    "hand_over_payment",
-    "idempotency",
+    "begin_payment",
+    "discard_payment",
+    "get_attempts",
+    "get_merchant",
+    "get_payment",
+    "get_quote",
+    "insert_rows",
+    "list_payments",
     "merchants",
-    "note_on_attempt",
     "payments",
     "quotes",
-    "with_notes",
+    "settle_payment",
+    "switch_partner",
 ]
 
 merchants = metadata.tables["merchants"]
@@ -49,7 +60,6 @@ api_keys = metadata.tables["api_keys"]
 quotes = metadata.tables["quotes"]
 payments = metadata.tables["payments"]
 attempts = metadata.tables["payment_attempts"]
-idempotency = metadata.tables["idempotency_keys"]
 
 
 Rows = list[tuple[str, dict[str, Any]]]
@@ -61,22 +71,8 @@ insertion order."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class IdempotencyReplay:
-    status: int
-    body: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class IdempotencyConflict:
-    in_use: bool  # True: the first request is still running; False: the key was used for another
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class DuplicateReference:
     payment_id: str
-
-
-IdempotencyOutcome = IdempotencyReplay | IdempotencyConflict | None
 
 
 # --- reads ------------------------------------------------------------------------------------
@@ -134,63 +130,7 @@ async def list_payments(
     return found[:limit], len(found) > limit
 
 
-async def find_idempotency(db: Database, merchant_id: str, key: str) -> dict[str, Any] | None:
-    stmt = sa.select(idempotency).where(
-        idempotency.c.merchant_id == merchant_id, idempotency.c.key == key
-    )
-    return await _one(db, stmt)
-
-
-async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
-    """Processing payments and pending cancels due for a look, whose lease is free or expired."""
-    stmt = (
-        sa.select(payments.c.id)
-        .where(
-            sa.or_(
-                sa.and_(
-                    payments.c.status == PaymentStatus.PROCESSING.value,
-                    payments.c.next_action_at <= now,
-                ),
-                sa.and_(
-                    payments.c.cancel_status == CancelStatus.PENDING.value,
-                    sa.or_(payments.c.next_action_at.is_(None), payments.c.next_action_at <= now),
-                ),
-            ),
-            sa.or_(payments.c.lease_expires_at.is_(None), payments.c.lease_expires_at < now),
-        )
-        .order_by(payments.c.next_action_at)
-        .limit(limit)
-    )
-    async with db.reader.connect() as conn:
-        return [r[0] for r in await conn.execute(stmt)]
-
-
 # --- units ------------------------------------------------------------------------------------
-
-
-def judge_idempotency(
-    record: dict[str, Any] | sa.RowMapping | None, request_hash: str, now: datetime
-) -> IdempotencyOutcome:
-    """What an existing record means for a new request with the same key (None: go ahead)."""
-    if record is None or record["expires_at"] <= now:
-        return None
-    if record["request_hash"] != request_hash:
-        return IdempotencyConflict(in_use=False)
-    if record["state"] != "completed":
-        return IdempotencyConflict(in_use=True)
-    return IdempotencyReplay(status=int(record["response_status"]), body=record["response_body"])
-
-
-async def claim_key(
-    conn: AsyncConnection, claim: dict[str, Any], now: datetime
-) -> IdempotencyOutcome:
-    """Check the key inside the transaction; the caller inserts the claim if this returns None."""
-    where = (idempotency.c.merchant_id == claim["merchant_id"], idempotency.c.key == claim["key"])
-    existing = (await conn.execute(sa.select(idempotency).where(*where))).mappings().first()
-    verdict = judge_idempotency(existing, claim["request_hash"], now)
-    if verdict is None and existing is not None:  # expired: the key may be used again
-        await conn.execute(sa.delete(idempotency).where(*where))
-    return verdict
 
 
 BeginOutcome = IdempotencyOutcome | DuplicateReference
@@ -276,22 +216,6 @@ def begin_payment(
     now: datetime,
 ) -> BeginPayment:
     return BeginPayment(claim=claim, quote=quote, payment=payment, attempt=attempt, now=now)
-
-
-def create_with_key(
-    *, claim: dict[str, Any], table: sa.Table, row: dict[str, Any], now: datetime
-) -> Unit[IdempotencyOutcome]:
-    """Insert one row and its completed idempotency record in one commit (e.g. a quote)."""
-
-    async def unit(conn: AsyncConnection) -> IdempotencyOutcome:
-        verdict = await claim_key(conn, claim, now)
-        if verdict is not None:
-            return verdict
-        await conn.execute(sa.insert(idempotency).values(**claim))
-        await conn.execute(sa.insert(table).values(**row))
-        return None
-
-    return unit
 
 
 def switch_partner(
@@ -433,10 +357,6 @@ def _inserts(rows: Sequence[tuple[str, dict[str, Any]]]) -> list[Insert]:
     return [Insert(table, group) for (table, _columns), group in ordered]
 
 
-async def _insert_many(tx: RawTransaction, table: str, rows: Sequence[dict[str, Any]]) -> None:
-    await tx.write(Insert(table, rows))
-
-
 def _updates(
     table: str, rows: Sequence[dict[str, Any]], *, extra: str | None = None
 ) -> list[Update]:
@@ -502,153 +422,9 @@ def discard_payment(
     return unit
 
 
-# --- the safety net (see `services/payments.py`, `hand_over`) -------------------------------------
-
-GATEWAY_ERROR = "gateway_error"
-"""The head of an attempt note saying the gateway itself failed after a partner call."""
-
-
-def with_notes(previous: str | None, message: str) -> str:
-    """An attempt's new message, keeping the `gateway_error` notes that head its old one."""
-    notes = []
-    for part in (previous or "").split("; "):
-        if not part.startswith(GATEWAY_ERROR):
-            break
-        notes.append(part)
-    return "; ".join([*notes, message])[:500]
-
-
-async def note_on_attempt(
-    conn: AsyncConnection, payment_id: str, note: str, counters: dict[str, int] | None = None
-) -> None:
-    """Put `note` at the head of the payment's last attempt's message (the one that may have
-    charged), before what the partner said; and its call `counters`, if given."""
-    last = (
-        (
-            await conn.execute(
-                sa.select(attempts.c.id, attempts.c.message)
-                .where(attempts.c.payment_id == payment_id)
-                .order_by(attempts.c.seq.desc())
-                .limit(1)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if last is not None:
-        message = f"{note}; {last['message']}" if last["message"] else note
-        # Counters only grow: a resolver that has already called more must not be undercounted.
-        grown = {
-            name: sa.case((attempts.c[name] < value, value), else_=attempts.c[name])
-            for name, value in (counters or {}).items()
-        }
-        await conn.execute(
-            sa.update(attempts)
-            .where(attempts.c.id == last["id"])
-            .values(message=message[:500], **grown)
-        )
-
-
-def hand_over_payment(
-    *,
-    payment_id: str,
-    lease: tuple[str, datetime] | None,
-    note: str,
-    now: datetime,
-    counters: dict[str, int] | None = None,
-) -> Unit[Payment | None]:
-    """After an unexpected error: note it on the attempt, and free the request's own `lease`
-    (owner, expiry) with the payment due now, so the resolver takes it over at once. Returns
-    the payment as stored (None: there is no such payment).
-
-    Small on purpose: it may run on the heels of the failure it records. The lease must match
-    exactly: the owner names a process, and this process's resolver may hold the payment by now
-    (a payment already final, or leased anew, keeps its state; only the note is added)."""
-
-    async def unit(conn: AsyncConnection) -> Payment | None:
-        await note_on_attempt(conn, payment_id, note, counters)
-        if lease is not None:
-            owner, expires_at = lease
-            await conn.execute(
-                sa.update(payments)
-                .where(
-                    payments.c.id == payment_id,
-                    payments.c.lease_owner == owner,
-                    payments.c.lease_expires_at == expires_at,
-                )
-                .values(
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    next_action_at=now,
-                    updated_at=now,
-                    version=payments.c.version + 1,
-                )
-            )
-        row = (
-            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
-            .mappings()
-            .first()
-        )
-        return None if row is None else rows.payment(row)
-
-    return unit
-
-
-def claim_lease(
-    *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
-) -> Unit[Payment | None]:
-    """Take a processing payment (or a pending cancel) whose lease is free or expired, or
-    (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
-    and a POS request of this process may still be working on the payment."""
-
-    async def unit(conn: AsyncConnection) -> Payment | None:
-        result = await conn.execute(
-            sa.update(payments)
-            .where(
-                payments.c.id == payment_id,
-                sa.or_(
-                    payments.c.status == PaymentStatus.PROCESSING.value,
-                    payments.c.cancel_status == CancelStatus.PENDING.value,
-                ),
-                sa.or_(
-                    payments.c.lease_owner.is_(None),
-                    payments.c.lease_owner == owner if renew else sa.false(),
-                    payments.c.lease_expires_at < now,
-                ),
-            )
-            .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
-        )
-        if result.rowcount != 1:
-            return None
-        row = (
-            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
-            .mappings()
-            .one()
-        )
-        return rows.payment(row)
-
-    return unit
-
-
 def insert_rows(*rows: tuple[sa.Table, dict[str, Any]]) -> Unit[None]:
     async def unit(conn: AsyncConnection) -> None:
         for table, values in rows:
             await conn.execute(sa.insert(table).values(**values))
-
-    return unit
-
-
-def update_row(table: sa.Table, row_id: str, values: dict[str, Any]) -> Unit[int]:
-    async def unit(conn: AsyncConnection) -> int:
-        result = await conn.execute(sa.update(table).where(table.c.id == row_id).values(**values))
-        return int(result.rowcount)
-
-    return unit
-
-
-def purge_idempotency(now: datetime) -> Unit[int]:
-    async def unit(conn: AsyncConnection) -> int:
-        result = await conn.execute(sa.delete(idempotency).where(idempotency.c.expires_at <= now))
-        return int(result.rowcount)
 
     return unit

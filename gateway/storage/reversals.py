@@ -18,17 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.payments.model import CancelStatus, Payment, PaymentStatus
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
-from gateway.storage.open_days import Sides, move_to_open_days
-from gateway.storage.payments import (
+from gateway.storage.idempotency import (
     IdempotencyOutcome,
-    Rows,
-    attempts,
     claim_key,
-    hand_over_payment,
+    complete_answer,
     idempotency,
-    note_on_attempt,
-    payments,
 )
+from gateway.storage.open_days import Sides, move_to_open_days
+from gateway.storage.payments import Rows, attempts, payments
 from gateway.storage.settlement import is_closed
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit, alone
@@ -40,10 +37,7 @@ __all__ = [
     "RefundWrite",
     "begin_refund",
     "claim_refund_lease",
-    "complete_answer",
     "get_refund",
-    "hand_over_cancel",
-    "hand_over_refund",
     "list_refunds",
     "mark_cancel",
     "open_cancel_refund",
@@ -52,7 +46,6 @@ __all__ = [
     "resumable_refunds",
     "settle_cancel",
     "settle_refund",
-    "store_answer",
 ]
 
 refunds = metadata.tables["refunds"]
@@ -162,30 +155,6 @@ async def _insert_rows(conn: AsyncConnection, rows: Rows) -> None:
         await conn.execute(sa.insert(_TABLES[table]).values(**row))
 
 
-async def complete_answer(
-    conn: AsyncConnection, merchant_id: str, resource_id: str, status: int, body: str
-) -> None:
-    """Store the answer of a request whose first run could not (a crash, or a budget's end)."""
-    await conn.execute(
-        sa.update(idempotency)
-        .where(
-            idempotency.c.merchant_id == merchant_id,
-            idempotency.c.resource_id == resource_id,
-            idempotency.c.state == "in_progress",
-        )
-        .values(state="completed", response_status=status, response_body=body)
-    )
-
-
-def store_answer(merchant_id: str, resource_id: str, status: int, body: str) -> Unit[None]:
-    """`complete_answer` as a write of its own."""
-
-    async def unit(conn: AsyncConnection) -> None:
-        await complete_answer(conn, merchant_id, resource_id, status, body)
-
-    return unit
-
-
 async def _batch_closed(conn: AsyncConnection, payment: Payment) -> bool:
     """Whether the payment's merchant or partner batch has closed (a cancel is too late)."""
     sides = _rows.payment_sides(payment)
@@ -273,50 +242,6 @@ def claim_refund_lease(
     return unit
 
 
-def hand_over_refund(
-    *,
-    refund_id: str,
-    payment_id: str,
-    lease: tuple[str, datetime],
-    note: str,
-    now: datetime,
-    counters: dict[str, int],
-) -> Unit[dict[str, Any] | None]:
-    """After an unexpected error: note it on the payment's attempt, and free the request's own
-    `lease` (owner, expiry: exactly, see `hand_over_payment`) on the refund, with its call
-    `counters`, due now, so the resolver takes it over at once. Returns the refund as stored
-    (a refund already final keeps its state)."""
-
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
-        await note_on_attempt(conn, payment_id, note)
-        owner, expires_at = lease
-        await conn.execute(
-            sa.update(refunds)
-            .where(
-                refunds.c.id == refund_id,
-                refunds.c.lease_owner == owner,
-                refunds.c.lease_expires_at == expires_at,
-                refunds.c.status == PaymentStatus.PROCESSING.value,
-            )
-            .values(
-                **counters,
-                lease_owner=None,
-                lease_expires_at=None,
-                next_action_at=now,
-                updated_at=now,
-                version=refunds.c.version + 1,
-            )
-        )
-        row = (
-            (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)))
-            .mappings()
-            .first()
-        )
-        return dict(row) if row is not None else None
-
-    return unit
-
-
 @dataclasses.dataclass(slots=True)
 class RefundWrite:
     """What a refund's outcome writes, decided on the locked payment."""
@@ -386,28 +311,6 @@ def settle_refund(
 
 
 # --- cancels ----------------------------------------------------------------------------------
-
-
-def hand_over_cancel(
-    *,
-    payment_id: str,
-    lease: tuple[str, datetime] | None,
-    note: str,
-    now: datetime,
-    resource_id: str,
-    answer: Callable[[Payment], tuple[int, str]],
-) -> Unit[Payment | None]:
-    """`hand_over_payment` for a cancel request: and if the cancel is no longer pending (nobody
-    will finish it), its answer `answer(payment)` is stored for its key in the same write."""
-    hand = hand_over_payment(payment_id=payment_id, lease=lease, note=note, now=now)
-
-    async def unit(conn: AsyncConnection) -> Payment | None:
-        payment = await hand(conn)
-        if payment is not None and payment.cancel_status is not CancelStatus.PENDING:
-            await complete_answer(conn, payment.merchant_id, resource_id, *answer(payment))
-        return payment
-
-    return unit
 
 
 def mark_cancel(

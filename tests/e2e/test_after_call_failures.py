@@ -32,7 +32,7 @@ from adapters import mask_code
 from adapters.alipayplus.client import AlipayPlusAdapter
 from gateway.api.views import payment_view, refund_view
 from gateway.payments.booking import book_payment, book_refund, reverse_payment
-from gateway.storage import reversals as lifecycle
+from gateway.storage import idempotency as records
 from gateway.storage.payments import SettlePayment
 from gateway.storage.raw import RawTransaction
 from tests.conftest import DATABASES, own_database
@@ -221,7 +221,7 @@ async def test_when_the_safety_nets_own_write_fails_the_lease_expiry_hands_it_ov
 
         return unit
 
-    monkeypatch.setattr("gateway.storage.payments.hand_over_payment", unwritable)
+    monkeypatch.setattr("gateway.storage.hand_over.hand_over_payment", unwritable)
     wallet_code, key, reference = code("28", APPROVE), secrets.token_hex(12), "AC-net-fails"
     answer = await _retry_pay(gateway, wallet_code, key, reference)
     assert fault.fired >= 1, "the failure was not injected"
@@ -349,8 +349,8 @@ async def test_a_second_cancels_lost_answer_is_still_stored(
     assert first.status == 200, first.body
     fault = Fault()
     monkeypatch.setattr(
-        "gateway.payments.cancels.lifecycle.complete_answer",
-        _failing_once(fault, lifecycle.complete_answer),
+        "gateway.storage.idempotency.complete_answer",
+        _failing_once(fault, records.complete_answer),
     )
     key = secrets.token_hex(12)
 

@@ -23,6 +23,7 @@ import pytest_asyncio
 import sqlalchemy as sa
 
 from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
+from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.tables import metadata
@@ -38,7 +39,7 @@ from tests.e2e.conftest import test_settings as load_test_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-REQUEST_TABLES = (repo.payments, repo.attempts, repo.quotes, repo.idempotency)
+REQUEST_TABLES = (repo.payments, repo.attempts, repo.quotes, records.idempotency)
 
 
 # --- the gateways ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters import mask_code
+from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 from gateway.storage.tables import metadata
@@ -180,7 +181,7 @@ async def test_idempotency_record_does_not_reveal_the_code(gateway: Gateway) -> 
     assert answer.status == 201, answer.body
     db = open_database(gateway.settings.database.url)
     try:
-        record = await repo.find_idempotency(db, gateway.merchants["th"], key)
+        record = await records.find_idempotency(db, gateway.merchants["th"], key)
         payment = await repo.get_payment(db, answer.body["id"])
     finally:
         await db.dispose()

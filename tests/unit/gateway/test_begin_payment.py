@@ -8,11 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gateway.storage.payments import (
-    BeginPayment,
-    DuplicateReference,
-    IdempotencyConflict,
-)
+from gateway.storage.idempotency import IdempotencyConflict
+from gateway.storage.payments import BeginPayment, DuplicateReference
 from gateway.storage.raw import Insert, Update
 from tests.factories import make_payment
 

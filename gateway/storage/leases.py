@@ -1,0 +1,82 @@
+"""The resolver's side of a payment: which ones are due, and taking (or renewing) their lease.
+
+A lease (owner, expiry, version) on the payment row says who works on it; a payment left behind
+by a dead process is picked up once its lease expires, by any process sharing the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.payments.model import CancelStatus, Payment, PaymentStatus
+from gateway.storage import rows
+from gateway.storage.db import Database
+from gateway.storage.tables import metadata
+from gateway.storage.writer import Unit
+
+__all__ = ["claim_lease", "resumable_payments"]
+
+payments = metadata.tables["payments"]
+
+
+async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
+    """Processing payments and pending cancels due for a look, whose lease is free or expired."""
+    stmt = (
+        sa.select(payments.c.id)
+        .where(
+            sa.or_(
+                sa.and_(
+                    payments.c.status == PaymentStatus.PROCESSING.value,
+                    payments.c.next_action_at <= now,
+                ),
+                sa.and_(
+                    payments.c.cancel_status == CancelStatus.PENDING.value,
+                    sa.or_(payments.c.next_action_at.is_(None), payments.c.next_action_at <= now),
+                ),
+            ),
+            sa.or_(payments.c.lease_expires_at.is_(None), payments.c.lease_expires_at < now),
+        )
+        .order_by(payments.c.next_action_at)
+        .limit(limit)
+    )
+    async with db.reader.connect() as conn:
+        return [r[0] for r in await conn.execute(stmt)]
+
+
+def claim_lease(
+    *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
+) -> Unit[Payment | None]:
+    """Take a processing payment (or a pending cancel) whose lease is free or expired, or
+    (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
+    and a POS request of this process may still be working on the payment."""
+
+    async def unit(conn: AsyncConnection) -> Payment | None:
+        result = await conn.execute(
+            sa.update(payments)
+            .where(
+                payments.c.id == payment_id,
+                sa.or_(
+                    payments.c.status == PaymentStatus.PROCESSING.value,
+                    payments.c.cancel_status == CancelStatus.PENDING.value,
+                ),
+                sa.or_(
+                    payments.c.lease_owner.is_(None),
+                    payments.c.lease_owner == owner if renew else sa.false(),
+                    payments.c.lease_expires_at < now,
+                ),
+            )
+            .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
+        )
+        if result.rowcount != 1:
+            return None
+        row = (
+            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .one()
+        )
+        return rows.payment(row)
+
+    return unit
