@@ -1,6 +1,8 @@
 """Partner adapters: one subpackage per partner protocol, each with its sandbox.
 
-Imports `fx` only; knows nothing of the gateway's database or merchant API.
+Imports `fx` only; knows nothing of the gateway's database or merchant API. Importing it loads
+no sandbox: those (and `SettlementTerms`, which shapes a sandbox's settlement file) are found
+through `adapters.sandboxes`, for tests and demos only.
 """
 
 from adapters._base import (
@@ -28,7 +30,6 @@ from adapters._base import (
 )
 from adapters._clock import Clock, SystemClock
 from adapters._registry import PROTOCOLS, ProtocolSpec
-from adapters._sandbox import SettlementTerms
 from adapters._transport import classify_transport_error, new_http_client
 
 __all__ = [
@@ -54,7 +55,6 @@ __all__ = [
     "SettlementFileUnavailable",
     "SettlementLine",
     "SettlementRecordType",
-    "SettlementTerms",
     "SystemClock",
     "classify_transport_error",
     "implied_rate",

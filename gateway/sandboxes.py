@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from adapters import PROTOCOLS, Clock, SettlementTerms, SystemClock
+from adapters import Clock, SystemClock
+from adapters.sandboxes import SANDBOXES, SettlementTerms
 from gateway.core.config import ConfigError, Partner, Settings, resolve_credentials
 
 __all__ = [
@@ -63,7 +64,7 @@ def sandbox_environment(settings: Settings, env: Mapping[str, str]) -> dict[str,
     for partner in _sandbox_partners(settings):
         if all(env.get(name) for name in _variables(partner)):
             continue
-        credentials, sandbox_secret = PROTOCOLS[partner.protocol].demo_credentials(partner.id)
+        credentials, sandbox_secret = SANDBOXES[partner.protocol].demo_credentials(partner.id)
         for logical, name in partner.credentials.items():
             made[name] = credentials[logical]
         if sandbox_secret is not None:
@@ -128,7 +129,7 @@ def sandbox_app(
     """The sandbox of `partner`'s protocol that accepts the credentials `env` gives the gateway,
     settling on the partner's terms; tampering as `tamper_allowed` says."""
     secret_name = partner.sandbox.private_key_env
-    return PROTOCOLS[partner.protocol].sandbox_for(
+    return SANDBOXES[partner.protocol].sandbox_for(
         resolve_credentials(partner, env),
         env.get(secret_name) if secret_name else None,
         hold_seconds=settings.sandbox.hold.total_seconds(),

@@ -1,8 +1,9 @@
 """The Alipay+ / Antom v1 protocol family: adapter, wire format and sandbox partner.
 
-Layout (hyperswitch style): `client.py` is the thin HTTP client, `transforms.py` the pure
+Layout (hyperswitch style): `client.py` is the thin HTTP client, `transforms/` the pure
 domain <-> wire conversions, `models.py` the wire schemas, `codes.py` the result-code tables,
-`signing.py` signatures and keys, `sandbox/` the simulated partner.
+`signing.py` signatures and keys, `sandbox/` the simulated partner. This package does not import
+`sandbox/` (production never loads a sandbox); `adapters.sandboxes` finds it.
 
 Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund, inquiryRefund and the
 settlement file. A refund names the payment by its `paymentId`
@@ -55,7 +56,6 @@ import httpx
 from adapters._base import AdapterConfigError, Operation
 from adapters._clock import Clock
 from adapters.alipayplus.client import AlipayPlusAdapter
-from adapters.alipayplus.sandbox import LEDGER, SandboxLedger, SandboxSettings, create_sandbox_app
 from adapters.alipayplus.signing import (
     AlipayPlusCredentials,
     KeyFormatError,
@@ -65,15 +65,11 @@ from adapters.alipayplus.signing import (
 )
 
 __all__ = [
-    "LEDGER",
     "OPTIONAL_CREDENTIALS",
     "REQUIRED_CREDENTIALS",
     "AlipayPlusAdapter",
     "AlipayPlusCredentials",
-    "SandboxLedger",
-    "SandboxSettings",
     "build_adapter",
-    "create_sandbox_app",
     "generate_keypair",
 ]
 

@@ -6,7 +6,8 @@ timeout, classifies transport errors, verifies the answer's signature and hands 
 back to transforms. An answer that is not HTTP 200, not signed with a partner key we hold, or not
 parseable is never trusted: UNKNOWN, maybe sent. `fetch_settlement_file` is signed and verified
 the same way, but what it cannot trust it raises (`SettlementFileUnavailable`): a file is not an
-outcome.
+outcome. The sending itself (base URL, timeouts, transport errors) is `SignedHttpClient`'s; this
+class adds the protocol's RSA signature (`_request_headers`) and what it trusts of an answer.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from adapters._base import (
-    AdapterConfigError,
     CancelRequest,
     Delivery,
     InquiryRequest,
@@ -34,7 +34,7 @@ from adapters._base import (
     SettlementFileUnavailable,
 )
 from adapters._clock import Clock
-from adapters._transport import call_deadline, classify_transport_error, request_timeout
+from adapters._http import SignedHttpClient
 from adapters.alipayplus import models as wire
 from adapters.alipayplus import transforms
 from adapters.alipayplus.signing import (
@@ -63,7 +63,7 @@ PATHS: Mapping[Operation, str] = {
 _CONTENT_TYPE = "application/json; charset=UTF-8"
 
 
-class AlipayPlusAdapter:
+class AlipayPlusAdapter(SignedHttpClient):
     """One partner speaking Alipay+ / Antom v1.
 
     Usage::
@@ -106,40 +106,23 @@ class AlipayPlusAdapter:
         clock: Clock,
         path_prefix: str = "/ams/api",
     ) -> None:
-        try:
-            url = httpx.URL(base_url)
-        except httpx.InvalidURL as exc:
-            raise AdapterConfigError(f"partner {partner_id!r}: bad base_url: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
-            raise AdapterConfigError(
-                f"partner {partner_id!r}: base_url must be http(s)://host[:port][/path]"
-            )
-        if path_prefix and not path_prefix.startswith("/"):
-            raise AdapterConfigError(f"partner {partner_id!r}: path_prefix must start with '/'")
-        for operation in (op for op in Operation if op in self.capabilities):  # stable order
-            seconds = timeouts.get(operation)
-            if seconds is None or not seconds > 0:
-                raise AdapterConfigError(
-                    f"partner {partner_id!r}: no positive timeout for {operation.value}"
-                )
-        self._partner_id = partner_id
+        super().__init__(
+            partner_id=partner_id,
+            base_url=base_url,
+            http=http,
+            timeouts=timeouts,
+            clock=clock,
+            path_prefix=path_prefix,
+        )
         self._credentials = credentials
-        self._http = http
-        self._timeouts = dict(timeouts)
-        self._clock = clock
-        self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-        self._base_path = url.path.rstrip("/") + path_prefix.rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"AlipayPlusAdapter(partner_id={self._partner_id!r}, base={self._origin!r})"
-
-    @property
-    def partner_id(self) -> str:
-        return self._partner_id
 
     @property
     def capabilities(self) -> frozenset[Operation]:
         return frozenset(PATHS)
+
+    def _base_path_of(self, url: httpx.URL) -> str:
+        """Alipay+ signs the decoded path (what the partner's server reads as the path)."""
+        return url.path.rstrip("/")
 
     async def pay(self, request: PayRequest) -> Outcome:
         answer = await self._call(Operation.PAY, transforms.pay_body(request), wire.PayResponse)
@@ -240,49 +223,40 @@ class AlipayPlusAdapter:
     ) -> httpx.Response | Outcome:
         """Sign and send one call and verify the answer's signature: the HTTP 200 response, or
         the UNKNOWN it amounts to."""
-        path = self._base_path + PATHS[operation]
-        body = wire.encode(body_model)
-        credentials = self._credentials
-        request_time = transforms.format_time(self._clock.now())
-        content = build_content("POST", path, credentials.client_id, request_time, body)
-        # RSA signing takes ~0.5 ms and releases the GIL: off the event loop, other requests
-        # keep moving meanwhile (and a second core can do the signing).
-        signature = SignatureHeader(
-            signature=await asyncio.to_thread(sign, credentials.private_key, content),
-            key_version=credentials.key_version,
-        )
-        headers = {
-            "Content-Type": _CONTENT_TYPE,
-            "client-id": credentials.client_id,
-            "Request-Time": request_time,
-            "Signature": signature.render(),
-        }
-        seconds = self._timeouts[operation]
-        try:
-            async with asyncio.timeout(call_deadline(seconds)):
-                response = await self._http.post(
-                    self._origin + path,
-                    content=body,
-                    headers=headers,
-                    timeout=request_timeout(seconds),
-                )
-        except Exception as exc:  # a partner call never raises: classify whatever happened
-            delivery = classify_transport_error(exc)
-            log.debug("%s %s: %r -> %s", self._partner_id, operation.value, exc, delivery)
-            return Outcome.unknown(delivery, f"{operation.value}: {_describe_error(exc)}")
-
+        response = await self._send(operation, "POST", PATHS[operation], wire.encode(body_model))
+        if isinstance(response, Outcome):
+            return response
         status = response.status_code
         if status != 200:
             return Outcome.unknown(
                 Delivery.MAYBE_SENT, f"{operation.value}: HTTP {status}", http_status=status
             )
-        problem = self._signature_problem(path, response)
+        problem = self._signature_problem(self._base_path + PATHS[operation], response)
         if problem is not None:
             log.debug("%s %s: %s", self._partner_id, operation.value, problem)
             return Outcome.unknown(
                 Delivery.MAYBE_SENT, f"{operation.value}: {problem}", http_status=status
             )
         return response
+
+    async def _request_headers(self, method: str, path: str, body: bytes | None) -> dict[str, str]:
+        """`client-id`, `Request-Time` and the RSA `Signature` over
+        `<METHOD> <path>\n<client-id>.<Request-Time>.<body>`."""
+        credentials = self._credentials
+        request_time = transforms.format_time(self._clock.now())
+        content = build_content(method, path, credentials.client_id, request_time, body or b"")
+        # RSA signing takes ~0.5 ms and releases the GIL: off the event loop, other requests
+        # keep moving meanwhile (and a second core can do the signing).
+        signature = SignatureHeader(
+            signature=await asyncio.to_thread(sign, credentials.private_key, content),
+            key_version=credentials.key_version,
+        )
+        return {
+            "Content-Type": _CONTENT_TYPE,
+            "client-id": credentials.client_id,
+            "Request-Time": request_time,
+            "Signature": signature.render(),
+        }
 
     def _signature_problem(self, path: str, response: httpx.Response) -> str | None:
         """Why the answer is not verifiably the partner's, or None when it is."""
@@ -306,11 +280,6 @@ class AlipayPlusAdapter:
         if not verify(key, content, parsed.signature):
             return "answer signature does not verify"
         return None
-
-
-def _describe_error(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _describe_result(result: wire.Result) -> str:

@@ -2,10 +2,11 @@
 
 Deliberately unlike Alipay+ (RSA, result codes in a 200 body, minor units): resources and HTTP
 status codes, a shared HMAC secret, major-unit decimal strings. Layout as for every family:
-`client.py` (thin HTTP client), `transforms.py` (pure domain <-> wire), `models.py` (wire
-schemas), `codes.py` (tables), `signing.py`, `sandbox/`. Requests and outcomes are the
-shared contract's (`adapters._base`); `RefundRequest` / `RefundInquiryRequest` are re-exported
-here for convenience.
+`client.py` (thin HTTP client), `transforms/` (pure domain <-> wire), `models.py` (wire
+schemas), `codes.py` (tables), `signing.py`, `sandbox/` (not imported here: production never
+loads a sandbox; `adapters.sandboxes` finds it). Requests and outcomes are the shared contract's
+(`adapters._base`); `RefundRequest` / `RefundInquiryRequest` are re-exported here for
+convenience.
 
 Wire protocol, v1 (JSON, UTF-8, snake_case)
 -------------------------------------------
@@ -100,22 +101,17 @@ import httpx
 from adapters._base import AdapterConfigError, Operation, RefundInquiryRequest, RefundRequest
 from adapters._clock import Clock
 from adapters.walletrest.client import DEFAULT_SIGNATURE_TOLERANCE, WalletRestAdapter
-from adapters.walletrest.sandbox import LEDGER, SandboxLedger, SandboxSettings, create_sandbox_app
 from adapters.walletrest.signing import WalletRestCredentials
 
 __all__ = [
     "DEFAULT_SIGNATURE_TOLERANCE",
-    "LEDGER",
     "OPTIONAL_CREDENTIALS",
     "REQUIRED_CREDENTIALS",
     "RefundInquiryRequest",
     "RefundRequest",
-    "SandboxLedger",
-    "SandboxSettings",
     "WalletRestAdapter",
     "WalletRestCredentials",
     "build_adapter",
-    "create_sandbox_app",
 ]
 
 REQUIRED_CREDENTIALS = ("api_key", "signing_secret")

@@ -5,12 +5,13 @@ the operation's timeout, classifies transport errors, and verifies the answer's 
 timestamp before handing its status and bytes to transforms. An answer that is unsigned, badly
 signed or stale is never trusted, whatever its status: UNKNOWN, maybe sent. The settlement report
 is fetched and verified the same way, but what cannot be trusted is raised
-(`SettlementFileUnavailable`): a file is not an outcome.
+(`SettlementFileUnavailable`): a file is not an outcome. The sending itself (base URL, timeouts,
+transport errors) is `SignedHttpClient`'s; this class adds the protocol's HMAC signature
+(`_request_headers`), the `Idempotency-Key`, and what it trusts of an answer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping
 from urllib.parse import quote
@@ -32,7 +33,7 @@ from adapters._base import (
     SettlementFileUnavailable,
 )
 from adapters._clock import Clock
-from adapters._transport import call_deadline, classify_transport_error, request_timeout
+from adapters._http import SignedHttpClient
 from adapters.walletrest import models as wire
 from adapters.walletrest import transforms
 from adapters.walletrest.signing import (
@@ -57,7 +58,7 @@ def _id(value: str) -> str:
     return quote(value, safe="")
 
 
-class WalletRestAdapter:
+class WalletRestAdapter(SignedHttpClient):
     """One partner speaking WalletRest v1.
 
     Usage::
@@ -93,37 +94,13 @@ class WalletRestAdapter:
         clock: Clock,
         signature_tolerance: float = DEFAULT_SIGNATURE_TOLERANCE,
     ) -> None:
-        try:
-            url = httpx.URL(base_url)
-        except httpx.InvalidURL as exc:
-            raise AdapterConfigError(f"partner {partner_id!r}: bad base_url: {exc}") from None
-        if url.scheme not in ("http", "https") or not url.host or url.query or url.fragment:
-            raise AdapterConfigError(
-                f"partner {partner_id!r}: base_url must be http(s)://host[:port][/path]"
-            )
-        for operation in (op for op in Operation if op in self.capabilities):  # stable order
-            seconds = timeouts.get(operation)
-            if seconds is None or not seconds > 0:
-                raise AdapterConfigError(
-                    f"partner {partner_id!r}: no positive timeout for {operation.value}"
-                )
+        super().__init__(
+            partner_id=partner_id, base_url=base_url, http=http, timeouts=timeouts, clock=clock
+        )
         if not signature_tolerance > 0:
             raise AdapterConfigError(f"partner {partner_id!r}: signature_tolerance must be > 0")
-        self._partner_id = partner_id
         self._credentials = credentials
-        self._http = http
-        self._timeouts = dict(timeouts)
-        self._clock = clock
         self._tolerance = float(signature_tolerance)
-        self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
-        self._base_path = url.raw_path.decode("ascii").rstrip("/")
-
-    def __repr__(self) -> str:
-        return f"WalletRestAdapter(partner_id={self._partner_id!r}, base={self._origin!r})"
-
-    @property
-    def partner_id(self) -> str:
-        return self._partner_id
 
     @property
     def capabilities(self) -> frozenset[Operation]:
@@ -207,37 +184,10 @@ class WalletRestAdapter:
         idempotency_key: str | None,
     ) -> tuple[int, bytes] | Outcome:
         """Sign, send and verify one call: (status, raw body), or the UNKNOWN it amounts to."""
-        full_path = self._base_path + path
-        content = body or b""
-        timestamp = timestamp_of(self._clock.now())
-        headers = {
-            "Accept": _JSON,
-            "Authorization": f"Bearer {self._credentials.api_key}",
-            "X-Timestamp": timestamp,
-            "X-Signature": sign(
-                self._credentials.signing_secret,
-                request_content(timestamp, method, full_path, content),
-            ),
-        }
-        if body is not None:
-            headers["Content-Type"] = _JSON
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
-        seconds = self._timeouts[operation]
-        try:
-            async with asyncio.timeout(call_deadline(seconds)):
-                response = await self._http.request(
-                    method,
-                    self._origin + full_path,
-                    content=body,
-                    headers=headers,
-                    timeout=request_timeout(seconds),
-                )
-        except Exception as exc:  # a partner call never raises: classify whatever happened
-            delivery = classify_transport_error(exc)
-            log.debug("%s %s: %r -> %s", self._partner_id, operation.value, exc, delivery)
-            return Outcome.unknown(delivery, f"{operation.value}: {_describe_error(exc)}")
-
+        extra = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        response = await self._send(operation, method, path, body, headers=extra)
+        if isinstance(response, Outcome):
+            return response
         status = response.status_code
         problem = self._signature_problem(response)
         if problem is not None:
@@ -248,6 +198,23 @@ class WalletRestAdapter:
                 http_status=status,
             )
         return status, response.content
+
+    async def _request_headers(self, method: str, path: str, body: bytes | None) -> dict[str, str]:
+        """`Authorization`, `X-Timestamp` and the HMAC `X-Signature` over
+        `<timestamp>.<METHOD>.<path>.<raw body>` (a request without a body signs an empty one)."""
+        timestamp = timestamp_of(self._clock.now())
+        headers = {
+            "Accept": _JSON,
+            "Authorization": f"Bearer {self._credentials.api_key}",
+            "X-Timestamp": timestamp,
+            "X-Signature": sign(
+                self._credentials.signing_secret,
+                request_content(timestamp, method, path, body or b""),
+            ),
+        }
+        if body is not None:
+            headers["Content-Type"] = _JSON
+        return headers
 
     def _signature_problem(self, response: httpx.Response) -> str | None:
         """Why the answer is not verifiably the partner's, or None when it is."""
@@ -262,8 +229,3 @@ class WalletRestAdapter:
         if not verify(self._credentials.signing_secret, content, header):
             return "answer signature does not verify"
         return None
-
-
-def _describe_error(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,8 +13,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters import PROTOCOLS
 from adapters.alipayplus.sandbox import SandboxLedger
+from adapters.sandboxes import SANDBOXES
 from gateway.bootstrap import create_app
 from gateway.core.config import Settings, load_settings
 from gateway.merchants import admin
@@ -137,7 +137,7 @@ class Gateway:
     def ledger(self, partner: str = "th-siampay") -> SandboxLedger:
         """The partner's sandbox ledger (every protocol's reads the same way)."""
         ledger: SandboxLedger = self.sandboxes.apps[partner][
-            PROTOCOLS[self.settings.partner(partner).protocol].ledger
+            SANDBOXES[self.settings.partner(partner).protocol].ledger
         ]
         return ledger
 

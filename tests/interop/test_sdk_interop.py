@@ -143,7 +143,7 @@ def key_files(tmp_path: Path) -> Iterator[tuple[Path, Path, Path, str, str]]:
 
 @pytest.fixture
 async def sandbox(key_files: tuple[Path, Path, Path, str, str]) -> AsyncIterator[Sandbox]:
-    from adapters.alipayplus import SandboxSettings, create_sandbox_app
+    from adapters.alipayplus.sandbox import SandboxSettings, create_sandbox_app
 
     merchant_key, wrong_key, sandbox_public, sandbox_priv, merchant_pub = key_files
     settings = SandboxSettings(

@@ -13,7 +13,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 
 from adapters._clock import Clock
-from adapters._sandbox import SettlementTerms
+from adapters._sandbox.terms import SettlementTerms
 from adapters.alipayplus.sandbox.app import SandboxSettings, create_sandbox_app
 from adapters.alipayplus.signing import generate_keypair, load_private_key
 

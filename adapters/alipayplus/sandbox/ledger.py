@@ -1,11 +1,12 @@
 """The sandbox partner's books: one record per paymentRequestId and per refundRequestId, and
 every money movement.
 
-The lazily evaluated state machine, refunds and the books are `adapters._sandbox.SandboxLedger`'s
-(the same reading API and JSON shape as the WalletRest sandbox's); this module adds what is
-Alipay+'s own: its statuses and result codes, its payment and refund ids, and amounts kept as the
-wire's `Amount` (minor units). Tests read the ledger through `app[LEDGER]` or
-`GET /_sandbox/ledger`; it holds masked codes and SHA-256 digests, never a raw wallet code.
+The lazily evaluated state machine, refunds and the books are those of
+`adapters._sandbox.ledger.SandboxLedger` (the same reading API and JSON shape as the WalletRest
+sandbox's); this module adds what is Alipay+'s own: its statuses and result codes, its payment
+and refund ids, and amounts kept as the wire's `Amount` (minor units). Tests read the ledger
+through `app[LEDGER]` or `GET /_sandbox/ledger`; it holds masked codes and SHA-256 digests,
+never a raw wallet code.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from adapters import _sandbox
 from adapters._base import mask_code
-from adapters._sandbox import Phase, RefundDecline, Scenario
+from adapters._sandbox import records
+from adapters._sandbox.ledger import SandboxLedger as BaseLedger
+from adapters._sandbox.scenarios import Phase, RefundDecline, Scenario
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
 from fx import Money, from_minor_str
@@ -34,9 +36,9 @@ __all__ = [
     "code_digest",
 ]
 
-LedgerEntry = _sandbox.LedgerEntry
-RefundRecord = _sandbox.RefundRecord  # [wire.Amount, PaymentStatus]; its `code` a resultCode
-code_digest = _sandbox.digest  # what the sandbox keeps of a wallet code: its SHA-256
+LedgerEntry = records.LedgerEntry
+RefundRecord = records.RefundRecord  # [wire.Amount, PaymentStatus]; its `code` a resultCode
+code_digest = records.digest  # what the sandbox keeps of a wallet code: its SHA-256
 
 
 class PaymentStatus(enum.StrEnum):
@@ -47,7 +49,7 @@ class PaymentStatus(enum.StrEnum):
 
 
 @dataclasses.dataclass(kw_only=True)
-class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
+class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
     result_code: str
 
     @property
@@ -72,8 +74,8 @@ class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
             "pay_calls": self.pay_calls,
             "refunded_minor": self.refunded_minor,
             "created_at": self.created_at.isoformat(),
-            "completed_at": _sandbox.iso_or_none(self.completed_at),
-            "cancelled_at": _sandbox.iso_or_none(self.canceled_at),
+            "completed_at": records.iso_or_none(self.completed_at),
+            "cancelled_at": records.iso_or_none(self.canceled_at),
         }
 
 
@@ -81,7 +83,7 @@ def _amount_json(amount: wire.Amount) -> dict[str, Any]:
     return amount.model_dump(by_alias=True)
 
 
-class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentStatus]):
+class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
     """Payments by paymentRequestId, refunds by refundRequestId, plus the list of charges,
     reversals and refunds. A refund's status is SUCCESS or FAIL (its `refundStatus`)."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from adapters._sandbox import (
+from adapters._sandbox.cli import (
     add_common_arguments,
     add_settlement_arguments,
     add_timing_arguments,

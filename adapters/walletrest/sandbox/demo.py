@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from adapters._clock import Clock
-from adapters._sandbox import SettlementTerms
+from adapters._sandbox.terms import SettlementTerms
 from adapters.walletrest.sandbox.app import SandboxSettings, create_sandbox_app
 
 __all__ = ["demo_credentials", "sandbox_for"]

@@ -1,11 +1,11 @@
 """The sandbox partner's books: payments and refunds by Idempotency-Key, and every money movement.
 
-The lazily evaluated state machine and the books are `adapters._sandbox.SandboxLedger`'s (with
-the same reading API as the Alipay+ sandbox's: `payments`, `refunds`, `entries`, `charges_for`,
-`reversals_for`, `refunds_for`, `refunded_for`, `to_json`), refunds and the refund test codes
-included; this module adds what is WalletRest's own: its statuses and decline codes, its ids, and
-amounts kept as the wire's `Amount` (major units). It holds masked
-codes and SHA-256 digests, never a raw wallet code.
+The lazily evaluated state machine and the books are those of
+`adapters._sandbox.ledger.SandboxLedger` (with the same reading API as the Alipay+ sandbox's:
+`payments`, `refunds`, `entries`, `charges_for`, `reversals_for`, `refunds_for`, `refunded_for`,
+`to_json`), refunds and the refund test codes included; this module adds what is WalletRest's
+own: its statuses and decline codes, its ids, and amounts kept as the wire's `Amount` (major
+units). It holds masked codes and SHA-256 digests, never a raw wallet code.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-from adapters import _sandbox
 from adapters._base import mask_code
-from adapters._sandbox import Phase, RefundDecline, Scenario, digest
+from adapters._sandbox import records
+from adapters._sandbox.ledger import SandboxLedger as BaseLedger
+from adapters._sandbox.records import digest
+from adapters._sandbox.scenarios import Phase, RefundDecline, Scenario
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from fx import Money
@@ -35,7 +37,7 @@ __all__ = [
     "refund_to_wire",
 ]
 
-LedgerEntry = _sandbox.LedgerEntry
+LedgerEntry = records.LedgerEntry
 
 
 class PaymentStatus(enum.StrEnum):
@@ -46,11 +48,11 @@ class PaymentStatus(enum.StrEnum):
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return _sandbox.iso_or_none(moment, "seconds")
+    return records.iso_or_none(moment, "seconds")
 
 
 @dataclasses.dataclass(kw_only=True)
-class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
+class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
     # `amount` is the payer amount, `merchant_amount` the merchant's
     reference: str | None
     body_sha256: str = dataclasses.field(repr=False)
@@ -94,7 +96,7 @@ class PaymentRecord(_sandbox.PaymentRecordBase[wire.Amount, PaymentStatus]):
         }
 
 
-RefundRecord = _sandbox.RefundRecord  # [wire.Amount, PaymentStatus]
+RefundRecord = records.RefundRecord  # [wire.Amount, PaymentStatus]
 
 
 def refund_to_wire(record: RefundRecord[wire.Amount, PaymentStatus]) -> wire.Refund:
@@ -111,7 +113,7 @@ def refund_to_wire(record: RefundRecord[wire.Amount, PaymentStatus]) -> wire.Ref
     )
 
 
-class SandboxLedger(_sandbox.SandboxLedger[PaymentRecord, wire.Amount, PaymentStatus]):
+class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
     """Payments and refunds by request id, plus the list of charges, reversals and refunds."""
 
     STATUS: ClassVar[Mapping[Phase, PaymentStatus]] = {

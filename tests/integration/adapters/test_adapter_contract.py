@@ -41,8 +41,10 @@ from adapters import (
     SystemClock,
     alipayplus,
     new_http_client,
-    walletrest,
 )
+from adapters.alipayplus import sandbox as alipayplus_sandbox
+from adapters.sandboxes import SANDBOXES
+from adapters.walletrest import sandbox as walletrest_sandbox
 from fx import Money
 
 FAMILIES = ["alipayplus", "walletrest"]
@@ -91,7 +93,7 @@ def _alipayplus_keys() -> tuple[tuple[str, str], tuple[str, str]]:
 def _alipayplus(clock: SystemClock) -> Setup:
     (merchant_private, merchant_public), (partner_private, partner_public) = _alipayplus_keys()
     client_id = "SANDBOX_CONTRACT"
-    settings = alipayplus.SandboxSettings(
+    settings = alipayplus_sandbox.SandboxSettings(
         private_key_pem=partner_private,
         merchant_public_keys={client_id: merchant_public},
         hold_seconds=HOLD,
@@ -104,13 +106,13 @@ def _alipayplus(clock: SystemClock) -> Setup:
         "private_key": merchant_private,
         "partner_public_key": partner_public,
     }
-    return Setup(settings, credentials, alipayplus.LEDGER)
+    return Setup(settings, credentials, alipayplus_sandbox.LEDGER)
 
 
 def _walletrest(clock: SystemClock) -> Setup:
     secret = secrets.token_urlsafe(32)
     api_key = "sk_test_" + secrets.token_hex(16)
-    settings = walletrest.SandboxSettings(
+    settings = walletrest_sandbox.SandboxSettings(
         signing_secret=secret,
         api_keys=frozenset({api_key}),
         hold_seconds=HOLD,
@@ -118,7 +120,9 @@ def _walletrest(clock: SystemClock) -> Setup:
         expire_seconds=EXPIRE,
         clock=clock,
     )
-    return Setup(settings, {"api_key": api_key, "signing_secret": secret}, walletrest.LEDGER)
+    return Setup(
+        settings, {"api_key": api_key, "signing_secret": secret}, walletrest_sandbox.LEDGER
+    )
 
 
 SETUPS: dict[str, Callable[[SystemClock], Setup]] = {
@@ -163,8 +167,9 @@ async def family(request: pytest.FixtureRequest) -> AsyncIterator[Family]:
     clock = SystemClock()
     setup = SETUPS[name](clock)
     spec = PROTOCOLS[name]
-    assert isinstance(setup.settings, spec.sandbox_settings)
-    runner, url = await _serve(spec.sandbox(setup.settings))
+    sandbox = SANDBOXES[name]
+    assert isinstance(setup.settings, sandbox.settings_type)
+    runner, url = await _serve(sandbox.create_app(setup.settings))
     http = new_http_client()
     adapter = spec.build(
         partner_id=f"{name}-sbx",

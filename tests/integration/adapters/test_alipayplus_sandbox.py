@@ -34,14 +34,16 @@ from adapters import (
     new_http_client,
 )
 from adapters.alipayplus import (
-    LEDGER,
     AlipayPlusAdapter,
     AlipayPlusCredentials,
+    build_adapter,
+    generate_keypair,
+)
+from adapters.alipayplus.sandbox import (
+    LEDGER,
     SandboxLedger,
     SandboxSettings,
-    build_adapter,
     create_sandbox_app,
-    generate_keypair,
 )
 from adapters.alipayplus.signing import (
     SignatureHeader,

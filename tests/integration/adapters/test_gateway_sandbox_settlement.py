@@ -9,8 +9,9 @@ from datetime import time
 import httpx
 import pytest
 
-from adapters import SettlementTerms, SystemClock
+from adapters import SystemClock
 from adapters._sandbox import SETTLEMENT
+from adapters.sandboxes import SettlementTerms
 from gateway.core.config import Settings, load_settings
 from gateway.sandboxes import (
     sandbox_app,

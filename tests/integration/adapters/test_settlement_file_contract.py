@@ -42,13 +42,14 @@ from adapters import (
     SettlementFileRequest,
     SettlementFileUnavailable,
     SettlementLine,
-    SettlementTerms,
     SystemClock,
     alipayplus,
     implied_rate,
     new_http_client,
-    walletrest,
 )
+from adapters.alipayplus import sandbox as alipayplus_sandbox
+from adapters.sandboxes import SANDBOXES, SettlementTerms
+from adapters.walletrest import sandbox as walletrest_sandbox
 from fx import Money, round_half_up
 
 FAMILIES = ["alipayplus", "walletrest"]
@@ -83,7 +84,7 @@ def _alipayplus_keys() -> tuple[tuple[str, str], tuple[str, str]]:
 def _alipayplus(clock: SystemClock, allow_tamper: bool) -> Setup:
     (merchant_private, merchant_public), (partner_private, partner_public) = _alipayplus_keys()
     client_id = "SANDBOX_SETTLEMENT"
-    settings = alipayplus.SandboxSettings(
+    settings = alipayplus_sandbox.SandboxSettings(
         private_key_pem=partner_private,
         merchant_public_keys={client_id: merchant_public},
         hold_seconds=0.5,
@@ -104,7 +105,7 @@ def _alipayplus(clock: SystemClock, allow_tamper: bool) -> Setup:
 def _walletrest(clock: SystemClock, allow_tamper: bool) -> Setup:
     secret = secrets.token_urlsafe(32)
     api_key = "sk_test_" + secrets.token_hex(16)
-    settings = walletrest.SandboxSettings(
+    settings = walletrest_sandbox.SandboxSettings(
         signing_secret=secret,
         api_keys=frozenset({api_key}),
         hold_seconds=0.5,
@@ -166,7 +167,7 @@ async def _family(name: str, *, allow_tamper: bool) -> AsyncIterator[Family]:
     clock = pinned_clock(START)
     setup = SETUPS[name](clock, allow_tamper)
     spec = PROTOCOLS[name]
-    runner, url = await _serve(spec.sandbox(setup.settings))
+    runner, url = await _serve(SANDBOXES[name].create_app(setup.settings))
     http = new_http_client()
     adapter = spec.build(
         partner_id=f"{name}-sbx",

@@ -28,13 +28,15 @@ from adapters import (
     new_http_client,
 )
 from adapters.walletrest import (
-    LEDGER,
     RefundInquiryRequest,
     RefundRequest,
-    SandboxLedger,
-    SandboxSettings,
     WalletRestAdapter,
     build_adapter,
+)
+from adapters.walletrest.sandbox import (
+    LEDGER,
+    SandboxLedger,
+    SandboxSettings,
     create_sandbox_app,
 )
 from adapters.walletrest.signing import (

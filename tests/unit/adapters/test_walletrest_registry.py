@@ -1,10 +1,12 @@
-"""The walletrest registry entry and the package's public surface."""
+"""The walletrest registry entry, its sandbox entry and the package's public surface."""
 
 from __future__ import annotations
 
 import inspect
 
 from adapters import PROTOCOLS, ProtocolSpec, alipayplus, walletrest
+from adapters.sandboxes import SANDBOXES, SandboxSpec
+from adapters.walletrest import sandbox
 
 
 def test_registry_entry() -> None:
@@ -14,8 +16,15 @@ def test_registry_entry() -> None:
     assert spec.required_credentials == ("api_key", "signing_secret")
     assert spec.optional_credentials == ()
     assert spec.build is walletrest.build_adapter
-    assert spec.sandbox is walletrest.create_sandbox_app
-    assert spec.sandbox_settings is walletrest.SandboxSettings
+
+
+def test_sandbox_entry() -> None:
+    spec = SANDBOXES["walletrest"]
+    assert isinstance(spec, SandboxSpec)
+    assert spec.name == "walletrest"
+    assert spec.create_app is sandbox.create_sandbox_app
+    assert spec.settings_type is sandbox.SandboxSettings
+    assert spec.ledger is sandbox.LEDGER
 
 
 def test_build_takes_the_registry_keywords_of_every_family() -> None:
@@ -28,5 +37,6 @@ def test_build_takes_the_registry_keywords_of_every_family() -> None:
 
 
 def test_public_names_exist() -> None:
-    for name in walletrest.__all__:
-        assert hasattr(walletrest, name), name
+    for module in (walletrest, sandbox):
+        for name in module.__all__:
+            assert hasattr(module, name), name

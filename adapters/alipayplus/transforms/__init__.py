@@ -1,0 +1,79 @@
+"""Domain <-> wire conversions for Alipay+ / Antom: pure functions, no I/O, no clock.
+
+Amount mapping (our choice, documented here because it is the one that matters):
+
+- `paymentAmount` = the **payer amount**, in the wallet's currency: exactly what the tourist is
+  charged. The gateway has already quoted the FX rate and shown the tourist that amount, so the
+  partner must charge it as is, not re-convert. The partner echoes `paymentAmount`; a success
+  whose echo differs (value or currency) is not trusted (UNKNOWN, maybe sent, then inquired and
+  cancelled by the gateway).
+- `order.orderAmount` = the merchant's amount in the merchant's currency: what the tourist
+  bought, for the partner's records, receipts and risk checks.
+
+Amounts travel as strings of minor units (`fx.to_minor_str` / the strict `fx.from_minor_str`).
+`paymentRequestId` is our deterministic partner request id, so a retry is the same payment.
+The wallet code goes only into `paymentMethod.paymentMethodId`; partner messages are scrubbed of
+it in case one echoes it.
+
+Refunds: `refundRequestId` is the refund's deterministic partner request id (a retry is the same
+refund) and `refundAmount` the **payer amount** returned, in the payment's (wallet) currency;
+the merchant-currency `amount` has no field in this protocol. The payment is named by
+`paymentId` = `RefundRequest.payment_partner_reference` (the `paymentId` the partner gave the
+payment, which Antom requires). When the caller does not know it, the body names the payment by
+`paymentRequestId` instead (our request id of the payment), which the Alipay+ acquirer flavour
+and our sandbox accept; an Antom partner refuses that with a signed F `PARAM_ILLEGAL`, a final
+FAILED with nothing refunded, never a guess. A refund's decline is always `partner_declined`.
+
+Settlement files (`settlement_file`): the CSV of the Alipay+ package docstring, read strictly
+(`transforms.settlement` says what makes a file unreadable).
+
+Pure functions, no I/O, no clock, one job per module: `values` (amounts and times as the
+protocol writes them), `bodies` (domain requests -> request bodies), `answers` (verified answers
+-> `Outcome`s) and `settlement` (settlement files). This package re-exports them all.
+"""
+
+from adapters._base import parse_time
+from adapters.alipayplus.transforms.answers import (
+    cancel_outcome,
+    inquiry_outcome,
+    pay_outcome,
+    refund_inquiry_outcome,
+    refund_outcome,
+)
+from adapters.alipayplus.transforms.bodies import (
+    DEFAULT_TERMINAL_ID,
+    IN_STORE_PAYMENT,
+    PAYMENT_CODE_SCENARIO,
+    WALLET_METHOD,
+    cancel_body,
+    inquiry_body,
+    pay_body,
+    refund_body,
+    refund_inquiry_body,
+    settlement_file_body,
+)
+from adapters.alipayplus.transforms.settlement import settlement_file
+from adapters.alipayplus.transforms.values import amount_from_wire, amount_to_wire, format_time
+
+__all__ = [
+    "DEFAULT_TERMINAL_ID",
+    "IN_STORE_PAYMENT",
+    "PAYMENT_CODE_SCENARIO",
+    "WALLET_METHOD",
+    "amount_from_wire",
+    "amount_to_wire",
+    "cancel_body",
+    "cancel_outcome",
+    "format_time",
+    "inquiry_body",
+    "inquiry_outcome",
+    "parse_time",
+    "pay_body",
+    "pay_outcome",
+    "refund_body",
+    "refund_inquiry_body",
+    "refund_inquiry_outcome",
+    "refund_outcome",
+    "settlement_file",
+    "settlement_file_body",
+]

@@ -1,0 +1,54 @@
+"""Domain <-> wire conversions for WalletRest: pure functions, no I/O, no clock.
+
+The client hands each function an answer whose signature it has already verified: the HTTP
+status and the raw body. The function parses it and decides, so every rule below is testable
+with recorded JSON.
+
+Amount mapping: `amount` is the **payer amount** (the wallet's currency, exactly what the tourist
+is charged, already quoted by the gateway); `merchant_amount` is what the tourist bought, in the
+merchant's currency, for the partner's records. A success whose echoed `amount` differs (value or
+currency), or whose `request_id` is not ours, is not trusted: UNKNOWN, maybe sent.
+
+Decisions by status: 200/201 carry the resource in whatever state it is; 202 must say
+`processing`; 4xx/5xx carry `{"error": {...}}`, read through `codes.classify_error`. The wallet
+code is sent only as `payment_code`; partner messages are scrubbed of it in case one echoes it.
+
+Settlement reports (`settlement_file`): a verified 200 answer is read strictly
+(`transforms.settlement` says what makes a report unreadable).
+
+Pure functions, no I/O, no clock, one job per module: `bodies` (domain requests -> request
+bodies and paths), `answers` (verified answers -> `Outcome`s) and `settlement` (settlement
+reports). This package re-exports them all.
+"""
+
+from adapters._base import parse_time
+from adapters.walletrest.transforms.answers import (
+    cancel_outcome,
+    inquiry_outcome,
+    pay_outcome,
+    refund_inquiry_outcome,
+    refund_outcome,
+)
+from adapters.walletrest.transforms.bodies import (
+    DEFAULT_TERMINAL_ID,
+    create_payment_body,
+    create_refund_body,
+    format_time,
+    settlement_report_path,
+)
+from adapters.walletrest.transforms.settlement import settlement_file
+
+__all__ = [
+    "DEFAULT_TERMINAL_ID",
+    "cancel_outcome",
+    "create_payment_body",
+    "create_refund_body",
+    "format_time",
+    "inquiry_outcome",
+    "parse_time",
+    "pay_outcome",
+    "refund_inquiry_outcome",
+    "refund_outcome",
+    "settlement_file",
+    "settlement_report_path",
+]
