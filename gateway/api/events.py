@@ -20,8 +20,8 @@ from gateway import idempotency
 from gateway.api.body import json_body
 from gateway.api.parsing import parse_empty, parse_limit
 from gateway.api.state import CONTEXT, KEYS
-from gateway.api.views import dumps
 from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.render import dumps
 from gateway.events.model import EventType, event_view
 from gateway.events.redeliver import redeliver
 from gateway.merchants.auth import Principal, Role

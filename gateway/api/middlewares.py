@@ -12,7 +12,6 @@ from aiohttp import web
 from gateway.api.body import raw_body
 from gateway.api.parsing import check_query, check_url_text
 from gateway.api.state import CONTEXT, KEYS, MAX_BODY
-from gateway.api.views import dumps
 from gateway.core.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -21,6 +20,7 @@ from gateway.core.errors import (
     RequestTooLarge,
 )
 from gateway.core.ids import new_id
+from gateway.core.render import dumps
 from gateway.events.signing import SIGNATURE_HEADER
 
 __all__ = ["PARTNER_SECONDS", "error_response", "middlewares"]

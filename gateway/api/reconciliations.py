@@ -14,8 +14,8 @@ from aiohttp import web
 
 from gateway.api.parsing import parse_limit
 from gateway.api.state import CONTEXT, KEYS
-from gateway.api.views import dumps, rfc3339
 from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.render import dumps, rfc3339
 from gateway.merchants.auth import Role
 from gateway.reconciliation.matching import Category
 from gateway.settlement.model import parse_business_date

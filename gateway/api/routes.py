@@ -19,24 +19,22 @@ from gateway.api.parsing import (
     parse_limit,
 )
 from gateway.api.state import CONTEXT, KEYS
-from gateway.api.views import dumps, payment_view, quote_view, refund_view
-from gateway.core.errors import InvalidRequest, NotFound
+from gateway.core.errors import InvalidRequest
 from gateway.core.metrics import CONTENT_TYPE_LATEST
-from gateway.merchants.auth import Principal, Role
+from gateway.core.render import dumps
+from gateway.merchants.auth import Principal
 from gateway.merchants.model import Merchant
 from gateway.payments import cancels
 from gateway.payments import service as payments
-from gateway.payments.model import Payment
+from gateway.payments.views import payment_view
 from gateway.quotes import service as quotes
+from gateway.quotes.views import quote_view
 from gateway.refunds import service as refunds
-from gateway.storage import payments as repo
-from gateway.storage import reversals as lifecycle
+from gateway.refunds.views import refund_view
 
 __all__ = ["routes"]
 
 routes = web.RouteTableDef()
-
-_READERS = (Role.POS, Role.FINANCE, Role.OPERATOR)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -130,13 +128,8 @@ async def create_quote(request: web.Request) -> web.Response:
 
 @routes.get("/v1/fx/quotes/{quote_id}")
 async def get_quote(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
     principal = await _principal(request)
-    principal.require(*_READERS)
-    row = await repo.get_quote(ctx.db, request.match_info["quote_id"])
-    if row is None:
-        raise NotFound("No such quote.")
-    principal.check_owns(row["merchant_id"], "such quote")
+    row = await quotes.get_quote(request.app[CONTEXT], principal, request.match_info["quote_id"])
     return _json(quote_view(row))
 
 
@@ -158,38 +151,29 @@ async def create_payment(request: web.Request) -> web.Response:
 
 @routes.get("/v1/payments/{payment_id}")
 async def get_payment(request: web.Request) -> web.Response:
-    return _json(payment_view(await _readable_payment(request)))
+    principal = await _principal(request)
+    payment_id = request.match_info["payment_id"]
+    return _json(
+        payment_view(await payments.get_payment(request.app[CONTEXT], principal, payment_id))
+    )
 
 
 @routes.get("/v1/payments")
 async def list_payments(request: web.Request) -> web.Response:
-    ctx = request.app[CONTEXT]
     principal = await _principal(request)
-    principal.require(*_READERS)
     unknown = set(request.query) - {"merchant_reference", "limit", "starting_after"}
     if unknown:
         name = sorted(unknown)[0]
         raise InvalidRequest(f"Unknown query parameter {name}.", param=name)
     limit, starting_after = parse_limit(request.query)
-    found, has_more = await repo.list_payments(
-        ctx.db,
-        merchant_id=None if principal.role is Role.OPERATOR else principal.merchant_id,
+    found, has_more = await payments.list_payments(
+        request.app[CONTEXT],
+        principal,
         merchant_reference=request.query.get("merchant_reference"),
         limit=limit,
         starting_after=starting_after,
     )
     return _json({"object": "list", "data": [payment_view(p) for p in found], "has_more": has_more})
-
-
-async def _readable_payment(request: web.Request) -> Payment:
-    """The payment named in the path, if the caller may read it (another merchant's: 404)."""
-    principal = await _principal(request)
-    principal.require(*_READERS)
-    payment = await repo.get_payment(request.app[CONTEXT].db, request.match_info["payment_id"])
-    if payment is None:
-        raise NotFound("No such payment.")
-    principal.check_owns(payment.merchant_id, "such payment")
-    return payment
 
 
 @routes.post("/v1/payments/{payment_id}/cancel")
@@ -230,17 +214,14 @@ async def create_refund(request: web.Request) -> web.Response:
 
 @routes.get("/v1/payments/{payment_id}/refunds")
 async def list_payment_refunds(request: web.Request) -> web.Response:
-    payment = await _readable_payment(request)
-    rows = await lifecycle.list_refunds(request.app[CONTEXT].db, payment.id)
+    principal = await _principal(request)
+    payment_id = request.match_info["payment_id"]
+    rows = await refunds.list_refunds(request.app[CONTEXT], principal, payment_id)
     return _json({"object": "list", "data": [refund_view(r) for r in rows], "has_more": False})
 
 
 @routes.get("/v1/refunds/{refund_id}")
 async def get_refund(request: web.Request) -> web.Response:
     principal = await _principal(request)
-    principal.require(*_READERS)
-    row = await lifecycle.get_refund(request.app[CONTEXT].db, request.match_info["refund_id"])
-    if row is None or row["kind"] != "merchant":
-        raise NotFound("No such refund.")
-    principal.check_owns(row["merchant_id"], "such refund")
+    row = await refunds.get_refund(request.app[CONTEXT], principal, request.match_info["refund_id"])
     return _json(refund_view(row))

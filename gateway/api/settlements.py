@@ -20,8 +20,8 @@ from aiohttp import payload, web
 
 from gateway.api.parsing import parse_limit
 from gateway.api.state import CONTEXT, KEYS
-from gateway.api.views import dumps
 from gateway.core.errors import BatchNotClosed, InvalidRequest, NotFound
+from gateway.core.render import dumps
 from gateway.merchants.auth import Principal, Role
 from gateway.settlement.batches import Found, file_chunks, find_batch, list_batches
 from gateway.settlement.model import BatchType, parse_business_date

@@ -11,8 +11,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from gateway.api.views import dumps, rfc3339
 from gateway.core.ids import new_id
+from gateway.core.render import dumps, rfc3339
 
 __all__ = ["DeliveryStatus", "EventType", "event_row", "event_view"]
 

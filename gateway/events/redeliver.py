@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 
 from gateway import idempotency
-from gateway.api.views import dumps
 from gateway.context import Context
 from gateway.core.errors import NotFound, WebhookNotConfigured
+from gateway.core.render import dumps
 from gateway.events.model import event_view
 from gateway.merchants.auth import Principal, Role
 from gateway.storage import events as events_repo

@@ -41,6 +41,10 @@ class Role(enum.StrEnum):
     OPERATOR = "operator"
 
 
+READERS = (Role.POS, Role.FINANCE, Role.OPERATOR)
+"""Who may read payments, refunds, quotes and events (each only its own merchant's)."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class NewKey:
     plaintext: str

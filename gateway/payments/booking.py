@@ -15,14 +15,16 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import fx
-from gateway.api.views import dumps, money, payment_view, refund_view
 from gateway.context import Context
 from gateway.core.business_days import business_date
+from gateway.core.render import dumps, money
 from gateway.events.model import EventType, event_row
 from gateway.ledger import postings as ledger
 from gateway.merchants.model import Merchant
 from gateway.partners.routing import partner_fee
 from gateway.payments.model import Payment, PaymentStatus
+from gateway.payments.views import payment_view
+from gateway.refunds.views import refund_view
 from gateway.storage.payments import Rows
 
 __all__ = [

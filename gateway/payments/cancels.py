@@ -23,15 +23,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters import CancelRequest, InquiryRequest, Outcome, OutcomeStatus
 from gateway import idempotency
-from gateway.api.views import dumps, payment_view
 from gateway.context import Context
 from gateway.core.errors import CancelWindowExceeded, GatewayError, NotFound, PaymentNotCancellable
 from gateway.core.ids import new_id
+from gateway.core.render import dumps
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_payment, payment_body, reverse_payment
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.service import Response, gateway_error_note, hand_over
+from gateway.payments.views import payment_view
 from gateway.refunds.service import drive_refund
 from gateway.storage import hand_over as net
 from gateway.storage import idempotency as records

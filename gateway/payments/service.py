@@ -30,7 +30,6 @@ from adapters import (
     mask_code,
 )
 from gateway import idempotency
-from gateway.api.views import dumps, payment_view
 from gateway.context import Context
 from gateway.core.config import Wallet
 from gateway.core.errors import (
@@ -43,12 +42,15 @@ from gateway.core.errors import (
     QuoteMismatch,
 )
 from gateway.core.ids import new_id
+from gateway.core.render import dumps
+from gateway.merchants.auth import READERS, Principal, Role
 from gateway.merchants.model import Merchant
 from gateway.partners.routing import Route
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.budget import answer_deadline
 from gateway.payments.driver import PayDriver, attempt_result, new_attempt
 from gateway.payments.model import Payment, PaymentStatus, QuoteUse
+from gateway.payments.views import payment_view
 from gateway.quotes.service import price, quote_row
 from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
@@ -57,7 +59,15 @@ from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 from gateway.storage.payments import DuplicateReference, Rows
 from gateway.storage.writer import Unit
 
-__all__ = ["CreatePayment", "Response", "create_payment", "gateway_error_note", "hand_over"]
+__all__ = [
+    "CreatePayment",
+    "Response",
+    "create_payment",
+    "gateway_error_note",
+    "get_payment",
+    "hand_over",
+    "list_payments",
+]
 
 log = logging.getLogger(__name__)
 
@@ -400,3 +410,32 @@ async def _finish(
     if after.status is PaymentStatus.PROCESSING:
         ctx.kick(payment.id)
     return Response(201, body, partner_seconds=partner_seconds)
+
+
+async def get_payment(ctx: Context, principal: Principal, payment_id: str) -> Payment:
+    """A payment its merchant (or an operator) may read; another merchant's is not found."""
+    principal.require(*READERS)
+    payment = await repo.get_payment(ctx.db, payment_id)
+    if payment is None:
+        raise NotFound("No such payment.")
+    principal.check_owns(payment.merchant_id, "such payment")
+    return payment
+
+
+async def list_payments(
+    ctx: Context,
+    principal: Principal,
+    *,
+    merchant_reference: str | None,
+    limit: int,
+    starting_after: str | None,
+) -> tuple[list[Payment], bool]:
+    """The caller's payments (an operator's: everyone's), newest first; and whether more follow."""
+    principal.require(*READERS)
+    return await repo.list_payments(
+        ctx.db,
+        merchant_id=None if principal.role is Role.OPERATOR else principal.merchant_id,
+        merchant_reference=merchant_reference,
+        limit=limit,
+        starting_after=starting_after,
+    )

@@ -8,17 +8,25 @@ from typing import Any
 
 import fx
 from gateway import idempotency
-from gateway.api.views import dumps, quote_view
 from gateway.context import Context
 from gateway.core.config import Wallet
-from gateway.core.errors import GatewayError, InvalidAmount, InvalidRequest, RateUnavailable
+from gateway.core.errors import (
+    GatewayError,
+    InvalidAmount,
+    InvalidRequest,
+    NotFound,
+    RateUnavailable,
+)
 from gateway.core.ids import new_id
+from gateway.core.render import dumps
+from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
+from gateway.quotes.views import quote_view
 from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 
-__all__ = ["QuoteResponse", "create_quote", "price", "quote_row"]
+__all__ = ["QuoteResponse", "create_quote", "get_quote", "price", "quote_row"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -126,3 +134,13 @@ def quote_row(quote: fx.Quote, *, merchant_id: str, wallet: str) -> dict[str, An
         "created_at": quote.created_at,
         "expires_at": quote.expires_at,
     }
+
+
+async def get_quote(ctx: Context, principal: Principal, quote_id: str) -> dict[str, Any]:
+    """A quote its merchant (or an operator) may read."""
+    principal.require(*READERS)
+    row = await repo.get_quote(ctx.db, quote_id)
+    if row is None:
+        raise NotFound("No such quote.")
+    principal.check_owns(row["merchant_id"], "such quote")
+    return row

@@ -27,7 +27,6 @@ from adapters import (
     RefundRequest,
 )
 from gateway import idempotency
-from gateway.api.views import dumps, refund_view
 from gateway.context import Context
 from gateway.core.errors import (
     GatewayError,
@@ -37,12 +36,15 @@ from gateway.core.errors import (
     RefundExceedsPayment,
 )
 from gateway.core.ids import new_id
+from gateway.core.render import dumps
+from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_refund, refund_body
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.payments.failures import failure_message
 from gateway.payments.model import Payment, PaymentStatus
-from gateway.payments.service import Response, gateway_error_note, hand_over
+from gateway.payments.service import Response, gateway_error_note, get_payment, hand_over
+from gateway.refunds.views import refund_view
 from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
@@ -50,7 +52,14 @@ from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 from gateway.storage.reversals import RefundRefused, RefundWrite
 from gateway.storage.writer import Unit
 
-__all__ = ["create_refund", "cumulative_payer_value", "drive_refund", "settle_refund_outcome"]
+__all__ = [
+    "create_refund",
+    "cumulative_payer_value",
+    "drive_refund",
+    "get_refund",
+    "list_refunds",
+    "settle_refund_outcome",
+]
 
 log = logging.getLogger(__name__)
 
@@ -313,3 +322,20 @@ def settle_refund_outcome(
         return RefundWrite(booked.changes, after, booked.rows, (201, refund_body(final)))
 
     return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)
+
+
+async def list_refunds(ctx: Context, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
+    """A readable payment's merchant refunds, newest first."""
+    payment = await get_payment(ctx, principal, payment_id)
+    return await lifecycle.list_refunds(ctx.db, payment.id)
+
+
+async def get_refund(ctx: Context, principal: Principal, refund_id: str) -> dict[str, Any]:
+    """A merchant refund its merchant (or an operator) may read (a cancel's own full refund is
+    internal: not found)."""
+    principal.require(*READERS)
+    row = await lifecycle.get_refund(ctx.db, refund_id)
+    if row is None or row["kind"] != "merchant":
+        raise NotFound("No such refund.")
+    principal.check_owns(row["merchant_id"], "such refund")
+    return row

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import fx
-from gateway.api.views import rfc3339
+from gateway.core.render import rfc3339
 
 __all__ = [
     "COLUMNS",

@@ -24,8 +24,8 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gateway.api.views import rfc3339
 from gateway.core.business_days import business_date, cutoff_instant
+from gateway.core.render import rfc3339
 
 __all__ = [
     "BatchKey",

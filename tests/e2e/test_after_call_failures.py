@@ -30,8 +30,9 @@ import pytest
 
 from adapters import mask_code
 from adapters.alipayplus.client import AlipayPlusAdapter
-from gateway.api.views import payment_view, refund_view
 from gateway.payments.booking import book_payment, book_refund, reverse_payment
+from gateway.payments.views import payment_view
+from gateway.refunds.views import refund_view
 from gateway.storage import idempotency as records
 from gateway.storage.payments import SettlePayment
 from gateway.storage.raw import RawTransaction

@@ -22,10 +22,11 @@ from gateway.api.parsing import _IDENTIFIER
 from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
-from gateway.api.views import payment_view, quote_view
 from gateway.core import errors
 from gateway.core.config import PROJECT_ROOT, load_settings
 from gateway.merchants.auth import Role
+from gateway.payments.views import payment_view
+from gateway.quotes.views import quote_view
 from tests.factories import make_payment
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

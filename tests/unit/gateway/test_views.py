@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from gateway.api.views import dumps
+from gateway.core.render import dumps
 
 
 def test_dumps_renders_any_str_as_ascii() -> None:

@@ -1,0 +1,55 @@
+"""A payment as API.md shows it. Pure: the same function feeds answers, replays, lists and
+events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import fx
+from gateway.core.render import money, rfc3339
+from gateway.payments.model import Payment
+
+__all__ = ["payment_view"]
+
+
+def _money(amount: fx.Money) -> dict[str, Any]:
+    return money(amount.currency.code, amount.value)
+
+
+def payment_view(payment: Payment) -> dict[str, Any]:
+    quote = None
+    if payment.quote is not None:
+        quote = {
+            "id": payment.quote.id,
+            "rate": payment.quote.rate,
+            "expires_at": rfc3339(payment.quote.expires_at),
+        }
+    cancellation = None
+    if payment.cancel_status is not None:
+        cancellation = {
+            "status": payment.cancel_status.value,
+            "requested_at": rfc3339(payment.cancel_requested_at),
+        }
+    failure = payment.failure
+    return {
+        "id": payment.id,
+        "object": "payment",
+        "merchant_reference": payment.merchant_reference,
+        "status": payment.status.value,
+        "amount": _money(payment.amount),
+        "payer_amount": _money(payment.payer_amount),
+        "wallet": payment.wallet,
+        "partner": payment.partner,
+        "routing": {"reason": payment.route_reason},
+        "quote": quote,
+        "amount_refunded": money(payment.amount.currency.code, payment.refunded_value),
+        "cancellation": cancellation,
+        "failure": None if failure is None else {"code": failure.code, "message": failure.message},
+        "partner_reference": payment.partner_reference,
+        "payment_method": {"type": "wallet_code", "code_masked": payment.code_mask},
+        "store_id": payment.store_id,
+        "terminal_id": payment.terminal_id,
+        "metadata": dict(sorted(payment.metadata.items())),  # as stored: keys sorted
+        "created_at": rfc3339(payment.created_at),
+        "updated_at": rfc3339(payment.updated_at),
+    }
