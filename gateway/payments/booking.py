@@ -14,7 +14,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-import fx
 from gateway.context import Context
 from gateway.core.business_days import business_date
 from gateway.core.render import dumps, money
@@ -24,12 +23,13 @@ from gateway.merchants.model import Merchant
 from gateway.partners.routing import partner_fee
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.views import payment_view
+from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage.payments import Rows
 
 __all__ = [
-    "Booked",
     "BookedPayment",
+    "BookedRefund",
     "book_payment",
     "book_refund",
     "booking_dates",
@@ -44,14 +44,15 @@ T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Booked:
-    changes: dict[str, Any]
+class BookedPayment:
+    payment: Payment
+    """The state with its business dates and, for a success, its fees."""
     rows: Rows
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class BookedPayment:
-    payment: Payment
+class BookedRefund:
+    refund: Refund
     """The state with its business dates and, for a success, its fees."""
     rows: Rows
 
@@ -86,18 +87,16 @@ def _minimal_payment_view(payment: Payment) -> dict[str, Any]:
     }
 
 
-def _minimal_refund_view(row: dict[str, Any]) -> dict[str, Any]:
-    code = row.get("failure_code")
+def _minimal_refund_view(refund: Refund) -> dict[str, Any]:
+    failure = refund.failure
     return {
-        "id": row["id"],
+        "id": refund.id,
         "object": "refund",
-        "payment_id": row["payment_id"],
-        "status": row["status"],
-        "amount": money(row["currency"], row["amount_value"]),
-        "payer_amount": money(row["payer_currency"], row["payer_value"]),
-        "failure": (
-            None if code is None else {"code": code, "message": row.get("failure_message") or ""}
-        ),
+        "payment_id": refund.payment_id,
+        "status": refund.status.value,
+        "amount": money(refund.amount.currency.code, refund.amount.value),
+        "payer_amount": money(refund.payer_amount.currency.code, refund.payer_amount.value),
+        "failure": None if failure is None else {"code": failure.code, "message": failure.message},
     }
 
 
@@ -120,10 +119,10 @@ def payment_body(payment: Payment) -> str:
     return dumps(_payment_data(payment))
 
 
-def refund_body(row: dict[str, Any]) -> str:
+def refund_body(refund: Refund) -> str:
     """A refund's JSON for an answer stored with its final state (minimal if the full view
     fails)."""
-    return dumps(_refund_data(row))
+    return dumps(_refund_data(refund))
 
 
 def _payment_data(payment: Payment) -> dict[str, Any]:
@@ -131,8 +130,8 @@ def _payment_data(payment: Payment) -> dict[str, Any]:
     return _view_or_minimal(payment_view, _minimal_payment_view, payment, what)
 
 
-def _refund_data(row: dict[str, Any]) -> dict[str, Any]:
-    return _view_or_minimal(refund_view, _minimal_refund_view, row, f"refund {row['id']}")
+def _refund_data(refund: Refund) -> dict[str, Any]:
+    return _view_or_minimal(refund_view, _minimal_refund_view, refund, f"refund {refund.id}")
 
 
 def _event(
@@ -206,59 +205,56 @@ def reverse_payment(lines: list[dict[str, Any]], now: datetime) -> Rows:
 
 
 def book_refund(
-    ctx: Context,
-    payment: Payment,
-    refund: dict[str, Any],
-    merchant: Merchant,
-    changes: dict[str, Any],
-    now: datetime,
-) -> Booked:
-    """A merchant refund's final state: dates, and for a success its reversed fees and entry.
+    ctx: Context, payment: Payment, refund: Refund, merchant: Merchant, now: datetime
+) -> BookedRefund:
+    """A refund's final state: its dates, and for a success its reversed fees and entry; a
+    merchant refund's event.
 
     `payment` must be read inside the writing transaction: the FX revenue given back is
     cumulative over the refunds that succeeded before this one.
     """
-    changes = dict(changes)
-    status = changes["status"]
-    merchant_date, partner_date = booking_dates(ctx, merchant, refund["partner"], now)
-    changes["merchant_business_date"] = merchant_date
-    changes["partner_business_date"] = partner_date
+    merchant_date, partner_date = booking_dates(ctx, merchant, refund.partner, now)
+    refund = dataclasses.replace(
+        refund, merchant_business_date=merchant_date, partner_business_date=partner_date
+    )
     rows: Rows = []
-    if status == PaymentStatus.SUCCEEDED.value:
-        amount = fx.Money(refund["amount_value"], fx.get_currency(refund["currency"]))
-        payer = fx.Money(refund["payer_value"], fx.get_currency(refund["payer_currency"]))
-        partner = ctx.settings.partner(refund["partner"])
-        fees = {
-            "merchant_fee": ledger.merchant_refund_fee(amount.value, merchant.mdr_bps),
-            "partner_fee": ledger.partner_refund_fee(payer.value, partner.fees.bps),
-            "fx_revenue": ledger.fx_revenue_reversed(
+    if refund.status is RefundStatus.SUCCEEDED:
+        amount, payer = refund.amount, refund.payer_amount
+        partner = ctx.settings.partner(refund.partner)
+        refund = dataclasses.replace(
+            refund,
+            merchant_fee=ledger.merchant_refund_fee(amount.value, merchant.mdr_bps),
+            partner_fee=ledger.partner_refund_fee(payer.value, partner.fees.bps),
+            fx_revenue=ledger.fx_revenue_reversed(
                 payment.fx_revenue or 0,
                 payment.amount.value,
                 payment.refunded_value,
                 amount.value,
             ),
-        }
-        changes.update(fees)
+        )
+        assert refund.merchant_fee is not None and refund.partner_fee is not None
+        assert refund.fx_revenue is not None
         rows += _journal_rows(
             ledger.refund_entry(
                 payment_id=payment.id,
-                refund_id=refund["id"],
-                merchant_id=refund["merchant_id"],
-                partner=refund["partner"],
+                refund_id=refund.id,
+                merchant_id=refund.merchant_id,
+                partner=refund.partner,
                 amount=amount,
                 payer_amount=payer,
                 merchant_date=merchant_date,
                 partner_date=partner_date,
                 now=now,
-                **fees,
+                merchant_fee=refund.merchant_fee,
+                partner_fee=refund.partner_fee,
+                fx_revenue=refund.fx_revenue,
             )
         )
-    if refund["kind"] == "merchant":
+    if refund.kind is RefundKind.MERCHANT:
         event = (
             EventType.REFUND_SUCCEEDED
-            if status == PaymentStatus.SUCCEEDED.value
+            if refund.status is RefundStatus.SUCCEEDED
             else EventType.REFUND_FAILED
         )
-        data = _refund_data({**refund, **changes})
-        rows.append(_event(event, refund["merchant_id"], data, now))
-    return Booked(changes, rows)
+        rows.append(_event(event, refund.merchant_id, _refund_data(refund), now))
+    return BookedRefund(refund, rows)

@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -30,9 +30,10 @@ from gateway.core.render import dumps
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_payment, payment_body, reverse_payment
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.payments.model import Payment, PaymentStatus
+from gateway.payments.model import Failure, Payment, PaymentStatus
 from gateway.payments.service import Response, gateway_error_note, hand_over
 from gateway.payments.views import payment_view
+from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.service import drive_refund
 from gateway.storage import hand_over as net
 from gateway.storage import idempotency as records
@@ -146,13 +147,20 @@ async def drive_cancel(
     calls = 0
     while True:
         if refund is not None:
+            counts = refund.counts()
             outcome = await drive_refund(
-                ctx, refund, payment, attempt, deadline, ask_first=refund["refund_calls"] > 0
+                ctx,
+                refund,
+                payment,
+                attempt,
+                deadline,
+                counts=counts,
+                ask_first=counts["refund_calls"] > 0,
             )
-            counters = {"refund_calls": refund["refund_calls"], "inquiries": refund["inquiries"]}
+            refund_now = refund.counted(counts)
             if outcome.status is OutcomeStatus.SUCCEEDED:
                 return await _write(
-                    ctx, payment, _cancelled(ctx, merchant, refund, outcome, counters)
+                    ctx, payment, _cancelled(ctx, merchant, outcome, (refund, refund_now))
                 )
             if outcome.status is OutcomeStatus.FAILED:
                 log.error(
@@ -161,18 +169,16 @@ async def drive_cancel(
                     payment.id,
                     outcome.partner_code,
                 )
-                return await _write(ctx, payment, _refund_declined(ctx, refund, outcome, counters))
-            return await _write(
-                ctx, payment, _later(ctx, 1, refund_counters=(refund["id"], counters))
-            )
+                return await _write(
+                    ctx, payment, _refund_declined(ctx, outcome, (refund, refund_now))
+                )
+            return await _write(ctx, payment, _later(ctx, 1, refund=(refund, refund_now)))
         calls += 1
         cancel = CancelRequest(attempt["partner_request_id"])
         outcome = await ctx.partners.cancel(partner, cancel, tally=attempt, deadline=deadline)
         attempt_row = {"id": attempt["id"], "cancel_calls": attempt["cancel_calls"]}
         if outcome.status is OutcomeStatus.SUCCEEDED:
-            return await _write(
-                ctx, payment, _cancelled(ctx, merchant, None, outcome, None), attempt_row
-            )
+            return await _write(ctx, payment, _cancelled(ctx, merchant, outcome), attempt_row)
         if outcome.status is OutcomeStatus.FAILED:
             # The partner keeps the payment: its own record decides what undoing it takes.
             inquiry = InquiryRequest(attempt["partner_request_id"], payment.payer_amount)
@@ -180,9 +186,7 @@ async def drive_cancel(
             if known.status is OutcomeStatus.FAILED or (
                 known.status is OutcomeStatus.UNKNOWN and known.not_found
             ):
-                return await _write(
-                    ctx, payment, _cancelled(ctx, merchant, None, known, None), attempt_row
-                )
+                return await _write(ctx, payment, _cancelled(ctx, merchant, known), attempt_row)
             if known.status is OutcomeStatus.SUCCEEDED or payment.status is PaymentStatus.SUCCEEDED:
                 payment, refund = await _start_refund(ctx, payment, merchant, known, attempt_row)
                 if refund is None:
@@ -232,19 +236,20 @@ async def _write(
     return stored
 
 
-def _released(ctx: Context) -> dict[str, Any]:
-    """A refund row's lease freed (refunds are rows still)."""
-    return {"updated_at": ctx.clock.now(), "lease_owner": None, "lease_expires_at": None}
+RefundStates = tuple[Refund, Refund]
+"""The cancel's full refund: as last read, and with the calls made since."""
+
+
+def _freed(refund: Refund, now: datetime) -> Refund:
+    """Its lease freed (its schedule is the payment's: a cancel refund is driven by the cancel)."""
+    return dataclasses.replace(refund, lease_owner=None, lease_expires_at=None, updated_at=now)
 
 
 def _cancelled(
-    ctx: Context,
-    merchant: Merchant,
-    refund: dict[str, Any] | None,
-    outcome: Outcome,
-    refund_counters: dict[str, int] | None,
+    ctx: Context, merchant: Merchant, outcome: Outcome, refund: RefundStates | None = None
 ) -> Decide:
-    """The end: `cancelled`, the success reversed if there was one, the event."""
+    """The end: `cancelled`, the success reversed if there was one, the event; the full refund
+    that undid it (if the partner refused the cancel itself) succeeded."""
 
     async def decide(payment: Payment, conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
@@ -254,16 +259,13 @@ def _cancelled(
         booked = book_payment(ctx, payment.cancelled(now), merchant, now)
         write = CancelWrite(booked.payment, rows=rows + booked.rows)
         if refund is not None:
-            write.refunds[refund["id"]] = {
-                **_released(ctx),
-                **(refund_counters or {}),
-                "status": PaymentStatus.SUCCEEDED,
-                "partner_reference": outcome.partner_reference,
-                "partner_completed_at": outcome.completed_at or now,
-                "next_action_at": None,
-                "merchant_business_date": payment.merchant_business_date,
-                "partner_business_date": payment.partner_business_date,
-            }
+            read, counted = refund
+            done = dataclasses.replace(
+                counted.succeeded(outcome, now),
+                merchant_business_date=payment.merchant_business_date,
+                partner_business_date=payment.partner_business_date,
+            )
+            write.refund = (read, done)
         # Rendered so that it cannot stop the final state (the resolver writes it too).
         write.answer = (200, payment_body(booked.payment))
         return write
@@ -271,9 +273,7 @@ def _cancelled(
     return decide
 
 
-def _later(
-    ctx: Context, calls: int, *, refund_counters: tuple[str, dict[str, int]] | None = None
-) -> Decide:
+def _later(ctx: Context, calls: int, *, refund: RefundStates | None = None) -> Decide:
     """Still pending: release the lease and come back on the cancel schedule."""
     durations = ctx.settings.durations
     seconds = min(
@@ -284,34 +284,35 @@ def _later(
     async def decide(payment: Payment, _conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
         write = CancelWrite(payment.released(due=now + timedelta(seconds=seconds), now=now))
-        if refund_counters is not None:
-            refund_id, counters = refund_counters
-            write.refunds[refund_id] = {**_released(ctx), **counters}
+        if refund is not None:
+            read, counted = refund
+            write.refund = (read, _freed(counted, now))
         return write
 
     return decide
 
 
-def _refund_declined(
-    ctx: Context, refund: dict[str, Any], outcome: Outcome, counters: dict[str, int]
-) -> Decide:
+def _refund_declined(ctx: Context, outcome: Outcome, refund: RefundStates) -> Decide:
     """The full refund was declined: release it and try the cancel again later."""
     later = _later(ctx, 8)
+    read, counted = refund
 
     async def decide(payment: Payment, conn: AsyncConnection) -> CancelWrite:
+        now = ctx.clock.now()
         write = await later(payment, conn)
         write.payment = dataclasses.replace(
             write.payment,
-            reserved_value=payment.reserved_value - refund["amount_value"],
-            reserved_payer_value=payment.reserved_payer_value - refund["payer_value"],
+            reserved_value=payment.reserved_value - counted.amount.value,
+            reserved_payer_value=payment.reserved_payer_value - counted.payer_amount.value,
         )
-        write.refunds[refund["id"]] = {
-            **_released(ctx),
-            **counters,
-            "status": PaymentStatus.FAILED,
-            "failure_code": outcome.failure_code.value if outcome.failure_code else None,
-            "next_action_at": None,
-        }
+        code = outcome.failure_code
+        declined = dataclasses.replace(
+            _freed(counted, now),
+            status=RefundStatus.FAILED,
+            failure=None if code is None else Failure(code.value, ""),
+            next_action_at=None,
+        )
+        write.refund = (read, declined)
         return write
 
     return decide
@@ -323,12 +324,12 @@ async def _start_refund(
     merchant: Merchant,
     known: Outcome,
     attempt_row: dict[str, Any],
-) -> tuple[Payment, dict[str, Any] | None]:
+) -> tuple[Payment, Refund | None]:
     """The partner refused to cancel a payment it charged: book the success if it is news, and
     reserve a full refund (kind `cancel`) in the same commit. We keep the lease: the refund
     goes on at once."""
     refund_id = new_id("rf")
-    started: dict[str, Any] = {}
+    started: dict[str, Refund] = {}
 
     async def decide(locked: Payment, _conn: AsyncConnection) -> CancelWrite:
         now = ctx.clock.now()
@@ -344,35 +345,29 @@ async def _start_refund(
                 next_action_at=locked.next_action_at,
             )
             rows = list(booked.rows)
-        refund = {
-            "id": refund_id,
-            "payment_id": locked.id,
-            "merchant_id": locked.merchant_id,
-            "kind": "cancel",
-            "status": PaymentStatus.PROCESSING.value,
-            "amount_value": locked.amount.value,
-            "currency": locked.amount.currency.code,
-            "payer_value": locked.payer_amount.value,
-            "payer_currency": locked.payer_amount.currency.code,
-            "partner": locked.partner,
-            "partner_request_id": refund_id,
-            "reason": "cancel refused by the partner",
-            "refund_calls": 0,
-            "inquiries": 0,
-            "created_at": now,
-            "updated_at": now,
-            "next_action_at": None,
-            "lease_owner": ctx.owner,
-            "lease_expires_at": locked.lease_expires_at,
-            "version": 0,
-        }
+        refund = Refund(
+            id=refund_id,
+            payment_id=locked.id,
+            merchant_id=locked.merchant_id,
+            kind=RefundKind.CANCEL,
+            status=RefundStatus.PROCESSING,
+            amount=locked.amount,
+            payer_amount=locked.payer_amount,
+            partner=locked.partner,
+            partner_request_id=refund_id,
+            reason="cancel refused by the partner",
+            created_at=now,
+            updated_at=now,
+            lease_owner=ctx.owner,
+            lease_expires_at=locked.lease_expires_at,
+        )
         after = dataclasses.replace(
             after,
             reserved_value=locked.amount.value,
             reserved_payer_value=locked.payer_amount.value,
         )
         started["refund"] = refund
-        return CancelWrite(after, rows=[*rows, ("refunds", refund)])
+        return CancelWrite(after, new_refund=refund, rows=rows)
 
     written = await _settle(ctx, payment.id, decide, attempt_row)
     if written is None:

@@ -208,13 +208,15 @@ class Resolver:
         )
         if refund is None:
             return
-        payment = await repo.get_payment(ctx.db, refund["payment_id"])
-        merchant = await repo.get_merchant(ctx.db, refund["merchant_id"])
+        payment = await repo.get_payment(ctx.db, refund.payment_id)
+        merchant = await repo.get_merchant(ctx.db, refund.merchant_id)
         assert payment is not None and merchant is not None
         attempt = _open_attempt(await repo.get_attempts(ctx.db, payment.id))
-        outcome = await drive_refund(ctx, refund, payment, attempt, None, ask_first=True)
+        counts = refund.counts()
+        outcome = await drive_refund(
+            ctx, refund, payment, attempt, None, counts=counts, ask_first=True
+        )
         wait = full_jitter(durations.inquiry_initial_interval, durations.inquiry_max_interval)
-        counters = {"refund_calls": refund["refund_calls"], "inquiries": refund["inquiries"]}
         written = await ctx.writer.run(
             settle_refund_outcome(
                 ctx,
@@ -222,13 +224,13 @@ class Resolver:
                 merchant,
                 outcome,
                 answer=False,
-                retry_at=ctx.clock.now() + timedelta(seconds=wait(refund["inquiries"])),
-                counters=counters,
+                retry_at=ctx.clock.now() + timedelta(seconds=wait(counts["inquiries"])),
+                counters=counts,
             )
         )
         if written is not None and outcome.is_final:
             ctx.kick_webhooks()
-            log.info("refund %s resolved: %s", refund_id, written["status"])
+            log.info("refund %s resolved: %s", refund_id, written.status.value)
 
     async def _settle(
         self,

@@ -22,7 +22,6 @@ import fx
 from adapters import (
     Delivery,
     Outcome,
-    OutcomeStatus,
     RefundInquiryRequest,
     RefundRequest,
 )
@@ -41,9 +40,9 @@ from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_refund, refund_body
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.payments.failures import failure_message
-from gateway.payments.model import Payment, PaymentStatus
+from gateway.payments.model import Payment
 from gateway.payments.service import Response, gateway_error_note, get_payment, hand_over
+from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
@@ -104,29 +103,26 @@ async def create_refund(
     attempts = await repo.get_attempts(ctx.db, payment_id)
     refund_id = new_id("rf")
     budget = ctx.settings.durations.pos_wait_budget
-    row: dict[str, Any] = {
-        "id": refund_id,
-        "payment_id": payment_id,
-        "merchant_id": merchant.id,
-        "kind": "merchant",
-        "status": PaymentStatus.PROCESSING.value,
-        "amount_value": amount.value,
-        "currency": amount.currency.code,
-        "payer_currency": payment.payer_amount.currency.code,
-        "partner": payment.partner,
+    lease_expires_at = now + budget + ctx.settings.durations.lease_duration
+    refund = Refund(
+        id=refund_id,
+        payment_id=payment_id,
+        merchant_id=merchant.id,
+        kind=RefundKind.MERCHANT,
+        status=RefundStatus.PROCESSING,
+        amount=amount,
+        payer_amount=fx.Money(0, payment.payer_amount.currency),  # priced when reserved
+        partner=payment.partner,
         # Deterministic from the refund: every re-send is the same refund at the partner.
-        "partner_request_id": refund_id,
-        "reason": reason,
-        "refund_calls": 0,
-        "inquiries": 0,
-        "created_at": now,
-        "updated_at": now,
+        partner_request_id=refund_id,
+        reason=reason,
+        created_at=now,
+        updated_at=now,
         # If this process dies mid-call, the resolver finds the refund once the lease expires.
-        "next_action_at": now + budget,
-        "lease_owner": ctx.owner,
-        "lease_expires_at": now + budget + ctx.settings.durations.lease_duration,
-        "version": 0,
-    }
+        next_action_at=now + budget,
+        lease_owner=ctx.owner,
+        lease_expires_at=lease_expires_at,
+    )
     claim = {
         **idempotency.claim(
             merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
@@ -138,7 +134,7 @@ async def create_refund(
             claim=claim,
             payment_id=payment_id,
             merchant_id=merchant.id,
-            refund=row,
+            refund=refund,
             payer_value_for=cumulative_payer_value,
             now=now,
         )
@@ -149,26 +145,25 @@ async def create_refund(
         idempotency.raise_conflict(begun)
     if isinstance(begun, RefundRefused):
         _refuse(begun, payment)
-    assert isinstance(begun, dict)
+    assert isinstance(begun, Refund)
     attempt = attempts[-1]
+    counts = begun.counts()
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
     try:
-        outcome = await drive_refund(ctx, begun, payment, attempt, answer_deadline(ctx, started_at))
+        deadline = answer_deadline(ctx, started_at)
+        outcome = await drive_refund(ctx, begun, payment, attempt, deadline, counts=counts)
         partner_seconds = loop.time() - partner_started
-        counters = {"refund_calls": begun["refund_calls"], "inquiries": begun["inquiries"]}
         written = await ctx.writer.run(
-            settle_refund_outcome(
-                ctx, begun["id"], merchant, outcome, answer=True, counters=counters
-            )
+            settle_refund_outcome(ctx, begun.id, merchant, outcome, answer=True, counters=counts)
         )
         if written is not None and outcome.is_final:
             ctx.kick_webhooks()
         final = written or await lifecycle.get_refund(ctx.db, refund_id)
         assert final is not None
-        if final["status"] == PaymentStatus.PROCESSING.value:
+        if final.status is RefundStatus.PROCESSING:
             ctx.kick(refund_id)  # the resolver tells refunds from payments by the id's prefix
-        log.info("refund %s of %s: %s", refund_id, payment_id, final["status"])
+        log.info("refund %s of %s: %s", refund_id, payment_id, final.status.value)
         return Response(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
     except GatewayError:
         raise
@@ -183,14 +178,14 @@ async def create_refund(
             net.hand_over_refund(
                 refund_id=refund_id,
                 payment_id=payment_id,
-                lease=(ctx.owner, row["lease_expires_at"]),
+                lease=(ctx.owner, lease_expires_at),
                 note=f"{gateway_error_note(exc)} on refund {refund_id}",
                 now=ctx.clock.now(),
-                counters={k: begun[k] for k in ("refund_calls", "inquiries")},
+                counters=counts,
             ),
         )
-        row = stored if stored is not None else {**begun, "updated_at": ctx.clock.now()}
-        return Response(201, refund_body(row), partner_seconds=loop.time() - partner_started)
+        known = stored or dataclasses.replace(begun.counted(counts), updated_at=ctx.clock.now())
+        return Response(201, refund_body(known), partner_seconds=loop.time() - partner_started)
 
 
 def _refuse(refused: RefundRefused, payment: Payment) -> None:
@@ -213,36 +208,38 @@ def _refuse(refused: RefundRefused, payment: Payment) -> None:
     )
 
 
-def _request(refund: dict[str, Any], payment: Payment, attempt: dict[str, Any]) -> RefundRequest:
+def _request(refund: Refund, payment: Payment, attempt: dict[str, Any]) -> RefundRequest:
     return RefundRequest(
-        partner_request_id=refund["partner_request_id"],
+        partner_request_id=refund.partner_request_id,
         payment_partner_request_id=attempt["partner_request_id"],
         payment_partner_reference=payment.partner_reference,
-        reference=refund["id"],
-        amount=fx.Money(refund["amount_value"], fx.get_currency(refund["currency"])),
-        payer_amount=fx.Money(refund["payer_value"], fx.get_currency(refund["payer_currency"])),
-        reason=refund["reason"] or "",
+        reference=refund.id,
+        amount=refund.amount,
+        payer_amount=refund.payer_amount,
+        reason=refund.reason or "",
     )
 
 
 async def drive_refund(
     ctx: Context,
-    refund: dict[str, Any],
+    refund: Refund,
     payment: Payment,
     attempt: dict[str, Any],
     deadline: float | None,
     *,
+    counts: dict[str, int],
     ask_first: bool = False,
 ) -> Outcome:
     """Call the partner until a final answer or `deadline` (loop time; None: one round).
 
     `ask_first`: the refund may have reached the partner before (a crash, an earlier run), so
     inquire before sending; a "not found" then means it never arrived and is sent again.
+    `counts` (`Refund.counts()`) is incremented as calls are made.
     """
     loop = asyncio.get_running_loop()
-    partner = refund["partner"]
+    partner = refund.partner
     request = _request(refund, payment, attempt)
-    inquiry = RefundInquiryRequest(refund["partner_request_id"], request.payer_amount)
+    inquiry = RefundInquiryRequest(refund.partner_request_id, request.payer_amount)
     operation = "inquire_refund" if ask_first else "refund"
     calls = 0
     outcome = Outcome.unknown(Delivery.MAYBE_SENT, "the refund was not sent yet")
@@ -250,10 +247,10 @@ async def drive_refund(
         if deadline is not None and deadline - loop.time() <= MIN_CALL_SECONDS:
             return outcome
         if operation == "refund":
-            outcome = await ctx.partners.refund(partner, request, tally=refund, deadline=deadline)
+            outcome = await ctx.partners.refund(partner, request, tally=counts, deadline=deadline)
         else:
             outcome = await ctx.partners.inquire_refund(
-                partner, inquiry, tally=refund, deadline=deadline
+                partner, inquiry, tally=counts, deadline=deadline
             )
         calls += 1
         if outcome.is_final:
@@ -277,65 +274,49 @@ def settle_refund_outcome(
     answer: bool,
     retry_at: datetime | None = None,
     counters: dict[str, int] | None = None,
-) -> Unit[dict[str, Any] | None]:
+) -> Unit[Refund | None]:
     """The unit writing `outcome` for a merchant refund: final (with its booking), or still
     unknown (due again at `retry_at`). `answer`: store the response for the POS's key even if
     the outcome is unknown (the POS request's own answer)."""
 
-    def decide(payment: Payment, refund: dict[str, Any]) -> RefundWrite:
+    def decide(payment: Payment, refund: Refund) -> RefundWrite:
         now = ctx.clock.now()
-        changes: dict[str, Any] = {
-            "updated_at": now,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            **(counters or {}),
-        }
+        counted = refund.counted(counters) if counters else refund
         if not outcome.is_final:
-            changes["next_action_at"] = retry_at or now
-            final = {**refund, **changes}
-            return RefundWrite(changes, answer=(201, refund_body(final)) if answer else None)
-        changes["next_action_at"] = None
-        changes["partner_reference"] = outcome.partner_reference
-        if outcome.status is OutcomeStatus.SUCCEEDED:
-            changes["status"] = PaymentStatus.SUCCEEDED.value
-            changes["partner_completed_at"] = outcome.completed_at or now
-            after = dataclasses.replace(
+            later = counted.released(due=retry_at or now, now=now)
+            return RefundWrite(later, answer=(201, refund_body(later)) if answer else None)
+        final = counted.finished(outcome, now)
+        if final.status is RefundStatus.SUCCEEDED:
+            paid_back = dataclasses.replace(
+                payment, refunded_value=payment.refunded_value + refund.amount.value, updated_at=now
+            )
+        else:  # a final decline releases the reservation
+            paid_back = dataclasses.replace(
                 payment,
-                refunded_value=payment.refunded_value + refund["amount_value"],
+                reserved_value=payment.reserved_value - refund.amount.value,
+                reserved_payer_value=payment.reserved_payer_value - refund.payer_amount.value,
                 updated_at=now,
             )
-        else:
-            assert outcome.failure_code is not None
-            changes["status"] = PaymentStatus.FAILED.value
-            changes["failure_code"] = outcome.failure_code.value
-            changes["failure_message"] = failure_message(outcome.failure_code)
-            # A final decline releases the reservation.
-            after = dataclasses.replace(
-                payment,
-                reserved_value=payment.reserved_value - refund["amount_value"],
-                reserved_payer_value=payment.reserved_payer_value - refund["payer_value"],
-                updated_at=now,
-            )
-        booked = book_refund(ctx, payment, refund, merchant, changes, now)
-        final = {**refund, **booked.changes}
+        booked = book_refund(ctx, payment, final, merchant, now)
         # Rendered so that it cannot stop the final state (the resolver writes it too).
-        return RefundWrite(booked.changes, after, booked.rows, (201, refund_body(final)))
+        body = refund_body(booked.refund)
+        return RefundWrite(booked.refund, paid_back, booked.rows, (201, body))
 
     return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)
 
 
-async def list_refunds(ctx: Context, principal: Principal, payment_id: str) -> list[dict[str, Any]]:
+async def list_refunds(ctx: Context, principal: Principal, payment_id: str) -> list[Refund]:
     """A readable payment's merchant refunds, newest first."""
     payment = await get_payment(ctx, principal, payment_id)
     return await lifecycle.list_refunds(ctx.db, payment.id)
 
 
-async def get_refund(ctx: Context, principal: Principal, refund_id: str) -> dict[str, Any]:
+async def get_refund(ctx: Context, principal: Principal, refund_id: str) -> Refund:
     """A merchant refund its merchant (or an operator) may read (a cancel's own full refund is
     internal: not found)."""
     principal.require(*READERS)
-    row = await lifecycle.get_refund(ctx.db, refund_id)
-    if row is None or row["kind"] != "merchant":
+    refund = await lifecycle.get_refund(ctx.db, refund_id)
+    if refund is None or refund.kind is not RefundKind.MERCHANT:
         raise NotFound("No such refund.")
-    principal.check_owns(row["merchant_id"], "such refund")
-    return row
+    principal.check_owns(refund.merchant_id, "such refund")
+    return refund

@@ -6,27 +6,23 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.core.render import money, rfc3339
+from gateway.refunds.model import Refund
 
 __all__ = ["refund_view"]
 
 
-def _failure(row: dict[str, Any]) -> dict[str, str] | None:
-    if row["failure_code"] is None:
-        return None
-    return {"code": row["failure_code"], "message": row["failure_message"] or ""}
-
-
-def refund_view(row: dict[str, Any]) -> dict[str, Any]:
+def refund_view(refund: Refund) -> dict[str, Any]:
+    failure = refund.failure
     return {
-        "id": row["id"],
+        "id": refund.id,
         "object": "refund",
-        "payment_id": row["payment_id"],
-        "status": row["status"],
-        "amount": money(row["currency"], row["amount_value"]),
-        "payer_amount": money(row["payer_currency"], row["payer_value"]),
-        "reason": row["reason"],
-        "failure": _failure(row),
-        "partner_reference": row["partner_reference"],
-        "created_at": rfc3339(row["created_at"]),
-        "updated_at": rfc3339(row["updated_at"]),
+        "payment_id": refund.payment_id,
+        "status": refund.status.value,
+        "amount": money(refund.amount.currency.code, refund.amount.value),
+        "payer_amount": money(refund.payer_amount.currency.code, refund.payer_amount.value),
+        "reason": refund.reason,
+        "failure": None if failure is None else {"code": failure.code, "message": failure.message},
+        "partner_reference": refund.partner_reference,
+        "created_at": rfc3339(refund.created_at),
+        "updated_at": rfc3339(refund.updated_at),
     }

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.payments.model import CancelStatus, Payment, PaymentStatus
+from gateway.payments.model import CancelStatus, Payment
+from gateway.refunds.model import Refund, RefundStatus
 from gateway.storage import rows
 from gateway.storage.idempotency import complete_answer
 from gateway.storage.tables import metadata
@@ -134,13 +134,13 @@ def hand_over_refund(
     note: str,
     now: datetime,
     counters: dict[str, int],
-) -> Unit[dict[str, Any] | None]:
+) -> Unit[Refund | None]:
     """After an unexpected error: note it on the payment's attempt, and free the request's own
     `lease` (owner, expiry: exactly, see `hand_over_payment`) on the refund, with its call
     `counters`, due now, so the resolver takes it over at once. Returns the refund as stored
     (a refund already final keeps its state)."""
 
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+    async def unit(conn: AsyncConnection) -> Refund | None:
         await note_on_attempt(conn, payment_id, note)
         owner, expires_at = lease
         await conn.execute(
@@ -149,7 +149,7 @@ def hand_over_refund(
                 refunds.c.id == refund_id,
                 refunds.c.lease_owner == owner,
                 refunds.c.lease_expires_at == expires_at,
-                refunds.c.status == PaymentStatus.PROCESSING.value,
+                refunds.c.status == RefundStatus.PROCESSING.value,
             )
             .values(
                 **counters,
@@ -165,7 +165,7 @@ def hand_over_refund(
             .mappings()
             .first()
         )
-        return dict(row) if row is not None else None
+        return None if row is None else rows.refund(row)
 
     return unit
 

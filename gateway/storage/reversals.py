@@ -1,4 +1,4 @@
-"""Units of work for refunds and cancels (see `repository.py` for what a unit is).
+"""Units of work for refunds and cancels (see `storage/payments.py` for what a unit is).
 
 Each unit locks the payment row it decides on (`FOR UPDATE` on PostgreSQL; SQLite has one writer),
 so concurrent refunds and cancels of one payment are decided one after another: succeeded plus
@@ -15,7 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+import fx
 from gateway.payments.model import CancelStatus, Payment, PaymentStatus
+from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
 from gateway.storage.idempotency import (
@@ -24,7 +26,7 @@ from gateway.storage.idempotency import (
     complete_answer,
     idempotency,
 )
-from gateway.storage.open_days import Sides, move_to_open_days
+from gateway.storage.open_days import move_to_open_days
 from gateway.storage.payments import Rows, attempts, payments
 from gateway.storage.settlement import is_closed
 from gateway.storage.tables import metadata
@@ -69,36 +71,36 @@ class CancelRefused:
 # --- reads ------------------------------------------------------------------------------------
 
 
-async def get_refund(db: Database, refund_id: str) -> dict[str, Any] | None:
+async def get_refund(db: Database, refund_id: str) -> Refund | None:
     async with db.reader.connect() as conn:
         row = (
             (await conn.execute(sa.select(refunds).where(refunds.c.id == refund_id)))
             .mappings()
             .first()
         )
-    return dict(row) if row is not None else None
+    return None if row is None else _rows.refund(row)
 
 
-async def list_refunds(db: Database, payment_id: str) -> list[dict[str, Any]]:
+async def list_refunds(db: Database, payment_id: str) -> list[Refund]:
     stmt = (
         sa.select(refunds)
-        .where(refunds.c.payment_id == payment_id, refunds.c.kind == "merchant")
+        .where(refunds.c.payment_id == payment_id, refunds.c.kind == RefundKind.MERCHANT.value)
         .order_by(refunds.c.id.desc())
     )
     async with db.reader.connect() as conn:
-        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+        return [_rows.refund(r) for r in (await conn.execute(stmt)).mappings()]
 
 
-async def open_cancel_refund(db: Database, payment_id: str) -> dict[str, Any] | None:
+async def open_cancel_refund(db: Database, payment_id: str) -> Refund | None:
     """The full refund a refused cancel started, while it is still unknown."""
     stmt = sa.select(refunds).where(
         refunds.c.payment_id == payment_id,
-        refunds.c.kind == "cancel",
-        refunds.c.status == PaymentStatus.PROCESSING.value,
+        refunds.c.kind == RefundKind.CANCEL.value,
+        refunds.c.status == RefundStatus.PROCESSING.value,
     )
     async with db.reader.connect() as conn:
         row = (await conn.execute(stmt)).mappings().first()
-    return dict(row) if row is not None else None
+    return None if row is None else _rows.refund(row)
 
 
 async def resumable_refunds(db: Database, now: datetime, limit: int) -> list[str]:
@@ -106,8 +108,8 @@ async def resumable_refunds(db: Database, now: datetime, limit: int) -> list[str
     stmt = (
         sa.select(refunds.c.id)
         .where(
-            refunds.c.status == PaymentStatus.PROCESSING.value,
-            refunds.c.kind == "merchant",
+            refunds.c.status == RefundStatus.PROCESSING.value,
+            refunds.c.kind == RefundKind.MERCHANT.value,
             refunds.c.next_action_at <= now,
             sa.or_(refunds.c.lease_expires_at.is_(None), refunds.c.lease_expires_at < now),
         )
@@ -176,16 +178,16 @@ def begin_refund(
     claim: dict[str, Any],
     payment_id: str,
     merchant_id: str,
-    refund: dict[str, Any],
+    refund: Refund,
     payer_value_for: Callable[[Payment, int], int],
     now: datetime,
-) -> Unit[IdempotencyOutcome | RefundRefused | dict[str, Any]]:
-    """Reserve `refund["amount_value"]` on the payment and write the processing refund.
+) -> Unit[IdempotencyOutcome | RefundRefused | Refund]:
+    """Reserve `refund.amount` on the payment and write the processing refund, priced.
 
     `payer_value_for(payment, reserved_after)` prices the refund cumulatively from the locked
     payment row. Refusals write nothing (the key stays free for a corrected request)."""
 
-    async def unit(conn: AsyncConnection) -> IdempotencyOutcome | RefundRefused | dict[str, Any]:
+    async def unit(conn: AsyncConnection) -> IdempotencyOutcome | RefundRefused | Refund:
         verdict = await claim_key(conn, claim, now)
         if verdict is not None:
             return verdict
@@ -194,7 +196,7 @@ def begin_refund(
             return RefundRefused("not_found")
         if payment.status is not PaymentStatus.SUCCEEDED or payment.cancel_status:
             return RefundRefused("not_refundable")
-        amount = refund["amount_value"]
+        amount = refund.amount.value
         reserved_after = payment.reserved_value + amount
         if reserved_after > payment.amount.value:
             return RefundRefused("exceeds", payment.amount.value - payment.reserved_value)
@@ -208,23 +210,25 @@ def begin_refund(
             updated_at=now,
         )
         await _write_payment(conn, payment, reserved)
-        row = {**refund, "payer_value": payer_value}
+        priced = dataclasses.replace(
+            refund, payer_amount=fx.Money(payer_value, refund.payer_amount.currency)
+        )
         await conn.execute(sa.insert(idempotency).values(**claim))
-        await conn.execute(sa.insert(refunds).values(**row))
-        return row
+        await conn.execute(sa.insert(refunds).values(**_rows.refund_row(priced)))
+        return priced
 
     return alone(unit)
 
 
 def claim_refund_lease(
     *, refund_id: str, owner: str, now: datetime, until: datetime
-) -> Unit[dict[str, Any] | None]:
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+) -> Unit[Refund | None]:
+    async def unit(conn: AsyncConnection) -> Refund | None:
         result = await conn.execute(
             sa.update(refunds)
             .where(
                 refunds.c.id == refund_id,
-                refunds.c.status == PaymentStatus.PROCESSING.value,
+                refunds.c.status == RefundStatus.PROCESSING.value,
                 # Not "ours": a POS request of this process may still be refunding it.
                 sa.or_(refunds.c.lease_owner.is_(None), refunds.c.lease_expires_at < now),
             )
@@ -237,7 +241,7 @@ def claim_refund_lease(
             .mappings()
             .one()
         )
-        return dict(row)
+        return _rows.refund(row)
 
     return unit
 
@@ -246,7 +250,8 @@ def claim_refund_lease(
 class RefundWrite:
     """What a refund's outcome writes, decided on the locked payment."""
 
-    refund: dict[str, Any]
+    refund: Refund
+    """The refund's new state."""
     payment: Payment | None = None
     """The locked payment's new state, if the outcome changes it."""
     rows: Rows = dataclasses.field(default_factory=list)
@@ -261,7 +266,10 @@ class CancelWrite:
     payment: Payment
     """The locked payment's new state."""
     attempt: dict[str, Any] | None = None
-    refunds: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    refund: tuple[Refund, Refund] | None = None
+    """The cancel's full refund: (as last read, its new state)."""
+    new_refund: Refund | None = None
+    """A full refund the cancel starts (the partner refused to cancel)."""
     rows: Rows = dataclasses.field(default_factory=list)
     answer: tuple[int, str] | None = None
 
@@ -270,13 +278,13 @@ def settle_refund(
     *,
     refund_id: str,
     owner: str,
-    decide: Callable[[Payment, dict[str, Any]], RefundWrite],
-) -> Unit[dict[str, Any] | None]:
+    decide: Callable[[Payment, Refund], RefundWrite],
+) -> Unit[Refund | None]:
     """Write a refund's outcome while `owner` holds its lease, deciding on the locked payment.
 
     `decide(payment, refund)` says what to write. None: the lease was lost, nothing written."""
 
-    async def unit(conn: AsyncConnection) -> dict[str, Any] | None:
+    async def unit(conn: AsyncConnection) -> Refund | None:
         current = (
             (
                 await conn.execute(
@@ -290,22 +298,24 @@ def settle_refund(
         )
         if current is None:
             return None
-        refund = dict(current)
-        payment = await _locked_payment(conn, refund["payment_id"])
+        refund = _rows.refund(current)
+        payment = await _locked_payment(conn, refund.payment_id)
         assert payment is not None
         write = decide(payment, refund)
-        await move_to_open_days(conn, [(Sides.of(refund), write.refund, write.rows)])
+        changes = _rows.refund_changes(refund, write.refund)
+        await move_to_open_days(conn, [(_rows.refund_sides(refund), changes, write.rows)])
         await conn.execute(
             sa.update(refunds)
             .where(refunds.c.id == refund_id)
-            .values(**write.refund, version=refunds.c.version + 1)
+            .values(**changes, version=refunds.c.version + 1)
         )
         if write.payment is not None:
             await _write_payment(conn, payment, write.payment)
         await _insert_rows(conn, write.rows)
         if write.answer is not None:
-            await complete_answer(conn, refund["merchant_id"], refund_id, *write.answer)
-        return {**refund, **write.refund}
+            await complete_answer(conn, refund.merchant_id, refund_id, *write.answer)
+        written = {**_rows.refund_row(refund), **changes, "version": refund.version + 1}
+        return _rows.refund(written)
 
     return alone(unit)
 
@@ -397,8 +407,15 @@ def settle_cancel(
             await conn.execute(
                 sa.update(attempts).where(attempts.c.id == write.attempt["id"]).values(**values)
             )
-        for refund_id, values in write.refunds.items():
-            await conn.execute(sa.update(refunds).where(refunds.c.id == refund_id).values(**values))
+        if write.refund is not None:
+            before, after = write.refund
+            await conn.execute(
+                sa.update(refunds)
+                .where(refunds.c.id == before.id)
+                .values(**_rows.refund_changes(before, after))
+            )
+        if write.new_refund is not None:  # before the rows: its entry refers to it
+            await conn.execute(sa.insert(refunds).values(**_rows.refund_row(write.new_refund)))
         await _insert_rows(conn, write.rows)
         answer = write.answer
         if answer is not None:

@@ -11,9 +11,20 @@ import fx
 from gateway.core.business_days import parse_cutoff
 from gateway.merchants.model import Merchant
 from gateway.payments.model import CancelStatus, Failure, Payment, PaymentStatus, QuoteUse
+from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage.open_days import Sides
 
-__all__ = ["merchant", "payment", "payment_changes", "payment_row", "payment_sides"]
+__all__ = [
+    "merchant",
+    "payment",
+    "payment_changes",
+    "payment_row",
+    "payment_sides",
+    "refund",
+    "refund_changes",
+    "refund_row",
+    "refund_sides",
+]
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 
@@ -40,9 +51,6 @@ def payment(row: Mapping[Any, Any]) -> Payment:
     quote = None
     if row["quote_id"] is not None:
         quote = QuoteUse(row["quote_id"], row["rate"], row["mid_rate"], row["quote_expires_at"])
-    failure = None
-    if row["failure_code"] is not None:
-        failure = Failure(row["failure_code"], row["failure_message"] or "")
     cancel = row["cancel_status"]
     return Payment(
         id=row["id"],
@@ -63,7 +71,7 @@ def payment(row: Mapping[Any, Any]) -> Payment:
         metadata=json.loads(row["metadata_json"]) if row["metadata_json"] else _EMPTY,
         created_at=row["created_at"],
         updated_at=row["updated_at"],
-        failure=failure,
+        failure=_failure(row),
         partner_reference=row["partner_reference"],
         partner_completed_at=row["partner_completed_at"],
         refunded_value=row["refunded_value"],
@@ -110,7 +118,7 @@ def payment_row(p: Payment) -> dict[str, Any]:
         "terminal_id": p.terminal_id,
         "metadata_json": json.dumps(dict(p.metadata), sort_keys=True) if p.metadata else None,
         "failure_code": None if failure is None else failure.code,
-        "failure_message": None if failure is None else failure.message,
+        "failure_message": None if failure is None else failure.message or None,
         "partner_reference": p.partner_reference,
         "partner_completed_at": p.partner_completed_at,
         "created_at": p.created_at,
@@ -142,3 +150,85 @@ def payment_changes(before: Payment, after: Payment) -> dict[str, Any]:
 
 def payment_sides(p: Payment) -> Sides:
     return Sides(p.merchant_id, p.amount.currency.code, p.partner, p.payer_amount.currency.code)
+
+
+def _failure(row: Mapping[Any, Any]) -> Failure | None:
+    code = row["failure_code"]
+    return None if code is None else Failure(code, row["failure_message"] or "")
+
+
+def refund(row: Mapping[Any, Any]) -> Refund:
+    return Refund(
+        id=row["id"],
+        payment_id=row["payment_id"],
+        merchant_id=row["merchant_id"],
+        kind=RefundKind(row["kind"]),
+        status=RefundStatus(row["status"]),
+        amount=fx.Money(row["amount_value"], fx.get_currency(row["currency"])),
+        payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
+        partner=row["partner"],
+        partner_request_id=row["partner_request_id"],
+        reason=row["reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        failure=_failure(row),
+        partner_reference=row["partner_reference"],
+        partner_completed_at=row["partner_completed_at"],
+        merchant_fee=row["merchant_fee"],
+        partner_fee=row["partner_fee"],
+        fx_revenue=row["fx_revenue"],
+        merchant_business_date=row["merchant_business_date"],
+        partner_business_date=row["partner_business_date"],
+        refund_calls=row["refund_calls"],
+        inquiries=row["inquiries"],
+        next_action_at=row["next_action_at"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=row["lease_expires_at"],
+        version=row["version"],
+    )
+
+
+def refund_row(r: Refund) -> dict[str, Any]:
+    """Every column of `r`'s row."""
+    failure = r.failure
+    return {
+        "id": r.id,
+        "payment_id": r.payment_id,
+        "merchant_id": r.merchant_id,
+        "kind": r.kind.value,
+        "status": r.status.value,
+        "amount_value": r.amount.value,
+        "currency": r.amount.currency.code,
+        "payer_value": r.payer_amount.value,
+        "payer_currency": r.payer_amount.currency.code,
+        "partner": r.partner,
+        "partner_request_id": r.partner_request_id,
+        "reason": r.reason,
+        "failure_code": None if failure is None else failure.code,
+        "failure_message": None if failure is None else failure.message or None,
+        "partner_reference": r.partner_reference,
+        "partner_completed_at": r.partner_completed_at,
+        "merchant_fee": r.merchant_fee,
+        "partner_fee": r.partner_fee,
+        "fx_revenue": r.fx_revenue,
+        "merchant_business_date": r.merchant_business_date,
+        "partner_business_date": r.partner_business_date,
+        "refund_calls": r.refund_calls,
+        "inquiries": r.inquiries,
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "next_action_at": r.next_action_at,
+        "lease_owner": r.lease_owner,
+        "lease_expires_at": r.lease_expires_at,
+        "version": r.version,
+    }
+
+
+def refund_changes(before: Refund, after: Refund) -> dict[str, Any]:
+    """The columns a write must set to take the row from `before` to `after`."""
+    old, new = refund_row(before), refund_row(after)
+    return {k: v for k, v in new.items() if k != "version" and old[k] != v}
+
+
+def refund_sides(r: Refund) -> Sides:
+    return Sides(r.merchant_id, r.amount.currency.code, r.partner, r.payer_amount.currency.code)
