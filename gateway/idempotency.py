@@ -7,6 +7,7 @@ is the one every identical retry gets back, and a retry never reaches a partner 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import datetime
 from typing import Any, NoReturn
@@ -16,7 +17,19 @@ from gateway.core.errors import IdempotencyKeyInUse, IdempotencyKeyMissing, Idem
 from gateway.storage import idempotency as records
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyOutcome, IdempotencyReplay
 
-__all__ = ["check_key", "claim", "precheck", "raise_conflict", "request_hash"]
+__all__ = ["Answer", "check_key", "claim", "precheck", "raise_conflict", "request_hash"]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Answer:
+    """What an idempotent POST answers, as it is stored for its key: every retry with the key
+    gets the same status and body (`replayed`). The API layer turns it into the HTTP response;
+    `partner_seconds` (the time spent waiting on partners) only feeds a metric."""
+
+    status: int
+    body: str
+    replayed: bool = False
+    partner_seconds: float = 0.0
 
 
 def check_key(key: str | None) -> str:

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import fx
-from gateway.payments.model import Payment, PaymentStatus
+from gateway.payments.model import Attempt, AttemptStatus, Payment, PaymentStatus
 
-__all__ = ["make_payment"]
+__all__ = ["make_attempt", "make_payment"]
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -36,3 +36,19 @@ def make_payment(**overrides: Any) -> Payment:
         "updated_at": NOW,
     }
     return Payment(**(fields | overrides))
+
+
+def make_attempt(**overrides: Any) -> Attempt:
+    """The first, pending attempt of `pay_1` at `alipayplus-th`."""
+    fields: dict[str, Any] = {
+        "id": "att_1",
+        "payment_id": "pay_1",
+        "seq": 1,
+        "partner": "alipayplus-th",
+        "partner_request_id": "att_1",
+        "route_reason": "default",
+        "status": AttemptStatus.PENDING,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return Attempt(**(fields | overrides))

@@ -15,32 +15,24 @@ key).
 
 from __future__ import annotations
 
-import dataclasses
-
 from gateway import idempotency
 from gateway.context import Context
 from gateway.core.errors import NotFound, WebhookNotConfigured
 from gateway.core.render import dumps
 from gateway.events.model import event_view
+from gateway.idempotency import Answer
 from gateway.merchants.auth import Principal, Role
 from gateway.storage import events as events_repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 
-__all__ = ["REDELIVER_STATUS", "RedeliverResponse", "redeliver"]
+__all__ = ["REDELIVER_STATUS", "redeliver"]
 
 REDELIVER_STATUS = 202  # accepted: delivery happens in the background
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class RedeliverResponse:
-    status: int
-    body: str
-    replayed: bool = False
-
-
 async def redeliver(
     ctx: Context, *, principal: Principal, event_id: str, key: str, request_hash: str
-) -> RedeliverResponse:
+) -> Answer:
     principal.require(Role.POS, Role.OPERATOR)
     now = ctx.clock.now()
     operator = principal.role is Role.OPERATOR
@@ -62,7 +54,7 @@ async def redeliver(
         )
     )
     if isinstance(outcome, IdempotencyReplay):
-        return RedeliverResponse(outcome.status, outcome.body, replayed=True)
+        return Answer(outcome.status, outcome.body, replayed=True)
     if isinstance(outcome, IdempotencyConflict):
         idempotency.raise_conflict(outcome)
     if isinstance(outcome, events_repo.RedeliverRefused):
@@ -74,4 +66,4 @@ async def redeliver(
         raise NotFound("No such event.")
     assert isinstance(outcome, events_repo.Redelivered)
     ctx.kick_webhooks()
-    return RedeliverResponse(outcome.status, outcome.body)
+    return Answer(outcome.status, outcome.body)

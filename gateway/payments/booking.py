@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -101,13 +101,13 @@ def _minimal_refund_view(refund: Refund) -> dict[str, Any]:
 
 
 def _view_or_minimal(
-    view: Callable[[T], dict[str, Any]],
+    view: Callable[[T], Mapping[str, Any]],
     minimal: Callable[[T], dict[str, Any]],
     item: T,
     what: str,
 ) -> dict[str, Any]:
     try:
-        return view(item)
+        return dict(view(item))
     except Exception:
         log.exception("%s cannot be rendered; a minimal view stands in", what)
         return minimal(item)

@@ -17,7 +17,6 @@ import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,11 +26,12 @@ from gateway.context import Context
 from gateway.core.errors import CancelWindowExceeded, GatewayError, NotFound, PaymentNotCancellable
 from gateway.core.ids import new_id
 from gateway.core.render import dumps
+from gateway.idempotency import Answer
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_payment, payment_body, reverse_payment
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.payments.model import Failure, Payment, PaymentStatus
-from gateway.payments.service import Response, gateway_error_note, hand_over
+from gateway.payments.model import Attempt, Failure, Payment, PaymentStatus
+from gateway.payments.service import gateway_error_note, hand_over
 from gateway.payments.views import payment_view
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.service import drive_refund
@@ -56,7 +56,7 @@ async def cancel_payment(
     request_hash: str,
     payment_id: str,
     started_at: float,
-) -> Response:
+) -> Answer:
     now = ctx.clock.now()
     durations = ctx.settings.durations
     resource = f"cancel:{payment_id}"
@@ -77,7 +77,7 @@ async def cancel_payment(
         )
     )
     if isinstance(marked, IdempotencyReplay):
-        return Response(marked.status, marked.body, replayed=True)
+        return Answer(marked.status, marked.body, replayed=True)
     if isinstance(marked, IdempotencyConflict):
         idempotency.raise_conflict(marked)
     if isinstance(marked, CancelRefused):
@@ -101,7 +101,7 @@ async def cancel_payment(
         if status == 202:
             ctx.kick(payment_id)
         log.info("payment %s: cancel %s", payment_id, "confirmed" if status == 200 else "pending")
-        return Response(status, body, partner_seconds=loop.time() - partner_started)
+        return Answer(status, body, partner_seconds=loop.time() - partner_started)
     except GatewayError:
         raise
     except Exception as exc:
@@ -120,7 +120,7 @@ async def cancel_payment(
             ctx, f"cancel of payment {payment_id}", payment_id, exc, unit
         )
         known = stored or payment
-        return Response(
+        return Answer(
             _cancel_status(known),
             payment_body(known),
             partner_seconds=loop.time() - partner_started,
@@ -142,7 +142,8 @@ async def drive_cancel(
     the lease is released either way."""
     loop = asyncio.get_running_loop()
     attempt = (await repo.get_attempts(ctx.db, payment.id))[-1]
-    partner = attempt["partner"]
+    counts = attempt.counts()
+    partner = attempt.partner
     refund = await lifecycle.open_cancel_refund(ctx.db, payment.id)
     calls = 0
     while True:
@@ -174,43 +175,58 @@ async def drive_cancel(
                 )
             return await _write(ctx, payment, _later(ctx, 1, refund=(refund, refund_now)))
         calls += 1
-        cancel = CancelRequest(attempt["partner_request_id"])
-        outcome = await ctx.partners.cancel(partner, cancel, tally=attempt, deadline=deadline)
-        attempt_row = {"id": attempt["id"], "cancel_calls": attempt["cancel_calls"]}
+        cancel = CancelRequest(attempt.partner_request_id)
+        outcome = await ctx.partners.cancel(partner, cancel, tally=counts, deadline=deadline)
         if outcome.status is OutcomeStatus.SUCCEEDED:
-            return await _write(ctx, payment, _cancelled(ctx, merchant, outcome), attempt_row)
+            return await _write(
+                ctx, payment, _cancelled(ctx, merchant, outcome), (attempt, attempt.counted(counts))
+            )
         if outcome.status is OutcomeStatus.FAILED:
             # The partner keeps the payment: its own record decides what undoing it takes.
-            inquiry = InquiryRequest(attempt["partner_request_id"], payment.payer_amount)
-            known = await ctx.partners.inquire(partner, inquiry, tally=attempt)
+            inquiry = InquiryRequest(attempt.partner_request_id, payment.payer_amount)
+            known = await ctx.partners.inquire(partner, inquiry, tally=counts)
             if known.status is OutcomeStatus.FAILED or (
                 known.status is OutcomeStatus.UNKNOWN and known.not_found
             ):
-                return await _write(ctx, payment, _cancelled(ctx, merchant, known), attempt_row)
+                return await _write(
+                    ctx,
+                    payment,
+                    _cancelled(ctx, merchant, known),
+                    (attempt, attempt.counted(counts)),
+                )
             if known.status is OutcomeStatus.SUCCEEDED or payment.status is PaymentStatus.SUCCEEDED:
-                payment, refund = await _start_refund(ctx, payment, merchant, known, attempt_row)
+                payment, refund = await _start_refund(
+                    ctx, payment, merchant, known, (attempt, attempt.counted(counts))
+                )
                 if refund is None:
                     return payment
                 continue
         pause = ctx.backoff(calls)
         if deadline is None and calls >= 2:
-            return await _write(ctx, payment, _later(ctx, calls), attempt_row)
+            return await _write(
+                ctx, payment, _later(ctx, calls), (attempt, attempt.counted(counts))
+            )
         if deadline is not None and deadline - loop.time() - pause <= MIN_CALL_SECONDS:
-            return await _write(ctx, payment, _later(ctx, calls), attempt_row)
+            return await _write(
+                ctx, payment, _later(ctx, calls), (attempt, attempt.counted(counts))
+            )
         await ctx.sleep(pause)
 
 
 Decide = Callable[[Payment, AsyncConnection], Awaitable[CancelWrite]]
 
+AttemptStates = tuple[Attempt, Attempt]
+"""The payment's open attempt: as last read, and with the cancel's calls counted."""
+
 
 async def _settle(
-    ctx: Context, payment_id: str, decide: Decide, attempt_row: dict[str, Any] | None
+    ctx: Context, payment_id: str, decide: Decide, attempt: AttemptStates | None
 ) -> Payment | None:
     """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
 
     async def with_attempt(locked: Payment, conn: AsyncConnection) -> CancelWrite:
         write = await decide(locked, conn)
-        write.attempt = attempt_row
+        write.attempt = attempt
         return write
 
     written = await ctx.writer.run(
@@ -225,10 +241,10 @@ async def _write(
     ctx: Context,
     payment: Payment,
     decide: Decide,
-    attempt_row: dict[str, Any] | None = None,
+    attempt: AttemptStates | None = None,
 ) -> Payment:
     """`_settle`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
-    written = await _settle(ctx, payment.id, decide, attempt_row)
+    written = await _settle(ctx, payment.id, decide, attempt)
     if written is not None:
         return written
     stored = await repo.get_payment(ctx.db, payment.id)
@@ -323,7 +339,7 @@ async def _start_refund(
     payment: Payment,
     merchant: Merchant,
     known: Outcome,
-    attempt_row: dict[str, Any],
+    attempt: AttemptStates,
 ) -> tuple[Payment, Refund | None]:
     """The partner refused to cancel a payment it charged: book the success if it is news, and
     reserve a full refund (kind `cancel`) in the same commit. We keep the lease: the refund
@@ -369,7 +385,7 @@ async def _start_refund(
         started["refund"] = refund
         return CancelWrite(after, new_refund=refund, rows=rows)
 
-    written = await _settle(ctx, payment.id, decide, attempt_row)
+    written = await _settle(ctx, payment.id, decide, attempt)
     if written is None:
         stored = await repo.get_payment(ctx.db, payment.id)
         assert stored is not None

@@ -13,39 +13,18 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from adapters import Delivery, InquiryRequest, Outcome, OutcomeStatus, PayRequest
+from adapters import Delivery, InquiryRequest, Outcome, PayRequest
 from gateway.context import Context
-from gateway.core.ids import new_id
 from gateway.partners.retry import Action, Verdict, verdict
 from gateway.partners.routing import Route
 from gateway.payments.budget import MIN_CALL_SECONDS
-from gateway.payments.model import Payment
+from gateway.payments.model import Attempt, AttemptStatus, Payment
 from gateway.storage import payments as repo
 
-__all__ = ["PayDriver", "attempt_result", "new_attempt"]
+__all__ = ["PayDriver"]
 
 log = logging.getLogger(__name__)
-
-
-def new_attempt(payment_id: str, seq: int, route: Route, now: datetime) -> dict[str, Any]:
-    attempt_id = new_id("att")
-    return {
-        "id": attempt_id,
-        "payment_id": payment_id,
-        "seq": seq,
-        "partner": route.partner,
-        # Deterministic from the attempt: every retry of this attempt is the same partner request.
-        "partner_request_id": attempt_id,
-        "route_reason": route.reason,
-        "status": "pending",
-        "pay_calls": 0,
-        "inquiries": 0,
-        "cancel_calls": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
 
 
 class PayDriver:
@@ -55,7 +34,7 @@ class PayDriver:
         self,
         ctx: Context,
         payment: Payment,
-        attempt: dict[str, Any],
+        attempt: Attempt,
         routes: Sequence[Route],
         request: PayRequest,
         deadline: float,
@@ -63,7 +42,10 @@ class PayDriver:
         self.ctx = ctx
         self.payment = payment
         self.attempt = attempt
-        self.closed_attempts: list[dict[str, Any]] = []
+        self.counts = attempt.counts()
+        """The open attempt's calls so far (the tally each partner call increments)."""
+        self.closed_attempts: list[tuple[Attempt, Attempt]] = []
+        """Attempts failed over from: (as opened, as ended)."""
         self.routes = list(routes)
         self.request = request
         self.deadline = deadline
@@ -74,17 +56,21 @@ class PayDriver:
         return self.deadline - asyncio.get_running_loop().time()
 
     async def _call(self, operation: str) -> Outcome:
-        partner = self.attempt["partner"]
+        partner = self.attempt.partner
         calls = self.ctx.partners
         if operation == "pay":
-            return await calls.pay(
-                partner, self.request, tally=self.attempt, deadline=self.deadline
-            )
+            return await calls.pay(partner, self.request, tally=self.counts, deadline=self.deadline)
         inquiry = InquiryRequest(
-            partner_request_id=self.attempt["partner_request_id"],
+            partner_request_id=self.attempt.partner_request_id,
             payer_amount=self.request.payer_amount,
         )
-        return await calls.inquire(partner, inquiry, tally=self.attempt, deadline=self.deadline)
+        return await calls.inquire(partner, inquiry, tally=self.counts, deadline=self.deadline)
+
+    def ended(self, outcome: Outcome, now: datetime) -> list[tuple[Attempt, Attempt]]:
+        """Every attempt of the payment (as opened, as ended): the failed-over ones, then the
+        open one, ended by `outcome`."""
+        last = self.attempt.counted(self.counts).ended(outcome, now)
+        return [*self.closed_attempts, (self.attempt, last)]
 
     async def run(self) -> Outcome:
         """Follow the partner's policy table until a final answer, the budget's end, or no
@@ -97,7 +83,7 @@ class PayDriver:
         while self._remaining() > MIN_CALL_SECONDS:
             outcome = await self._call(operation)
             calls += 1
-            partner = self.ctx.settings.partner(self.attempt["partner"])
+            partner = self.ctx.settings.partner(self.attempt.partner)
             found = verdict(outcome)
             action = self.ctx.policies[partner.id][(operation, found)]
             if action is Action.STOP:
@@ -114,7 +100,7 @@ class PayDriver:
                 action = Action.RETRY  # nowhere else to go: try this partner again
             elif action is Action.FAIL_OVER:
                 action = Action.RETRY  # it may have charged: stay with it
-            sends_left = self.attempt["pay_calls"] < partner.retry.max_attempts
+            sends_left = self.counts["pay_calls"] < partner.retry.max_attempts
             if action is Action.RETRY and operation == "pay" and not sends_left:
                 if not maybe_sent:
                     self.all_refused = True
@@ -135,38 +121,26 @@ class PayDriver:
 
     async def _fail_over(self, outcome: Outcome, route: Route) -> None:
         now = self.ctx.clock.now()
-        failed = attempt_result(self.attempt, outcome, now, status="not_accepted")
-        self.closed_attempts.append(failed)
-        nxt = new_attempt(self.payment.id, self.attempt["seq"] + 1, route, now)
+        failed = self.attempt.counted(self.counts).ended(
+            outcome, now, status=AttemptStatus.NOT_ACCEPTED
+        )
+        self.closed_attempts.append((self.attempt, failed))
+        nxt = Attempt.first(self.payment.id, self.attempt.seq + 1, route.partner, route.reason, now)
         log.info(
             "payment %s: %s charged nothing (%s); failing over to %s",
             self.payment.id,
-            self.attempt["partner"],
+            self.attempt.partner,
             outcome.message,
             route.partner,
         )
         await self.ctx.writer.run(
             repo.switch_partner(
-                payment_id=self.payment.id, failed_attempt=failed, next_attempt=nxt, now=now
+                payment_id=self.payment.id,
+                failed_attempt=(self.attempt, failed),
+                next_attempt=nxt,
+                now=now,
             )
         )
-        self.attempt = nxt
+        self.attempt, self.counts = nxt, nxt.counts()
         self.payment = self.payment.routed(route.partner, route.reason, now)
-        self.request = dataclasses.replace(
-            self.request, partner_request_id=nxt["partner_request_id"]
-        )
-
-
-def attempt_result(
-    attempt: dict[str, Any], outcome: Outcome, now: datetime, *, status: str | None = None
-) -> dict[str, Any]:
-    return {
-        "id": attempt["id"],
-        "status": status or outcome.status.value,
-        "delivery": outcome.delivery.value if outcome.status is OutcomeStatus.UNKNOWN else None,
-        "partner_code": outcome.partner_code,
-        "message": outcome.message[:500],
-        "pay_calls": attempt["pay_calls"],
-        "inquiries": attempt["inquiries"],
-        "updated_at": now,
-    }
+        self.request = dataclasses.replace(self.request, partner_request_id=nxt.partner_request_id)

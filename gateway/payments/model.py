@@ -15,9 +15,18 @@ from decimal import Decimal
 
 import fx
 from adapters import Outcome, OutcomeStatus
+from gateway.core.ids import new_id
 from gateway.payments.failures import failure_message
 
-__all__ = ["CancelStatus", "Failure", "Payment", "PaymentStatus", "QuoteUse"]
+__all__ = [
+    "Attempt",
+    "AttemptStatus",
+    "CancelStatus",
+    "Failure",
+    "Payment",
+    "PaymentStatus",
+    "QuoteUse",
+]
 
 
 class PaymentStatus(enum.StrEnum):
@@ -145,3 +154,90 @@ class Payment:
 
     def next_version(self) -> Payment:
         return dataclasses.replace(self, version=self.version + 1)
+
+
+class AttemptStatus(enum.StrEnum):
+    """Where one partner's attempt at a payment ended (`not_accepted`: it certainly charged
+    nothing, and the payment failed over)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    NOT_ACCEPTED = "not_accepted"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Attempt:
+    """One partner's go at a payment. Its id is the partner request id: every retry of the
+    attempt is the same request to the partner, never a second charge."""
+
+    id: str
+    payment_id: str
+    seq: int
+    partner: str
+    partner_request_id: str
+    route_reason: str
+    status: AttemptStatus
+    created_at: datetime
+    updated_at: datetime
+    delivery: str | None = None
+    """For an unknown outcome: whether the last request may have reached the partner."""
+    partner_code: str | None = None
+    message: str | None = None
+    pay_calls: int = 0
+    inquiries: int = 0
+    cancel_calls: int = 0
+
+    @classmethod
+    def first(
+        cls, payment_id: str, seq: int, partner: str, route_reason: str, now: datetime
+    ) -> Attempt:
+        attempt_id = new_id("att")
+        return cls(
+            id=attempt_id,
+            payment_id=payment_id,
+            seq=seq,
+            partner=partner,
+            partner_request_id=attempt_id,
+            route_reason=route_reason,
+            status=AttemptStatus.PENDING,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Its call counters, as the tally a partner call increments (`partners/calls.py`)."""
+        return {
+            "pay_calls": self.pay_calls,
+            "inquiries": self.inquiries,
+            "cancel_calls": self.cancel_calls,
+        }
+
+    def counted(self, counts: dict[str, int]) -> Attempt:
+        return dataclasses.replace(
+            self,
+            pay_calls=counts["pay_calls"],
+            inquiries=counts["inquiries"],
+            cancel_calls=counts["cancel_calls"],
+        )
+
+    def ended(
+        self,
+        outcome: Outcome,
+        now: datetime,
+        *,
+        status: AttemptStatus | None = None,
+        note: str | None = None,
+    ) -> Attempt:
+        """What `outcome` says of it; `note` heads the message (the gateway's own notes)."""
+        unknown = outcome.status is OutcomeStatus.UNKNOWN
+        message = outcome.message if note is None else note
+        return dataclasses.replace(
+            self,
+            status=status or AttemptStatus(outcome.status.value),
+            delivery=outcome.delivery.value if unknown else self.delivery,
+            partner_code=outcome.partner_code,
+            message=message[:500],
+            updated_at=now,
+        )

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 from adapters import (
     CancelRequest,
@@ -28,7 +27,7 @@ from gateway.merchants.model import Merchant
 from gateway.partners.retry import full_jitter
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.cancels import drive_cancel
-from gateway.payments.model import CancelStatus, Payment
+from gateway.payments.model import Attempt, CancelStatus, Payment
 from gateway.refunds.service import drive_refund, settle_refund_outcome
 from gateway.storage import hand_over as net
 from gateway.storage import leases
@@ -125,9 +124,10 @@ class Resolver:
             await drive_cancel(ctx, payment, merchant, None)
             return
         attempt = _open_attempt(await repo.get_attempts(ctx.db, payment_id))
-        partner = attempt["partner"]
+        counts = attempt.counts()
+        partner = attempt.partner
         calls = ctx.partners
-        inquiry = InquiryRequest(attempt["partner_request_id"], payment.payer_amount)
+        inquiry = InquiryRequest(attempt.partner_request_id, payment.payer_amount)
         assert payment.resolve_deadline is not None, "a processing payment has a deadline"
         resolve_deadline = payment.resolve_deadline
         cancel_deadline: datetime = resolve_deadline + durations.cancel_deadline
@@ -142,30 +142,30 @@ class Resolver:
             now = ctx.clock.now()
             if not cancelling and (first or now < resolve_deadline):
                 first = False
-                outcome = await calls.inquire(partner, inquiry, tally=attempt)
+                outcome = await calls.inquire(partner, inquiry, tally=counts)
                 if outcome.is_final:
-                    await self._settle(payment, merchant, attempt, outcome, now)
+                    await self._settle(payment, merchant, (attempt, counts), outcome, now)
                     return
-                pause = inquiry_wait(attempt["inquiries"])
+                pause = inquiry_wait(counts["inquiries"])
             else:
                 if not cancelling:
                     log.info("payment %s still unknown at its deadline: cancelling", payment_id)
                 cancelling = True
-                cancel = CancelRequest(attempt["partner_request_id"])
-                outcome = await calls.cancel(partner, cancel, tally=attempt)
+                cancel = CancelRequest(attempt.partner_request_id)
+                outcome = await calls.cancel(partner, cancel, tally=counts)
                 if outcome.status is OutcomeStatus.SUCCEEDED:
                     reversed_ = Outcome.failed(
                         FailureCode.CANCELLED_AFTER_TIMEOUT,
                         partner_code=outcome.partner_code,
                         message="cancelled after the inquiry deadline",
                     )
-                    await self._settle(payment, merchant, attempt, reversed_, now)
+                    await self._settle(payment, merchant, (attempt, counts), reversed_, now)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
-                    known = await calls.inquire(partner, inquiry, tally=attempt)
+                    known = await calls.inquire(partner, inquiry, tally=counts)
                     if known.is_final:
-                        await self._settle(payment, merchant, attempt, known, now)
+                        await self._settle(payment, merchant, (attempt, counts), known, now)
                         return
                 if now >= cancel_deadline:
                     log.error(
@@ -177,12 +177,12 @@ class Resolver:
                         repo.settle_payment(
                             before=payment,
                             after=payment.released(due=now + durations.cancel_max_interval),
-                            attempt_changes=[],
+                            attempts=[],
                             owner=ctx.owner,
                         )
                     )
                     return
-                pause = cancel_wait(attempt["cancel_calls"])
+                pause = cancel_wait(counts["cancel_calls"])
             await ctx.sleep(pause)
             renewed = await self._lease(payment_id, renew=True)
             if renewed is None:
@@ -236,27 +236,21 @@ class Resolver:
         self,
         payment: Payment,
         merchant: Merchant,
-        attempt: dict[str, Any],
+        tallied: tuple[Attempt, dict[str, int]],
         outcome: Outcome,
         now: datetime,
     ) -> None:
         ctx = self._ctx
         booked = book_payment(ctx, payment.finished(outcome, now), merchant, ctx.clock.now())
         final = booked.payment
-        attempt_row = {
-            "id": attempt["id"],
-            "status": outcome.status.value,
-            "partner_code": outcome.partner_code,
-            "message": net.with_notes(attempt.get("message"), outcome.message),
-            "inquiries": attempt["inquiries"],
-            "cancel_calls": attempt["cancel_calls"],
-            "updated_at": final.updated_at,
-        }
+        attempt, counts = tallied  # as read, and the calls made since
+        note = net.with_notes(attempt.message, outcome.message)
+        ended = attempt.counted(counts).ended(outcome, final.updated_at, note=note)
         written = await ctx.writer.run(
             repo.settle_payment(
                 before=payment,
                 after=final,
-                attempt_changes=[attempt_row],
+                attempts=[(attempt, ended)],
                 owner=ctx.owner,
                 # A crash (or the safety net) lost the POS's answer: its retry with the same key
                 # gets this one. Rendered so that it cannot stop the final state.
@@ -270,8 +264,8 @@ class Resolver:
             log.info("payment %s resolved: %s", payment.id, final.status.value)
 
 
-def _open_attempt(attempts: list[dict[str, Any]]) -> dict[str, Any]:
+def _open_attempt(attempts: list[Attempt]) -> Attempt:
     """The attempt that may have charged: the last one (earlier ones charged nothing)."""
     if not attempts:
         raise RuntimeError("a processing payment without attempts")
-    return dict(attempts[-1])
+    return attempts[-1]

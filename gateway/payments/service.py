@@ -43,13 +43,14 @@ from gateway.core.errors import (
 )
 from gateway.core.ids import new_id
 from gateway.core.render import dumps
+from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal, Role
 from gateway.merchants.model import Merchant
 from gateway.partners.routing import Route
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.budget import answer_deadline
-from gateway.payments.driver import PayDriver, attempt_result, new_attempt
-from gateway.payments.model import Payment, PaymentStatus, QuoteUse
+from gateway.payments.driver import PayDriver
+from gateway.payments.model import Attempt, Payment, PaymentStatus, QuoteUse
 from gateway.payments.views import payment_view
 from gateway.quotes.service import price, quote_row
 from gateway.storage import hand_over as net
@@ -61,7 +62,6 @@ from gateway.storage.writer import Unit
 
 __all__ = [
     "CreatePayment",
-    "Response",
     "create_payment",
     "gateway_error_note",
     "get_payment",
@@ -85,14 +85,6 @@ class CreatePayment:
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Response:
-    status: int
-    body: str
-    replayed: bool = False
-    partner_seconds: float = 0.0
-
-
 async def create_payment(
     ctx: Context,
     *,
@@ -101,7 +93,7 @@ async def create_payment(
     request_hash: str,
     command: CreatePayment,
     started_at: float,
-) -> Response:
+) -> Answer:
     """Take one payment; answer within the POS wait budget counted from `started_at`."""
     loop = asyncio.get_running_loop()
     now = ctx.clock.now()
@@ -114,7 +106,7 @@ async def create_payment(
             ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return Response(replay.status, replay.body, replayed=True)
+            return Answer(replay.status, replay.body, replayed=True)
         raise
     payer_amount = quote.payer_amount if quote is not None else command.amount
 
@@ -147,7 +139,7 @@ async def create_payment(
         lease_owner=ctx.owner,
         lease_expires_at=lease_expires_at,
     )
-    attempt = new_attempt(payment_id, 1, routes[0], now)
+    attempt = Attempt.first(payment_id, 1, routes[0].partner, routes[0].reason, now)
     claim = idempotency.claim(
         merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
     )
@@ -163,7 +155,7 @@ async def create_payment(
         )
     )
     if isinstance(begun, IdempotencyReplay):
-        return Response(begun.status, begun.body, replayed=True)
+        return Answer(begun.status, begun.body, replayed=True)
     if isinstance(begun, IdempotencyConflict):
         idempotency.raise_conflict(begun)
     if isinstance(begun, DuplicateReference):
@@ -182,7 +174,7 @@ async def create_payment(
         command.code.masked,
     )
     request = PayRequest(
-        partner_request_id=attempt["partner_request_id"],
+        partner_request_id=attempt.partner_request_id,
         reference=payment_id,
         amount=command.amount,
         payer_amount=payer_amount,
@@ -219,14 +211,14 @@ async def create_payment(
                 lease=(ctx.owner, lease_expires_at),
                 note=gateway_error_note(exc),
                 now=ctx.clock.now(),
-                counters={k: driver.attempt[k] for k in ("pay_calls", "inquiries")},
+                counters={k: driver.counts[k] for k in ("pay_calls", "inquiries")},
             ),
         )
         if written and stored is None:
             raise  # discarded: no partner took it, nothing was charged, nothing to resolve
         # What is stored; if even the note could not be written, what we last committed.
         known = stored or driver.committed or driver.payment
-        return Response(201, payment_body(known), partner_seconds=loop.time() - partner_started)
+        return Answer(201, payment_body(known), partner_seconds=loop.time() - partner_started)
 
 
 def _quote_use(quote: fx.Quote) -> QuoteUse:
@@ -350,7 +342,7 @@ async def _finish(
     key: str,
     spot_quote: bool,
     partner_seconds: float,
-) -> Response:
+) -> Answer:
     now = ctx.clock.now()
     payment = driver.payment
     if driver.all_refused:
@@ -378,12 +370,12 @@ async def _finish(
         after = payment.released(due=now, now=now)
     after = after.next_version()
     body = dumps(payment_view(after))
-    attempt_rows = [*driver.closed_attempts, attempt_result(driver.attempt, outcome, now)]
+
     written = await ctx.writer.run(
         repo.settle_payment(
             before=payment,
             after=after,
-            attempt_changes=attempt_rows,
+            attempts=driver.ended(outcome, now),
             owner=ctx.owner,
             response=(201, body),
             rows=rows,
@@ -409,7 +401,7 @@ async def _finish(
     ctx.metrics.payments.labels(after.status.value).inc()
     if after.status is PaymentStatus.PROCESSING:
         ctx.kick(payment.id)
-    return Response(201, body, partner_seconds=partner_seconds)
+    return Answer(201, body, partner_seconds=partner_seconds)
 
 
 async def get_payment(ctx: Context, principal: Principal, payment_id: str) -> Payment:

@@ -3,30 +3,35 @@ events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import fx
 from gateway.core.render import money, rfc3339
 from gateway.payments.model import Payment
 
+if TYPE_CHECKING:
+    from gateway.api.wire import payments as wire
+    from gateway.api.wire.common import Money
+
 __all__ = ["payment_view"]
 
 
-def _money(amount: fx.Money) -> dict[str, Any]:
+def _money(amount: fx.Money) -> Money:
     return money(amount.currency.code, amount.value)
 
 
-def payment_view(payment: Payment) -> dict[str, Any]:
-    quote = None
+def payment_view(payment: Payment) -> wire.Payment:
+    quote: wire.PaymentQuote | None = None
     if payment.quote is not None:
         quote = {
             "id": payment.quote.id,
             "rate": payment.quote.rate,
             "expires_at": rfc3339(payment.quote.expires_at),
         }
-    cancellation = None
+    cancellation: wire.Cancellation | None = None
     if payment.cancel_status is not None:
-        cancellation = {
+        # A cancel is always stored with its request time, but the model's types do not say so.
+        cancellation = {  # type: ignore[assignment]
             "status": payment.cancel_status.value,
             "requested_at": rfc3339(payment.cancel_requested_at),
         }

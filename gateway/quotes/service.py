@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +18,7 @@ from gateway.core.errors import (
 )
 from gateway.core.ids import new_id
 from gateway.core.render import dumps
+from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
 from gateway.quotes.views import quote_view
@@ -26,14 +26,7 @@ from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 
-__all__ = ["QuoteResponse", "create_quote", "get_quote", "price", "quote_row"]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class QuoteResponse:
-    status: int
-    body: str
-    replayed: bool = False
+__all__ = ["create_quote", "get_quote", "price", "quote_row"]
 
 
 async def create_quote(
@@ -43,7 +36,7 @@ async def create_quote(
     key: str,
     request_hash: str,
     parsed: tuple[fx.Money, str],
-) -> QuoteResponse:
+) -> Answer:
     """`POST /v1/fx/quotes`: one commit stores the quote and its idempotent answer together."""
     amount, wallet_id = parsed
     now = ctx.clock.now()
@@ -54,7 +47,7 @@ async def create_quote(
             ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
         )
         if replay is not None:
-            return QuoteResponse(replay.status, replay.body, replayed=True)
+            return Answer(replay.status, replay.body, replayed=True)
         raise
     row = quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
     body = dumps(quote_view(row))
@@ -66,10 +59,10 @@ async def create_quote(
         records.create_with_key(claim=claim, table=repo.quotes, row=row, now=now)
     )
     if isinstance(verdict, IdempotencyReplay):
-        return QuoteResponse(verdict.status, verdict.body, replayed=True)
+        return Answer(verdict.status, verdict.body, replayed=True)
     if isinstance(verdict, IdempotencyConflict):
         idempotency.raise_conflict(verdict)
-    return QuoteResponse(201, body)
+    return Answer(201, body)
 
 
 def _prepare(

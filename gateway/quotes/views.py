@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.core.render import money, rfc3339
+
+if TYPE_CHECKING:
+    from gateway.api.wire.quotes import Quote
 
 __all__ = ["quote_view"]
 
 
-def quote_view(row: dict[str, Any]) -> dict[str, Any]:
+def quote_view(row: dict[str, Any]) -> Quote:
     return {
         "id": row["id"],
         "object": "fx_quote",

@@ -16,7 +16,6 @@ import asyncio
 import dataclasses
 import logging
 from datetime import datetime
-from typing import Any
 
 import fx
 from adapters import (
@@ -36,12 +35,13 @@ from gateway.core.errors import (
 )
 from gateway.core.ids import new_id
 from gateway.core.render import dumps
+from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
 from gateway.payments.booking import book_refund, refund_body
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
-from gateway.payments.model import Payment
-from gateway.payments.service import Response, gateway_error_note, get_payment, hand_over
+from gateway.payments.model import Attempt, Payment
+from gateway.payments.service import gateway_error_note, get_payment, hand_over
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage import hand_over as net
@@ -90,7 +90,7 @@ async def create_refund(
     amount: fx.Money,
     reason: str | None,
     started_at: float,
-) -> Response:
+) -> Answer:
     now = ctx.clock.now()
     payment = await repo.get_payment(ctx.db, payment_id)
     if payment is None or payment.merchant_id != merchant.id:
@@ -140,7 +140,7 @@ async def create_refund(
         )
     )
     if isinstance(begun, IdempotencyReplay):
-        return Response(begun.status, begun.body, replayed=True)
+        return Answer(begun.status, begun.body, replayed=True)
     if isinstance(begun, IdempotencyConflict):
         idempotency.raise_conflict(begun)
     if isinstance(begun, RefundRefused):
@@ -164,7 +164,7 @@ async def create_refund(
         if final.status is RefundStatus.PROCESSING:
             ctx.kick(refund_id)  # the resolver tells refunds from payments by the id's prefix
         log.info("refund %s of %s: %s", refund_id, payment_id, final.status.value)
-        return Response(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
+        return Answer(201, dumps(refund_view(final)), partner_seconds=partner_seconds)
     except GatewayError:
         raise
     except Exception as exc:
@@ -185,7 +185,7 @@ async def create_refund(
             ),
         )
         known = stored or dataclasses.replace(begun.counted(counts), updated_at=ctx.clock.now())
-        return Response(201, refund_body(known), partner_seconds=loop.time() - partner_started)
+        return Answer(201, refund_body(known), partner_seconds=loop.time() - partner_started)
 
 
 def _refuse(refused: RefundRefused, payment: Payment) -> None:
@@ -208,10 +208,10 @@ def _refuse(refused: RefundRefused, payment: Payment) -> None:
     )
 
 
-def _request(refund: Refund, payment: Payment, attempt: dict[str, Any]) -> RefundRequest:
+def _request(refund: Refund, payment: Payment, attempt: Attempt) -> RefundRequest:
     return RefundRequest(
         partner_request_id=refund.partner_request_id,
-        payment_partner_request_id=attempt["partner_request_id"],
+        payment_partner_request_id=attempt.partner_request_id,
         payment_partner_reference=payment.partner_reference,
         reference=refund.id,
         amount=refund.amount,
@@ -224,7 +224,7 @@ async def drive_refund(
     ctx: Context,
     refund: Refund,
     payment: Payment,
-    attempt: dict[str, Any],
+    attempt: Attempt,
     deadline: float | None,
     *,
     counts: dict[str, int],

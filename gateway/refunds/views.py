@@ -3,15 +3,18 @@ events."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from gateway.core.render import money, rfc3339
 from gateway.refunds.model import Refund
 
+if TYPE_CHECKING:
+    from gateway.api.wire import refunds as wire
+
 __all__ = ["refund_view"]
 
 
-def refund_view(refund: Refund) -> dict[str, Any]:
+def refund_view(refund: Refund) -> wire.Refund:
     failure = refund.failure
     return {
         "id": refund.id,

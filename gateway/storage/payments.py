@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.merchants.model import Merchant
-from gateway.payments.model import Payment
+from gateway.payments.model import Attempt, Payment
 from gateway.storage import rows
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
@@ -102,10 +102,10 @@ async def get_payment(db: Database, payment_id: str) -> Payment | None:
     return None if row is None else rows.payment(row)
 
 
-async def get_attempts(db: Database, payment_id: str) -> list[dict[str, Any]]:
+async def get_attempts(db: Database, payment_id: str) -> list[Attempt]:
     stmt = sa.select(attempts).where(attempts.c.payment_id == payment_id).order_by(attempts.c.seq)
     async with db.reader.connect() as conn:
-        return [dict(r) for r in (await conn.execute(stmt)).mappings()]
+        return [rows.attempt(r) for r in (await conn.execute(stmt)).mappings()]
 
 
 async def list_payments(
@@ -152,7 +152,7 @@ class BeginPayment:
     claim: dict[str, Any]
     quote: dict[str, Any] | None
     payment: Payment
-    attempt: dict[str, Any]
+    attempt: Attempt
     now: datetime
 
     def _key(self) -> tuple[str, str]:
@@ -202,7 +202,7 @@ class BeginPayment:
             Insert("idempotency_keys", [c.claim for c in go]),
             Insert("quotes", [c.quote for c in go if c.quote is not None]),
             Insert("payments", [rows.payment_row(c.payment) for c in go]),
-            Insert("payment_attempts", [c.attempt for c in go]),
+            Insert("payment_attempts", [rows.attempt_row(c.attempt) for c in go]),
         )
         return results
 
@@ -212,7 +212,7 @@ def begin_payment(
     claim: dict[str, Any],
     quote: dict[str, Any] | None,
     payment: Payment,
-    attempt: dict[str, Any],
+    attempt: Attempt,
     now: datetime,
 ) -> BeginPayment:
     return BeginPayment(claim=claim, quote=quote, payment=payment, attempt=attempt, now=now)
@@ -221,31 +221,29 @@ def begin_payment(
 def switch_partner(
     *,
     payment_id: str,
-    failed_attempt: dict[str, Any],
-    next_attempt: dict[str, Any],
+    failed_attempt: tuple[Attempt, Attempt],
+    next_attempt: Attempt,
     now: datetime,
 ) -> Unit[None]:
     """Fail over after a partner certainly charged nothing: close its attempt, open the next."""
 
     async def unit(conn: AsyncConnection) -> None:
-        await _update_attempt(conn, failed_attempt)
-        await conn.execute(sa.insert(attempts).values(**next_attempt))
+        ended = rows.attempt_changes(*failed_attempt)
+        await conn.execute(
+            sa.update(attempts).where(attempts.c.id == ended.pop("id")).values(**ended)
+        )
+        await conn.execute(sa.insert(attempts).values(**rows.attempt_row(next_attempt)))
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)
             .values(
-                partner=next_attempt["partner"],
-                route_reason=next_attempt["route_reason"],
+                partner=next_attempt.partner,
+                route_reason=next_attempt.route_reason,
                 updated_at=now,
             )
         )
 
     return unit
-
-
-async def _update_attempt(conn: AsyncConnection, attempt: dict[str, Any]) -> None:
-    values = {k: v for k, v in attempt.items() if k != "id"}
-    await conn.execute(sa.update(attempts).where(attempts.c.id == attempt["id"]).values(**values))
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -371,18 +369,19 @@ def settle_payment(
     *,
     before: Payment,
     after: Payment,
-    attempt_changes: Sequence[dict[str, Any]],
+    attempts: Sequence[tuple[Attempt, Attempt]],
     owner: str,
     response: tuple[int, str] | None = None,
     rows: Rows | None = None,
 ) -> SettlePayment:
-    """Take the payment from `before` (as this process last knew it) to `after`; `response`
-    (status, body) completes its Idempotency-Key; `rows` are what the new state brings (a
-    state that brings rows is dated: its business dates move to open days if need be)."""
+    """Take the payment from `before` (as this process last knew it) to `after`, and its
+    `attempts` likewise (each as last known, and as it ended); `response` (status, body)
+    completes its Idempotency-Key; `rows` are what the new state brings (a state that brings
+    rows is dated: its business dates move to open days if need be)."""
     return SettlePayment(
         payment_id=after.id,
         changes=_rows.payment_changes(before, after),
-        attempt_changes=attempt_changes,
+        attempt_changes=[_rows.attempt_changes(old, new) for old, new in attempts],
         owner=owner,
         response=None
         if response is None

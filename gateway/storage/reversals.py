@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import fx
-from gateway.payments.model import CancelStatus, Payment, PaymentStatus
+from gateway.payments.model import Attempt, CancelStatus, Payment, PaymentStatus
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
@@ -265,7 +265,8 @@ class CancelWrite:
 
     payment: Payment
     """The locked payment's new state."""
-    attempt: dict[str, Any] | None = None
+    attempt: tuple[Attempt, Attempt] | None = None
+    """The payment's open attempt: (as last read, with the cancel calls made since)."""
     refund: tuple[Refund, Refund] | None = None
     """The cancel's full refund: (as last read, its new state)."""
     new_refund: Refund | None = None
@@ -402,10 +403,10 @@ def settle_cancel(
             .where(payments.c.id == payment_id)
             .values(**changes, version=payments.c.version + 1)
         )
-        if write.attempt:
-            values = {k: v for k, v in write.attempt.items() if k != "id"}
+        if write.attempt is not None:
+            counted = _rows.attempt_changes(*write.attempt)
             await conn.execute(
-                sa.update(attempts).where(attempts.c.id == write.attempt["id"]).values(**values)
+                sa.update(attempts).where(attempts.c.id == counted.pop("id")).values(**counted)
             )
         if write.refund is not None:
             before, after = write.refund

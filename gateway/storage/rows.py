@@ -10,11 +10,22 @@ from typing import Any
 import fx
 from gateway.core.business_days import parse_cutoff
 from gateway.merchants.model import Merchant
-from gateway.payments.model import CancelStatus, Failure, Payment, PaymentStatus, QuoteUse
+from gateway.payments.model import (
+    Attempt,
+    AttemptStatus,
+    CancelStatus,
+    Failure,
+    Payment,
+    PaymentStatus,
+    QuoteUse,
+)
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage.open_days import Sides
 
 __all__ = [
+    "attempt",
+    "attempt_changes",
+    "attempt_row",
     "merchant",
     "payment",
     "payment_changes",
@@ -232,3 +243,50 @@ def refund_changes(before: Refund, after: Refund) -> dict[str, Any]:
 
 def refund_sides(r: Refund) -> Sides:
     return Sides(r.merchant_id, r.amount.currency.code, r.partner, r.payer_amount.currency.code)
+
+
+def attempt(row: Mapping[Any, Any]) -> Attempt:
+    return Attempt(
+        id=row["id"],
+        payment_id=row["payment_id"],
+        seq=row["seq"],
+        partner=row["partner"],
+        partner_request_id=row["partner_request_id"],
+        route_reason=row["route_reason"],
+        status=AttemptStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        delivery=row["delivery"],
+        partner_code=row["partner_code"],
+        message=row["message"],
+        pay_calls=row["pay_calls"],
+        inquiries=row["inquiries"],
+        cancel_calls=row["cancel_calls"],
+    )
+
+
+def attempt_row(a: Attempt) -> dict[str, Any]:
+    """Every column of `a`'s row."""
+    return {
+        "id": a.id,
+        "payment_id": a.payment_id,
+        "seq": a.seq,
+        "partner": a.partner,
+        "partner_request_id": a.partner_request_id,
+        "route_reason": a.route_reason,
+        "status": a.status.value,
+        "delivery": a.delivery,
+        "partner_code": a.partner_code,
+        "message": a.message,
+        "pay_calls": a.pay_calls,
+        "inquiries": a.inquiries,
+        "cancel_calls": a.cancel_calls,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+    }
+
+
+def attempt_changes(before: Attempt, after: Attempt) -> dict[str, Any]:
+    """The columns a write must set to take the row from `before` to `after`, with its id."""
+    old, new = attempt_row(before), attempt_row(after)
+    return {"id": before.id, **{k: v for k, v in new.items() if old[k] != v}}

@@ -338,7 +338,8 @@ class Stack:
         try:
             payment = await repo.get_payment(db, payment_id)
             row = None if payment is None else rows.payment_row(payment)
-            return row, await repo.get_attempts(db, payment_id)
+            attempts = await repo.get_attempts(db, payment_id)
+            return row, [rows.attempt_row(a) for a in attempts]
         finally:
             await db.dispose()
 

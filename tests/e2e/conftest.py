@@ -21,6 +21,7 @@ from gateway.merchants import admin
 from gateway.merchants.auth import Role
 from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
 from gateway.storage import payments as repo
+from gateway.storage import rows
 from gateway.storage.db import open_database
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -130,7 +131,7 @@ class Gateway:
     async def attempts(self, payment_id: str) -> list[dict[str, Any]]:
         db = open_database(self.settings.database.url)
         try:
-            return await repo.get_attempts(db, payment_id)
+            return [rows.attempt_row(a) for a in await repo.get_attempts(db, payment_id)]
         finally:
             await db.dispose()
 

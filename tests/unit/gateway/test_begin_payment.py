@@ -11,7 +11,7 @@ from typing import Any
 from gateway.storage.idempotency import IdempotencyConflict
 from gateway.storage.payments import BeginPayment, DuplicateReference
 from gateway.storage.raw import Insert, Update
-from tests.factories import make_payment
+from tests.factories import make_attempt, make_payment
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -57,7 +57,7 @@ def _command(key: str, reference: str, request_hash: str = "h1") -> BeginPayment
         claim={"merchant_id": "mer_1", "key": key, "request_hash": request_hash},
         quote=None,
         payment=make_payment(id=f"pay_{key}", idempotency_key=key, merchant_reference=reference),
-        attempt={"id": f"att_{key}"},
+        attempt=make_attempt(id=f"att_{key}", partner_request_id=f"att_{key}"),
         now=NOW,
     )
 
