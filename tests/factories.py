@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import fx
 from gateway.payments.model import Attempt, AttemptStatus, Payment, PaymentStatus
+from gateway.quotes.model import MerchantQuote
 
-__all__ = ["make_attempt", "make_payment"]
+__all__ = ["make_attempt", "make_payment", "make_quote"]
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -52,3 +54,18 @@ def make_attempt(**overrides: Any) -> Attempt:
         "updated_at": NOW,
     }
     return Attempt(**(fields | overrides))
+
+
+def make_quote(value: int = 125050, mid: str = "0.1832", markup_bps: int = 150) -> MerchantQuote:
+    """`mer_1`'s quote of THB `value` (minor units) in CNY for `alipay_cn`, made at `NOW`."""
+    thb, cny = fx.get_currency("THB"), fx.get_currency("CNY")
+    quote = fx.make_quote(
+        id="qt_1",
+        amount=fx.Money(value, thb),
+        payer_currency=cny,
+        mid=fx.MidRate(thb, cny, Decimal(mid), NOW, "ecb"),
+        markup_bps=markup_bps,
+        created_at=NOW,
+        lifetime=timedelta(minutes=5),
+    )
+    return MerchantQuote(quote, "mer_1", "alipay_cn")

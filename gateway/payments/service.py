@@ -18,7 +18,6 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import TypeVar
 
 import fx
@@ -52,7 +51,8 @@ from gateway.payments.budget import answer_deadline
 from gateway.payments.driver import PayDriver
 from gateway.payments.model import Attempt, Payment, PaymentStatus, QuoteUse
 from gateway.payments.views import payment_view
-from gateway.quotes.service import price, quote_row
+from gateway.quotes.model import MerchantQuote
+from gateway.quotes.service import price
 from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
 from gateway.storage.hand_over import GATEWAY_ERROR
@@ -146,7 +146,7 @@ async def create_payment(
     begun = await ctx.writer.run(
         repo.begin_payment(
             claim=claim,
-            quote=quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
+            quote=MerchantQuote(quote, merchant.id, wallet.id)
             if spot_quote and quote is not None
             else None,
             payment=payment,
@@ -306,31 +306,16 @@ async def _price(
         assert wallet is not None
         return price(ctx, amount=command.amount, wallet=wallet, now=now), True
     # A given quote must fit exactly (no quote ever fits a same-currency wallet).
-    row = await repo.get_quote(ctx.db, command.quote_id)
-    if row is None or row["merchant_id"] != merchant.id:
+    held = await repo.get_quote(ctx.db, command.quote_id)
+    if held is None or held.merchant_id != merchant.id:
         raise NotFound(f"No quote {command.quote_id!r}.", param="quote_id")
-    if (
-        row["wallet"] != wallet_id
-        or row["amount_value"] != command.amount.value
-        or row["amount_currency"] != command.amount.currency.code
-    ):
+    quote = held.quote
+    if held.wallet != wallet_id or quote.amount != command.amount:
         raise QuoteMismatch(
             "The quote is for another amount, currency or wallet.", param="quote_id"
         )
-    if now > row["expires_at"]:
-        raise QuoteExpired(f"Quote {row['id']} expired at {row['expires_at']}.", param="quote_id")
-    quote = fx.Quote(
-        id=row["id"],
-        amount=fx.Money(row["amount_value"], fx.get_currency(row["amount_currency"])),
-        payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
-        rate=Decimal(row["rate"]),
-        mid_rate=Decimal(row["mid_rate"]),
-        markup_bps=row["markup_bps"],
-        rate_source=row["rate_source"],
-        rate_as_of=row["rate_as_of"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-    )
+    if now > quote.expires_at:
+        raise QuoteExpired(f"Quote {quote.id} expired at {quote.expires_at}.", param="quote_id")
     return quote, False
 
 

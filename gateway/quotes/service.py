@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import fx
 from gateway import idempotency
@@ -21,12 +20,12 @@ from gateway.core.render import dumps
 from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
+from gateway.quotes.model import MerchantQuote
 from gateway.quotes.views import quote_view
-from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 
-__all__ = ["create_quote", "get_quote", "price", "quote_row"]
+__all__ = ["create_quote", "get_quote", "price"]
 
 
 async def create_quote(
@@ -49,15 +48,13 @@ async def create_quote(
         if replay is not None:
             return Answer(replay.status, replay.body, replayed=True)
         raise
-    row = quote_row(quote, merchant_id=merchant.id, wallet=wallet.id)
-    body = dumps(quote_view(row))
+    held = MerchantQuote(quote, merchant.id, wallet.id)
+    body = dumps(quote_view(held))
     claim = idempotency.claim(
         merchant_id=merchant.id, key=key, request_hash=request_hash, now=now, ctx=ctx
     )
     claim.update(state="completed", response_status=201, response_body=body, resource_id=quote.id)
-    verdict = await ctx.writer.run(
-        records.create_with_key(claim=claim, table=repo.quotes, row=row, now=now)
-    )
+    verdict = await ctx.writer.run(repo.create_quote(claim=claim, quote=held, now=now))
     if isinstance(verdict, IdempotencyReplay):
         return Answer(verdict.status, verdict.body, replayed=True)
     if isinstance(verdict, IdempotencyConflict):
@@ -110,30 +107,11 @@ def price(ctx: Context, *, amount: fx.Money, wallet: Wallet, now: datetime) -> f
         raise InvalidAmount(str(exc), param="amount.value") from exc
 
 
-def quote_row(quote: fx.Quote, *, merchant_id: str, wallet: str) -> dict[str, Any]:
-    return {
-        "id": quote.id,
-        "merchant_id": merchant_id,
-        "wallet": wallet,
-        "amount_value": quote.amount.value,
-        "amount_currency": quote.amount.currency.code,
-        "payer_value": quote.payer_amount.value,
-        "payer_currency": quote.payer_amount.currency.code,
-        "rate": fx.format_rate(quote.rate),
-        "mid_rate": fx.format_rate(quote.mid_rate),
-        "markup_bps": quote.markup_bps,
-        "rate_source": quote.rate_source,
-        "rate_as_of": quote.rate_as_of,
-        "created_at": quote.created_at,
-        "expires_at": quote.expires_at,
-    }
-
-
-async def get_quote(ctx: Context, principal: Principal, quote_id: str) -> dict[str, Any]:
+async def get_quote(ctx: Context, principal: Principal, quote_id: str) -> MerchantQuote:
     """A quote its merchant (or an operator) may read."""
     principal.require(*READERS)
-    row = await repo.get_quote(ctx.db, quote_id)
-    if row is None:
+    held = await repo.get_quote(ctx.db, quote_id)
+    if held is None:
         raise NotFound("No such quote.")
-    principal.check_owns(row["merchant_id"], "such quote")
-    return row
+    principal.check_owns(held.merchant_id, "such quote")
+    return held

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+import fx
 from gateway.core.render import money, rfc3339
+from gateway.quotes.model import MerchantQuote
 
 if TYPE_CHECKING:
     from gateway.api.wire.quotes import Quote
@@ -12,18 +14,19 @@ if TYPE_CHECKING:
 __all__ = ["quote_view"]
 
 
-def quote_view(row: dict[str, Any]) -> Quote:
+def quote_view(held: MerchantQuote) -> Quote:
+    quote = held.quote
     return {
-        "id": row["id"],
+        "id": quote.id,
         "object": "fx_quote",
-        "amount": money(row["amount_currency"], row["amount_value"]),
-        "payer_amount": money(row["payer_currency"], row["payer_value"]),
-        "rate": row["rate"],
-        "mid_rate": row["mid_rate"],
-        "markup_bps": row["markup_bps"],
-        "rate_source": row["rate_source"],
-        "rate_as_of": rfc3339(row["rate_as_of"]),
-        "wallet": row["wallet"],
-        "created_at": rfc3339(row["created_at"]),
-        "expires_at": rfc3339(row["expires_at"]),
+        "amount": money(quote.amount.currency.code, quote.amount.value),
+        "payer_amount": money(quote.payer_amount.currency.code, quote.payer_amount.value),
+        "rate": fx.format_rate(quote.rate),
+        "mid_rate": fx.format_rate(quote.mid_rate),
+        "markup_bps": quote.markup_bps,
+        "rate_source": quote.rate_source,
+        "rate_as_of": rfc3339(quote.rate_as_of),
+        "wallet": held.wallet,
+        "created_at": rfc3339(quote.created_at),
+        "expires_at": rfc3339(quote.expires_at),
     }

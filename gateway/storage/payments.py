@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.merchants.model import Merchant
 from gateway.payments.model import Attempt, Payment
+from gateway.quotes.model import MerchantQuote
 from gateway.storage import rows
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
 from gateway.storage.idempotency import (
     IdempotencyConflict,
     IdempotencyOutcome,
+    create_with_key,
     idempotency,
     judge_idempotency,
 )
@@ -41,6 +43,7 @@ __all__ = [
     "api_keys",
     "attempts",
     "begin_payment",
+    "create_quote",
     "discard_payment",
     "get_attempts",
     "get_merchant",
@@ -93,8 +96,16 @@ async def get_merchant(db: Database, merchant_id: str) -> Merchant | None:
     return None if row is None else rows.merchant(row)
 
 
-async def get_quote(db: Database, quote_id: str) -> dict[str, Any] | None:
-    return await _one(db, sa.select(quotes).where(quotes.c.id == quote_id))
+async def get_quote(db: Database, quote_id: str) -> MerchantQuote | None:
+    row = await _one(db, sa.select(quotes).where(quotes.c.id == quote_id))
+    return None if row is None else rows.quote(row)
+
+
+def create_quote(
+    *, claim: dict[str, Any], quote: MerchantQuote, now: datetime
+) -> Unit[IdempotencyOutcome]:
+    """A quote and its completed idempotency record, in one commit."""
+    return create_with_key(claim=claim, table=quotes, row=rows.quote_row(quote), now=now)
 
 
 async def get_payment(db: Database, payment_id: str) -> Payment | None:
@@ -150,7 +161,8 @@ class BeginPayment:
     rows no other transaction can see yet, and deletes expired keys no one else writes."""
 
     claim: dict[str, Any]
-    quote: dict[str, Any] | None
+    quote: MerchantQuote | None
+    """A quote made on the spot for this payment (stored with it)."""
     payment: Payment
     attempt: Attempt
     now: datetime
@@ -200,7 +212,7 @@ class BeginPayment:
             await tx.execute(f"DELETE FROM idempotency_keys WHERE {match}", args)
         await tx.write(
             Insert("idempotency_keys", [c.claim for c in go]),
-            Insert("quotes", [c.quote for c in go if c.quote is not None]),
+            Insert("quotes", [rows.quote_row(c.quote) for c in go if c.quote is not None]),
             Insert("payments", [rows.payment_row(c.payment) for c in go]),
             Insert("payment_attempts", [rows.attempt_row(c.attempt) for c in go]),
         )
@@ -210,7 +222,7 @@ class BeginPayment:
 def begin_payment(
     *,
     claim: dict[str, Any],
-    quote: dict[str, Any] | None,
+    quote: MerchantQuote | None,
     payment: Payment,
     attempt: Attempt,
     now: datetime,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -19,6 +20,7 @@ from gateway.payments.model import (
     PaymentStatus,
     QuoteUse,
 )
+from gateway.quotes.model import MerchantQuote
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage.open_days import Sides
 
@@ -31,6 +33,8 @@ __all__ = [
     "payment_changes",
     "payment_row",
     "payment_sides",
+    "quote",
+    "quote_row",
     "refund",
     "refund_changes",
     "refund_row",
@@ -290,3 +294,40 @@ def attempt_changes(before: Attempt, after: Attempt) -> dict[str, Any]:
     """The columns a write must set to take the row from `before` to `after`, with its id."""
     old, new = attempt_row(before), attempt_row(after)
     return {"id": before.id, **{k: v for k, v in new.items() if old[k] != v}}
+
+
+def quote(row: Mapping[Any, Any]) -> MerchantQuote:
+    locked = fx.Quote(
+        id=row["id"],
+        amount=fx.Money(row["amount_value"], fx.get_currency(row["amount_currency"])),
+        payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
+        rate=Decimal(row["rate"]),
+        mid_rate=Decimal(row["mid_rate"]),
+        markup_bps=row["markup_bps"],
+        rate_source=row["rate_source"],
+        rate_as_of=row["rate_as_of"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+    )
+    return MerchantQuote(locked, row["merchant_id"], row["wallet"])
+
+
+def quote_row(q: MerchantQuote) -> dict[str, Any]:
+    """Every column of `q`'s row (rates as the exact decimals the API shows)."""
+    locked = q.quote
+    return {
+        "id": locked.id,
+        "merchant_id": q.merchant_id,
+        "wallet": q.wallet,
+        "amount_value": locked.amount.value,
+        "amount_currency": locked.amount.currency.code,
+        "payer_value": locked.payer_amount.value,
+        "payer_currency": locked.payer_amount.currency.code,
+        "rate": fx.format_rate(locked.rate),
+        "mid_rate": fx.format_rate(locked.mid_rate),
+        "markup_bps": locked.markup_bps,
+        "rate_source": locked.rate_source,
+        "rate_as_of": locked.rate_as_of,
+        "created_at": locked.created_at,
+        "expires_at": locked.expires_at,
+    }

@@ -109,11 +109,14 @@ async def shared(module_database_url: str) -> AsyncIterator[Shared]:
         ids["jp_quote"] = await _quote(gateway, 1000, "JPY", "jp_pos")
         ids["th_quote"] = await _quote(gateway, 125050, "THB", "th_pos")
         ids["th_expired_quote"] = await _quote(gateway, 125050, "THB", "th_pos")
-        async with db.writer.begin() as conn:
+        async with db.writer.begin() as conn:  # made six minutes ago, expired one minute ago
             await conn.execute(
                 sa.update(repo.quotes)
                 .where(repo.quotes.c.id == ids["th_expired_quote"])
-                .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+                .values(
+                    created_at=datetime.now(UTC) - timedelta(minutes=6),
+                    expires_at=datetime.now(UTC) - timedelta(minutes=1),
+                )
             )
         assert gateway.ledger().entries == [] and gateway.ledger().payments == {}
         yield Shared(gateway, db, ids)
