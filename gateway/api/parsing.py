@@ -1,5 +1,10 @@
 """Strict request parsing: every fault names its field and its documented error code.
 
+Which fields a body has, which are required and their limits are those of the request types
+in `gateway/api/wire/` (the OpenAPI document's request schemas are generated from them), read
+here rather than restated. The checks stay by hand, in a fixed order, so that each fault keeps
+its own code, `param` and message (pydantic would report differently, and several at once).
+
 JSON numbers with a fraction or an exponent are read as `Decimal`, never float, so `12.5` or
 `1e3` in an amount is reported as `invalid_amount` rather than silently truncated. Duplicate keys
 are refused: two readers of the same body must never see different requests.
@@ -17,11 +22,21 @@ import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
 import fx
 from adapters import PaymentCode
+from gateway.api.wire.common import (
+    IDENTIFIER,
+    METADATA_KEY_LENGTH,
+    METADATA_KEYS,
+    METADATA_VALUE_LENGTH,
+    MoneyInput,
+)
+from gateway.api.wire.payments import CancelRequest, PaymentMethodInput, PaymentRequest
+from gateway.api.wire.quotes import QuoteRequest
+from gateway.api.wire.refunds import REASON_LENGTH, RefundRequest
 from gateway.core.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
 from gateway.payments.service import CreatePayment
 
@@ -38,8 +53,7 @@ __all__ = [
     "parse_limit",
 ]
 
-_IDENTIFIER = re.compile(r"[A-Za-z0-9._:/-]{1,64}")
-_METADATA_KEYS = 20
+_IDENTIFIER = re.compile(IDENTIFIER)
 MAX_DEPTH = 32
 _MAX_DIGITS = 20  # 10^13 is the largest amount; a longer integer is refused, never converted
 _MAX_DECIMAL = 40
@@ -183,14 +197,21 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def _fields(
-    obj: Any, *, required: set[str], optional: set[str], where: str = ""
-) -> Mapping[str, Any]:
+class _Shape(Protocol):
+    """A request type of `gateway/api/wire/` (a `TypedDict` class)."""
+
+    __required_keys__: frozenset[str]
+    __optional_keys__: frozenset[str]
+
+
+def _fields(obj: Any, shape: _Shape, *, where: str = "") -> Mapping[str, Any]:
+    """`obj` if it is an object with no field `shape` lacks and every field it requires."""
     prefix = f"{where}." if where else ""
     if not isinstance(obj, dict):
         raise InvalidRequest(f"{where or 'The body'} must be an object.", param=where or None)
+    required = shape.__required_keys__
     for key in obj:
-        if key not in required and key not in optional:
+        if key not in required and key not in shape.__optional_keys__:
             raise InvalidRequest(f"Unknown field {prefix}{key}.", param=f"{prefix}{key}")
     for key in sorted(required):
         if key not in obj:
@@ -207,7 +228,7 @@ def _identifier(value: Any, param: str) -> str:
 
 
 def parse_money(obj: Any, param: str) -> fx.Money:
-    money = _fields(obj, required={"currency", "value"}, optional=set(), where=param)
+    money = _fields(obj, MoneyInput, where=param)
     code = money["currency"]
     if not isinstance(code, str):
         raise InvalidRequest(
@@ -236,29 +257,29 @@ def parse_money(obj: Any, param: str) -> fx.Money:
 
 
 def _metadata(value: Any) -> dict[str, str]:
-    if not isinstance(value, dict) or len(value) > _METADATA_KEYS:
+    if not isinstance(value, dict) or len(value) > METADATA_KEYS:
         raise InvalidRequest(
-            f"metadata must be an object of at most {_METADATA_KEYS} string values.",
+            f"metadata must be an object of at most {METADATA_KEYS} string values.",
             param="metadata",
         )
+    shortest, longest = METADATA_KEY_LENGTH
     for key, item in value.items():
-        if not 1 <= len(key) <= 40 or not isinstance(item, str) or len(item) > 500:
+        if (
+            not shortest <= len(key) <= longest
+            or not isinstance(item, str)
+            or len(item) > METADATA_VALUE_LENGTH
+        ):
             raise InvalidRequest(
-                "metadata keys have 1 to 40 characters and values are strings of at most 500.",
+                f"metadata keys have {shortest} to {longest} characters and values are strings "
+                f"of at most {METADATA_VALUE_LENGTH}.",
                 param=f"metadata.{key}",
             )
     return dict(value)
 
 
 def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
-    fields = _fields(
-        body,
-        required={"merchant_reference", "amount", "payment_method"},
-        optional={"quote_id", "store_id", "terminal_id", "metadata"},
-    )
-    method = _fields(
-        fields["payment_method"], required={"type", "code"}, optional=set(), where="payment_method"
-    )
+    fields = _fields(body, PaymentRequest)
+    method = _fields(fields["payment_method"], PaymentMethodInput, where="payment_method")
     if method["type"] != "wallet_code":
         raise InvalidRequest(
             "payment_method.type must be 'wallet_code'.", param="payment_method.type"
@@ -281,19 +302,25 @@ def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
 
 
 def parse_create_refund(body: dict[str, Any]) -> tuple[fx.Money, str | None]:
-    fields = _fields(body, required={"amount"}, optional={"reason"})
+    fields = _fields(body, RefundRequest)
     reason = fields.get("reason")  # absent: none; present (null included): a string
-    if "reason" in fields and (not isinstance(reason, str) or not 1 <= len(reason) <= 500):
-        raise InvalidRequest("reason must be a string of 1 to 500 characters.", param="reason")
+    shortest, longest = REASON_LENGTH
+    if "reason" in fields and (
+        not isinstance(reason, str) or not shortest <= len(reason) <= longest
+    ):
+        raise InvalidRequest(
+            f"reason must be a string of {shortest} to {longest} characters.", param="reason"
+        )
     return parse_money(fields["amount"], "amount"), reason
 
 
 def parse_empty(body: dict[str, Any]) -> None:
-    _fields(body, required=set(), optional=set())
+    """A cancel's or a redelivery's body: `{}` (`CancelRequest` and `RedeliverRequest` alike)."""
+    _fields(body, CancelRequest)
 
 
 def parse_create_quote(body: dict[str, Any]) -> tuple[fx.Money, str]:
-    fields = _fields(body, required={"amount", "wallet"}, optional=set())
+    fields = _fields(body, QuoteRequest)
     wallet = fields["wallet"]
     if not isinstance(wallet, str):
         raise InvalidRequest("wallet must be a string.", param="wallet")

@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
+
+if TYPE_CHECKING:
+    from gateway.api.wire.common import Money
 
 __all__ = ["dumps", "money", "rfc3339"]
 
 
+@overload
+def rfc3339(value: datetime) -> str: ...
+@overload
+def rfc3339(value: None) -> None: ...
+@overload
+def rfc3339(value: datetime | None) -> str | None: ...
 def rfc3339(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def money(currency: str, value: int) -> dict[str, Any]:
+def money(currency: str, value: int) -> Money:
     return {"currency": currency, "value": value}
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.core.ids import new_id
 from gateway.core.render import dumps, rfc3339
+
+if TYPE_CHECKING:
+    from gateway.api.wire.events import Event
 
 __all__ = ["DeliveryStatus", "EventType", "event_row", "event_view"]
 
@@ -34,7 +38,7 @@ class DeliveryStatus(enum.StrEnum):
 
 
 def event_row(
-    event_type: EventType, *, merchant_id: str, data: dict[str, Any], now: datetime
+    event_type: EventType, *, merchant_id: str, data: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
     """A new outbox row for `data` (an API object with an `id`), due for delivery now."""
     event_id = new_id("evt")
@@ -57,9 +61,9 @@ def event_row(
     }
 
 
-def event_view(row: dict[str, Any]) -> dict[str, Any]:
+def event_view(row: dict[str, Any]) -> Event:
     """The event as delivered, plus where its delivery stands."""
-    view: dict[str, Any] = json.loads(row["body"])
+    view: Event = json.loads(row["body"])
     view["object"] = "event"
     view["delivery"] = {
         "status": row["delivery_status"],

@@ -2,16 +2,19 @@
 
 `openapi-spec-validator` is not a dependency, so the structural rules that matter are checked here:
 every `$ref` resolves, operations have unique ids and responses, path templates match parameters.
+The schemas are generated from the wire types (`gateway/api/wire/`); real rendered views are
+validated against them, and the parser's limits are checked at the schema's boundaries.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 import fx
@@ -19,15 +22,24 @@ from gateway.api import parsing
 from gateway.api.events import routes as event_routes
 from gateway.api.openapi import openapi_document
 from gateway.api.parsing import _IDENTIFIER
+from gateway.api.reconciliations import reconciliation_view
 from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
+from gateway.api.wire.reconciliations import ReconciliationCounts
 from gateway.core import errors
 from gateway.core.config import PROJECT_ROOT, load_settings
+from gateway.events.model import EventType, event_row, event_view
 from gateway.merchants.auth import Role
+from gateway.partners.health import Health
+from gateway.payments.model import CancelStatus, Failure, PaymentStatus, QuoteUse
 from gateway.payments.views import payment_view
 from gateway.quotes.views import quote_view
-from tests.factories import make_payment
+from gateway.reconciliation.matching import Category
+from gateway.refunds.model import Refund, RefundKind, RefundStatus
+from gateway.refunds.views import refund_view
+from gateway.settlement.model import BatchKey, BatchType, Totals, batch_view
+from tests.factories import NOW, make_payment, make_quote
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 PARAMETER_LOCATIONS = {"query", "header", "path", "cookie"}
@@ -239,7 +251,7 @@ def test_error_codes_are_those_of_gateway_errors(doc: dict[str, Any]) -> None:
         and issubclass(cls, errors.GatewayError)
         and cls is not errors.GatewayError
     }
-    error = doc["components"]["schemas"]["Error"]["properties"]["error"]
+    error = _deref(doc, doc["components"]["schemas"]["Error"]["properties"]["error"])
     enum = _deref(doc, error["properties"]["code"])["enum"]
     assert len(enum) == len(set(enum))
     assert set(enum) == subclasses | {"internal_error"}
@@ -265,28 +277,88 @@ def test_error_responses_group_codes_by_their_status(doc: dict[str, Any]) -> Non
             assert bool(retry) == ("Retry-After" in response["headers"]), f"{where} {status}"
 
 
+def _money(value: Any) -> dict[str, Any]:
+    return {"currency": "THB", "value": value}
+
+
+def _payment_body(**fields: Any) -> dict[str, Any]:
+    return {
+        "merchant_reference": "R1",
+        "amount": _money(100),
+        "payment_method": {"type": "wallet_code", "code": "281234567890120000"},
+        **fields,
+    }
+
+
+def _refused(parse: Callable[[dict[str, Any]], Any], body: dict[str, Any]) -> bool:
+    try:
+        parse(body)
+    except errors.GatewayError:
+        return True
+    return False
+
+
 def test_request_rules_match_the_parser(doc: dict[str, Any]) -> None:
+    """The schema's limits are where the parser's are: the last value taken and the first refused
+    (both come from the same wire types, so this guards the generation, not a copy)."""
     schemas = doc["components"]["schemas"]
     assert schemas["Identifier"]["pattern"] == f"^{_IDENTIFIER.pattern}$"
-    value = schemas["MoneyInput"]["properties"]["value"]
+    pay = parsing.parse_create_payment
+    for name in ("merchant_reference", "store_id", "terminal_id", "quote_id"):
+        assert not _refused(pay, _payment_body(**{name: "a" * 64}))
+        assert _refused(pay, _payment_body(**{name: "a" * 65})), name
+        assert _refused(pay, _payment_body(**{name: None})), name  # `null` is not a string
+    value = _deref(doc, schemas["MoneyInput"])["properties"]["value"]
     assert (value["minimum"], value["maximum"]) == (1, fx.MAX_AMOUNT)
+    for taken in (value["minimum"], value["maximum"]):
+        assert not _refused(pay, _payment_body(amount=_money(taken)))
+    for refused in (value["minimum"] - 1, value["maximum"] + 1, 1.0, True):
+        assert _refused(pay, _payment_body(amount=_money(refused))), refused
     assert schemas["RefundRequest"]["properties"]["amount"]["$ref"].endswith("/MoneyInput")
-    payment = schemas["PaymentRequest"]["properties"]
-    assert payment["quote_id"]["$ref"].endswith("/Identifier")  # a string: `null` is refused
+    assert schemas["PaymentRequest"]["properties"]["quote_id"]["$ref"].endswith("/Identifier")
     metadata = schemas["Metadata"]
-    assert metadata["maxProperties"] == parsing._METADATA_KEYS
-    assert (metadata["propertyNames"]["minLength"], metadata["propertyNames"]["maxLength"]) == (
-        1,
-        40,
-    )
-    assert metadata["additionalProperties"]["maxLength"] == 500
+    keys, values = metadata["propertyNames"], metadata["additionalProperties"]
+    widest = {f"k{i:0{keys['maxLength'] - 1}}": "v" * values["maxLength"] for i in range(20)}
+    assert len(widest) == metadata["maxProperties"]
+    assert not _refused(pay, _payment_body(metadata=widest))
+    assert _refused(pay, _payment_body(metadata={**widest, "one": "more"}))
+    assert _refused(pay, _payment_body(metadata={"k" * (keys["maxLength"] + 1): "v"}))
+    assert _refused(pay, _payment_body(metadata={"": "v"}))
+    assert keys["minLength"] == 1
+    assert _refused(pay, _payment_body(metadata={"k": "v" * (values["maxLength"] + 1)}))
+    reason = schemas["RefundRequest"]["properties"]["reason"]
+    refund = parsing.parse_create_refund
+    for length in (reason["minLength"], reason["maxLength"]):
+        assert not _refused(refund, {"amount": _money(1), "reason": "r" * length})
+    for length in (reason["minLength"] - 1, reason["maxLength"] + 1):
+        assert _refused(refund, {"amount": _money(1), "reason": "r" * length})
+
+
+def test_request_fields_are_the_parsers(doc: dict[str, Any]) -> None:
+    """Each request schema's fields and required fields are those the parser takes and needs."""
+    schemas = doc["components"]["schemas"]
+    parsers: list[tuple[str, Callable[[dict[str, Any]], Any], dict[str, Any]]] = [
+        ("PaymentRequest", parsing.parse_create_payment, _payment_body()),
+        ("QuoteRequest", parsing.parse_create_quote, {"amount": _money(1), "wallet": "x"}),
+        ("RefundRequest", parsing.parse_create_refund, {"amount": _money(1)}),
+        ("CancelRequest", parsing.parse_empty, {}),
+        ("RedeliverRequest", parsing.parse_empty, {}),
+    ]
+    for name, parse, minimal in parsers:
+        schema = schemas[name]
+        assert set(minimal) == set(schema.get("required", [])), name
+        assert not _refused(parse, minimal), name
+        for field in schema.get("required", []):
+            assert _refused(parse, {k: v for k, v in minimal.items() if k != field}), field
+        assert _refused(parse, {**minimal, "unknown": 1}), name
 
 
 def test_wallet_rules_cover_the_shipped_wallets(doc: dict[str, Any]) -> None:
     """The schema's wallet code and wallet id patterns admit every shipped wallet's codes and id
     (a wallet taking longer codes than the schema allows would make the schema lie)."""
     schemas = doc["components"]["schemas"]
-    code = schemas["PaymentRequest"]["properties"]["payment_method"]["properties"]["code"]
+    method = _deref(doc, schemas["PaymentRequest"]["properties"]["payment_method"])
+    code = method["properties"]["code"]
     lengths = re.fullmatch(r"\^\[0-9\]\{(\d+),(\d+)\}\$", code["pattern"])
     assert lengths is not None, code["pattern"]
     wallet = schemas["QuoteRequest"]["properties"]["wallet"]["pattern"]
@@ -357,18 +429,133 @@ def test_links_name_real_operations_and_parameters(doc: dict[str, Any]) -> None:
     assert links
 
 
-@pytest.mark.parametrize(
-    ("schema", "view", "sample"),
-    [
-        ("Payment", payment_view, make_payment),
-        ("Quote", quote_view, lambda: defaultdict(lambda: None)),
+def _refund(**overrides: Any) -> Refund:
+    fields: dict[str, Any] = {
+        "id": "rf_1",
+        "payment_id": "pay_1",
+        "merchant_id": "mer_1",
+        "kind": RefundKind.MERCHANT,
+        "status": RefundStatus.PROCESSING,
+        "amount": fx.Money(2500, fx.get_currency("THB")),
+        "payer_amount": fx.Money(465, fx.get_currency("CNY")),
+        "partner": "alipayplus-th",
+        "partner_request_id": "rfa_1",
+        "reason": None,
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
+    return Refund(**(fields | overrides))
+
+
+_CLOSED_BATCH: dict[str, Any] = {
+    "closed_at": NOW,
+    "file_sha256": "0" * 64,
+    "line_count": 3,
+    "file_bytes": 612,
+}
+
+
+def _events() -> list[dict[str, Any]]:
+    made = event_row(
+        EventType.PAYMENT_SUCCEEDED,
+        merchant_id="mer_1",
+        data=dict(payment_view(make_payment(status=PaymentStatus.SUCCEEDED))),
+        now=NOW,
+    )
+    delivered = made | {
+        "delivery_status": "delivered",
+        "delivery_attempts": 2,
+        "delivered_at": NOW,
+        "last_error": "HTTP 500",
+    }
+    return [event_view(made), event_view(delivered)]
+
+
+def _batches() -> list[Any]:
+    totals = Totals(2, 250100, 1, 50000, 3002, 197098)
+    merchant = BatchKey(BatchType.MERCHANT, "mer_1", "THB", date(2026, 11, 26))
+    partner = BatchKey(BatchType.PARTNER, "alipayplus-th", "CNY", date(2026, 11, 26))
+    return [batch_view(merchant, totals, None), batch_view(partner, Totals(), _CLOSED_BATCH)]
+
+
+def _reconciliations() -> list[Any]:
+    row = {
+        "id": "rec_1",
+        "partner": "alipayplus-th",
+        "business_date": "2026-11-26",
+        "currency": "CNY",
+        "report_sha256": "0" * 64,
+        "created_at": datetime(2026, 11, 27, 4, tzinfo=UTC),
+    }
+    return [reconciliation_view(row | {c.value: 1 for c in Category})]
+
+
+_VIEWS: dict[str, Callable[[], list[Any]]] = {
+    "Payment": lambda: [
+        payment_view(make_payment()),
+        payment_view(
+            make_payment(
+                status=PaymentStatus.FAILED,
+                failure=Failure("insufficient_funds", "The wallet's balance is too low."),
+                quote=QuoteUse("qt_1", "0.185948", "0.1832", NOW),
+                store_id="s1",
+                terminal_id="t1",
+                metadata={"k": "v"},
+                partner_reference="2026112614031100001",
+            )
+        ),
+        payment_view(
+            make_payment(
+                status=PaymentStatus.CANCELLED,
+                cancel_status=CancelStatus.CONFIRMED,
+                cancel_requested_at=NOW,
+            )
+        ),
     ],
-)
-def test_object_schemas_match_the_views(
-    doc: dict[str, Any], schema: str, view: Any, sample: Any
-) -> None:
-    shown = set(view(sample()))
-    described = doc["components"]["schemas"][schema]
-    assert set(described["properties"]) == shown
-    assert set(described["required"]) == shown
-    assert set(described["examples"][0]) == shown
+    "Refund": lambda: [
+        refund_view(_refund()),
+        refund_view(
+            _refund(status=RefundStatus.FAILED, failure=Failure("partner_declined", "No."))
+        ),
+        refund_view(_refund(status=RefundStatus.SUCCEEDED, reason="returned goods")),
+    ],
+    "Quote": lambda: [quote_view(make_quote())],
+    "Event": _events,
+    "SettlementBatch": _batches,
+    "Reconciliation": _reconciliations,
+    "Breaker": lambda: list(Health(["p1"], failures=3, cooldown=30).snapshot().values()),
+    "Error": lambda: [
+        errors.InvalidRequest("Unknown field amount.cents.", param="amount.cents").to_json(),
+        errors.DuplicateMerchantReference("Used.", payment_id="pay_1").to_json(),
+        errors.PartnerUnavailable("Retry later.", partner="p1").to_json(),
+    ],
+}
+
+
+@pytest.mark.parametrize("schema", sorted(_VIEWS))
+def test_rendered_views_match_their_schema(doc: dict[str, Any], schema: str) -> None:
+    """What the views really render validates against the schema (closed objects, every field
+    required, so a field added to one and not the other fails here as well as in mypy)."""
+    validator = jsonschema_rs.Draft202012Validator(
+        {"components": doc["components"], "$ref": f"#/components/schemas/{schema}"},
+        validate_formats=True,
+    )
+    for view in _VIEWS[schema]():
+        rendered = json.loads(json.dumps(view))
+        errors_found = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(rendered)]
+        assert errors_found == [], rendered
+
+
+def test_examples_match_their_schema(doc: dict[str, Any]) -> None:
+    for name, schema in doc["components"]["schemas"].items():
+        validator = jsonschema_rs.Draft202012Validator(
+            {"components": doc["components"], "$ref": f"#/components/schemas/{name}"},
+            validate_formats=True,
+        )
+        examples = schema.get("examples", []) + ([schema["example"]] if "example" in schema else [])
+        for example in examples:
+            assert validator.is_valid(example), name
+
+
+def test_reconciliation_counts_are_the_categories() -> None:
+    assert list(ReconciliationCounts.__annotations__) == [c.value for c in Category]

@@ -1,0 +1,68 @@
+"""An FX quote on the wire: the request that makes one, and the Quote `quote_view` renders.
+
+A class's docstring is its description in the OpenAPI document.
+"""
+
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, with_config
+from typing_extensions import TypedDict
+
+from gateway.api.wire.common import CLOSED, Money, MoneyInput, Rate, Timestamp, closed, prefixed
+
+__all__ = ["QUOTE_EXAMPLE", "Quote", "QuoteRequest"]
+
+QUOTE_EXAMPLE: Final = {
+    "id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
+    "object": "fx_quote",
+    "amount": {"currency": "THB", "value": 125050},
+    "payer_amount": {"currency": "CNY", "value": 23253},
+    "rate": "0.185948",
+    "mid_rate": "0.1832",
+    "markup_bps": 150,
+    "rate_source": "ecb",
+    "rate_as_of": "2026-11-26T14:00:00.000Z",
+    "wallet": "alipay_cn",
+    "created_at": "2026-11-26T14:03:10.512Z",
+    "expires_at": "2026-11-26T14:08:10.512Z",
+}
+
+
+@with_config(CLOSED)
+class QuoteRequest(TypedDict):
+    amount: Annotated[MoneyInput, Field(description="In the merchant's currency.")]
+    wallet: Annotated[
+        str,
+        Field(
+            pattern="^[a-z0-9_]{1,64}$",
+            description="A configured wallet id (sandbox: `alipay_cn`, `kakaopay`, `gcash`, "
+            "`truemoney`). An unknown wallet, or one paying in the merchant's own currency (no "
+            "FX needed), is `invalid_request` with `param: wallet`.",
+            examples=["alipay_cn"],
+        ),
+    ]
+
+
+@with_config(closed(QUOTE_EXAMPLE))
+class Quote(TypedDict):
+    """An FX quote, honoured exactly until `expires_at`. `payer_amount.value` =
+    round_half_up(amount.value × rate × 10^(e_payer − e_merchant))."""
+
+    id: Annotated[str, prefixed("qt_")]
+    object: Literal["fx_quote"]
+    amount: Annotated[Money, Field(description="Merchant currency.")]
+    payer_amount: Annotated[Money, Field(description="Wallet currency.")]
+    rate: Annotated[
+        Rate,
+        Field(
+            description="1 unit of `amount.currency` = `rate` units of the payer currency, markup "
+            "included: mid × (1 + markup_bps / 10^4), rounded half-up to 10 significant digits."
+        ),
+    ]
+    mid_rate: Rate
+    markup_bps: Annotated[int, Field(ge=0)]
+    rate_source: Annotated[str, Field(examples=["ecb"])]
+    rate_as_of: Timestamp
+    wallet: str
+    created_at: Timestamp
+    expires_at: Timestamp
