@@ -1,7 +1,7 @@
 """Strict request parsing: every fault names its field and its documented error code.
 
 Which fields a body has, which are required and their limits are those of the request types
-in `gateway/api/wire/` (the OpenAPI document's request schemas are generated from them), read
+in `gateway/wire/` (the OpenAPI document's request schemas are generated from them), read
 here rather than restated. The checks stay by hand, in a fixed order, so that each fault keeps
 its own code, `param` and message (pydantic would report differently, and several at once).
 
@@ -27,18 +27,18 @@ from urllib.parse import unquote_to_bytes
 
 import fx
 from adapters import PaymentCode
-from gateway.api.wire.common import (
+from gateway.core.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
+from gateway.payments.service import CreatePayment
+from gateway.wire.common import (
     IDENTIFIER,
     METADATA_KEY_LENGTH,
     METADATA_KEYS,
     METADATA_VALUE_LENGTH,
     MoneyInput,
 )
-from gateway.api.wire.payments import CancelRequest, PaymentMethodInput, PaymentRequest
-from gateway.api.wire.quotes import QuoteRequest
-from gateway.api.wire.refunds import REASON_LENGTH, RefundRequest
-from gateway.core.errors import InvalidAmount, InvalidRequest, UnsupportedCurrency
-from gateway.payments.service import CreatePayment
+from gateway.wire.payments import CancelRequest, PaymentMethodInput, PaymentRequest
+from gateway.wire.quotes import QuoteRequest
+from gateway.wire.refunds import REASON_LENGTH, RefundRequest
 
 __all__ = [
     "MAX_DEPTH",
@@ -198,7 +198,7 @@ def parse_json(raw: bytes) -> dict[str, Any]:
 
 
 class _Shape(Protocol):
-    """A request type of `gateway/api/wire/` (a `TypedDict` class)."""
+    """A request type of `gateway/wire/` (a `TypedDict` class)."""
 
     __required_keys__: frozenset[str]
     __optional_keys__: frozenset[str]

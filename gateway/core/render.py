@@ -1,4 +1,4 @@
-"""JSON as the merchant API writes it: compact ASCII text, RFC 3339 times, money objects.
+"""JSON as the merchant API writes it: compact ASCII text, RFC 3339 times.
 
 Shared by every view (`payments/views.py`, `refunds/views.py`, `quotes/views.py`, events,
 settlement), so an object reads the same in an answer, a replay, a list and a webhook.
@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, overload
+from typing import Any, overload
 
-if TYPE_CHECKING:
-    from gateway.api.wire.common import Money
-
-__all__ = ["dumps", "money", "rfc3339"]
+__all__ = ["dumps", "rfc3339"]
 
 
 @overload
@@ -26,10 +23,6 @@ def rfc3339(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def money(currency: str, value: int) -> Money:
-    return {"currency": currency, "value": value}
 
 
 def dumps(obj: Any) -> str:

@@ -16,7 +16,7 @@ from gateway.core.ids import new_id
 from gateway.core.render import dumps, rfc3339
 
 if TYPE_CHECKING:
-    from gateway.api.wire.events import Event
+    from gateway.wire.events import Event
 
 __all__ = ["DeliveryStatus", "EventType", "event_row", "event_view"]
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from gateway.context import Context
 from gateway.core.business_days import business_date
-from gateway.core.render import dumps, money
+from gateway.core.render import dumps
 from gateway.events.model import EventType, event_row
 from gateway.ledger import postings as ledger
 from gateway.merchants.model import Merchant
@@ -26,6 +26,7 @@ from gateway.payments.views import payment_view
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage.payments import Rows
+from gateway.wire.common import money
 
 __all__ = [
     "BookedPayment",
@@ -81,8 +82,8 @@ def _minimal_payment_view(payment: Payment) -> dict[str, Any]:
         "object": "payment",
         "merchant_reference": payment.merchant_reference,
         "status": payment.status.value,
-        "amount": money(payment.amount.currency.code, payment.amount.value),
-        "payer_amount": money(payment.payer_amount.currency.code, payment.payer_amount.value),
+        "amount": money(payment.amount),
+        "payer_amount": money(payment.payer_amount),
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
     }
 
@@ -94,8 +95,8 @@ def _minimal_refund_view(refund: Refund) -> dict[str, Any]:
         "object": "refund",
         "payment_id": refund.payment_id,
         "status": refund.status.value,
-        "amount": money(refund.amount.currency.code, refund.amount.value),
-        "payer_amount": money(refund.payer_amount.currency.code, refund.payer_amount.value),
+        "amount": money(refund.amount),
+        "payer_amount": money(refund.payer_amount),
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
     }
 

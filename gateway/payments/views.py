@@ -6,18 +6,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import fx
-from gateway.core.render import money, rfc3339
+from gateway.core.render import rfc3339
 from gateway.payments.model import Payment
+from gateway.wire.common import money
 
 if TYPE_CHECKING:
-    from gateway.api.wire import payments as wire
-    from gateway.api.wire.common import Money
+    from gateway.wire import payments as wire
 
 __all__ = ["payment_view"]
-
-
-def _money(amount: fx.Money) -> Money:
-    return money(amount.currency.code, amount.value)
 
 
 def payment_view(payment: Payment) -> wire.Payment:
@@ -41,13 +37,13 @@ def payment_view(payment: Payment) -> wire.Payment:
         "object": "payment",
         "merchant_reference": payment.merchant_reference,
         "status": payment.status.value,
-        "amount": _money(payment.amount),
-        "payer_amount": _money(payment.payer_amount),
+        "amount": money(payment.amount),
+        "payer_amount": money(payment.payer_amount),
         "wallet": payment.wallet,
         "partner": payment.partner,
         "routing": {"reason": payment.route_reason},
         "quote": quote,
-        "amount_refunded": money(payment.amount.currency.code, payment.refunded_value),
+        "amount_refunded": money(fx.Money(payment.refunded_value, payment.amount.currency)),
         "cancellation": cancellation,
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
         "partner_reference": payment.partner_reference,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import fx
-from gateway.core.render import money, rfc3339
+from gateway.core.render import rfc3339
 from gateway.quotes.model import MerchantQuote
+from gateway.wire.common import money
 
 if TYPE_CHECKING:
-    from gateway.api.wire.quotes import Quote
+    from gateway.wire.quotes import Quote
 
 __all__ = ["quote_view"]
 
@@ -19,8 +20,8 @@ def quote_view(held: MerchantQuote) -> Quote:
     return {
         "id": quote.id,
         "object": "fx_quote",
-        "amount": money(quote.amount.currency.code, quote.amount.value),
-        "payer_amount": money(quote.payer_amount.currency.code, quote.payer_amount.value),
+        "amount": money(quote.amount),
+        "payer_amount": money(quote.payer_amount),
         "rate": fx.format_rate(quote.rate),
         "mid_rate": fx.format_rate(quote.mid_rate),
         "markup_bps": quote.markup_bps,

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.core.render import money, rfc3339
+from gateway.core.render import rfc3339
 from gateway.refunds.model import Refund
+from gateway.wire.common import money
 
 if TYPE_CHECKING:
-    from gateway.api.wire import refunds as wire
+    from gateway.wire import refunds as wire
 
 __all__ = ["refund_view"]
 
@@ -21,8 +22,8 @@ def refund_view(refund: Refund) -> wire.Refund:
         "object": "refund",
         "payment_id": refund.payment_id,
         "status": refund.status.value,
-        "amount": money(refund.amount.currency.code, refund.amount.value),
-        "payer_amount": money(refund.payer_amount.currency.code, refund.payer_amount.value),
+        "amount": money(refund.amount),
+        "payer_amount": money(refund.payer_amount),
         "reason": refund.reason,
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
         "partner_reference": refund.partner_reference,

@@ -2,7 +2,7 @@
 
 It describes what is implemented, with the contract of `shared/API.md` and the choices of
 `docs/api-notes.md`. The request and response schemas are generated from the wire types
-(`gateway/api/wire/`) that parsing checks bodies against and views are typed with; this package
+(`gateway/wire/`) that parsing checks bodies against and views are typed with; this package
 adds what no type says: the operations, their parameters, roles, examples, links and error
 answers, one module per resource. Building it reads no database and no configuration, so
 serving it cannot fail on either. `tests/unit/gateway/test_openapi.py` checks it against the
@@ -14,15 +14,15 @@ from typing import Any, Final
 
 from gateway.api.openapi import events, operations, payments, reconciliations, settlements
 from gateway.api.openapi.parts import components
-from gateway.api.wire import errors as wire_errors
-from gateway.api.wire import events as wire_events
-from gateway.api.wire import operations as wire_operations
-from gateway.api.wire import payments as wire_payments
-from gateway.api.wire import quotes as wire_quotes
-from gateway.api.wire import reconciliations as wire_reconciliations
-from gateway.api.wire import refunds as wire_refunds
-from gateway.api.wire import settlements as wire_settlements
-from gateway.api.wire._schema import component_schemas
+from gateway.wire import errors as wire_errors
+from gateway.wire import events as wire_events
+from gateway.wire import operations as wire_operations
+from gateway.wire import payments as wire_payments
+from gateway.wire import quotes as wire_quotes
+from gateway.wire import reconciliations as wire_reconciliations
+from gateway.wire import refunds as wire_refunds
+from gateway.wire import settlements as wire_settlements
+from gateway.wire._schema import component_schemas
 
 __all__ = ["openapi_document"]
 

@@ -13,8 +13,8 @@ from gateway.api.openapi.parts import (
     query_text,
     ref,
 )
-from gateway.api.wire.events import EVENT_PAYLOAD_EXAMPLE
 from gateway.events.model import EventType
+from gateway.wire.events import EVENT_PAYLOAD_EXAMPLE
 
 __all__ = ["paths", "webhooks"]
 

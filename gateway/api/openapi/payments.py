@@ -13,7 +13,7 @@ from gateway.api.openapi.parts import (
     query_text,
     ref,
 )
-from gateway.api.wire.common import MONEY_EXAMPLE
+from gateway.wire.common import MONEY_EXAMPLE
 
 __all__ = ["paths"]
 

@@ -14,8 +14,8 @@ from gateway.api.openapi.parts import (
     query_text,
     ref,
 )
-from gateway.api.wire.settlements import BATCH_ID
 from gateway.settlement.model import BatchType
+from gateway.wire.settlements import BATCH_ID
 
 __all__ = ["paths"]
 

@@ -2,7 +2,7 @@
 
 `openapi-spec-validator` is not a dependency, so the structural rules that matter are checked here:
 every `$ref` resolves, operations have unique ids and responses, path templates match parameters.
-The schemas are generated from the wire types (`gateway/api/wire/`); real rendered views are
+The schemas are generated from the wire types (`gateway/wire/`); real rendered views are
 validated against them, and the parser's limits are checked at the schema's boundaries.
 """
 
@@ -26,7 +26,6 @@ from gateway.api.reconciliations import reconciliation_view
 from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
-from gateway.api.wire.reconciliations import ReconciliationCounts
 from gateway.core import errors
 from gateway.core.config import PROJECT_ROOT, load_settings
 from gateway.events.model import EventType, event_row, event_view
@@ -39,6 +38,7 @@ from gateway.reconciliation.matching import Category
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.settlement.model import BatchKey, BatchType, Totals, batch_view
+from gateway.wire.reconciliations import ReconciliationCounts
 from tests.factories import NOW, make_payment, make_quote
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}

@@ -8,7 +8,7 @@ from typing import Annotated, Final, Literal
 from pydantic import with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire.common import CLOSED, Count, Date, Timestamp, closed, prefixed
+from gateway.wire.common import CLOSED, Count, Date, Timestamp, closed, prefixed
 
 __all__ = ["Reconciliation", "ReconciliationCounts", "ReconciliationList"]
 

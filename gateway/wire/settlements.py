@@ -8,7 +8,8 @@ from typing import Annotated, Final, Literal
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire.common import (
+from gateway.settlement.model import BatchType
+from gateway.wire.common import (
     CLOSED,
     Count,
     Currency,
@@ -18,7 +19,6 @@ from gateway.api.wire.common import (
     closed,
     one_of,
 )
-from gateway.settlement.model import BatchType
 
 __all__ = ["BATCH_ID", "BatchFile", "SettlementBatch", "SettlementBatchList"]
 

@@ -9,9 +9,9 @@ from typing import Annotated, Final, NotRequired
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire._schema import named
-from gateway.api.wire.common import CLOSED
 from gateway.core import errors
+from gateway.wire._schema import named
+from gateway.wire.common import CLOSED
 
 __all__ = ["ERROR_CODES", "Error", "ErrorBody"]
 

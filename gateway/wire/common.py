@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 import fx
-from gateway.api.wire._schema import named
+from gateway.wire._schema import named
 
 __all__ = [
     "CLOSED",
@@ -32,6 +32,7 @@ __all__ = [
     "Rate",
     "Timestamp",
     "closed",
+    "money",
     "one_of",
     "prefixed",
 ]
@@ -143,3 +144,8 @@ class MoneyInput(TypedDict):
 
     currency: Currency
     value: Annotated[int, Field(ge=1, le=fx.MAX_AMOUNT)]
+
+
+def money(amount: fx.Money) -> Money:
+    """An amount as the API shows it."""
+    return {"currency": amount.currency.code, "value": amount.value}

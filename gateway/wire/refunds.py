@@ -8,7 +8,8 @@ from typing import Annotated, Final, Literal, NotRequired
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire.common import (
+from gateway.refunds.model import RefundStatus
+from gateway.wire.common import (
     CLOSED,
     NO_NUL,
     Money,
@@ -18,7 +19,6 @@ from gateway.api.wire.common import (
     one_of,
     prefixed,
 )
-from gateway.refunds.model import RefundStatus
 
 __all__ = ["REASON_LENGTH", "REFUND_EXAMPLE", "Refund", "RefundList", "RefundRequest"]
 

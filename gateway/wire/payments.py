@@ -9,7 +9,8 @@ from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
 from adapters import FailureCode
-from gateway.api.wire.common import (
+from gateway.payments.model import CancelStatus, PaymentStatus
+from gateway.wire.common import (
     CLOSED,
     Identifier,
     Metadata,
@@ -21,7 +22,6 @@ from gateway.api.wire.common import (
     one_of,
     prefixed,
 )
-from gateway.payments.model import CancelStatus, PaymentStatus
 
 __all__ = [
     "PAYMENT_EXAMPLE",

@@ -8,7 +8,7 @@ from typing import Annotated, Final, Literal
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire.common import CLOSED, Money, MoneyInput, Rate, Timestamp, closed, prefixed
+from gateway.wire.common import CLOSED, Money, MoneyInput, Rate, Timestamp, closed, prefixed
 
 __all__ = ["QUOTE_EXAMPLE", "Quote", "QuoteRequest"]
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire.common import CLOSED, Count, one_of
 from gateway.partners.health import BreakerState
+from gateway.wire.common import CLOSED, Count, one_of
 
 __all__ = ["Health", "Readiness"]
 

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
-from gateway.api.wire.common import CLOSED, OptionalTimestamp, Timestamp, closed, one_of
-from gateway.api.wire.payments import PAYMENT_EXAMPLE
 from gateway.events.model import DeliveryStatus, EventType
+from gateway.wire.common import CLOSED, OptionalTimestamp, Timestamp, closed, one_of
+from gateway.wire.payments import PAYMENT_EXAMPLE
 
 __all__ = ["EVENT_PAYLOAD_EXAMPLE", "Event", "EventList", "EventPayload", "RedeliverRequest"]
 
