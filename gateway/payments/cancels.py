@@ -219,7 +219,7 @@ AttemptStates = tuple[Attempt, Attempt]
 """The payment's open attempt: as last read, and with the cancel's calls counted."""
 
 
-async def _settle(
+async def _commit(
     ctx: Context, payment_id: str, decide: Decide, attempt: AttemptStates | None
 ) -> Payment | None:
     """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
@@ -230,7 +230,7 @@ async def _settle(
         return write
 
     written = await ctx.writer.run(
-        lifecycle.settle_cancel(payment_id=payment_id, owner=ctx.owner, decide=with_attempt)
+        lifecycle.commit_cancel(payment_id=payment_id, owner=ctx.owner, decide=with_attempt)
     )
     if written is not None:
         ctx.kick_webhooks()  # a cancel or a success may have been booked with its event
@@ -243,8 +243,8 @@ async def _write(
     decide: Decide,
     attempt: AttemptStates | None = None,
 ) -> Payment:
-    """`_settle`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
-    written = await _settle(ctx, payment.id, decide, attempt)
+    """`_commit`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
+    written = await _commit(ctx, payment.id, decide, attempt)
     if written is not None:
         return written
     stored = await repo.get_payment(ctx.db, payment.id)
@@ -385,7 +385,7 @@ async def _start_refund(
         started["refund"] = refund
         return CancelWrite(after, new_refund=refund, rows=rows)
 
-    written = await _settle(ctx, payment.id, decide, attempt)
+    written = await _commit(ctx, payment.id, decide, attempt)
     if written is None:
         stored = await repo.get_payment(ctx.db, payment.id)
         assert stored is not None

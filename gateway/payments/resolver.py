@@ -28,7 +28,7 @@ from gateway.partners.retry import full_jitter
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.cancels import drive_cancel
 from gateway.payments.model import Attempt, CancelStatus, Payment
-from gateway.refunds.service import drive_refund, settle_refund_outcome
+from gateway.refunds.service import commit_refund_outcome, drive_refund
 from gateway.storage import hand_over as net
 from gateway.storage import leases
 from gateway.storage import payments as repo
@@ -144,7 +144,7 @@ class Resolver:
                 first = False
                 outcome = await calls.inquire(partner, inquiry, tally=counts)
                 if outcome.is_final:
-                    await self._settle(payment, merchant, (attempt, counts), outcome, now)
+                    await self._commit(payment, merchant, (attempt, counts), outcome, now)
                     return
                 pause = inquiry_wait(counts["inquiries"])
             else:
@@ -159,13 +159,13 @@ class Resolver:
                         partner_code=outcome.partner_code,
                         message="cancelled after the inquiry deadline",
                     )
-                    await self._settle(payment, merchant, (attempt, counts), reversed_, now)
+                    await self._commit(payment, merchant, (attempt, counts), reversed_, now)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
                     known = await calls.inquire(partner, inquiry, tally=counts)
                     if known.is_final:
-                        await self._settle(payment, merchant, (attempt, counts), known, now)
+                        await self._commit(payment, merchant, (attempt, counts), known, now)
                         return
                 if now >= cancel_deadline:
                     log.error(
@@ -174,7 +174,7 @@ class Resolver:
                         durations.cancel_deadline,
                     )
                     await ctx.writer.run(
-                        repo.settle_payment(
+                        repo.commit_outcome(
                             before=payment,
                             after=payment.released(due=now + durations.cancel_max_interval),
                             attempts=[],
@@ -218,7 +218,7 @@ class Resolver:
         )
         wait = full_jitter(durations.inquiry_initial_interval, durations.inquiry_max_interval)
         written = await ctx.writer.run(
-            settle_refund_outcome(
+            commit_refund_outcome(
                 ctx,
                 refund_id,
                 merchant,
@@ -232,7 +232,7 @@ class Resolver:
             ctx.kick_webhooks()
             log.info("refund %s resolved: %s", refund_id, written.status.value)
 
-    async def _settle(
+    async def _commit(
         self,
         payment: Payment,
         merchant: Merchant,
@@ -247,7 +247,7 @@ class Resolver:
         note = net.with_notes(attempt.message, outcome.message)
         ended = attempt.counted(counts).ended(outcome, final.updated_at, note=note)
         written = await ctx.writer.run(
-            repo.settle_payment(
+            repo.commit_outcome(
                 before=payment,
                 after=final,
                 attempts=[(attempt, ended)],

@@ -357,7 +357,7 @@ async def _finish(
     body = dumps(payment_view(after))
 
     written = await ctx.writer.run(
-        repo.settle_payment(
+        repo.commit_outcome(
             before=payment,
             after=after,
             attempts=driver.ended(outcome, now),

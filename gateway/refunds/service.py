@@ -52,12 +52,12 @@ from gateway.storage.reversals import RefundRefused, RefundWrite
 from gateway.storage.writer import Unit
 
 __all__ = [
+    "commit_refund_outcome",
     "create_refund",
     "cumulative_payer_value",
     "drive_refund",
     "get_refund",
     "list_refunds",
-    "settle_refund_outcome",
 ]
 
 log = logging.getLogger(__name__)
@@ -155,7 +155,7 @@ async def create_refund(
         outcome = await drive_refund(ctx, begun, payment, attempt, deadline, counts=counts)
         partner_seconds = loop.time() - partner_started
         written = await ctx.writer.run(
-            settle_refund_outcome(ctx, begun.id, merchant, outcome, answer=True, counters=counts)
+            commit_refund_outcome(ctx, begun.id, merchant, outcome, answer=True, counters=counts)
         )
         if written is not None and outcome.is_final:
             ctx.kick_webhooks()
@@ -265,7 +265,7 @@ async def drive_refund(
         await ctx.sleep(pause)
 
 
-def settle_refund_outcome(
+def commit_refund_outcome(
     ctx: Context,
     refund_id: str,
     merchant: Merchant,
@@ -302,7 +302,7 @@ def settle_refund_outcome(
         body = refund_body(booked.refund)
         return RefundWrite(booked.refund, paid_back, booked.rows, (201, body))
 
-    return lifecycle.settle_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)
+    return lifecycle.commit_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)
 
 
 async def list_refunds(ctx: Context, principal: Principal, payment_id: str) -> list[Refund]:

@@ -1,4 +1,5 @@
-"""Payments' reads, and the units of work that begin, fail over, settle and discard them.
+"""Payments' reads, and the units of work that begin them, fail them over, commit their
+outcomes and discard them.
 
 Reads go to the reader engine and never write. Writes are *units*: async functions of a
 connection (or batchable commands) handed to `GroupCommitWriter.run`. Each unit reads what it
@@ -37,12 +38,13 @@ from gateway.storage.writer import Unit
 
 __all__ = [
     "BeginPayment",
+    "CommitOutcome",
     "DuplicateReference",
     "Rows",
-    "SettlePayment",
     "api_keys",
     "attempts",
     "begin_payment",
+    "commit_outcome",
     "create_quote",
     "discard_payment",
     "get_attempts",
@@ -54,7 +56,6 @@ __all__ = [
     "merchants",
     "payments",
     "quotes",
-    "settle_payment",
     "switch_partner",
 ]
 
@@ -259,7 +260,7 @@ def switch_partner(
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class SettlePayment:
+class CommitOutcome:
     """Write a payment's new state (and its attempts') if `owner` still holds its lease.
 
     `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
@@ -268,7 +269,7 @@ class SettlePayment:
     and shape of change.
     """
 
-    kind: ClassVar[str] = "settle_payment"
+    kind: ClassVar[str] = "commit_outcome"
 
     payment_id: str
     changes: dict[str, Any]
@@ -281,9 +282,9 @@ class SettlePayment:
     """Whose batches the state's business dates belong to (a final state dates its lines)."""
 
     @classmethod
-    async def run_batch(cls, tx: RawTransaction, commands: Sequence[SettlePayment]) -> list[bool]:
-        def states(settles: Sequence[SettlePayment]) -> list[Dated]:
-            return [(c.sides, c.changes, c.rows) for c in settles if c.sides is not None]
+    async def run_batch(cls, tx: RawTransaction, commands: Sequence[CommitOutcome]) -> list[bool]:
+        def states(commits: Sequence[CommitOutcome]) -> list[Dated]:
+            return [(c.sides, c.changes, c.rows) for c in commits if c.sides is not None]
 
         # The days the states date are held open (PostgreSQL) by the lease read itself.
         held, held_args = holding_open(tx, batch_keys(states(commands)))
@@ -377,7 +378,7 @@ def _updates(
     return [Update(table, group, extra=extra) for group in shapes.values()]
 
 
-def settle_payment(
+def commit_outcome(
     *,
     before: Payment,
     after: Payment,
@@ -385,12 +386,12 @@ def settle_payment(
     owner: str,
     response: tuple[int, str] | None = None,
     rows: Rows | None = None,
-) -> SettlePayment:
+) -> CommitOutcome:
     """Take the payment from `before` (as this process last knew it) to `after`, and its
     `attempts` likewise (each as last known, and as it ended); `response` (status, body)
     completes its Idempotency-Key; `rows` are what the new state brings (a state that brings
     rows is dated: its business dates move to open days if need be)."""
-    return SettlePayment(
+    return CommitOutcome(
         payment_id=after.id,
         changes=_rows.payment_changes(before, after),
         attempt_changes=[_rows.attempt_changes(old, new) for old, new in attempts],

@@ -39,6 +39,8 @@ __all__ = [
     "RefundWrite",
     "begin_refund",
     "claim_refund_lease",
+    "commit_cancel",
+    "commit_refund",
     "get_refund",
     "list_refunds",
     "mark_cancel",
@@ -46,8 +48,6 @@ __all__ = [
     "payment_lines",
     "refunds",
     "resumable_refunds",
-    "settle_cancel",
-    "settle_refund",
 ]
 
 refunds = metadata.tables["refunds"]
@@ -275,7 +275,7 @@ class CancelWrite:
     answer: tuple[int, str] | None = None
 
 
-def settle_refund(
+def commit_refund(
     *,
     refund_id: str,
     owner: str,
@@ -380,7 +380,7 @@ def mark_cancel(
     return alone(unit)
 
 
-def settle_cancel(
+def commit_cancel(
     *,
     payment_id: str,
     owner: str,

@@ -34,7 +34,7 @@ from gateway.payments.booking import book_payment, book_refund, reverse_payment
 from gateway.payments.views import payment_view
 from gateway.refunds.views import refund_view
 from gateway.storage import idempotency as records
-from gateway.storage.payments import SettlePayment
+from gateway.storage.payments import CommitOutcome
 from gateway.storage.raw import RawTransaction
 from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
@@ -74,18 +74,18 @@ def _fail_commit(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
     """Commit #2 of the POS request fails (rolled back), each time the writer tries it: alone or
     in a batch with others (their rerun piece by piece fails it again). The resolver's commit,
     which counts no pay calls, goes through."""
-    real: Callable[[RawTransaction, Sequence[SettlePayment]], Awaitable[list[bool]]]
-    real = SettlePayment.run_batch
+    real: Callable[[RawTransaction, Sequence[CommitOutcome]], Awaitable[list[bool]]]
+    real = CommitOutcome.run_batch
 
     async def failing(
-        cls: type[SettlePayment], tx: RawTransaction, commands: Sequence[SettlePayment]
+        cls: type[CommitOutcome], tx: RawTransaction, commands: Sequence[CommitOutcome]
     ) -> list[bool]:
         if any("pay_calls" in a for c in commands for a in c.attempt_changes):
             fault.fired += 1
             raise RuntimeError("injected: commit #2 fails")
         return await real(tx, commands)
 
-    monkeypatch.setattr(SettlePayment, "run_batch", classmethod(failing))
+    monkeypatch.setattr(CommitOutcome, "run_batch", classmethod(failing))
 
 
 def _alerts(caplog: pytest.LogCaptureFixture) -> list[str]:
