@@ -30,7 +30,7 @@ from gateway.storage.open_days import move_to_open_days
 from gateway.storage.payments import Rows, attempts, payments
 from gateway.storage.settlement import is_closed
 from gateway.storage.tables import metadata
-from gateway.storage.writer import Unit, alone
+from gateway.storage.writer import Unit, in_own_transaction
 
 __all__ = [
     "CancelRefused",
@@ -217,7 +217,7 @@ def begin_refund(
         await conn.execute(sa.insert(refunds).values(**_rows.refund_row(priced)))
         return priced
 
-    return alone(unit)
+    return in_own_transaction(unit)
 
 
 def claim_refund_lease(
@@ -318,7 +318,7 @@ def commit_refund(
         written = {**_rows.refund_row(refund), **changes, "version": refund.version + 1}
         return _rows.refund(written)
 
-    return alone(unit)
+    return in_own_transaction(unit)
 
 
 # --- cancels ----------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ def mark_cancel(
         await conn.execute(sa.insert(idempotency).values(**claim))
         return marked, leased
 
-    return alone(unit)
+    return in_own_transaction(unit)
 
 
 def commit_cancel(
@@ -434,4 +434,4 @@ def commit_cancel(
         written = {**_rows.payment_row(payment), **changes, "version": payment.version + 1}
         return _rows.payment(written)
 
-    return alone(unit)
+    return in_own_transaction(unit)

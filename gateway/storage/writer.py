@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gateway.storage.raw import RawStore, RawTransaction, is_unique_violation, open_raw_store
 
-__all__ = ["Batchable", "GroupCommitWriter", "Unit", "alone"]
+__all__ = ["Batchable", "GroupCommitWriter", "Unit", "in_own_transaction"]
 
 T = TypeVar("T")
 Unit = Callable[[AsyncConnection], Awaitable[T]]
@@ -50,7 +50,7 @@ log = logging.getLogger(__name__)
 _ALONE = "__gateway_commits_alone__"
 
 
-def alone(unit: Unit[T]) -> Unit[T]:
+def in_own_transaction(unit: Unit[T]) -> Unit[T]:
     """Mark a unit that locks rows (`FOR UPDATE`) to commit in a transaction of its own.
 
     Two processes' batches that each lock several payments could take them in opposite orders:

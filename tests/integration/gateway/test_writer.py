@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.ids import new_id
 from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
-from gateway.storage.writer import GroupCommitWriter, alone
+from gateway.storage.writer import GroupCommitWriter, in_own_transaction
 
 
 def _merchant(merchant_id: str) -> dict[str, Any]:
@@ -106,7 +106,10 @@ async def test_units_marked_alone_commit_on_their_own(db: Database) -> None:
     try:
         await asyncio.gather(
             *(writer.run(repo.insert_rows((repo.merchants, _merchant(i)))) for i in shared),
-            *(writer.run(alone(repo.insert_rows((repo.merchants, _merchant(i))))) for i in lone),
+            *(
+                writer.run(in_own_transaction(repo.insert_rows((repo.merchants, _merchant(i)))))
+                for i in lone
+            ),
         )
     finally:
         await writer.stop()
