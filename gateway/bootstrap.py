@@ -94,6 +94,26 @@ def build_adapters(
     return adapters
 
 
+def one_partner_calls(
+    settings: Settings,
+    partner: str,
+    *,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    env: Mapping[str, str],
+) -> PartnerCalls:
+    """`PartnerCalls` over one partner's adapter, for work outside a running gateway
+    (`gateway reconcile`): only that partner's credentials are needed, and its breaker and
+    metrics are its own. `ConfigError` if the credentials are not in the environment."""
+    adapter = build_adapter(settings, settings.partner(partner), http=http, clock=clock, env=env)
+    health = Health(
+        [partner],
+        failures=settings.partner_defaults.breaker_failures,
+        cooldown=settings.durations.breaker_cooldown.total_seconds(),
+    )
+    return PartnerCalls({partner: adapter}, health=health, metrics=Metrics())
+
+
 @contextlib.asynccontextmanager
 async def running_context(
     settings: Settings,

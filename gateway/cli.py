@@ -714,7 +714,7 @@ def reconcile(ctx: click.Context, partner: str, day: date, out: Path | None) -> 
     """Fetch PARTNER's settlement file for the date and match it line by line against our
     partner receivable lines; store and print the result (exit 1 on any discrepancy)."""
     from adapters import SettlementFileUnavailable, SystemClock, new_http_client
-    from gateway.bootstrap import build_adapter
+    from gateway.bootstrap import one_partner_calls
     from gateway.reconciliation.service import ReconciliationResult
     from gateway.reconciliation.service import reconcile as run
 
@@ -726,13 +726,11 @@ def reconcile(ctx: click.Context, partner: str, day: date, out: Path | None) -> 
     async def go(db: Database) -> list[ReconciliationResult]:
         async with new_http_client() as http:
             try:
-                adapter = build_adapter(
-                    settings, settings.partner(partner), http=http, clock=clock, env=os.environ
-                )
+                calls = one_partner_calls(settings, partner, http=http, clock=clock, env=os.environ)
             except ConfigError as exc:
                 raise click.ClickException(str(exc)) from exc
             try:
-                return await run(db, settings, adapter, partner=partner, day=day, now=clock.now())
+                return await run(db, settings, calls, partner=partner, day=day, now=clock.now())
             except SettlementFileUnavailable as exc:
                 raise click.ClickException(
                     f"{partner}'s settlement file for {day} is unavailable: {exc.message}"

@@ -22,10 +22,10 @@ from gateway.api.parsing import parse_empty, parse_limit
 from gateway.api.state import CONTEXT, KEYS
 from gateway.core.errors import InvalidRequest, NotFound
 from gateway.core.render import dumps
+from gateway.events import service
 from gateway.events.model import EventType, event_view
 from gateway.events.redeliver import redeliver
 from gateway.merchants.auth import Principal, Role
-from gateway.storage import events as events_repo
 
 __all__ = ["routes"]
 
@@ -54,7 +54,7 @@ async def get_event(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     principal = await _principal(request)
     principal.require(*_READERS)
-    row = await events_repo.get_event(ctx.db, request.match_info["event_id"])
+    row = await service.get_event(ctx.db, request.match_info["event_id"])
     if row is None:
         raise NotFound("No such event.")
     principal.check_owns(row["merchant_id"], "such event")
@@ -74,7 +74,7 @@ async def list_events(request: web.Request) -> web.Response:
     if event_type is not None and event_type not in _TYPES:
         raise InvalidRequest(f"type must be one of {', '.join(sorted(_TYPES))}.", param="type")
     limit, starting_after = parse_limit(request.query)
-    rows, has_more = await events_repo.list_events(
+    rows, has_more = await service.list_events(
         ctx.db,
         merchant_id=None if principal.role is Role.OPERATOR else principal.merchant_id,
         event_type=event_type,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from aiohttp import web
 
 from gateway.api.parsing import parse_limit
@@ -17,27 +16,33 @@ from gateway.api.state import CONTEXT, KEYS
 from gateway.core.errors import InvalidRequest, NotFound
 from gateway.core.render import dumps, rfc3339
 from gateway.merchants.auth import Role
+from gateway.reconciliation import service
 from gateway.reconciliation.matching import Category
 from gateway.settlement.model import parse_business_date
-from gateway.storage.tables import metadata
+from gateway.wire.reconciliations import Reconciliation
 
 __all__ = ["reconciliation_view", "routes"]
 
 routes = web.RouteTableDef()
 
-_table = metadata.tables["reconciliations"]
-_SUMMARY = [c for c in _table.c if c.name != "report"]
 _LIST_PARAMETERS = frozenset({"partner", "business_date", "limit", "starting_after"})
 
 
-def reconciliation_view(row: dict[str, Any]) -> dict[str, Any]:
+def reconciliation_view(row: dict[str, Any]) -> Reconciliation:
     return {
         "id": row["id"],
         "object": "reconciliation",
         "partner": row["partner"],
         "business_date": row["business_date"],
         "currency": row["currency"],
-        "counts": {c.value: row[c.value] for c in Category},
+        "counts": {
+            "matched": row[Category.MATCHED],
+            "missing_at_partner": row[Category.MISSING_AT_PARTNER],
+            "missing_at_gateway": row[Category.MISSING_AT_GATEWAY],
+            "amount_mismatch": row[Category.AMOUNT_MISMATCH],
+            "fx_mismatch": row[Category.FX_MISMATCH],
+            "fee_mismatch": row[Category.FEE_MISMATCH],
+        },
         "report_sha256": row["report_sha256"],
         "report_url": f"/v1/reconciliations/{row['id']}/report",
         "created_at": rfc3339(row["created_at"]),
@@ -61,47 +66,51 @@ async def list_reconciliations(request: web.Request) -> web.Response:
         name = sorted(unknown)[0]
         raise InvalidRequest(f"Unknown query parameter {name}.", param=name)
     limit, starting_after = parse_limit(request.query)
-    stmt = sa.select(*_SUMMARY)
-    if "partner" in request.query:
-        stmt = stmt.where(_table.c.partner == request.query["partner"])
+    day = None
     if "business_date" in request.query:
         try:
             day = parse_business_date(request.query["business_date"])
         except ValueError as exc:
             raise InvalidRequest(str(exc), param="business_date") from exc
-        stmt = stmt.where(_table.c.business_date == day.isoformat())
-    if starting_after is not None:
-        stmt = stmt.where(_table.c.id < starting_after)
-    stmt = stmt.order_by(_table.c.id.desc()).limit(limit + 1)
-    async with request.app[CONTEXT].db.reader.connect() as conn:
-        rows = [dict(r) for r in (await conn.execute(stmt)).mappings()]
+    rows, has_more = await service.list_reconciliations(
+        request.app[CONTEXT].db,
+        partner=request.query.get("partner"),
+        day=day,
+        limit=limit,
+        starting_after=starting_after,
+    )
     return _json(
         {
             "object": "list",
-            "data": [reconciliation_view(r) for r in rows[:limit]],
-            "has_more": len(rows) > limit,
+            "data": [reconciliation_view(r) for r in rows],
+            "has_more": has_more,
         }
     )
 
 
-async def _one(request: web.Request, *columns: sa.ColumnElement[Any]) -> dict[str, Any]:
+async def _run_id(request: web.Request) -> str:
+    """The reconciliation the path names, once the caller is known to be an operator."""
     await _operator(request)
-    stmt = sa.select(*columns).where(_table.c.id == request.match_info["reconciliation_id"])
-    async with request.app[CONTEXT].db.reader.connect() as conn:
-        row = (await conn.execute(stmt)).mappings().first()
+    return request.match_info["reconciliation_id"]
+
+
+def _found(row: dict[str, Any] | None) -> dict[str, Any]:
     if row is None:
         raise NotFound("No such reconciliation.")
-    return dict(row)
+    return row
 
 
 @routes.get("/v1/reconciliations/{reconciliation_id}")
 async def get_reconciliation(request: web.Request) -> web.Response:
-    return _json(reconciliation_view(await _one(request, *_SUMMARY)))
+    run_id = await _run_id(request)
+    row = _found(await service.get_reconciliation(request.app[CONTEXT].db, run_id))
+    return _json(reconciliation_view(row))
 
 
 @routes.get("/v1/reconciliations/{reconciliation_id}/report")
 async def get_reconciliation_report(request: web.Request) -> web.Response:
-    row = await _one(request, _table.c.id, _table.c.report)
+    run_id = await _run_id(request)
+    row = _found(await service.get_report(request.app[CONTEXT].db, run_id))
     return web.Response(
         text=row["report"],
         content_type="text/csv",

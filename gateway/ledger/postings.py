@@ -3,9 +3,9 @@
 Pure: no I/O, no clock (the caller passes `now`). Money is int minor units, rates are `Decimal`,
 and each figure is rounded once, half-up, at the end (`fx.round_half_up`).
 
-Accounts (DESIGN.md, Money and records). A line's `amount` > 0 is a debit, < 0 a credit, and every
-entry sums to 0 *per currency*: the payer-currency legs and the merchant-currency legs meet in an
-FX position account per currency.
+Accounts (DESIGN.md, Money and records; their names are in `model.py`, re-exported here). A
+line's `amount` > 0 is a debit, < 0 a credit, and every entry sums to 0 *per currency*: the
+payer-currency legs and the merchant-currency legs meet in an FX position account per currency.
 
 | account              | keyed by     | currency | what it holds                                |
 |----------------------|--------------|----------|----------------------------------------------|
@@ -39,6 +39,20 @@ from typing import Any
 
 import fx
 from gateway.core.ids import new_id
+from gateway.ledger.model import (
+    ACCOUNTS,
+    FX_POSITION,
+    FX_REVENUE,
+    MERCHANT_ACCOUNTS,
+    MERCHANT_FEES,
+    MERCHANT_PAYABLE,
+    PARTNER_FEES,
+    PARTNER_RECEIVABLE,
+    PAYMENT,
+    REFUND,
+    REVERSAL,
+    JournalEntry,
+)
 
 __all__ = [
     "ACCOUNTS",
@@ -63,31 +77,7 @@ __all__ = [
     "reversal_entry",
 ]
 
-PARTNER_RECEIVABLE = "partner_receivable"
-PARTNER_FEES = "partner_fees"
-FX_POSITION = "fx_position"
-FX_REVENUE = "fx_revenue"
-MERCHANT_PAYABLE = "merchant_payable"
-MERCHANT_FEES = "merchant_fees"
-ACCOUNTS = frozenset(
-    {PARTNER_RECEIVABLE, PARTNER_FEES, FX_POSITION, FX_REVENUE, MERCHANT_PAYABLE, MERCHANT_FEES}
-)
-
-_MERCHANT_ACCOUNTS = frozenset({MERCHANT_PAYABLE, MERCHANT_FEES})
 _BPS = 10_000
-
-# `journal_entries.kind`: a payment's success, a refund's, a cancelled payment's reversal.
-PAYMENT = "payment"
-REFUND = "refund"
-REVERSAL = "reversal"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class JournalEntry:
-    """One `journal_entries` row and its `journal_lines` rows, as plain dicts ready to INSERT."""
-
-    entry: dict[str, Any]
-    lines: list[dict[str, Any]]
 
 
 # --- fees and FX revenue (ints in minor units) -------------------------------------------------
@@ -346,11 +336,11 @@ def reversal_entry(
     if len(payment_ids) != 1 or any(line["refund_id"] is not None for line in originals):
         raise ValueError("the lines must be one payment's entry")
     merchant_currencies = {
-        line["currency"] for line in originals if line["account"] in _MERCHANT_ACCOUNTS
+        line["currency"] for line in originals if line["account"] in MERCHANT_ACCOUNTS
     }
 
     def date_of(line: Mapping[str, Any]) -> str | None:
-        merchant_side = line["account"] in _MERCHANT_ACCOUNTS or (
+        merchant_side = line["account"] in MERCHANT_ACCOUNTS or (
             line["account"] == FX_POSITION and line["currency"] in merchant_currencies
         )
         moved = merchant_date if merchant_side else partner_date

@@ -20,150 +20,57 @@ Checks (each reported with a count and the first few offending ids):
 - `business_dates`: a payment or refund in a final state without both business dates, or a journal
   line without one.
 
-Every sum is done by the database (GROUP BY); what needs Python (Decimal rates, partner fee
-schedules) walks the rows in keyset-paged batches, so memory stays flat however big the tables.
-All reads share one snapshot (REPEATABLE READ on PostgreSQL, one read transaction on SQLite), so
-writes committing meanwhile cannot show up as false mismatches.
+Every sum is done by the database; what needs Python (Decimal rates, partner fee schedules)
+walks the rows in keyset-paged batches, so memory stays flat however big the tables. All reads
+share one snapshot, so writes committing meanwhile cannot show up as false mismatches. The
+queries are `gateway/storage/ledger.py` and `ledger_offenders.py`; this module holds the rules
+they are compared against, and words what is wrong.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 import fx
 from gateway.core.config import Partner, Settings
 from gateway.ledger import postings as ledger
+from gateway.ledger.report import EXAMPLES, Collector, Finding, LedgerReport
 from gateway.partners.routing import partner_fee
+from gateway.storage import ledger as repo
+from gateway.storage import ledger_offenders as offenders
 from gateway.storage.db import Database
-from gateway.storage.tables import metadata
 
 __all__ = ["Finding", "LedgerReport", "verify_ledger"]
-
-EXAMPLES = 5
-"""Offending ids reported per check."""
-_BATCH = 1000
-
-_payments = metadata.tables["payments"]
-_refunds = metadata.tables["refunds"]
-_merchants = metadata.tables["merchants"]
-_entries = metadata.tables["journal_entries"]
-_lines = metadata.tables["journal_lines"]
-
-_SUCCEEDED, _FAILED, _CANCELLED = "succeeded", "failed", "cancelled"
-_FINAL_PAYMENT = (_SUCCEEDED, _FAILED, _CANCELLED)
-_FINAL_REFUND = (_SUCCEEDED, _FAILED)
-_MERCHANT_REFUND = "merchant"
 
 Account = tuple[str, str | None, str | None, str]
 """(account, merchant_id, partner, currency): the key a balance is kept under."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class Finding:
-    """One check that failed: how many records it caught, and the first few of them."""
-
-    check: str
-    description: str
-    count: int
-    examples: tuple[str, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class LedgerReport:
-    """What `verify_ledger` looked at, and what it found wrong (`problems` empty when clean)."""
-
-    entries: int
-    lines: int
-    accounts: int
-    payments: int
-    refunds: int
-    problems: tuple[Finding, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def summary(self) -> str:
-        """A few lines for an operator's terminal."""
-        head = (
-            f"checked {self.entries} journal entries ({self.lines} lines), "
-            f"{self.accounts} accounts, {self.payments} payments, {self.refunds} refunds"
-        )
-        if self.ok:
-            return f"{head}\nledger OK: no problems"
-        out = [head, f"ledger has problems in {len(self.problems)} checks:"]
-        for finding in self.problems:
-            out.append(f"- {finding.check}: {finding.count} ({finding.description})")
-            out.extend(f"    {example}" for example in finding.examples)
-            if finding.count > len(finding.examples):
-                out.append(f"    ... and {finding.count - len(finding.examples)} more")
-        return "\n".join(out)
-
-
-class _Collector:
-    """Counts offenders found in Python and keeps the first few."""
-
-    def __init__(self, check: str, description: str) -> None:
-        self.check, self.description = check, description
-        self.count = 0
-        self.examples: list[str] = []
-
-    def add(self, example: str) -> None:
-        self.count += 1
-        if len(self.examples) < EXAMPLES:
-            self.examples.append(example)
-
-    def finding(self) -> Finding | None:
-        if not self.count:
-            return None
-        return Finding(self.check, self.description, self.count, tuple(self.examples))
-
-
 async def verify_ledger(db: Database, settings: Settings) -> LedgerReport:
     """Run every check over one consistent snapshot of the database (read only)."""
-    async with db.reader.connect() as conn:
-        if conn.dialect.name == "postgresql":
-            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
-        elif conn.dialect.name == "sqlite":
-            # The reader runs in autocommit (one WAL snapshot per statement): hold one snapshot
-            # for all the reads; closing the connection rolls it back.
-            await conn.exec_driver_sql("BEGIN")
-        try:
-            return await _verify(conn, settings)
-        finally:
-            await conn.rollback()
-
-
-async def _verify(conn: AsyncConnection, settings: Settings) -> LedgerReport:
-    entries = await _count(conn, sa.select(sa.func.count()).select_from(_entries))
-    lines = await _count(conn, sa.select(sa.func.count()).select_from(_lines))
-    payments = await _count(conn, sa.select(sa.func.count()).select_from(_payments))
-    refunds = await _count(conn, sa.select(sa.func.count()).select_from(_refunds))
-    accounts, account_problems = await _check_accounts(conn)
-    findings = [
-        await _check_unbalanced(conn),
-        account_problems,
-        await _check_cancelled(conn),
-        await _check_payment_fees(conn, settings),
-        await _check_refund_fees(conn, settings),
-        await _check_entry_counts(conn),
-        await _check_malformed(conn),
-        await _check_business_dates(conn),
-    ]
+    async with repo.ledger_snapshot(db) as snap:
+        counts = await repo.table_counts(snap)
+        accounts, account_problems = await _check_accounts(snap)
+        findings = [
+            await _check_unbalanced(snap),
+            account_problems,
+            await _check_cancelled(snap),
+            await _check_payment_fees(snap, settings),
+            await _check_refund_fees(snap, settings),
+            await _check_entry_counts(snap),
+            await _check_malformed(snap),
+            await _check_business_dates(snap),
+        ]
     return LedgerReport(
-        entries=entries,
-        lines=lines,
+        entries=counts.entries,
+        lines=counts.lines,
         accounts=accounts,
-        payments=payments,
-        refunds=refunds,
+        payments=counts.payments,
+        refunds=counts.refunds,
         problems=tuple(f for f in findings if f is not None),
     )
 
@@ -171,39 +78,15 @@ async def _verify(conn: AsyncConnection, settings: Settings) -> LedgerReport:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-async def _count(conn: AsyncConnection, stmt: sa.Select[Any]) -> int:
-    return int(await conn.scalar(stmt) or 0)
-
-
-async def _offenders(
-    conn: AsyncConnection,
+def _finding(
     check: str,
     description: str,
-    offenders: sa.Subquery,
-    order_by: Sequence[sa.ColumnElement[Any]],
-    describe: Any,
+    found: repo.Offenders,
+    describe: Callable[[Mapping[str, Any]], str],
 ) -> Finding | None:
-    """Count the rows of an offenders subquery in SQL and describe its first few."""
-    count = await _count(conn, sa.select(sa.func.count()).select_from(offenders))
-    if not count:
+    if not found.count:
         return None
-    rows = await conn.execute(sa.select(offenders).order_by(*order_by).limit(EXAMPLES))
-    examples = tuple(describe(row) for row in rows.mappings())
-    return Finding(check, description, count, examples)
-
-
-async def _batches(
-    conn: AsyncConnection, query: sa.Select[Any], key: sa.ColumnElement[Any], label: str
-) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
-    """The query's rows in keyset-paged batches ordered by `key` (selected as `label`)."""
-    last: Any = None
-    while True:
-        stmt = query if last is None else query.where(key > last)
-        rows = (await conn.execute(stmt.order_by(key).limit(_BATCH))).mappings().all()
-        if not rows:
-            return
-        yield rows
-        last = rows[-1][label]
+    return Finding(check, description, found.count, tuple(describe(row) for row in found.first))
 
 
 def _signed(value: int) -> str:
@@ -218,20 +101,11 @@ def _int(value: Any) -> int:
 # --- (a) balance per entry and currency ------------------------------------------------------
 
 
-async def _check_unbalanced(conn: AsyncConnection) -> Finding | None:
-    total = sa.func.sum(_lines.c.amount)
-    offenders = (
-        sa.select(_lines.c.entry_id, _lines.c.currency, total.label("total"))
-        .group_by(_lines.c.entry_id, _lines.c.currency)
-        .having(total != 0)
-        .subquery()
-    )
-    return await _offenders(
-        conn,
+async def _check_unbalanced(snap: repo.LedgerSnapshot) -> Finding | None:
+    return _finding(
         "unbalanced_entries",
         "journal entries whose lines do not sum to 0 in a currency",
-        offenders,
-        [offenders.c.entry_id, offenders.c.currency],
+        await offenders.unbalanced_entries(snap, EXAMPLES),
         lambda r: f"{r['entry_id']}: {r['currency']} {_signed(_int(r['total']))}",
     )
 
@@ -264,49 +138,25 @@ def _implied(row: Mapping[str, Any], *, refund: bool) -> list[dict[str, Any]]:
     return ledger.payment_entry(**args).lines
 
 
-def _sums(table: sa.Table) -> sa.Select[Any]:
-    c = table.c
-    return sa.select(
-        c.merchant_id,
-        c.partner,
-        c.currency,
-        c.payer_currency,
-        sa.func.sum(c.amount_value).label("amount"),
-        sa.func.sum(c.payer_value).label("payer"),
-        sa.func.sum(sa.func.coalesce(c.merchant_fee, 0)).label("merchant_fee"),
-        sa.func.sum(sa.func.coalesce(c.partner_fee, 0)).label("partner_fee"),
-        sa.func.sum(sa.func.coalesce(c.fx_revenue, 0)).label("fx_revenue"),
-    ).group_by(c.merchant_id, c.partner, c.currency, c.payer_currency)
-
-
-async def _check_accounts(conn: AsyncConnection) -> tuple[int, Finding | None]:
+async def _check_accounts(snap: repo.LedgerSnapshot) -> tuple[int, Finding | None]:
     journal: dict[Account, int] = {}
-    c = _lines.c
-    balances = sa.select(
-        c.account, c.merchant_id, c.partner, c.currency, sa.func.sum(c.amount).label("total")
-    ).group_by(c.account, c.merchant_id, c.partner, c.currency)
-    for row in (await conn.execute(balances)).mappings():
+    for row in await repo.journal_balances(snap):
         key = (row["account"], row["merchant_id"], row["partner"], row["currency"])
         journal[key] = _int(row["total"])
 
     implied: defaultdict[Account, int] = defaultdict(int)
     groups = [
-        (_sums(_payments).where(_payments.c.status == _SUCCEEDED), False),
-        (
-            _sums(_refunds).where(
-                _refunds.c.status == _SUCCEEDED, _refunds.c.kind == _MERCHANT_REFUND
-            ),
-            True,
-        ),
+        (await repo.succeeded_payment_sums(snap), False),
+        (await repo.merchant_refund_sums(snap), True),
     ]
-    for stmt, refund in groups:
-        for row in (await conn.execute(stmt)).mappings():
+    for rows, refund in groups:
+        for row in rows:
             for line in _implied(row, refund=refund):
                 key = (line["account"], line["merchant_id"], line["partner"], line["currency"])
                 implied[key] += line["amount"]
 
     keys = sorted(set(journal) | set(implied), key=lambda k: tuple(part or "" for part in k))
-    found = _Collector(
+    found = Collector(
         "account_mismatches",
         "accounts whose journal balance differs from the succeeded payments and refunds",
     )
@@ -322,32 +172,11 @@ async def _check_accounts(conn: AsyncConnection) -> tuple[int, Finding | None]:
     return len(keys), found.finding()
 
 
-async def _check_cancelled(conn: AsyncConnection) -> Finding | None:
-    c = _lines.c
-    total = sa.func.sum(c.amount)
-    nonzero = (
-        sa.select(c.payment_id, c.account, c.currency, total.label("total"))
-        .join(_payments, _payments.c.id == c.payment_id)
-        .where(_payments.c.status == _CANCELLED)
-        .group_by(c.payment_id, c.account, c.merchant_id, c.partner, c.currency)
-        .having(total != 0)
-        .subquery()
-    )
-    per_payment = (
-        sa.select(
-            nonzero.c.payment_id,
-            sa.func.min(nonzero.c.account).label("account"),
-            sa.func.count().label("accounts"),
-        )
-        .group_by(nonzero.c.payment_id)
-        .subquery()
-    )
-    return await _offenders(
-        conn,
+async def _check_cancelled(snap: repo.LedgerSnapshot) -> Finding | None:
+    return _finding(
         "cancelled_not_zero",
         "cancelled payments whose journal lines do not net to 0",
-        per_payment,
-        [per_payment.c.payment_id],
+        await offenders.cancelled_not_zero(snap, EXAMPLES),
         lambda r: f"{r['payment_id']}: {r['accounts']} accounts off, e.g. {r['account']}",
     )
 
@@ -379,31 +208,12 @@ def _differences(stored: Mapping[str, Any], expected: Mapping[str, int]) -> list
     ]
 
 
-async def _check_payment_fees(conn: AsyncConnection, settings: Settings) -> Finding | None:
-    p, m = _payments.c, _merchants.c
-    query = (
-        sa.select(
-            p.id,
-            p.amount_value,
-            p.currency,
-            p.payer_value,
-            p.payer_currency,
-            p.partner,
-            p.mid_rate,
-            p.merchant_fee,
-            p.partner_fee,
-            p.fx_revenue,
-            m.mdr_bps,
-            m.fixed_fee,
-        )
-        .join(_merchants, m.id == p.merchant_id)
-        .where(p.status == _SUCCEEDED)
-    )
+async def _check_payment_fees(snap: repo.LedgerSnapshot, settings: Settings) -> Finding | None:
     partners = _Partners(settings)
-    found = _Collector(
+    found = Collector(
         "payment_fees", "succeeded payments whose stored fees differ from the formulas"
     )
-    async for rows in _batches(conn, query, p.id, "id"):
+    async for rows in repo.payment_fee_rows(snap):
         for row in rows:
             partner = partners.get(row["partner"])
             if partner is None:
@@ -429,21 +239,13 @@ async def _check_payment_fees(conn: AsyncConnection, settings: Settings) -> Find
     return found.finding()
 
 
-async def _check_refund_fees(conn: AsyncConnection, settings: Settings) -> Finding | None:
-    r, m, p = _refunds.c, _merchants.c, _payments.c
-    succeeded = sa.and_(r.status == _SUCCEEDED, r.kind == _MERCHANT_REFUND)
+async def _check_refund_fees(snap: repo.LedgerSnapshot, settings: Settings) -> Finding | None:
     partners = _Partners(settings)
-    found = _Collector(
+    found = Collector(
         "refund_fees",
         "succeeded refunds whose stored fees, or per-payment FX reversals, break the formulas",
     )
-    fees = (
-        sa.select(r.id, r.amount_value, r.payer_value, r.partner, r.merchant_fee, r.partner_fee)
-        .add_columns(m.mdr_bps)
-        .join(_merchants, m.id == r.merchant_id)
-        .where(succeeded)
-    )
-    async for rows in _batches(conn, fees, r.id, "id"):
+    async for rows in repo.refund_fee_rows(snap):
         for row in rows:
             partner = partners.get(row["partner"])
             if partner is None:
@@ -458,21 +260,7 @@ async def _check_refund_fees(conn: AsyncConnection, settings: Settings) -> Findi
                 found.add(f"{row['id']}: " + ", ".join(wrong))
 
     # FX reversals telescope: per payment they add up to the reversal of the refunded total.
-    per_payment = (
-        sa.select(
-            r.payment_id,
-            sa.func.sum(r.amount_value).label("refunded"),
-            sa.func.sum(sa.func.coalesce(r.fx_revenue, 0)).label("reversed"),
-            sa.func.count(r.fx_revenue).label("stored"),
-            sa.func.count().label("refunds"),
-            p.amount_value,
-            p.fx_revenue,
-        )
-        .join(_payments, p.id == r.payment_id)
-        .where(succeeded)
-        .group_by(r.payment_id, p.amount_value, p.fx_revenue)
-    )
-    async for rows in _batches(conn, per_payment, r.payment_id, "payment_id"):
+    async for rows in repo.refund_fx_per_payment(snap):
         for row in rows:
             refunded, reversed_ = _int(row["refunded"]), _int(row["reversed"])
             if row["stored"] != row["refunds"]:
@@ -495,108 +283,32 @@ async def _check_refund_fees(conn: AsyncConnection, settings: Settings) -> Findi
 # --- (d) one entry per record, dates ----------------------------------------------------------
 
 
-def _kinds(kind: str) -> sa.ColumnElement[Any]:
-    return sa.func.sum(sa.case((_entries.c.kind == kind, 1), else_=0))
-
-
-async def _check_entry_counts(conn: AsyncConnection) -> Finding | None:
-    p, r, e = _payments.c, _refunds.c, _entries.c
-    n_pay, n_rev = _kinds(ledger.PAYMENT), _kinds(ledger.REVERSAL)
-    payments = (
-        sa.select(
-            p.id.label("id"),
-            sa.literal("payment", sa.String).label("record"),
-            p.status.label("status"),
-            n_pay.label("payment_entries"),
-            n_rev.label("reversals"),
-        )
-        .select_from(
-            _payments.outerjoin(
-                _entries,
-                sa.and_(e.payment_id == p.id, e.kind.in_([ledger.PAYMENT, ledger.REVERSAL])),
-            )
-        )
-        .group_by(p.id, p.status)
-        .having(
-            sa.not_(
-                sa.or_(
-                    sa.and_(p.status == _SUCCEEDED, n_pay == 1, n_rev == 0),
-                    sa.and_(p.status == _CANCELLED, n_pay == n_rev, n_pay <= 1),
-                    sa.and_(p.status.not_in([_SUCCEEDED, _CANCELLED]), n_pay == 0, n_rev == 0),
-                )
-            )
-        )
-    )
-    n_any, n_refund = sa.func.count(e.id), _kinds(ledger.REFUND)
-    booked = sa.and_(r.status == _SUCCEEDED, r.kind == _MERCHANT_REFUND)
-    refunds = (
-        sa.select(
-            r.id.label("id"),
-            sa.literal("refund", sa.String).label("record"),
-            r.status.label("status"),
-            n_refund.label("payment_entries"),  # the refund entries, in the same column
-            (n_any - n_refund).label("reversals"),  # entries of any other kind
-        )
-        .select_from(_refunds.outerjoin(_entries, e.refund_id == r.id))
-        .group_by(r.id, r.status, r.kind)
-        .having(
-            sa.or_(
-                sa.and_(booked, sa.or_(n_refund != 1, n_any != 1)),
-                sa.and_(sa.not_(booked), n_any != 0),
-            )
-        )
-    )
-    offenders = sa.union_all(payments, refunds).subquery()
-
-    def describe(row: Mapping[str, Any]) -> str:
-        if row["record"] == "refund":
-            return (
-                f"{row['id']} ({row['status']}): {_int(row['payment_entries'])} refund entries, "
-                f"{_int(row['reversals'])} others"
-            )
+def _describe_entry_counts(row: Mapping[str, Any]) -> str:
+    if row["record"] == "refund":
         return (
-            f"{row['id']} ({row['status']}): {_int(row['payment_entries'])} payment entries, "
-            f"{_int(row['reversals'])} reversals"
+            f"{row['id']} ({row['status']}): {_int(row['payment_entries'])} refund entries, "
+            f"{_int(row['reversals'])} others"
         )
+    return (
+        f"{row['id']} ({row['status']}): {_int(row['payment_entries'])} payment entries, "
+        f"{_int(row['reversals'])} reversals"
+    )
 
-    return await _offenders(
-        conn,
+
+async def _check_entry_counts(snap: repo.LedgerSnapshot) -> Finding | None:
+    return _finding(
         "entry_counts",
         "payments and refunds without exactly the journal entries their status calls for",
-        offenders,
-        [offenders.c.id],
-        describe,
+        await offenders.entry_count_offenders(snap, EXAMPLES),
+        _describe_entry_counts,
     )
 
 
-async def _check_malformed(conn: AsyncConnection) -> Finding | None:
-    e, c = _entries.c, _lines.c
-    bad_entries = sa.select(e.id.label("id"), sa.literal("kind", sa.String).label("what")).where(
-        sa.not_(
-            sa.or_(
-                sa.and_(e.kind.in_([ledger.PAYMENT, ledger.REVERSAL]), e.refund_id.is_(None)),
-                sa.and_(e.kind == ledger.REFUND, e.refund_id.is_not(None)),
-            )
-        )
-    )
-    bad_lines = (
-        sa.select(c.id.label("id"), sa.literal("ids", sa.String).label("what"))
-        .join(_entries, e.id == c.entry_id)
-        .where(
-            sa.or_(
-                c.payment_id.is_distinct_from(e.payment_id),
-                c.refund_id.is_distinct_from(e.refund_id),
-                c.account.not_in(sorted(ledger.ACCOUNTS)),
-            )
-        )
-    )
-    offenders = sa.union_all(bad_entries, bad_lines).subquery()
-    return await _offenders(
-        conn,
+async def _check_malformed(snap: repo.LedgerSnapshot) -> Finding | None:
+    return _finding(
         "malformed_entries",
         "entries whose kind and refund disagree, lines not matching their entry or account",
-        offenders,
-        [offenders.c.id],
+        await offenders.malformed_entries(snap, EXAMPLES),
         lambda r: (
             f"{r['id']}: "
             + ("kind and refund_id disagree" if r["what"] == "kind" else "ids or account wrong")
@@ -604,26 +316,10 @@ async def _check_malformed(conn: AsyncConnection) -> Finding | None:
     )
 
 
-async def _check_business_dates(conn: AsyncConnection) -> Finding | None:
-    def missing(table: sa.Table, final: Sequence[str]) -> sa.Select[Any]:
-        return sa.select(table.c.id.label("id")).where(
-            table.c.status.in_(final),
-            sa.or_(
-                table.c.merchant_business_date.is_(None),
-                table.c.partner_business_date.is_(None),
-            ),
-        )
-
-    offenders = sa.union_all(
-        missing(_payments, _FINAL_PAYMENT),
-        missing(_refunds, _FINAL_REFUND),
-        sa.select(_lines.c.id.label("id")).where(_lines.c.business_date.is_(None)),
-    ).subquery()
-    return await _offenders(
-        conn,
+async def _check_business_dates(snap: repo.LedgerSnapshot) -> Finding | None:
+    return _finding(
         "business_dates",
         "final payments and refunds without both business dates, lines without one",
-        offenders,
-        [offenders.c.id],
+        await offenders.missing_business_dates(snap, EXAMPLES),
         lambda r: str(r["id"]),
     )

@@ -10,20 +10,18 @@ changes within `durations.key_cache_ttl` (their cache of keys and merchants;
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 import fx
 from gateway.core.ids import new_id
 from gateway.core.iso3166 import ALPHA2
 from gateway.core.secrets import Purpose, SealedSecretError, SecretBox, SecretSet, generate_secret
 from gateway.merchants.auth import Role, generate_key
-from gateway.storage import payments as repo
+from gateway.storage import merchants as repo
 from gateway.storage.db import Database
 
 __all__ = [
@@ -93,17 +91,12 @@ async def create_merchant(
         "fixed_fee": fixed_fee,
         "created_at": datetime.now(UTC),
     }
-    async with db.writer.connect() as conn, conn.begin():
-        await conn.execute(sa.insert(repo.merchants).values(**row))
+    await repo.insert_merchant(db, row)
     return merchant_id
 
 
 async def find_merchant_by_name(db: Database, name: str) -> str | None:
-    async with db.reader.connect() as conn:
-        found = await conn.scalar(
-            sa.select(repo.merchants.c.id).where(repo.merchants.c.name == name)
-        )
-    return found
+    return await repo.merchant_id_named(db, name)
 
 
 async def create_key(db: Database, *, role: Role, merchant_id: str | None) -> str:
@@ -113,23 +106,16 @@ async def create_key(db: Database, *, role: Role, merchant_id: str | None) -> st
     if role is not Role.OPERATOR and merchant_id is None:
         raise AdminError("--merchant", f"a {role.value} key needs a merchant")
     key = generate_key(role)
-    async with db.writer.connect() as conn, conn.begin():
-        if merchant_id is not None:
-            found = await conn.scalar(
-                sa.select(repo.merchants.c.id).where(repo.merchants.c.id == merchant_id)
-            )
-            if found is None:
-                raise AdminError("--merchant", f"no merchant {merchant_id}")
-        await conn.execute(
-            sa.insert(repo.api_keys).values(
-                id=new_id("key"),
-                key_hash=key.key_hash,
-                hint=key.hint,
-                role=role.value,
-                merchant_id=merchant_id,
-                created_at=datetime.now(UTC),
-            )
-        )
+    row = {
+        "id": new_id("key"),
+        "key_hash": key.key_hash,
+        "hint": key.hint,
+        "role": role.value,
+        "merchant_id": merchant_id,
+        "created_at": datetime.now(UTC),
+    }
+    if not await repo.insert_api_key(db, row):
+        raise AdminError("--merchant", f"no merchant {merchant_id}")
     return key.plaintext
 
 
@@ -156,70 +142,68 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
-async def _merchant_for_update(conn: AsyncConnection, merchant_id: str) -> dict[str, Any]:
-    stmt = sa.select(repo.merchants).where(repo.merchants.c.id == merchant_id)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    row = (await conn.execute(stmt)).mappings().first()
-    if row is None:
+async def _change(
+    db: Database, merchant_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """`change` the merchant's row under its lock (`repo.change_merchant`); the row as it was."""
+    before = await repo.change_merchant(db, merchant_id, change)
+    if before is None:
         raise AdminError("MERCHANT_ID", f"no merchant {merchant_id}")
-    return dict(row)
-
-
-async def _update_merchant(conn: AsyncConnection, merchant_id: str, **values: Any) -> None:
-    await conn.execute(
-        sa.update(repo.merchants).where(repo.merchants.c.id == merchant_id).values(**values)
-    )
+    return before
 
 
 async def set_webhook(db: Database, box: SecretBox, *, merchant_id: str, url: str) -> str | None:
     """Point the merchant's events at `url`. Returns a new webhook secret (made when the merchant
     had none), else None: an existing secret is kept."""
     url = check_webhook_url(url)
-    async with db.writer.connect() as conn, conn.begin():
-        merchant = await _merchant_for_update(conn, merchant_id)
+    secret: str | None = None
+
+    def change(merchant: dict[str, Any]) -> dict[str, Any]:
+        nonlocal secret
         values: dict[str, Any] = {"webhook_url": url}
-        secret = None
         if not merchant["webhook_secret"]:
             secret = generate_secret(Purpose.WEBHOOK)
             values["webhook_secret"] = box.seal(
                 SecretSet(secret), merchant_id=merchant_id, purpose=Purpose.WEBHOOK
             )
-        await _update_merchant(conn, merchant_id, **values)
+        return values
+
+    await _change(db, merchant_id, change)
     return secret
 
 
 async def clear_webhook(db: Database, *, merchant_id: str) -> bool:
     """Remove the merchant's webhook URL and secret; False if it had none. Its events are then
     `no_endpoint` (redeliver them once a URL is set again, which makes a new secret)."""
-    async with db.writer.connect() as conn, conn.begin():
-        merchant = await _merchant_for_update(conn, merchant_id)
-        await _update_merchant(conn, merchant_id, webhook_url=None, webhook_secret=None)
+    merchant = await _change(
+        db, merchant_id, lambda _row: {"webhook_url": None, "webhook_secret": None}
+    )
     return merchant["webhook_url"] is not None
 
 
 async def enable_signing(db: Database, box: SecretBox, *, merchant_id: str) -> str | None:
     """Require signed requests of the merchant. Returns a new signing secret (made when it had
     none), else None: an existing secret is kept."""
-    async with db.writer.connect() as conn, conn.begin():
-        merchant = await _merchant_for_update(conn, merchant_id)
+    secret: str | None = None
+
+    def change(merchant: dict[str, Any]) -> dict[str, Any]:
+        nonlocal secret
         values: dict[str, Any] = {"require_signature": True}
-        secret = None
         if not merchant["signing_secret"]:
             secret = generate_secret(Purpose.SIGNING)
             values["signing_secret"] = box.seal(
                 SecretSet(secret), merchant_id=merchant_id, purpose=Purpose.SIGNING
             )
-        await _update_merchant(conn, merchant_id, **values)
+        return values
+
+    await _change(db, merchant_id, change)
     return secret
 
 
 async def disable_signing(db: Database, *, merchant_id: str) -> None:
     """Stop requiring signed requests. The secret is kept: a request that still carries a
     signature is checked against it (and refused if wrong)."""
-    async with db.writer.connect() as conn, conn.begin():
-        await _merchant_for_update(conn, merchant_id)
-        await _update_merchant(conn, merchant_id, require_signature=False)
+    await _change(db, merchant_id, lambda _row: {"require_signature": False})
 
 
 async def rotate_secret(
@@ -241,8 +225,9 @@ async def rotate_secret(
         raise AdminError("--keep-previous", "use a duration from 0s to 7d")
     now = now or datetime.now(UTC)
     column = _COLUMN[purpose]
-    async with db.writer.connect() as conn, conn.begin():
-        merchant = await _merchant_for_update(conn, merchant_id)
+    new = generate_secret(purpose)
+
+    def change(merchant: dict[str, Any]) -> dict[str, Any]:
         sealed = merchant[column]
         if not sealed:
             how = "webhook set --url URL" if purpose is Purpose.WEBHOOK else "signing enable"
@@ -251,7 +236,6 @@ async def rotate_secret(
                 f"merchant {merchant_id} has no {purpose.value} secret yet: run "
                 f"`gateway merchants {how} {merchant_id}` first",
             )
-        new = generate_secret(purpose)
         if keep_previous > timedelta(0):
             try:
                 current = box.open(sealed, merchant_id=merchant_id, purpose=purpose)
@@ -262,9 +246,7 @@ async def rotate_secret(
             rotated = current.rotated(new, now=now, keep_previous_until=now + keep_previous)
         else:
             rotated = SecretSet(new)  # the old one need not (and may not) open
-        await _update_merchant(
-            conn,
-            merchant_id,
-            **{column: box.seal(rotated, merchant_id=merchant_id, purpose=purpose)},
-        )
+        return {column: box.seal(rotated, merchant_id=merchant_id, purpose=purpose)}
+
+    await _change(db, merchant_id, change)
     return new

@@ -22,18 +22,25 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-import sqlalchemy as sa
-
 import fx
-from adapters import Adapter, SettlementFile, SettlementFileRequest, implied_rate
+from adapters import SettlementFile, SettlementFileRequest, implied_rate
 from gateway.core.config import Settings
 from gateway.core.ids import new_id
 from gateway.ledger import postings as ledger
+from gateway.partners.calls import PartnerCalls
 from gateway.reconciliation.matching import Category, Finding, Movement, match
+from gateway.storage import reconciliation as repo
 from gateway.storage.db import Database
-from gateway.storage.tables import metadata
 
-__all__ = ["ReconciliationResult", "gateway_movements", "partner_movements", "reconcile"]
+__all__ = [
+    "ReconciliationResult",
+    "gateway_movements",
+    "get_reconciliation",
+    "get_report",
+    "list_reconciliations",
+    "partner_movements",
+    "reconcile",
+]
 
 _HEADER = (
     "category",
@@ -81,77 +88,42 @@ async def gateway_movements(
 ) -> dict[date, list[Movement]]:
     """What we booked with `partner` on each of `days` (its business dates), keyed by the
     partner request id we sent."""
-    payments = metadata.tables["payments"]
-    refunds = metadata.tables["refunds"]
-    attempts = metadata.tables["payment_attempts"]
-    texts = [d.isoformat() for d in days]
     bps = settings.partner(partner).fees.bps
-    last_attempt = (
-        sa.select(attempts.c.payment_id, sa.func.max(attempts.c.seq).label("seq"))
-        .group_by(attempts.c.payment_id)
-        .subquery()
-    )
-    charged = sa.exists().where(
-        refunds.c.payment_id == payments.c.id,
-        refunds.c.kind == "cancel",
-        refunds.c.status == "succeeded",
-    )
-    pay_stmt = (
-        sa.select(payments, attempts.c.partner_request_id.label("request_id"))
-        .join(last_attempt, last_attempt.c.payment_id == payments.c.id)
-        .join(
-            attempts,
-            sa.and_(attempts.c.payment_id == payments.c.id, attempts.c.seq == last_attempt.c.seq),
-        )
-        .where(
-            payments.c.partner == partner,
-            payments.c.partner_business_date.in_(texts),
-            sa.or_(
-                payments.c.status == "succeeded",
-                sa.and_(payments.c.status == "cancelled", charged),
-            ),
-        )
-    )
-    refund_stmt = sa.select(refunds).where(
-        refunds.c.partner == partner,
-        refunds.c.partner_business_date.in_(texts),
-        refunds.c.status == "succeeded",
-    )
+    payments, refunds = await repo.booked_with_partner(db, partner, days)
     out: dict[date, list[Movement]] = {d: [] for d in days}
-    async with db.reader.connect() as conn:
-        for row in (await conn.execute(pay_stmt)).mappings():
-            payer = _money(row["payer_currency"], row["payer_value"])
-            merchant = _money(row["currency"], row["amount_value"])
-            out[date.fromisoformat(row["partner_business_date"])].append(
-                Movement(
-                    key=row["request_id"],
-                    record_type="payment",
-                    currency=payer.currency.code,
-                    amount=payer.value,
-                    fee=row["partner_fee"] or 0,
-                    merchant_amount=merchant.value,
-                    fx_rate=_rate(payer, merchant),
-                    reference=row["id"],
-                )
+    for row in payments:
+        payer = _money(row["payer_currency"], row["payer_value"])
+        merchant = _money(row["currency"], row["amount_value"])
+        out[date.fromisoformat(row["partner_business_date"])].append(
+            Movement(
+                key=row["request_id"],
+                record_type="payment",
+                currency=payer.currency.code,
+                amount=payer.value,
+                fee=row["partner_fee"] or 0,
+                merchant_amount=merchant.value,
+                fx_rate=_rate(payer, merchant),
+                reference=row["id"],
             )
-        for row in (await conn.execute(refund_stmt)).mappings():
-            payer = _money(row["payer_currency"], row["payer_value"])
-            merchant = _money(row["currency"], row["amount_value"])
-            fee = row["partner_fee"]
-            if fee is None:  # a cancel's own refund books no fees; the partner still returns its
-                fee = ledger.partner_refund_fee(payer.value, bps)
-            out[date.fromisoformat(row["partner_business_date"])].append(
-                Movement(
-                    key=row["partner_request_id"],
-                    record_type="refund",
-                    currency=payer.currency.code,
-                    amount=payer.value,
-                    fee=fee,
-                    merchant_amount=merchant.value,
-                    fx_rate=_rate(payer, merchant),
-                    reference=row["id"],
-                )
+        )
+    for row in refunds:
+        payer = _money(row["payer_currency"], row["payer_value"])
+        merchant = _money(row["currency"], row["amount_value"])
+        fee = row["partner_fee"]
+        if fee is None:  # a cancel's own refund books no fees; the partner still returns its
+            fee = ledger.partner_refund_fee(payer.value, bps)
+        out[date.fromisoformat(row["partner_business_date"])].append(
+            Movement(
+                key=row["partner_request_id"],
+                record_type="refund",
+                currency=payer.currency.code,
+                amount=payer.value,
+                fee=fee,
+                merchant_amount=merchant.value,
+                fx_rate=_rate(payer, merchant),
+                reference=row["id"],
             )
+        )
     return out
 
 
@@ -223,7 +195,7 @@ def _report_csv(findings: Iterable[Finding]) -> str:
 async def reconcile(
     db: Database,
     settings: Settings,
-    adapter: Adapter,
+    partners: PartnerCalls,
     *,
     partner: str,
     day: date,
@@ -231,9 +203,11 @@ async def reconcile(
 ) -> list[ReconciliationResult]:
     """Reconcile `partner`'s file for `day`, one result per payer currency; each is stored.
 
-    Raises `adapters.SettlementFileUnavailable` when the partner's file cannot be had."""
+    The files are fetched through `partners` (`PartnerCalls.settlement_file`: timed, counted, and
+    an adapter's exception turned into `adapters.SettlementFileUnavailable`, which is raised
+    when the partner's file cannot be had)."""
     days = [day - timedelta(days=1), day, day + timedelta(days=1)]
-    files = {d: await adapter.fetch_settlement_file(SettlementFileRequest(d)) for d in days}
+    files = {d: await partners.settlement_file(partner, SettlementFileRequest(d)) for d in days}
     theirs = {d: partner_movements(files[d]) for d in days}
     ours = await gateway_movements(db, settings, partner, days)
     ours_nearby = {m.key: m for d in days if d != day for m in ours[d]}
@@ -246,7 +220,6 @@ async def reconcile(
         by_currency[m.currency][1].append(m)
 
     results = []
-    table = metadata.tables["reconciliations"]
     for currency in sorted(by_currency):
         gateway_side, partner_side = by_currency[currency]
         findings = _resolve_neighbours(
@@ -266,7 +239,35 @@ async def reconcile(
             "report_sha256": hashlib.sha256(report.encode()).hexdigest(),
             "created_at": now,
         }
-        async with db.writer.begin() as conn:
-            await conn.execute(sa.insert(table).values(**row))
+        await repo.insert_reconciliation(db, row)
         results.append(ReconciliationResult(row, findings))
     return results
+
+
+# --- stored runs, for the API ---------------------------------------------------------------
+
+
+async def list_reconciliations(
+    db: Database,
+    *,
+    partner: str | None,
+    day: date | None,
+    limit: int,
+    starting_after: str | None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """Stored runs (without their reports) newest first, a page of `limit`, and whether more
+    follow."""
+    rows = await repo.list_reconciliations(
+        db, partner=partner, day=day, limit=limit + 1, starting_after=starting_after
+    )
+    return rows[:limit], len(rows) > limit
+
+
+async def get_reconciliation(db: Database, run_id: str) -> dict[str, Any] | None:
+    """A stored run without its report, or None."""
+    return await repo.get_reconciliation(db, run_id)
+
+
+async def get_report(db: Database, run_id: str) -> dict[str, Any] | None:
+    """A stored run's `id` and `report` (the CSV as written when it ran), or None."""
+    return await repo.get_report(db, run_id)

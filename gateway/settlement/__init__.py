@@ -9,6 +9,8 @@ Settlements; DESIGN.md, Settlement).
 - `export`: `gateway settlements export`;
 - `worker`: the scheduler in every running gateway.
 
-The SQL lives in `gateway/storage/settlement.py`, with the questions the payment lifecycle
-asks before it dates a line (`next_open_dates`, `closed_through`, `is_closed`).
+The SQL lives in `gateway/storage/`: `settlement_lines.py` (which lines a batch holds; open
+batches live), `settlement_batches.py` (closing, closed batches and their frozen lines) and
+`settlement.py` (the questions the payment lifecycle asks before it dates a line:
+`next_open_dates`, `closed_through`, `is_closed`).
 """

@@ -10,13 +10,17 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.settlement import csvfile
 from gateway.settlement.closing import key_of
 from gateway.settlement.model import BatchKey, BatchType, Totals, batch_view, parse_batch_id
-from gateway.storage import settlement as stl
+from gateway.storage import settlement_batches as closed_repo
+from gateway.storage import settlement_lines as lines_repo
 from gateway.storage.db import Database
+
+if TYPE_CHECKING:
+    from gateway.wire.settlements import SettlementBatch
 
 __all__ = ["Found", "file_chunks", "find_batch", "list_batches"]
 
@@ -24,7 +28,7 @@ __all__ = ["Found", "file_chunks", "find_batch", "list_batches"]
 @dataclasses.dataclass(frozen=True, slots=True)
 class Found:
     key: BatchKey
-    view: dict[str, Any]
+    view: SettlementBatch
     row: dict[str, Any] | None
     """The stored row of a closed batch; None while it is open."""
 
@@ -41,7 +45,8 @@ async def find_batch(db: Database, batch_id: str, *, merchant_id: str | None) ->
     found = await _closed(db, batch_id, merchant_id)
     if found is not None:
         return found
-    for key, totals in await stl.live_batches(db, kind, stl.LineFilter(day=day, owner=merchant_id)):
+    flt = lines_repo.LineFilter(day=day, owner=merchant_id)
+    for key, totals in await lines_repo.live_batches(db, kind, flt):
         if key.id == batch_id:
             return Found(key, batch_view(key, totals, None), None)
     # It may have closed between the two reads (the live one leaves closed batches out).
@@ -49,7 +54,7 @@ async def find_batch(db: Database, batch_id: str, *, merchant_id: str | None) ->
 
 
 async def _closed(db: Database, batch_id: str, merchant_id: str | None) -> Found | None:
-    row = await stl.get_batch(db, batch_id)
+    row = await closed_repo.get_batch(db, batch_id)
     if row is None or (merchant_id is not None and row["merchant_id"] != merchant_id):
         return None
     key = key_of(row)
@@ -67,7 +72,7 @@ async def list_batches(
     starting_after: str | None,
     now: datetime,
     lookback: timedelta,
-) -> tuple[list[dict[str, Any]], bool]:
+) -> tuple[list[SettlementBatch], bool]:
     """Batches newest day first (by id), a page of `limit`, and whether more follow.
 
     Open batches are those of `day`, or without one those of the last `lookback` days (older
@@ -76,16 +81,16 @@ async def list_batches(
     if merchant_id is not None:
         kinds = [k for k in kinds if k is BatchType.MERCHANT]
     # Live first, rows second: a batch closing in between shows up twice, and its row wins.
-    views: dict[str, dict[str, Any]] = {}
+    views: dict[str, SettlementBatch] = {}
     if status != "closed":
         since = (now - lookback).astimezone(UTC).date()
-        flt = stl.LineFilter(day=day, since=None if day else since, owner=merchant_id)
+        flt = lines_repo.LineFilter(day=day, since=None if day else since, owner=merchant_id)
         for kind_ in kinds:
-            for key, totals in await stl.live_batches(db, kind_, flt):
+            for key, totals in await lines_repo.live_batches(db, kind_, flt):
                 if starting_after is None or key.id < starting_after:
                     views[key.id] = batch_view(key, totals, None)
     if status != "open":
-        for row in await stl.list_closed(
+        for row in await closed_repo.list_closed(
             db,
             kind=kind,
             day=day,
@@ -107,5 +112,5 @@ async def file_chunks(
     if batch["file_format"] != csvfile.FORMAT:
         raise ValueError(f"batch {batch['id']} has file format {batch['file_format']}")
     yield csvfile.HEADER.encode()
-    async for page in stl.page_lines(db, batch["id"], page_rows=page_rows):
+    async for page in closed_repo.page_lines(db, batch["id"], page_rows=page_rows):
         yield "".join(csvfile.render_line(line) for line in page).encode()

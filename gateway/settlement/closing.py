@@ -1,17 +1,17 @@
 """Closing settlement batches: atomically, once, with their lines frozen and their file hashed.
 
-`close_batch` runs one transaction on the writer engine (not through the group-commit writer: a
-large batch must not hold up payments queued behind it on PostgreSQL; on SQLite the transaction
-is `BEGIN IMMEDIATE` like every write):
+`close_batch` runs one transaction on the writer engine (`storage.settlement_batches`, not
+through the group-commit writer: a large batch must not hold up payments queued behind it on
+PostgreSQL; on SQLite the transaction is `BEGIN IMMEDIATE` like every write):
 1. the key's advisory lock, exclusively (PostgreSQL): a late line being committed for that day
    either finishes first and is frozen with the rest, or waits and is dated to the next open day
-   (`settlement_repo.next_open_dates`);
-2. the batch row, `INSERT ... ON CONFLICT DO NOTHING` on the unique (type, owner, currency,
-   business date): if it is there, someone closed it first, and nothing else happens. Two
-   processes closing the same batch at once: the second waits for the first's commit, then
-   finds the row. So a batch closes exactly once;
-3. its lines copied into `settlement_lines` in file order by one `INSERT ... SELECT`, and the
-   `total` row after them;
+   (`storage.settlement.next_open_dates`);
+2. the batch row, inserted unless its unique (type, owner, currency, business date) is there:
+   if it is, someone closed it first, and nothing else happens. Two processes closing the same
+   batch at once: the second waits for the first's commit, then finds the row. So a batch
+   closes exactly once;
+3. its lines copied into `settlement_lines` in file order by one statement, and the `total` row
+   after them;
 4. the file rendered page by page from those rows (constant memory) into its SHA-256 and size,
    stored on the row with the totals;
 5. for a merchant batch, the `settlement.closed` event (the Batch object, `file` included) in the
@@ -27,10 +27,8 @@ import dataclasses
 import logging
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
-
-import sqlalchemy as sa
 
 from gateway.core.config import Settings
 from gateway.events.model import EventType, event_row
@@ -43,9 +41,13 @@ from gateway.settlement.model import (
     closable_at,
     parse_cutoff,
 )
-from gateway.storage import settlement as stl
+from gateway.storage import merchants as merchants_repo
+from gateway.storage import settlement_batches as closed_repo
+from gateway.storage import settlement_lines as lines_repo
 from gateway.storage.db import Database
-from gateway.storage.tables import metadata
+
+if TYPE_CHECKING:
+    from gateway.wire.settlements import SettlementBatch
 
 __all__ = [
     "Closed",
@@ -58,9 +60,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_events = metadata.tables["events"]
-_merchants = metadata.tables["merchants"]
-
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Closed:
@@ -71,7 +70,7 @@ class Closed:
     """True if this call closed it; False if it was closed already."""
 
     @property
-    def view(self) -> dict[str, Any]:
+    def view(self) -> SettlementBatch:
         return batch_view(self.key, Totals.of(self.batch), self.batch)
 
 
@@ -119,16 +118,14 @@ async def close_batch(
         "closed_by": closed_by[:120],
         "closed_at": now,
     }
-    async with db.writer.connect() as conn, conn.begin():
-        await stl.lock_for_close(conn, key)
-        if not await stl.insert_batch(conn, placeholder):
-            existing = await stl.get_batch(conn, key.id)
-            assert existing is not None, f"batch {key.id} conflicted but is not there"
+    async with closed_repo.closing_batch(db, key) as closing:
+        existing = await closing.claim(placeholder)
+        if existing is not None:
             return Closed(key, existing, newly=False)
-        totals = await stl.freeze_lines(conn, key, key.id)
+        totals = await closing.freeze_lines()
         digest = csvfile.FileDigest()
         digest.update(csvfile.HEADER.encode())
-        async for page in stl.page_lines(conn, key.id, page_rows=page_rows):
+        async for page in closing.pages(page_rows=page_rows):
             digest.update("".join(csvfile.render_line(line) for line in page).encode())
         written = {
             **dataclasses.asdict(totals),
@@ -136,10 +133,8 @@ async def close_batch(
             "file_sha256": digest.hexdigest,
             "file_bytes": digest.bytes,
         }
-        await conn.execute(
-            sa.update(stl.batches).where(stl.batches.c.id == key.id).values(**written)
-        )
         batch = {**placeholder, **written}
+        event = None
         if merchant:
             event = event_row(
                 EventType.SETTLEMENT_CLOSED,
@@ -147,7 +142,7 @@ async def close_batch(
                 data=batch_view(key, totals, batch),
                 now=now,
             )
-            await conn.execute(sa.insert(_events).values(**event))
+        await closing.finish(written, event)
     log.info(
         "settlement: closed %s as %s: %d lines, net %d, sha256 %s%s",
         key.describe(),
@@ -181,16 +176,9 @@ class OwnerClocks:
                 return None
             return partner.zone, partner.cutoff
         if key.owner not in self._merchants:
-            async with self._db.reader.connect() as conn:
-                row = (
-                    await conn.execute(
-                        sa.select(_merchants.c.timezone, _merchants.c.cutoff).where(
-                            _merchants.c.id == key.owner
-                        )
-                    )
-                ).first()
+            clock = await merchants_repo.merchant_clock(self._db, key.owner)
             self._merchants[key.owner] = (
-                None if row is None else (ZoneInfo(row.timezone), parse_cutoff(row.cutoff))
+                None if clock is None else (ZoneInfo(clock[0]), parse_cutoff(clock[1]))
             )
         return self._merchants[key.owner]
 
@@ -252,7 +240,9 @@ async def settle_day(
     for kind in kinds:
         # Open batches first, closed ones after: a batch another process closes in between is
         # then either closed here ("already closed") or listed as closed, never missed.
-        for key in await stl.open_keys(db, kind, stl.LineFilter(day=day, owner=owner)):
+        for key in await lines_repo.open_keys(
+            db, kind, lines_repo.LineFilter(day=day, owner=owner)
+        ):
             due = await clocks.closable_at(key, grace)
             if not force and due is None:
                 results.append(Settled(key, "unknown_owner"))
@@ -267,7 +257,7 @@ async def settle_day(
                 Settled(key, "closed" if closed.newly else "already_closed", closed.batch)
             )
         seen = {result.key for result in results}
-        done = await stl.list_closed(
+        done = await closed_repo.list_closed(
             db,
             kind=kind,
             day=day,

@@ -20,7 +20,7 @@ from typing import Any
 from gateway.settlement.batches import file_chunks
 from gateway.settlement.csvfile import FileDigest
 from gateway.settlement.model import BatchType
-from gateway.storage import settlement as stl
+from gateway.storage import settlement_batches as closed_repo
 from gateway.storage.db import Database
 
 __all__ = ["ExportError", "Exported", "closed_batches_of", "export_day"]
@@ -47,7 +47,7 @@ async def closed_batches_of(
     db: Database, day: date, *, merchant_id: str | None = None, partner: str | None = None
 ) -> list[dict[str, Any]]:
     kind = BatchType.MERCHANT if merchant_id else BatchType.PARTNER if partner else None
-    rows = await stl.list_closed(
+    rows = await closed_repo.list_closed(
         db, kind=kind, day=day, merchant_id=merchant_id, limit=1_000_000, starting_after=None
     )
     if partner is not None:

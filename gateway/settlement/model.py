@@ -21,11 +21,15 @@ import enum
 import hashlib
 import re
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from gateway.core.business_days import business_date, cutoff_instant
 from gateway.core.render import rfc3339
+
+if TYPE_CHECKING:
+    from gateway.wire.common import Money
+    from gateway.wire.settlements import SettlementBatch
 
 __all__ = [
     "BatchKey",
@@ -159,10 +163,10 @@ class Totals:
         return cls(**{f.name: int(row[f.name] or 0) for f in dataclasses.fields(cls)})
 
 
-def batch_view(key: BatchKey, totals: Totals, closed: dict[str, Any] | None) -> dict[str, Any]:
+def batch_view(key: BatchKey, totals: Totals, closed: dict[str, Any] | None) -> SettlementBatch:
     """The Batch object of API.md. `closed` is the batch's row once it is closed, else None."""
 
-    def money(value: int) -> dict[str, Any]:
+    def money(value: int) -> Money:
         return {"currency": key.currency, "value": value}
 
     merchant = key.type is BatchType.MERCHANT

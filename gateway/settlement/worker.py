@@ -24,19 +24,15 @@ import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
-
 from gateway.context import Context
 from gateway.settlement.closing import Closed, OwnerClocks, close_batch
 from gateway.settlement.model import BatchKey, BatchType, latest_closable_date, parse_cutoff
-from gateway.storage import settlement as stl
-from gateway.storage.tables import metadata
+from gateway.storage import merchants as merchants_repo
+from gateway.storage import settlement_lines as lines_repo
 
 __all__ = ["SettlementWorker"]
 
 log = logging.getLogger(__name__)
-
-_merchants = metadata.tables["merchants"]
 
 
 class SettlementWorker:
@@ -96,7 +92,7 @@ class SettlementWorker:
         clocks = OwnerClocks(ctx.db, ctx.settings)
         closed: list[Closed] = []
         for kind in (BatchType.MERCHANT, BatchType.PARTNER):
-            for key in await stl.open_keys(ctx.db, kind, stl.LineFilter(since=since)):
+            for key in await lines_repo.open_keys(ctx.db, kind, lines_repo.LineFilter(since=since)):
                 due = await clocks.closable_at(key, ctx.settings.durations.settlement_grace)
                 if due is None:
                     self._warn_unknown(key)
@@ -109,12 +105,9 @@ class SettlementWorker:
         ctx = self._ctx
         grace = ctx.settings.durations.settlement_grace
         owners: dict[tuple[str, time], list[tuple[BatchType, str]]] = {}
-        async with ctx.db.reader.connect() as conn:
-            for row in await conn.execute(
-                sa.select(_merchants.c.id, _merchants.c.timezone, _merchants.c.cutoff)
-            ):
-                group = (row.timezone, parse_cutoff(row.cutoff))
-                owners.setdefault(group, []).append((BatchType.MERCHANT, row.id))
+        for merchant_id, timezone, hhmm in await merchants_repo.merchant_clocks(ctx.db):
+            group = (timezone, parse_cutoff(hhmm))
+            owners.setdefault(group, []).append((BatchType.MERCHANT, merchant_id))
         for partner in ctx.settings.partners:
             owners.setdefault((partner.timezone, partner.cutoff), []).append(
                 (BatchType.PARTNER, partner.id)
@@ -127,7 +120,8 @@ class SettlementWorker:
             day = max(first, since)
             while day <= last:
                 for kind, owner in members:
-                    keys = await stl.open_keys(ctx.db, kind, stl.LineFilter(day=day, owner=owner))
+                    flt = lines_repo.LineFilter(day=day, owner=owner)
+                    keys = await lines_repo.open_keys(ctx.db, kind, flt)
                     closed += await self._close(keys, now)
                 day += timedelta(days=1)
         return closed

@@ -3,7 +3,7 @@ dates it (API.md, Business days: "If that day's batch is already closed, the lin
 next later open batch").
 
 The services date a final state from the clock; the write that commits it asks settlement which
-days are still open (`settlement_repo.next_open_dates`, which on PostgreSQL also holds those days
+days are still open (`settlement.next_open_dates`, which on PostgreSQL also holds those days
 open until the commit, so a close cannot slip in between) and moves the state's dates and its
 journal lines together. Usually nothing moves: a day closes hours after its cut-off.
 """
@@ -17,14 +17,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.ledger import postings as ledger
+from gateway.ledger import model as ledger
 from gateway.settlement.model import BatchKey, BatchType
 from gateway.storage.raw import RawTransaction
 from gateway.storage.settlement import next_open_dates
 
 __all__ = ["Dated", "Sides", "batch_keys", "move_to_open_days"]
-
-_MERCHANT_ACCOUNTS = frozenset({ledger.MERCHANT_PAYABLE, ledger.MERCHANT_FEES})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,7 +83,7 @@ def _places(
     for table, row in rows:
         if table != "journal_lines" or row["business_date"] is None:
             continue
-        merchant_side = row["account"] in _MERCHANT_ACCOUNTS or (
+        merchant_side = row["account"] in ledger.MERCHANT_ACCOUNTS or (
             row["account"] == ledger.FX_POSITION and row["currency"] == sides.currency
         )
         places.append(

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from adapters import SystemClock, new_http_client
-from gateway.bootstrap import build_adapter
+from gateway.bootstrap import one_partner_calls
 from gateway.cli import main
 from gateway.reconciliation.service import ReconciliationResult, reconcile
 from gateway.storage.db import open_database
@@ -80,15 +80,11 @@ async def _reconcile(gateway: Gateway, day: date) -> list[ReconciliationResult]:
     db = open_database(gateway.settings.database.url)
     try:
         async with new_http_client() as http:
-            adapter = build_adapter(
-                gateway.settings,
-                gateway.settings.partner(PARTNER),
-                http=http,
-                clock=SystemClock(),
-                env=gateway.env,
+            calls = one_partner_calls(
+                gateway.settings, PARTNER, http=http, clock=SystemClock(), env=gateway.env
             )
             return await reconcile(
-                db, gateway.settings, adapter, partner=PARTNER, day=day, now=datetime.now(UTC)
+                db, gateway.settings, calls, partner=PARTNER, day=day, now=datetime.now(UTC)
             )
     finally:
         await db.dispose()

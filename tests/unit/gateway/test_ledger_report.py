@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.ledger.verify import EXAMPLES, Finding, LedgerReport
+from gateway.ledger.report import EXAMPLES, Finding, LedgerReport
 
 
 def test_clean_summary() -> None:

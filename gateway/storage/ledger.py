@@ -1,0 +1,220 @@
+"""SQL of `gateway ledger verify`: one read-only snapshot, and the sums and rows its checks
+compare (the checks done wholly in SQL are `ledger_offenders.py`).
+
+Every sum is done by the database (GROUP BY); rows that need Python (Decimal rates, partner fee
+schedules) come in keyset-paged batches, so memory stays flat however big the tables. All reads
+share one snapshot (REPEATABLE READ on PostgreSQL, one read transaction on SQLite), so writes
+committing meanwhile cannot show up as false mismatches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.storage.db import Database
+from gateway.storage.tables import metadata
+
+__all__ = [
+    "Counts",
+    "LedgerSnapshot",
+    "Offenders",
+    "journal_balances",
+    "ledger_snapshot",
+    "merchant_refund_sums",
+    "payment_fee_rows",
+    "refund_fee_rows",
+    "refund_fx_per_payment",
+    "succeeded_payment_sums",
+    "table_counts",
+]
+
+_PAGE = 1000
+"""Rows per keyset page of the row-by-row checks."""
+
+_payments = metadata.tables["payments"]
+_refunds = metadata.tables["refunds"]
+_merchants = metadata.tables["merchants"]
+_entries = metadata.tables["journal_entries"]
+_lines = metadata.tables["journal_lines"]
+
+_SUCCEEDED = "succeeded"
+_MERCHANT_REFUND = "merchant"
+
+
+class LedgerSnapshot:
+    """The read-only connection every query of one verification runs on (`ledger_snapshot`)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def count(self, stmt: sa.Select[Any]) -> int:
+        return int(await self.conn.scalar(stmt) or 0)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Offenders:
+    """The rows a check found wrong: how many, and the first few in a stable order."""
+
+    count: int
+    first: list[Mapping[str, Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Counts:
+    entries: int
+    lines: int
+    payments: int
+    refunds: int
+
+
+@contextlib.asynccontextmanager
+async def ledger_snapshot(db: Database) -> AsyncIterator[LedgerSnapshot]:
+    """One consistent snapshot of the database, rolled back (nothing is written) on exit."""
+    async with db.reader.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = await conn.execution_options(isolation_level="REPEATABLE READ")
+        elif conn.dialect.name == "sqlite":
+            # The reader runs in autocommit (one WAL snapshot per statement): hold one snapshot
+            # for all the reads; closing the connection rolls it back.
+            await conn.exec_driver_sql("BEGIN")
+        try:
+            yield LedgerSnapshot(conn)
+        finally:
+            await conn.rollback()
+
+
+async def table_counts(snap: LedgerSnapshot) -> Counts:
+    def rows(table: sa.Table) -> sa.Select[Any]:
+        return sa.select(sa.func.count()).select_from(table)
+
+    return Counts(
+        entries=await snap.count(rows(_entries)),
+        lines=await snap.count(rows(_lines)),
+        payments=await snap.count(rows(_payments)),
+        refunds=await snap.count(rows(_refunds)),
+    )
+
+
+async def _pages(
+    snap: LedgerSnapshot, query: sa.Select[Any], key: sa.ColumnElement[Any], label: str
+) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    """The query's rows in keyset-paged batches ordered by `key` (selected as `label`)."""
+    last: Any = None
+    while True:
+        stmt = query if last is None else query.where(key > last)
+        rows = (await snap.conn.execute(stmt.order_by(key).limit(_PAGE))).mappings().all()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][label]
+
+
+# --- balances --------------------------------------------------------------------------------
+
+
+async def journal_balances(snap: LedgerSnapshot) -> list[Mapping[str, Any]]:
+    """The journal's balance per (account, merchant_id, partner, currency), as `total`."""
+    c = _lines.c
+    stmt = sa.select(
+        c.account, c.merchant_id, c.partner, c.currency, sa.func.sum(c.amount).label("total")
+    ).group_by(c.account, c.merchant_id, c.partner, c.currency)
+    return [dict(row) for row in (await snap.conn.execute(stmt)).mappings()]
+
+
+def _sums(table: sa.Table) -> sa.Select[Any]:
+    c = table.c
+    return sa.select(
+        c.merchant_id,
+        c.partner,
+        c.currency,
+        c.payer_currency,
+        sa.func.sum(c.amount_value).label("amount"),
+        sa.func.sum(c.payer_value).label("payer"),
+        sa.func.sum(sa.func.coalesce(c.merchant_fee, 0)).label("merchant_fee"),
+        sa.func.sum(sa.func.coalesce(c.partner_fee, 0)).label("partner_fee"),
+        sa.func.sum(sa.func.coalesce(c.fx_revenue, 0)).label("fx_revenue"),
+    ).group_by(c.merchant_id, c.partner, c.currency, c.payer_currency)
+
+
+def _merchant_refunds() -> sa.ColumnElement[bool]:
+    return sa.and_(_refunds.c.status == _SUCCEEDED, _refunds.c.kind == _MERCHANT_REFUND)
+
+
+async def succeeded_payment_sums(snap: LedgerSnapshot) -> list[Mapping[str, Any]]:
+    """Succeeded payments summed per (merchant_id, partner, currency, payer_currency): amount,
+    payer, merchant_fee, partner_fee, fx_revenue."""
+    stmt = _sums(_payments).where(_payments.c.status == _SUCCEEDED)
+    return [dict(row) for row in (await snap.conn.execute(stmt)).mappings()]
+
+
+async def merchant_refund_sums(snap: LedgerSnapshot) -> list[Mapping[str, Any]]:
+    """Succeeded merchant refunds summed like `succeeded_payment_sums`."""
+    stmt = _sums(_refunds).where(_merchant_refunds())
+    return [dict(row) for row in (await snap.conn.execute(stmt)).mappings()]
+
+
+# --- rows whose fees are recomputed in Python ------------------------------------------------
+
+
+def payment_fee_rows(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    """Succeeded payments with their stored fees and their merchant's fee schedule, by id."""
+    p, m = _payments.c, _merchants.c
+    query = (
+        sa.select(
+            p.id,
+            p.amount_value,
+            p.currency,
+            p.payer_value,
+            p.payer_currency,
+            p.partner,
+            p.mid_rate,
+            p.merchant_fee,
+            p.partner_fee,
+            p.fx_revenue,
+            m.mdr_bps,
+            m.fixed_fee,
+        )
+        .join(_merchants, m.id == p.merchant_id)
+        .where(p.status == _SUCCEEDED)
+    )
+    return _pages(snap, query, p.id, "id")
+
+
+def refund_fee_rows(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    """Succeeded merchant refunds with their stored fees and their merchant's mdr_bps, by id."""
+    r, m = _refunds.c, _merchants.c
+    query = (
+        sa.select(r.id, r.amount_value, r.payer_value, r.partner, r.merchant_fee, r.partner_fee)
+        .add_columns(m.mdr_bps)
+        .join(_merchants, m.id == r.merchant_id)
+        .where(_merchant_refunds())
+    )
+    return _pages(snap, query, r.id, "id")
+
+
+def refund_fx_per_payment(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
+    """Per payment with succeeded merchant refunds: what they refunded (`refunded`), the FX
+    revenue they reversed (`reversed`), how many store one (`stored`) of how many (`refunds`),
+    and the payment's `amount_value` and `fx_revenue`; by payment id."""
+    r, p = _refunds.c, _payments.c
+    query = (
+        sa.select(
+            r.payment_id,
+            sa.func.sum(r.amount_value).label("refunded"),
+            sa.func.sum(sa.func.coalesce(r.fx_revenue, 0)).label("reversed"),
+            sa.func.count(r.fx_revenue).label("stored"),
+            sa.func.count().label("refunds"),
+            p.amount_value,
+            p.fx_revenue,
+        )
+        .join(_payments, p.id == r.payment_id)
+        .where(_merchant_refunds())
+        .group_by(r.payment_id, p.amount_value, p.fx_revenue)
+    )
+    return _pages(snap, query, r.payment_id, "payment_id")
