@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any
 
 from adapters import CancelRequest, InquiryRequest, Outcome, OutcomeStatus
 from gateway import idempotency
@@ -213,7 +212,8 @@ async def drive_cancel(
         await ctx.sleep(pause)
 
 
-Decide = Callable[[Payment, AsyncConnection], Awaitable[CancelWrite]]
+Decide = Callable[[Payment, list[dict[str, Any]]], CancelWrite]
+"""What a cancel writes, decided on the locked payment and its journal lines (if it succeeded)."""
 
 AttemptStates = tuple[Attempt, Attempt]
 """The payment's open attempt: as last read, and with the cancel's calls counted."""
@@ -224,8 +224,8 @@ async def _commit(
 ) -> Payment | None:
     """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
 
-    async def with_attempt(locked: Payment, conn: AsyncConnection) -> CancelWrite:
-        write = await decide(locked, conn)
+    def with_attempt(locked: Payment, lines: list[dict[str, Any]]) -> CancelWrite:
+        write = decide(locked, lines)
         write.attempt = attempt
         return write
 
@@ -267,11 +267,11 @@ def _cancelled(
     """The end: `cancelled`, the success reversed if there was one, the event; the full refund
     that undid it (if the partner refused the cancel itself) succeeded."""
 
-    async def decide(payment: Payment, conn: AsyncConnection) -> CancelWrite:
+    def decide(payment: Payment, lines: list[dict[str, Any]]) -> CancelWrite:
         now = ctx.clock.now()
         rows: Rows = []
         if payment.status is PaymentStatus.SUCCEEDED:
-            rows += reverse_payment(await lifecycle.payment_lines(conn, payment.id), now)
+            rows += reverse_payment(lines, now)
         booked = book_payment(ctx, payment.cancelled(now), merchant, now)
         write = CancelWrite(booked.payment, rows=rows + booked.rows)
         if refund is not None:
@@ -297,7 +297,7 @@ def _later(ctx: Context, calls: int, *, refund: RefundStates | None = None) -> D
         durations.cancel_initial_interval.total_seconds() * 2 ** min(calls, 16),
     )
 
-    async def decide(payment: Payment, _conn: AsyncConnection) -> CancelWrite:
+    def decide(payment: Payment, _lines: list[dict[str, Any]]) -> CancelWrite:
         now = ctx.clock.now()
         write = CancelWrite(payment.released(due=now + timedelta(seconds=seconds), now=now))
         if refund is not None:
@@ -313,9 +313,9 @@ def _refund_declined(ctx: Context, outcome: Outcome, refund: RefundStates) -> De
     later = _later(ctx, 8)
     read, counted = refund
 
-    async def decide(payment: Payment, conn: AsyncConnection) -> CancelWrite:
+    def decide(payment: Payment, lines: list[dict[str, Any]]) -> CancelWrite:
         now = ctx.clock.now()
-        write = await later(payment, conn)
+        write = later(payment, lines)
         write.payment = dataclasses.replace(
             write.payment,
             reserved_value=payment.reserved_value - counted.amount.value,
@@ -347,7 +347,7 @@ async def _start_refund(
     refund_id = new_id("rf")
     started: dict[str, Refund] = {}
 
-    async def decide(locked: Payment, _conn: AsyncConnection) -> CancelWrite:
+    def decide(locked: Payment, _lines: list[dict[str, Any]]) -> CancelWrite:
         now = ctx.clock.now()
         after = dataclasses.replace(locked, updated_at=now)
         rows: Rows = []

@@ -8,7 +8,7 @@ processing refunds never exceed the payment, and a refund and a cancel never bot
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -384,18 +384,24 @@ def commit_cancel(
     *,
     payment_id: str,
     owner: str,
-    decide: Callable[[Payment, AsyncConnection], Awaitable[CancelWrite]],
+    decide: Callable[[Payment, list[dict[str, Any]]], CancelWrite],
 ) -> Unit[Payment | None]:
     """Write a cancel's progress or end while `owner` holds the payment's lease.
 
-    `decide(payment, conn)` says what to write (it may read the payment's journal lines).
+    `decide(payment, lines)` says what to write; `lines` are the journal lines of the payment's
+    own entry if it succeeded (what a cancel reverses), else none.
     None: the lease was lost and nothing was written."""
 
     async def unit(conn: AsyncConnection) -> Payment | None:
         payment = await _locked_payment(conn, payment_id)
         if payment is None or payment.lease_owner != owner:
             return None
-        write = await decide(payment, conn)
+        lines = (
+            await payment_lines(conn, payment.id)
+            if payment.status is PaymentStatus.SUCCEEDED
+            else []
+        )
+        write = decide(payment, lines)
         changes = _rows.payment_changes(payment, write.payment)
         await move_to_open_days(conn, [(_rows.payment_sides(payment), changes, write.rows)])
         await conn.execute(

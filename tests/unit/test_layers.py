@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,10 +67,8 @@ def test_sandboxes_never_import_their_client() -> None:
 _DRIVERS = {"sqlalchemy", "sqlmodel", "aiosqlite", "asyncpg"}
 _SQL = re.compile(r"\b(SELECT|INSERT INTO|UPDATE|DELETE FROM)\b")
 _SQL_HOMES = ("gateway/storage/", "gateway/migrations/")
-_SQL_ELSEWHERE = {
-    # being moved by #13
-    "gateway/payments/cancels.py",
-}
+_SQL_ELSEWHERE: set[str] = set()
+"""Modules allowed SQL outside storage, each with its reason (none today)."""
 
 
 def _relative(path: Path) -> str:
@@ -173,3 +172,58 @@ def test_api_does_not_reach_into_storage() -> None:
             if any(m == "gateway.storage" or m.startswith("gateway.storage.") for m in modules):
                 offenders.append(f"{name} imports {line}")
     assert offenders == []
+
+
+# --- inside the gateway: api → domains → storage, with core under everything -------------------
+
+_NOT_DOMAINS = {"api", "storage", "core", "migrations", "wire"}
+_DOMAINS = sorted(
+    p.name
+    for p in (ROOT / "gateway").iterdir()
+    if (p / "__init__.py").exists() and p.name not in _NOT_DOMAINS
+)
+
+
+def _offenders(paths: list[Path], refused: Callable[[str], bool]) -> list[str]:
+    return [
+        f"{_relative(path)} imports {shown}"
+        for path in paths
+        for shown, modules in _imported(path)
+        if any(refused(module) for module in modules)
+    ]
+
+
+def _is_api(module: str) -> bool:
+    return module == "gateway.api" or module.startswith("gateway.api.")
+
+
+def test_no_domain_imports_the_api_layer() -> None:
+    """Only `api/` speaks HTTP; domains, wire types, storage and core never reach up to it."""
+    under = [*(f"gateway/{d}" for d in _DOMAINS), "gateway/wire", "gateway/storage", "gateway/core"]
+    assert _DOMAINS, "no domain package found"
+    assert _offenders([p for u in under for p in _gateway_modules(u)], _is_api) == []
+
+
+def test_core_imports_nothing_else_of_the_gateway() -> None:
+    def refused(module: str) -> bool:
+        return module.startswith("gateway.") and not module.startswith("gateway.core")
+
+    assert _offenders(_gateway_modules("gateway/core"), refused) == []
+
+
+def test_domain_models_are_pure() -> None:
+    """A `model.py` holds state and its transitions: it may use core, fx, the adapter contract's
+    types and other models, never storage, a service, the context or I/O."""
+    models = sorted((ROOT / "gateway").glob("*/model.py"))
+    assert len(models) >= 5, models
+
+    def refused(module: str) -> bool:
+        if module.split(".")[0] in {"sqlalchemy", "sqlmodel", "aiohttp", "httpx", "asyncpg"}:
+            return True
+        if not module.startswith("gateway."):
+            return False
+        pure = module.startswith("gateway.core.") or "model" in module.split(".")
+        wire = module == "gateway.wire" or module.startswith("gateway.wire.")
+        return not (pure or wire or module.startswith("gateway.payments.failures"))
+
+    assert _offenders(models, refused) == []
