@@ -115,14 +115,14 @@ async def get_settlement(request: web.Request) -> web.Response:
 @routes.get("/v1/settlements/{batch_id}/file")
 async def get_settlement_file(request: web.Request) -> web.Response:
     found = await _readable(request)
-    batch = found.row
+    batch = found.closed
     if batch is None:
         raise BatchNotClosed(
             "The batch is still open: its file exists once it closes, at its business day's "
             "cut-off plus the grace period."
         )
-    digest = base64.b64encode(bytes.fromhex(batch["file_sha256"])).decode()
-    name = f"{batch['type']}_{batch['owner']}_{batch['currency']}_{batch['business_date']}.csv"
+    digest = base64.b64encode(bytes.fromhex(batch.file_sha256)).decode()
+    name = batch.file_name
     body = payload.AsyncIterablePayload(
         file_chunks(request.app[CONTEXT].db, batch), content_type="text/csv; charset=utf-8"
     )
@@ -132,7 +132,7 @@ async def get_settlement_file(request: web.Request) -> web.Response:
             "Content-Type": "text/csv; charset=utf-8",
             "Content-Digest": f"sha-256=:{digest}:",
             "Content-Disposition": f'attachment; filename="{name}"',
-            "ETag": f'"{batch["file_sha256"]}"',
+            "ETag": f'"{batch.file_sha256}"',
             "Cache-Control": "private, max-age=31536000, immutable",
         },
     )

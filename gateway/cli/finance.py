@@ -119,7 +119,7 @@ def settlements_export(
 
     async def run(db: Database) -> list[Any]:
         batches = await closed_batches_of(db, day, merchant_id=merchant_id, partner=partner)
-        total = sum(int(b["file_bytes"]) for b in batches)
+        total = sum(b.file_bytes for b in batches)
         with tqdm(
             total=total,
             unit="B",
@@ -141,7 +141,7 @@ def settlements_export(
     except ExportError as exc:
         raise click.ClickException(str(exc)) from exc
     for item in exported:
-        click.echo(f"{item.batch['file_sha256']}  {item.path}  ({item.batch['line_count']} rows)")
+        click.echo(f"{item.batch.file_sha256}  {item.path}  ({item.batch.line_count} rows)")
     click.echo(f"{len(exported)} file(s) of {day.isoformat()} in {out} (manifest.json, SHA256SUMS)")
 
 

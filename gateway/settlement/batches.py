@@ -10,11 +10,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gateway.settlement import csvfile
-from gateway.settlement.closing import key_of
-from gateway.settlement.model import BatchKey, BatchType, Totals, batch_view, parse_batch_id
+from gateway.settlement.model import (
+    BatchKey,
+    BatchType,
+    ClosedBatch,
+    batch_view,
+    parse_batch_id,
+)
 from gateway.storage import settlement_batches as closed_repo
 from gateway.storage import settlement_lines as lines_repo
 from gateway.storage.db import Database
@@ -29,8 +34,8 @@ __all__ = ["Found", "file_chunks", "find_batch", "list_batches"]
 class Found:
     key: BatchKey
     view: SettlementBatch
-    row: dict[str, Any] | None
-    """The stored row of a closed batch; None while it is open."""
+    closed: ClosedBatch | None
+    """The batch as stored once closed; None while it is open."""
 
 
 async def find_batch(db: Database, batch_id: str, *, merchant_id: str | None) -> Found | None:
@@ -54,11 +59,10 @@ async def find_batch(db: Database, batch_id: str, *, merchant_id: str | None) ->
 
 
 async def _closed(db: Database, batch_id: str, merchant_id: str | None) -> Found | None:
-    row = await closed_repo.get_batch(db, batch_id)
-    if row is None or (merchant_id is not None and row["merchant_id"] != merchant_id):
+    closed = await closed_repo.get_batch(db, batch_id)
+    if closed is None or (merchant_id is not None and closed.merchant_id != merchant_id):
         return None
-    key = key_of(row)
-    return Found(key, batch_view(key, Totals.of(row), row), row)
+    return Found(closed.key, batch_view(closed.key, closed.totals, closed), closed)
 
 
 async def list_batches(
@@ -90,7 +94,7 @@ async def list_batches(
                 if starting_after is None or key.id < starting_after:
                     views[key.id] = batch_view(key, totals, None)
     if status != "open":
-        for row in await closed_repo.list_closed(
+        for closed in await closed_repo.list_closed(
             db,
             kind=kind,
             day=day,
@@ -98,19 +102,19 @@ async def list_batches(
             limit=limit + 1,
             starting_after=starting_after,
         ):
-            if row["type"] in kinds:
-                views[row["id"]] = batch_view(key_of(row), Totals.of(row), row)
+            if closed.key.type in kinds:
+                views[closed.id] = batch_view(closed.key, closed.totals, closed)
     ordered = [views[i] for i in sorted(views, reverse=True)]
     return ordered[:limit], len(ordered) > limit
 
 
 async def file_chunks(
-    db: Database, batch: dict[str, Any], *, page_rows: int = 1000
+    db: Database, batch: ClosedBatch, *, page_rows: int = 1000
 ) -> AsyncIterator[bytes]:
     """The closed batch's CSV: the header, then one chunk per page of frozen lines (the last
     page ends with the `total` row). The same bytes on every call, in any process."""
-    if batch["file_format"] != csvfile.FORMAT:
-        raise ValueError(f"batch {batch['id']} has file format {batch['file_format']}")
+    if batch.file_format != csvfile.FORMAT:
+        raise ValueError(f"batch {batch.id} has file format {batch.file_format}")
     yield csvfile.HEADER.encode()
-    async for page in closed_repo.page_lines(db, batch["id"], page_rows=page_rows):
+    async for page in closed_repo.page_lines(db, batch.id, page_rows=page_rows):
         yield "".join(csvfile.render_line(line) for line in page).encode()

@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
 from gateway.core.config import Settings
@@ -36,6 +35,7 @@ from gateway.settlement import csvfile
 from gateway.settlement.model import (
     BatchKey,
     BatchType,
+    ClosedBatch,
     Totals,
     batch_view,
     closable_at,
@@ -54,7 +54,6 @@ __all__ = [
     "OwnerClocks",
     "Settled",
     "close_batch",
-    "key_of",
     "settle_day",
 ]
 
@@ -64,24 +63,14 @@ log = logging.getLogger(__name__)
 @dataclasses.dataclass(frozen=True, slots=True)
 class Closed:
     key: BatchKey
-    batch: dict[str, Any]
-    """The batch's row as stored."""
+    batch: ClosedBatch
+    """The batch as stored."""
     newly: bool
     """True if this call closed it; False if it was closed already."""
 
     @property
     def view(self) -> SettlementBatch:
-        return batch_view(self.key, Totals.of(self.batch), self.batch)
-
-
-def key_of(row: Mapping[str, Any]) -> BatchKey:
-    """The key of a `settlement_batches` row."""
-    return BatchKey(
-        BatchType(row["type"]),
-        row["owner"],
-        row["currency"],
-        date.fromisoformat(row["business_date"]),
-    )
+        return batch_view(self.key, self.batch.totals, self.batch)
 
 
 async def close_batch(
@@ -95,29 +84,16 @@ async def close_batch(
 ) -> Closed:
     """Close the batch of `key` (see the module's steps); idempotent, and safe to race."""
     merchant = key.type is BatchType.MERCHANT
-    placeholder = {
-        "id": key.id,
-        "type": str(key.type),
-        "owner": key.owner,
-        "merchant_id": key.owner if merchant else None,
-        "partner": None if merchant else key.owner,
-        "currency": key.currency,
-        "business_date": key.day,
-        "status": "closed",
-        "payments_count": 0,
-        "payments_amount": 0,
-        "refunds_count": 0,
-        "refunds_amount": 0,
-        "fees": 0,
-        "net": 0,
-        "line_count": 0,
-        "file_sha256": "",
-        "file_bytes": 0,
-        "file_format": csvfile.FORMAT,
-        "forced": forced,
-        "closed_by": closed_by[:120],
-        "closed_at": now,
-    }
+    placeholder = ClosedBatch(
+        key=key,
+        totals=Totals(),
+        file_sha256="",
+        file_bytes=0,
+        file_format=csvfile.FORMAT,
+        forced=forced,
+        closed_by=closed_by,
+        closed_at=now,
+    )
     async with closed_repo.closing_batch(db, key) as closing:
         existing = await closing.claim(placeholder)
         if existing is not None:
@@ -127,13 +103,9 @@ async def close_batch(
         digest.update(csvfile.HEADER.encode())
         async for page in closing.pages(page_rows=page_rows):
             digest.update("".join(csvfile.render_line(line) for line in page).encode())
-        written = {
-            **dataclasses.asdict(totals),
-            "line_count": totals.lines,
-            "file_sha256": digest.hexdigest,
-            "file_bytes": digest.bytes,
-        }
-        batch = {**placeholder, **written}
+        batch = dataclasses.replace(
+            placeholder, totals=totals, file_sha256=digest.hexdigest, file_bytes=digest.bytes
+        )
         event = None
         if merchant:
             event = event_row(
@@ -142,7 +114,7 @@ async def close_batch(
                 data=batch_view(key, totals, batch),
                 now=now,
             )
-        await closing.finish(written, event)
+        await closing.finish(batch, event)
     log.info(
         "settlement: closed %s as %s: %d lines, net %d, sha256 %s%s",
         key.describe(),
@@ -196,7 +168,7 @@ class Settled:
 
     key: BatchKey
     outcome: Literal["closed", "already_closed", "not_due", "unknown_owner"]
-    batch: dict[str, Any] | None = None
+    batch: ClosedBatch | None = None
     due_at: datetime | None = None
 
     def describe(self) -> str:
@@ -209,8 +181,8 @@ class Settled:
         assert self.batch is not None
         verb = "closed" if self.outcome == "closed" else "already closed"
         return (
-            f"{verb}: {what}: {self.batch['line_count']} lines, net {self.batch['net']} "
-            f"(minor units), sha256 {self.batch['file_sha256']}"
+            f"{verb}: {what}: {self.batch.line_count} lines, net {self.batch.totals.net} "
+            f"(minor units), sha256 {self.batch.file_sha256}"
         )
 
 
@@ -265,8 +237,7 @@ async def settle_day(
             limit=1_000_000,
             starting_after=None,
         )
-        for row in done:
-            key = key_of(row)
-            if (owner is None or row["owner"] == owner) and key not in seen:
-                results.append(Settled(key, "already_closed", row))
+        for batch in done:
+            if (owner is None or batch.key.owner == owner) and batch.key not in seen:
+                results.append(Settled(batch.key, "already_closed", batch))
     return results

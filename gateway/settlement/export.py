@@ -15,11 +15,10 @@ import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from gateway.settlement.batches import file_chunks
 from gateway.settlement.csvfile import FileDigest
-from gateway.settlement.model import BatchType
+from gateway.settlement.model import BatchType, ClosedBatch
 from gateway.storage import settlement_batches as closed_repo
 from gateway.storage.db import Database
 
@@ -36,23 +35,19 @@ class ExportError(Exception):
 @dataclasses.dataclass(frozen=True, slots=True)
 class Exported:
     path: Path
-    batch: dict[str, Any]
-
-
-def file_name(batch: dict[str, Any]) -> str:
-    return f"{batch['type']}_{batch['owner']}_{batch['currency']}_{batch['business_date']}.csv"
+    batch: ClosedBatch
 
 
 async def closed_batches_of(
     db: Database, day: date, *, merchant_id: str | None = None, partner: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[ClosedBatch]:
     kind = BatchType.MERCHANT if merchant_id else BatchType.PARTNER if partner else None
-    rows = await closed_repo.list_closed(
+    batches = await closed_repo.list_closed(
         db, kind=kind, day=day, merchant_id=merchant_id, limit=1_000_000, starting_after=None
     )
     if partner is not None:
-        rows = [row for row in rows if row["owner"] == partner]
-    return sorted(rows, key=file_name)
+        batches = [b for b in batches if b.key.owner == partner]
+    return sorted(batches, key=lambda b: b.file_name)
 
 
 async def export_day(
@@ -69,7 +64,7 @@ async def export_day(
     out.mkdir(parents=True, exist_ok=True)
     exported: list[Exported] = []
     for batch in await closed_batches_of(db, day, merchant_id=merchant_id, partner=partner):
-        path = out / file_name(batch)
+        path = out / batch.file_name
         partial = path.with_name(path.name + ".partial")
         digest = FileDigest()
         with partial.open("wb") as sink:
@@ -79,11 +74,11 @@ async def export_day(
                 progress(len(chunk))
             sink.flush()
             os.fsync(sink.fileno())
-        if digest.hexdigest != batch["file_sha256"] or digest.bytes != batch["file_bytes"]:
+        if digest.hexdigest != batch.file_sha256 or digest.bytes != batch.file_bytes:
             partial.unlink()
             raise ExportError(
-                f"{batch['id']}: wrote {digest.bytes} bytes with SHA-256 {digest.hexdigest}, "
-                f"but the batch closed as {batch['file_bytes']} bytes with {batch['file_sha256']}"
+                f"{batch.id}: wrote {digest.bytes} bytes with SHA-256 {digest.hexdigest}, "
+                f"but the batch closed as {batch.file_bytes} bytes with {batch.file_sha256}"
             )
         partial.replace(path)
         exported.append(Exported(path, batch))
@@ -92,19 +87,19 @@ async def export_day(
         "files": [
             {
                 "file": item.path.name,
-                "id": item.batch["id"],
-                "type": item.batch["type"],
-                "merchant_id": item.batch["merchant_id"],
-                "partner": item.batch["partner"],
-                "currency": item.batch["currency"],
-                "rows": item.batch["line_count"],
-                "bytes": item.batch["file_bytes"],
-                "sha256": item.batch["file_sha256"],
+                "id": item.batch.id,
+                "type": str(item.batch.key.type),
+                "merchant_id": item.batch.merchant_id,
+                "partner": item.batch.partner,
+                "currency": item.batch.key.currency,
+                "rows": item.batch.line_count,
+                "bytes": item.batch.file_bytes,
+                "sha256": item.batch.file_sha256,
             }
             for item in exported
         ],
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    sums = "".join(f"{item.batch['file_sha256']}  {item.path.name}\n" for item in exported)
+    sums = "".join(f"{item.batch.file_sha256}  {item.path.name}\n" for item in exported)
     (out / SUMS).write_text(sums, encoding="utf-8")
     return exported

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchKey",
     "BatchType",
+    "ClosedBatch",
     "Totals",
     "batch_id",
     "batch_view",
@@ -163,8 +164,45 @@ class Totals:
         return cls(**{f.name: int(row[f.name] or 0) for f in dataclasses.fields(cls)})
 
 
-def batch_view(key: BatchKey, totals: Totals, closed: dict[str, Any] | None) -> SettlementBatch:
-    """The Batch object of API.md. `closed` is the batch's row once it is closed, else None."""
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedBatch:
+    """A closed batch as stored: its lines, totals and file are frozen for good."""
+
+    key: BatchKey
+    totals: Totals
+    file_sha256: str
+    file_bytes: int
+    file_format: int
+    forced: bool
+    """Closed before its cut-off + grace (`gateway settle --force`)."""
+    closed_by: str
+    closed_at: datetime
+
+    @property
+    def id(self) -> str:
+        return self.key.id
+
+    @property
+    def line_count(self) -> int:
+        return self.totals.lines
+
+    @property
+    def merchant_id(self) -> str | None:
+        return self.key.owner if self.key.type is BatchType.MERCHANT else None
+
+    @property
+    def partner(self) -> str | None:
+        return None if self.key.type is BatchType.MERCHANT else self.key.owner
+
+    @property
+    def file_name(self) -> str:
+        """Its file's name, as downloaded and exported."""
+        key = self.key
+        return f"{key.type}_{key.owner}_{key.currency}_{key.day}.csv"
+
+
+def batch_view(key: BatchKey, totals: Totals, closed: ClosedBatch | None) -> SettlementBatch:
+    """The Batch object of API.md; `closed` once it is closed."""
 
     def money(value: int) -> Money:
         return {"currency": key.currency, "value": value}
@@ -183,12 +221,12 @@ def batch_view(key: BatchKey, totals: Totals, closed: dict[str, Any] | None) -> 
         "refunds": {"count": totals.refunds_count, "amount": money(totals.refunds_amount)},
         "fees": money(totals.fees),
         "net": money(totals.net),
-        "closed_at": rfc3339(closed["closed_at"]) if closed is not None else None,
+        "closed_at": rfc3339(closed.closed_at) if closed is not None else None,
         "file": (
             {
-                "sha256": closed["file_sha256"],
-                "rows": closed["line_count"],
-                "bytes": closed["file_bytes"],
+                "sha256": closed.file_sha256,
+                "rows": closed.line_count,
+                "bytes": closed.file_bytes,
                 "url": f"/v1/settlements/{key.id}/file",
             }
             if closed is not None

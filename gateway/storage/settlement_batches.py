@@ -20,13 +20,60 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.settlement.model import BatchKey, BatchType, Totals
+from gateway.settlement.model import BatchKey, BatchType, ClosedBatch, Totals
 from gateway.storage.db import Database
 from gateway.storage.settlement import lock_for_close
 from gateway.storage.settlement_lines import LineFilter, fetch_all, line_source
 from gateway.storage.tables import metadata
 
 __all__ = ["BatchClosing", "closing_batch", "get_batch", "list_closed", "page_lines"]
+
+
+def _closed(row: Mapping[Any, Any]) -> ClosedBatch:
+    key = BatchKey(
+        BatchType(row["type"]),
+        row["owner"],
+        row["currency"],
+        date.fromisoformat(row["business_date"]),
+    )
+    return ClosedBatch(
+        key=key,
+        totals=Totals.of(row),
+        file_sha256=row["file_sha256"],
+        file_bytes=row["file_bytes"],
+        file_format=row["file_format"],
+        forced=bool(row["forced"]),
+        closed_by=row["closed_by"],
+        closed_at=row["closed_at"],
+    )
+
+
+def _row(batch: ClosedBatch) -> dict[str, Any]:
+    key, totals = batch.key, batch.totals
+    return {
+        "id": key.id,
+        "type": str(key.type),
+        "owner": key.owner,
+        "merchant_id": batch.merchant_id,
+        "partner": batch.partner,
+        "currency": key.currency,
+        "business_date": key.day,
+        "status": "closed",
+        "payments_count": totals.payments_count,
+        "payments_amount": totals.payments_amount,
+        "refunds_count": totals.refunds_count,
+        "refunds_amount": totals.refunds_amount,
+        "fees": totals.fees,
+        "net": totals.net,
+        "line_count": batch.line_count,
+        "file_sha256": batch.file_sha256,
+        "file_bytes": batch.file_bytes,
+        "file_format": batch.file_format,
+        "forced": batch.forced,
+        "closed_by": batch.closed_by[:120],
+        "closed_at": batch.closed_at,
+    }
+
 
 _batches = metadata.tables["settlement_batches"]
 _frozen = metadata.tables["settlement_lines"]
@@ -36,10 +83,10 @@ _events = metadata.tables["events"]
 # --- closed batches ----------------------------------------------------------------------------
 
 
-async def get_batch(db: Database | AsyncConnection, batch_id: str) -> dict[str, Any] | None:
+async def get_batch(db: Database | AsyncConnection, batch_id: str) -> ClosedBatch | None:
     stmt = sa.select(_batches).where(_batches.c.id == batch_id)
     rows = await fetch_all(db, stmt)
-    return dict(rows[0]._mapping) if rows else None
+    return _closed(rows[0]._mapping) if rows else None
 
 
 async def list_closed(
@@ -50,7 +97,7 @@ async def list_closed(
     merchant_id: str | None,
     limit: int,
     starting_after: str | None,
-) -> list[dict[str, Any]]:
+) -> list[ClosedBatch]:
     """Closed batches, newest day first (ids sort by day), at most `limit`."""
     stmt = sa.select(_batches)
     if kind is not None:
@@ -62,7 +109,7 @@ async def list_closed(
     if starting_after is not None:
         stmt = stmt.where(_batches.c.id < starting_after)
     stmt = stmt.order_by(_batches.c.id.desc()).limit(limit)
-    return [dict(row._mapping) for row in await fetch_all(db, stmt)]
+    return [_closed(row._mapping) for row in await fetch_all(db, stmt)]
 
 
 async def page_lines(
@@ -112,11 +159,12 @@ class BatchClosing:
         self._conn = conn
         self._key = key
 
-    async def claim(self, row: dict[str, Any]) -> dict[str, Any] | None:
-        """Take the key's lock and insert the batch's `row`. None when this transaction now
-        owns the close; else the row of whoever closed it first (nothing was written)."""
+    async def claim(self, batch: ClosedBatch) -> ClosedBatch | None:
+        """Take the key's lock and insert `batch` (its totals still to come). None when this
+        transaction now owns the close; else the batch as whoever closed it first stored it
+        (nothing was written)."""
         await lock_for_close(self._conn, self._key)
-        if await _insert_batch(self._conn, row):
+        if await _insert_batch(self._conn, _row(batch)):
             return None
         existing = await get_batch(self._conn, self._key.id)
         assert existing is not None, f"batch {self._key.id} conflicted but is not there"
@@ -130,8 +178,23 @@ class BatchClosing:
         """The frozen lines in file order, read back inside this transaction."""
         return page_lines(self._conn, self._key.id, page_rows=page_rows)
 
-    async def finish(self, written: Mapping[str, Any], event: Mapping[str, Any] | None) -> None:
-        """Store the totals and file digest on the row, and the outbox `event` if any."""
+    async def finish(self, batch: ClosedBatch, event: Mapping[str, Any] | None) -> None:
+        """Store `batch`'s totals and file digest on its row, and the outbox `event` if any."""
+        row = _row(batch)
+        written = {
+            name: row[name]
+            for name in (
+                "payments_count",
+                "payments_amount",
+                "refunds_count",
+                "refunds_amount",
+                "fees",
+                "net",
+                "line_count",
+                "file_sha256",
+                "file_bytes",
+            )
+        }
         await self._conn.execute(
             sa.update(_batches).where(_batches.c.id == self._key.id).values(**written)
         )

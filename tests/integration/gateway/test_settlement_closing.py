@@ -28,7 +28,7 @@ from gateway.merchants import admin
 from gateway.settlement import csvfile
 from gateway.settlement.batches import file_chunks, find_batch, list_batches
 from gateway.settlement.closing import close_batch, settle_day
-from gateway.settlement.model import BatchKey, BatchType
+from gateway.settlement.model import BatchKey, BatchType, ClosedBatch
 from gateway.storage import settlement as stl
 from gateway.storage.db import Database, open_database
 from gateway.storage.tables import metadata
@@ -242,7 +242,7 @@ async def books(database_url: str) -> AsyncIterator[Books]:
         await db.dispose()
 
 
-async def _file(db: Database, batch: dict[str, Any]) -> bytes:
+async def _file(db: Database, batch: ClosedBatch) -> bytes:
     return b"".join([chunk async for chunk in file_chunks(db, batch, page_rows=2)])
 
 
@@ -254,17 +254,17 @@ def _minor(text: str, currency: str) -> int:
     return fx.Money.parse(text, currency).value
 
 
-def _check_file(data: bytes, batch: dict[str, Any]) -> list[dict[str, str]]:
+def _check_file(data: bytes, batch: ClosedBatch) -> list[dict[str, str]]:
     """The file's own arithmetic: totals, net = amount − fee, the stored digest and size."""
-    assert hashlib.sha256(data).hexdigest() == batch["file_sha256"]
-    assert len(data) == batch["file_bytes"]
+    assert hashlib.sha256(data).hexdigest() == batch.file_sha256
+    assert len(data) == batch.file_bytes
     assert data.startswith(csvfile.HEADER.encode()) and data.endswith(b"\n")
     assert b"\r" not in data
     rows = _rows(data)
     *lines, total = rows
-    currency = batch["currency"]
+    currency = batch.key.currency
     assert total["record_type"] == "total" and int(total["id"]) == len(lines)
-    assert len(lines) == batch["line_count"]
+    assert len(lines) == batch.line_count
     for name in ("amount", "fee", "net"):
         assert sum(_minor(r[name], currency) for r in lines) == _minor(total[name], currency)
     for r in lines:
@@ -272,7 +272,7 @@ def _check_file(data: bytes, batch: dict[str, Any]) -> list[dict[str, str]]:
         assert _minor(r["net"], currency) == _minor(r["amount"], currency) - _minor(
             r["fee"], currency
         )
-    assert _minor(total["net"], currency) == batch["net"]
+    assert _minor(total["net"], currency) == batch.totals.net
     return lines
 
 
@@ -289,17 +289,20 @@ async def test_close_freezes_the_day_and_matches_the_journal(books: Books) -> No
 
     key = books.merchant_key()
     found = await find_batch(db, key.id, merchant_id=books.merchant_id)
-    assert found is not None and found.row is None and found.view["status"] == "open"
+    assert found is not None and found.closed is None and found.view["status"] == "open"
     live_net = found.view["net"]["value"]
     assert live_net == await books.balance(key)
 
     closed = await close_batch(db, key, now=NOW, closed_by="test")
-    assert closed.newly and closed.batch["status"] == "closed"
+    assert closed.newly and closed.view["status"] == "closed"
     batch = closed.batch
-    assert (batch["payments_count"], batch["refunds_count"]) == (2, 1)
-    assert batch["payments_amount"] == 125_050 and batch["refunds_amount"] == 40_000
-    assert batch["net"] == live_net == await books.balance(key)
-    assert batch["net"] == batch["payments_amount"] - batch["refunds_amount"] - batch["fees"]
+    assert (batch.totals.payments_count, batch.totals.refunds_count) == (2, 1)
+    assert batch.totals.payments_amount == 125_050 and batch.totals.refunds_amount == 40_000
+    assert batch.totals.net == live_net == await books.balance(key)
+    assert (
+        batch.totals.net
+        == batch.totals.payments_amount - batch.totals.refunds_amount - batch.totals.fees
+    )
 
     data = await _file(db, batch)
     lines = _check_file(data, batch)
@@ -330,7 +333,7 @@ async def test_close_freezes_the_day_and_matches_the_journal(books: Books) -> No
     partner = await close_batch(db, books.partner_key(), now=NOW, closed_by="test")
     pdata = await _file(db, partner.batch)
     plines = _check_file(pdata, partner.batch)
-    assert partner.batch["net"] == await books.balance(books.partner_key())
+    assert partner.batch.totals.net == await books.balance(books.partner_key())
     assert all(r["currency"] == "CNY" for r in plines)
     assert plines[0]["amount"] == plines[0]["payer_amount"]
     async with db.reader.connect() as conn:  # partner batches notify no merchant
@@ -341,7 +344,7 @@ async def test_close_freezes_the_day_and_matches_the_journal(books: Books) -> No
     later = await close_batch(db, books.merchant_key(D1), now=NOW, closed_by="test")
     later_lines = _check_file(await _file(db, later.batch), later.batch)
     assert [r["id"] for r in later_lines] == [next_day["id"]]
-    assert later.batch["net"] == await books.balance(books.merchant_key(D1))
+    assert later.batch.totals.net == await books.balance(books.merchant_key(D1))
 
 
 async def test_a_cancel_completed_after_close_is_a_reversal_of_the_next_day(books: Books) -> None:
@@ -357,8 +360,8 @@ async def test_a_cancel_completed_after_close_is_a_reversal_of_the_next_day(book
         (line,) = _check_file(await _file(db, batch), batch)
         assert line["record_type"] == "reversal" and line["id"] == payment["id"]
         assert line["amount"].startswith("-") and line["fee"].startswith("-")
-        assert batch["net"] == await books.balance(key) < 0
-        assert batch["refunds_count"] == 1 and batch["payments_count"] == 0
+        assert batch.totals.net == await books.balance(key) < 0
+        assert batch.totals.refunds_count == 1 and batch.totals.payments_count == 0
 
 
 async def test_next_open_date_and_closed_through(books: Books) -> None:
@@ -395,7 +398,7 @@ async def test_concurrent_closers_close_once(books: Books, database_url: str) ->
         for db in others:
             await db.dispose()
     assert sorted(r.newly for r in results) == [False, False, False, True]
-    assert len({r.batch["file_sha256"] for r in results}) == 1
+    assert len({r.batch.file_sha256 for r in results}) == 1
     lines = _T["settlement_lines"]
     async with books.db.reader.connect() as conn:
         stored = await conn.scalar(sa.select(sa.func.count()).where(lines.c.batch_id == key.id))
@@ -423,7 +426,7 @@ async def test_a_late_line_and_a_close_wait_for_each_other(postgresql_url: str) 
             assert not closing.done()
             payment_rows = await _late_payment(books, late)
         closed = await closing
-        assert closed.batch["payments_count"] == 2
+        assert closed.batch.totals.payments_count == 2
         assert payment_rows["id"] in (await _file(db, closed.batch)).decode()
         # Once closed, the next line for D goes to D + 1.
         async with db.writer.connect() as late, late.begin():
@@ -458,7 +461,7 @@ async def test_a_write_holds_its_days_open_from_its_first_read(postgresql_url: s
             assert not closing.done()
             assert stl.holding_open(tx, [key]) == ("(SELECT 1 AS held) AS held", [])
         closed = await closing
-        assert closed.batch["payments_count"] == 1
+        assert closed.batch.totals.payments_count == 1
     finally:
         await raw.close()
         await db.dispose()
@@ -499,7 +502,7 @@ async def test_settle_day_waits_for_cut_off_and_grace_unless_forced(
     results = await settle_day(
         books.db, settings, day=D, now=after, closed_by="t", merchant_id=books.merchant_id
     )
-    assert [r.outcome for r in results] == ["closed"] and not results[0].batch["forced"]
+    assert [r.outcome for r in results] == ["closed"] and not results[0].batch.forced
     again = await settle_day(
         books.db, settings, day=D, now=after, closed_by="t", merchant_id=books.merchant_id
     )
@@ -514,7 +517,7 @@ async def test_settle_day_waits_for_cut_off_and_grace_unless_forced(
     results = await settle_day(
         books.db, settings, day=D, now=after, closed_by="t", partner=books.partner, force=True
     )
-    assert [r.outcome for r in results] == ["closed"] and results[0].batch["forced"]
+    assert [r.outcome for r in results] == ["closed"] and results[0].batch.forced
 
 
 async def test_listing_mixes_closed_rows_and_open_batches(books: Books) -> None:

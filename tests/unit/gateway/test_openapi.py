@@ -37,7 +37,7 @@ from gateway.quotes.views import quote_view
 from gateway.reconciliation.matching import Category
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
-from gateway.settlement.model import BatchKey, BatchType, Totals, batch_view
+from gateway.settlement.model import BatchKey, BatchType, ClosedBatch, Totals, batch_view
 from gateway.wire.reconciliations import ReconciliationCounts
 from tests.factories import NOW, make_payment, make_quote
 
@@ -447,12 +447,17 @@ def _refund(**overrides: Any) -> Refund:
     return Refund(**(fields | overrides))
 
 
-_CLOSED_BATCH: dict[str, Any] = {
-    "closed_at": NOW,
-    "file_sha256": "0" * 64,
-    "line_count": 3,
-    "file_bytes": 612,
-}
+def _closed(key: BatchKey, totals: Totals) -> ClosedBatch:
+    return ClosedBatch(
+        key=key,
+        totals=totals,
+        file_sha256="0" * 64,
+        file_bytes=612,
+        file_format=1,
+        forced=False,
+        closed_by="test",
+        closed_at=NOW,
+    )
 
 
 def _events() -> list[dict[str, Any]]:
@@ -475,7 +480,10 @@ def _batches() -> list[Any]:
     totals = Totals(2, 250100, 1, 50000, 3002, 197098)
     merchant = BatchKey(BatchType.MERCHANT, "mer_1", "THB", date(2026, 11, 26))
     partner = BatchKey(BatchType.PARTNER, "alipayplus-th", "CNY", date(2026, 11, 26))
-    return [batch_view(merchant, totals, None), batch_view(partner, Totals(), _CLOSED_BATCH)]
+    return [
+        batch_view(merchant, totals, None),
+        batch_view(partner, Totals(), _closed(partner, Totals())),
+    ]
 
 
 def _reconciliations() -> list[Any]:

@@ -16,6 +16,7 @@ from gateway.settlement import csvfile
 from gateway.settlement.model import (
     BatchKey,
     BatchType,
+    ClosedBatch,
     Totals,
     batch_id,
     batch_view,
@@ -236,13 +237,17 @@ def test_batch_view() -> None:
     assert view["status"] == "open" and view["file"] is None and view["closed_at"] is None
     assert view["merchant_id"] is None and view["partner"] == "jp-sakurapay"
     assert view["net"] == {"currency": "CNY", "value": 695}
-    row = {
-        "closed_at": datetime(2026, 11, 26, 17, 0, tzinfo=UTC),
-        "file_sha256": "ab" * 32,
-        "line_count": 3,
-        "file_bytes": 400,
-    }
-    closed = batch_view(key, totals, row)
+    stored = ClosedBatch(
+        key=key,
+        totals=totals,
+        file_sha256="ab" * 32,
+        file_bytes=400,
+        file_format=1,
+        forced=False,
+        closed_by="test",
+        closed_at=datetime(2026, 11, 26, 17, 0, tzinfo=UTC),
+    )
+    closed = batch_view(key, totals, stored)
     assert closed["status"] == "closed" and closed["closed_at"] == "2026-11-26T17:00:00.000Z"
     assert closed["file"] == {
         "sha256": "ab" * 32,
