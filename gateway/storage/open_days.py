@@ -15,11 +15,9 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from gateway.ledger import model as ledger
 from gateway.settlement.model import BatchKey, BatchType
-from gateway.storage.raw import RawTransaction
+from gateway.storage.raw import Statements
 from gateway.storage.settlement import next_open_dates
 
 __all__ = ["Dated", "Sides", "batch_keys", "move_to_open_days"]
@@ -43,15 +41,13 @@ Dated = tuple[Sides, dict[str, Any], list[tuple[str, dict[str, Any]]]]
 """A state to date: whose batches, its changes (business dates), and the rows it brings."""
 
 
-async def move_to_open_days(
-    executor: AsyncConnection | RawTransaction, states: Sequence[Dated]
-) -> None:
+async def move_to_open_days(statements: Statements, states: Sequence[Dated]) -> None:
     """Re-date each state's `changes` (its business dates) and its journal lines, in place.
 
     All the days the states name are asked about at once (`next_open_dates`): a batch of
     payments in one write costs the same two statements as a single one."""
     places = [place for state in states for place in _places(*state)]
-    opened = await next_open_dates(executor, [key for key, _row, _column in places])
+    opened = await next_open_dates(statements, [key for key, _row, _column in places])
     for key, row, column in places:
         row[column] = opened[key].isoformat()
 

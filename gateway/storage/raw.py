@@ -22,6 +22,9 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Protocol
 
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 __all__ = [
     "Insert",
     "RawStore",
@@ -58,6 +61,42 @@ class Update:
 
 
 Write = Insert | Update
+
+
+class Statements(Protocol):
+    """Plain SQL with `?` placeholders, read inside a write: what the lifecycle's settlement
+    questions (`storage/settlement.py`) run on, whether the write is a batched raw transaction
+    or a unit's SQLAlchemy connection (`ConnectionStatements`)."""
+
+    dialect: str
+    held_locks: set[int]
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]: ...
+
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]: ...
+
+
+class ConnectionStatements:
+    """A unit's SQLAlchemy connection speaking `Statements`: the same `?` SQL as a raw
+    transaction, its placeholders bound by name (`:p0`, ...)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+        self.dialect = conn.dialect.name
+        self.held_locks: set[int] = set()
+
+    async def fetch(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        parts = sql.split("?")
+        text = sa.text("".join(f"{part}:p{i}" for i, part in enumerate(parts[:-1])) + parts[-1])
+        params = {f"p{i}": value for i, value in enumerate(args)}
+        return [dict(row) for row in (await self._conn.execute(text, params)).mappings()]
+
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]:
+        return any_of_rows(columns, rows)
 
 
 class RawTransaction(Protocol):

@@ -28,6 +28,7 @@ from gateway.storage.idempotency import (
 )
 from gateway.storage.open_days import move_to_open_days
 from gateway.storage.payments import Rows, attempts, payments
+from gateway.storage.raw import ConnectionStatements
 from gateway.storage.settlement import is_closed
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit, in_own_transaction
@@ -160,13 +161,14 @@ async def _insert_rows(conn: AsyncConnection, rows: Rows) -> None:
 async def _batch_closed(conn: AsyncConnection, payment: Payment) -> bool:
     """Whether the payment's merchant or partner batch has closed (a cancel is too late)."""
     sides = _rows.payment_sides(payment)
+    statements = ConnectionStatements(conn)
     if payment.merchant_business_date and await is_closed(
-        conn, "merchant", sides.merchant_id, sides.currency, payment.merchant_business_date
+        statements, "merchant", sides.merchant_id, sides.currency, payment.merchant_business_date
     ):
         return True
     partner_day = payment.partner_business_date
     return bool(partner_day) and await is_closed(
-        conn, "partner", sides.partner, sides.payer_currency, partner_day or ""
+        statements, "partner", sides.partner, sides.payer_currency, partner_day or ""
     )
 
 
@@ -304,7 +306,8 @@ def commit_refund(
         assert payment is not None
         write = decide(payment, refund)
         changes = _rows.refund_changes(refund, write.refund)
-        await move_to_open_days(conn, [(_rows.refund_sides(refund), changes, write.rows)])
+        dated = [(_rows.refund_sides(refund), changes, write.rows)]
+        await move_to_open_days(ConnectionStatements(conn), dated)
         await conn.execute(
             sa.update(refunds)
             .where(refunds.c.id == refund_id)
@@ -403,7 +406,8 @@ def commit_cancel(
         )
         write = decide(payment, lines)
         changes = _rows.payment_changes(payment, write.payment)
-        await move_to_open_days(conn, [(_rows.payment_sides(payment), changes, write.rows)])
+        dated = [(_rows.payment_sides(payment), changes, write.rows)]
+        await move_to_open_days(ConnectionStatements(conn), dated)
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)

@@ -8,8 +8,8 @@ is either committed before the close reads the lines (and is in the batch) or se
 closed and moves to the next open day. SQLite has one writer.
 
 These questions run inside the hot path's writes (`open_days.py`, the payment and reversal
-units), on whichever executor the write holds; which lines a batch holds is
-`settlement_lines.py`, closing it `settlement_batches.py`.
+units), on the write's own `Statements` (a raw transaction, or a unit's connection); which
+lines a batch holds is `settlement_lines.py`, closing it `settlement_batches.py`.
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.settlement.model import BatchKey, BatchType
-from gateway.storage.db import Database
-from gateway.storage.raw import RawTransaction, any_of_rows
+from gateway.storage.raw import Statements
 
 __all__ = [
-    "Executor",
     "closed_through",
     "hold_open",
     "holding_open",
@@ -36,11 +34,6 @@ __all__ = [
     "next_open_date",
     "next_open_dates",
 ]
-
-Executor = Database | AsyncConnection | RawTransaction
-"""Where the lifecycle's questions run: a database (its reader), or the connection or raw
-transaction of the write that dates the line (so the answer holds until that write commits)."""
-
 
 # --- the per-key locks -------------------------------------------------------------------------
 
@@ -61,39 +54,14 @@ async def lock_for_close(conn: AsyncConnection, key: BatchKey) -> None:
 # --- what the lifecycle asks -------------------------------------------------------------------
 
 
-def _is_raw(executor: Executor) -> bool:
-    return not isinstance(executor, Database | AsyncConnection)
-
-
-def _raw_is_postgres(tx: RawTransaction) -> bool:
-    return tx.dialect == "postgresql"
-
-
-async def _fetch_sql(executor: Executor, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
-    """Plain SQL with `?` placeholders, through whichever executor the caller holds: these
-    questions are asked in the hot path's writes, where building SQLAlchemy statements cost more
-    than running them."""
-    if _is_raw(executor):
-        return await executor.fetch(sql, args)  # type: ignore[union-attr]
-    parts = sql.split("?")
-    text = sa.text("".join(f"{part}:p{i}" for i, part in enumerate(parts[:-1])) + parts[-1])
-    params = {f"p{i}": value for i, value in enumerate(args)}
-    if isinstance(executor, AsyncConnection):
-        return [dict(r) for r in (await executor.execute(text, params)).mappings()]
-    assert isinstance(executor, Database)
-    async with executor.reader.connect() as conn:
-        return [dict(r) for r in (await conn.execute(text, params)).mappings()]
-
-
 async def closed_through(
-    executor: Executor, type: BatchType | str, owner: str, currency: str
+    statements: Statements, type: BatchType | str, owner: str, currency: str
 ) -> date | None:
     """The latest closed business date of (type, owner, currency), None if none is closed.
 
     Days need not close in order (`gateway settle --date` may close a later one first, and days
     without lines never close): `next_open_date` answers "where does a line dated D go"."""
-    rows = await _fetch_sql(
-        executor,
+    rows = await statements.fetch(
         "SELECT MAX(business_date) AS d FROM settlement_batches"
         " WHERE type = ? AND owner = ? AND currency = ?",
         [str(BatchType(type)), owner, currency],
@@ -103,12 +71,15 @@ async def closed_through(
 
 
 async def is_closed(
-    executor: Executor, type: BatchType | str, owner: str, currency: str, business_date: date | str
+    statements: Statements,
+    type: BatchType | str,
+    owner: str,
+    currency: str,
+    business_date: date | str,
 ) -> bool:
     """Whether the batch of (type, owner, currency, business date) is closed."""
     day = business_date if isinstance(business_date, str) else business_date.isoformat()
-    rows = await _fetch_sql(
-        executor,
+    rows = await statements.fetch(
         "SELECT id FROM settlement_batches"
         " WHERE type = ? AND owner = ? AND currency = ? AND business_date = ?",
         [str(BatchType(type)), owner, currency, day],
@@ -116,44 +87,35 @@ async def is_closed(
     return bool(rows)
 
 
-async def hold_open(executor: AsyncConnection | RawTransaction, *keys: BatchKey) -> None:
+async def hold_open(statements: Statements, *keys: BatchKey) -> None:
     """Take the keys' advisory locks shared until the transaction ends (PostgreSQL; SQLite has
     one writer): a close of those batches waits for this transaction, and this one waits for a
     close in progress. `next_open_date(s)` does this for every day it looks at. Shared locks
     never wait on each other, so their order does not matter."""
-    if not keys:
-        return
-    if isinstance(executor, AsyncConnection):
-        if executor.dialect.name == "postgresql":
-            numbers = [_lock_number(key) for key in keys]
-            values = ", ".join(["(CAST(? AS BIGINT))"] * len(numbers))
-            sql = f"SELECT pg_advisory_xact_lock_shared(n) FROM (VALUES {values}) AS locks (n)"
-            await _fetch_sql(executor, sql, numbers)
-        return
-    held, args = holding_open(executor, keys)
+    held, args = holding_open(statements, keys)
     if args:
-        await executor.fetch(f"SELECT * FROM {held}", args)
+        await statements.fetch(f"SELECT * FROM {held}", args)
 
 
-def holding_open(tx: RawTransaction, keys: Iterable[BatchKey]) -> tuple[str, list[Any]]:
+def holding_open(tx: Statements, keys: Iterable[BatchKey]) -> tuple[str, list[Any]]:
     """`hold_open` as a FROM item, to take the locks within a query the write asks anyway
     (one round trip fewer): `SELECT ... FROM {item} LEFT JOIN table ON ...`. The left side of
     a LEFT JOIN is always read, so the locks are taken whether the query finds rows or not.
     Locks the transaction holds already are left out; on SQLite the item is a constant row."""
     numbers = [n for n in dict.fromkeys(map(_lock_number, keys)) if n not in tx.held_locks]
-    if not numbers or not _raw_is_postgres(tx):
+    if not numbers or tx.dialect != "postgresql":
         return "(SELECT 1 AS held) AS held", []
     # Marked before the query runs: if it fails, PostgreSQL aborts the whole transaction.
     tx.held_locks.update(numbers)
     return (
         "(SELECT count(pg_advisory_xact_lock_shared(n)) AS held"
-        " FROM unnest(?::bigint[]) AS locks (n)) AS held",
+        " FROM unnest(CAST(? AS BIGINT[])) AS locks (n)) AS held",
         [numbers],
     )
 
 
 async def next_open_date(
-    executor: Executor,
+    statements: Statements,
     type: BatchType | str,
     owner: str,
     currency: str,
@@ -162,17 +124,14 @@ async def next_open_date(
     """The business date a line dated `business_date` belongs to: that day, or if its batch is
     closed the next later day whose batch is not (API.md, Business days).
 
-    Called with the connection (or raw transaction) of the write that dates the line, on
-    PostgreSQL it also holds each day it looked at open (`hold_open`) until that write commits,
-    so a close cannot slip in between the answer and the commit. With a `Database` it only
-    answers (no lock can outlive the call)."""
+    Asked inside the write that dates the line, on PostgreSQL it also holds each day it looked
+    at open (`hold_open`) until that write commits, so a close cannot slip in between the
+    answer and the commit."""
     kind = BatchType(type)
     day = business_date if isinstance(business_date, date) else date.fromisoformat(business_date)
     while True:
-        if not isinstance(executor, Database):
-            await hold_open(executor, BatchKey(kind, owner, currency, day))
-        rows = await _fetch_sql(
-            executor,
+        await hold_open(statements, BatchKey(kind, owner, currency, day))
+        rows = await statements.fetch(
             "SELECT business_date FROM settlement_batches WHERE type = ? AND owner = ?"
             " AND currency = ? AND business_date >= ?",
             [str(kind), owner, currency, day.isoformat()],
@@ -185,24 +144,18 @@ async def next_open_date(
             day += timedelta(days=1)
 
 
-async def next_open_dates(
-    executor: AsyncConnection | RawTransaction, keys: Sequence[BatchKey]
-) -> dict[BatchKey, date]:
+async def next_open_dates(statements: Statements, keys: Sequence[BatchKey]) -> dict[BatchKey, date]:
     """`next_open_date` of each key, with one lock statement and one query for all of them
     (a write dates the lines of a whole batch of payments at once); a key whose day is closed,
     which is rare, then takes its own turn."""
     wanted = list(dict.fromkeys(keys))
     if not wanted:
         return {}
-    await hold_open(executor, *wanted)
+    await hold_open(statements, *wanted)
     stored = [(str(k.type), k.owner, k.currency, k.day) for k in wanted]
     columns = ("type", "owner", "currency", "business_date")
-    if isinstance(executor, AsyncConnection):
-        match, args = any_of_rows(columns, stored)
-    else:
-        match, args = executor.matching(columns, stored)
-    rows = await _fetch_sql(
-        executor,
+    match, args = statements.matching(columns, stored)
+    rows = await statements.fetch(
         f"SELECT type, owner, currency, business_date FROM settlement_batches WHERE {match}",
         args,
     )
@@ -211,7 +164,7 @@ async def next_open_dates(
     for key in wanted:
         if (str(key.type), key.owner, key.currency, key.day) in closed:
             opened[key] = await next_open_date(
-                executor, key.type, key.owner, key.currency, key.business_date
+                statements, key.type, key.owner, key.currency, key.business_date
             )
         else:
             opened[key] = key.business_date
