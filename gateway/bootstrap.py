@@ -124,9 +124,11 @@ async def running_context(
     resolver: bool = True,
     webhooks: bool = True,
     settlement: bool = True,
+    adapters: Mapping[str, Adapter] | None = None,
 ) -> AsyncIterator[Context]:
     """Open the database, writer, partner client and workers (the resolver; the webhook worker,
-    with a client of its own; the settlement worker); close them all on exit."""
+    with a client of its own; the settlement worker); close them all on exit. `adapters`, by
+    partner id, replace the ones the settings describe (service tests script their partners)."""
     env = os.environ if env is None else env
     clock = clock or SystemClock()
     hasher = CodeHasher(resolve_code_hash_key(settings, env))
@@ -153,7 +155,9 @@ async def running_context(
             rates=rate_source(settings),
             router=Router(settings.wallets, settings.partners),
             partners=PartnerCalls(
-                build_adapters(settings, http=http, clock=clock, env=env),
+                build_adapters(settings, http=http, clock=clock, env=env)
+                if adapters is None
+                else adapters,
                 health=health,
                 metrics=metrics,
             ),

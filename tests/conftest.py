@@ -1,4 +1,5 @@
-"""Shared fixtures: real databases (a SQLite file; a fresh PostgreSQL database per session).
+"""Shared fixtures: real databases (a SQLite file; a fresh PostgreSQL database per session), and
+the protocol family a family-wide test runs under (`tests/support/families.py`).
 
 PostgreSQL is used when a server answers at `GATEWAY_TEST_POSTGRES` (default
 `postgresql+asyncpg://postgres@127.0.0.1:5432/postgres`); otherwise its tests are skipped, unless
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from gateway.storage.migrate import upgrade
+from tests.support.families import FAMILIES
 
 REPO = Path(__file__).resolve().parent.parent
 POSTGRES_SERVER = os.environ.get(
@@ -89,6 +91,13 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Each test using it runs once per database."""
     url: str = request.getfixturevalue(f"{request.param}_url")
     return url
+
+
+@pytest.fixture(params=FAMILIES)
+def protocol_family(request: pytest.FixtureRequest) -> str:
+    """Each test using it runs once per protocol family (`alipayplus`, `walletrest`)."""
+    name: str = request.param
+    return name
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -27,6 +27,7 @@ from gateway.events.signing import SIGNATURE_HEADER, SignatureError, verify_webh
 from gateway.storage import events as events_repo
 from gateway.storage.db import Database, open_database
 from tests.e2e.conftest import Gateway
+from tests.support.waiting import eventually
 
 
 @dataclass
@@ -168,26 +169,16 @@ async def deliveries(url: str, event_id: str) -> list[dict[str, Any]]:
         return await events_repo.get_deliveries(db, event_id)
 
 
-async def eventually(
-    check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.02
-) -> Any:
-    """Await `check()` until it returns something truthy; its last value on timeout."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value or loop.time() > deadline:
-            return value
-        await asyncio.sleep(interval)
-
-
 async def status_is(url: str, event_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The event's row once its delivery status is `status` and no lease is held on it."""
+    last: list[dict[str, Any]] = []
+
     async def check() -> dict[str, Any] | None:
         row = await event(url, event_id)
+        last[:] = [row]
         return row if row["delivery_status"] == status and row["lease_owner"] is None else None
 
-    row = await eventually(check, timeout=timeout)
-    if not row:
-        current = await event(url, event_id)
-        raise AssertionError(f"{event_id} is {current['delivery_status']}, not {status}")
-    return dict(row)
+    def failure() -> str:
+        return f"{event_id} is {last[0]['delivery_status']}, not {status}"
+
+    return await eventually(check, timeout=timeout, failure=failure)

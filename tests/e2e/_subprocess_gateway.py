@@ -21,10 +21,10 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -36,7 +36,8 @@ from gateway.sandboxes import RunningSandboxes, sandbox_app, sandbox_environment
 from gateway.storage import payments as repo
 from gateway.storage import rows
 from gateway.storage.db import open_database
-from tests.e2e.conftest import seed
+from tests.support.seeding import SHOPS, seed
+from tests.support.waiting import FINAL, eventually, wait_final
 
 __all__ = [
     "Call",
@@ -45,11 +46,8 @@ __all__ = [
     "Reply",
     "Stack",
     "call",
-    "eventually",
     "running_stack",
 ]
-
-T = TypeVar("T")
 
 # --- what the sandboxes received ----------------------------------------------------------------
 
@@ -186,21 +184,25 @@ class GatewayProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group
             )
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        proc = self.proc
+
+        async def healthy(session: aiohttp.ClientSession) -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(
+                    f"gateway {self.name} exited with {proc.returncode}:\n{self.log()}"
+                )
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                async with session.get(self.url + "/healthz") as answer:
+                    return answer.status == 200
+            return False
+
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
-            while True:
-                if self.proc.poll() is not None:
-                    raise AssertionError(
-                        f"gateway {self.name} exited with {self.proc.returncode}:\n{self.log()}"
-                    )
-                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with session.get(self.url + "/healthz") as answer:
-                        if answer.status == 200:
-                            return
-                if loop.time() > deadline:
-                    raise AssertionError(f"gateway {self.name} not healthy:\n{self.log()}")
-                await asyncio.sleep(0.05)
+            await eventually(
+                lambda: healthy(session),
+                timeout=timeout,
+                interval=0.05,
+                failure=lambda: f"gateway {self.name} not healthy:\n{self.log()}",
+            )
 
     @property
     def alive(self) -> bool:
@@ -278,21 +280,6 @@ async def call(
         return Reply(answer.status, await answer.text(), dict(answer.headers), gateway.name)
 
 
-async def eventually(
-    probe: Callable[[], Awaitable[T | None]], *, timeout: float, interval: float = 0.01
-) -> T:
-    """Poll `probe` until it returns something other than None (then return it)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if value is not None:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
-
-
 # --- the whole stack ----------------------------------------------------------------------------
 
 
@@ -346,6 +333,34 @@ class Stack:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.log()}" for p in self.processes)
 
+    async def read(
+        self, session: aiohttp.ClientSession, gateway: GatewayProcess, path: str
+    ) -> dict[str, Any]:
+        """GET `path` from `gateway` with the Thai POS key; it must answer 200. Its body."""
+        reply = await call(session, gateway, "GET", path, key=self.keys["th_pos"])
+        assert reply.status == 200, reply
+        body: dict[str, Any] = reply.body
+        return body
+
+    async def wait_final(
+        self,
+        session: aiohttp.ClientSession,
+        gateway: GatewayProcess,
+        path: str,
+        *,
+        timeout: float,
+        final: Collection[str] = FINAL,
+    ) -> dict[str, Any]:
+        """GET `path` (a payment or a refund) until its status is final; the processes' logs
+        are the failure's context (`tests/support/waiting.py`)."""
+        return await wait_final(
+            lambda: self.read(session, gateway, path),
+            final=final,
+            timeout=timeout,
+            what=path,
+            context=self.logs,
+        )
+
 
 @contextlib.asynccontextmanager
 async def running_stack(
@@ -373,9 +388,17 @@ async def running_stack(
         _point_partners_at(config_dir, sandboxes.urls)
         settings = load_settings(config_dir, "test", env)  # what the gateway processes load
         assert {p.id: p.base_url for p in settings.partners} == sandboxes.urls
-        keys, merchants = await seed(settings)
+        seeded = await seed(database_url, SHOPS)
         stack = Stack(
-            tmp, config_dir, database_url, settings, env, sandboxes, calls, keys, merchants
+            tmp,
+            config_dir,
+            database_url,
+            settings,
+            env,
+            sandboxes,
+            calls,
+            seeded.keys,
+            seeded.merchants,
         )
         yield stack
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -17,14 +16,12 @@ from adapters.alipayplus.sandbox import SandboxLedger
 from adapters.sandboxes import SANDBOXES
 from gateway.bootstrap import create_app
 from gateway.core.config import Settings, load_settings
-from gateway.merchants import admin
-from gateway.merchants.auth import Role
 from gateway.sandboxes import RunningSandboxes, sandbox_environment, start_sandboxes
 from gateway.storage import payments as repo
 from gateway.storage import rows
 from gateway.storage.db import open_database
-
-FINAL = {"succeeded", "failed", "cancelled"}
+from tests.support.seeding import SHOPS, seed
+from tests.support.waiting import wait_final
 
 
 def code(wallet_prefix: str, last4: str, length: int = 18) -> str:
@@ -60,7 +57,8 @@ class Answer:
 
 @dataclass
 class Gateway:
-    """A running gateway with two merchants (TH/THB and JP/JPY) and their keys."""
+    """A running gateway, its merchants and their keys (by the labels and names of the shops
+    it was seeded with: `tests/support/seeding.py`)."""
 
     url: str
     settings: Settings
@@ -118,15 +116,20 @@ class Gateway:
             idempotency_key=idempotency_key or secrets.token_hex(12),
         )
 
-    async def wait_final(self, payment_id: str, timeout: float = 10.0) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            answer = await self.request("GET", f"/v1/payments/{payment_id}")
-            assert answer.status == 200, answer.body
-            if answer.body["status"] in FINAL or loop.time() > deadline:
-                return dict(answer.body)
-            await asyncio.sleep(0.05)
+    async def read(self, path: str, *, key: str = "th_pos") -> dict[str, Any]:
+        """GET `path`, which must answer 200; its body."""
+        answer = await self.request("GET", path, key=key)
+        assert answer.status == 200, answer.body
+        body: dict[str, Any] = answer.body
+        return body
+
+    async def wait_final(
+        self, payment_id: str, timeout: float = 10.0, *, key: str = "th_pos"
+    ) -> dict[str, Any]:
+        """The payment once final, read with `key` (`tests/support/waiting.py`)."""
+        return await wait_final(
+            lambda: self.read(f"/v1/payments/{payment_id}", key=key), timeout=timeout
+        )
 
     async def attempts(self, payment_id: str) -> list[dict[str, Any]]:
         db = open_database(self.settings.database.url)
@@ -152,41 +155,6 @@ async def start_gateway_app(settings: Settings, env: dict[str, str]) -> tuple[we
     return runner, f"http://127.0.0.1:{port}"
 
 
-async def seed(settings: Settings) -> tuple[dict[str, str], dict[str, str]]:
-    """Merchants in Thailand (Alipay+ partners), Japan and the Philippines (a WalletRest
-    partner), their keys, and an operator key."""
-    db = open_database(settings.database.url)
-    try:
-        th = await admin.create_merchant(
-            db,
-            name="Siam Souvenirs",
-            country="TH",
-            currency="THB",
-            timezone="Asia/Bangkok",
-            mdr_bps=150,
-        )
-        jp = await admin.create_merchant(
-            db,
-            name="Tokyo Sweets",
-            country="JP",
-            currency="JPY",
-            timezone="Asia/Tokyo",
-        )
-        ph = await admin.create_merchant(
-            db, name="Manila Crafts", country="PH", currency="PHP", timezone="Asia/Manila"
-        )
-        keys = {
-            "th_pos": await admin.create_key(db, role=Role.POS, merchant_id=th),
-            "ph_pos": await admin.create_key(db, role=Role.POS, merchant_id=ph),
-            "th_finance": await admin.create_key(db, role=Role.FINANCE, merchant_id=th),
-            "jp_pos": await admin.create_key(db, role=Role.POS, merchant_id=jp),
-            "operator": await admin.create_key(db, role=Role.OPERATOR, merchant_id=None),
-        }
-    finally:
-        await db.dispose()
-    return keys, {"th": th, "jp": jp, "ph": ph}
-
-
 @pytest.fixture
 async def sandboxes_and_env(
     database_url: str,
@@ -208,10 +176,10 @@ async def gateway(
     sandboxes_and_env: tuple[Settings, dict[str, str], RunningSandboxes],
 ) -> AsyncIterator[Gateway]:
     settings, env, running = sandboxes_and_env
-    keys, merchants = await seed(settings)
+    seeded = await seed(settings.database.url, SHOPS)
     runner, url = await start_gateway_app(settings, env)
     async with aiohttp.ClientSession() as session:
         try:
-            yield Gateway(url, settings, env, session, running, keys, merchants)
+            yield Gateway(url, settings, env, session, running, seeded.keys, seeded.merchants)
         finally:
             await runner.cleanup()

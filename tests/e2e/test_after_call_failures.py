@@ -20,7 +20,6 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -39,6 +38,7 @@ from gateway.storage.raw import RawTransaction
 from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Answer, Gateway, code
+from tests.support.waiting import FINAL_REFUND, wait_final
 
 APPROVE = "0000"
 
@@ -99,18 +99,6 @@ async def _charges(gateway: Gateway, payment_id: str, partner: str) -> int:
     return sum(
         ledger.charges_for(a["partner_request_id"]) for a in await gateway.attempts(payment_id)
     )
-
-
-async def _poll(gateway: Gateway, path: str, done: Callable[[Any], bool]) -> Any:
-    """GET `path` until `done(body)`, for as long as `_at_once` allows; the last body."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + _at_once(gateway)
-    while True:
-        got = await gateway.request("GET", path)
-        assert got.status == 200, got.body
-        if done(got.body) or loop.time() > deadline:
-            return got.body
-        await asyncio.sleep(0.05)
 
 
 def _at_once(gateway: Gateway) -> float:
@@ -277,7 +265,11 @@ async def test_a_failure_after_the_refund_call_still_ends_the_refund_once(
     assert answer.body["status"] == REFUND_STEPS[step], answer.body
     refund_id = answer.body["id"]
 
-    final = await _poll(gateway, f"/v1/refunds/{refund_id}", lambda b: b["status"] != "processing")
+    final = await wait_final(
+        lambda: gateway.read(f"/v1/refunds/{refund_id}"),
+        final=FINAL_REFUND,
+        timeout=_at_once(gateway),
+    )
     assert final["status"] == "succeeded", final
     ledger = gateway.ledger(partner)
     [attempt] = await gateway.attempts(payment_id)
@@ -318,7 +310,11 @@ async def test_a_failure_in_a_cancels_final_commit_still_cancels_once(
     assert answer.status == 202, answer.body
     assert answer.body["cancellation"]["status"] == "pending", answer.body
 
-    final = await _poll(gateway, f"/v1/payments/{payment_id}", lambda b: b["status"] == "cancelled")
+    final = await wait_final(
+        lambda: gateway.read(f"/v1/payments/{payment_id}"),
+        final={"cancelled"},
+        timeout=_at_once(gateway),
+    )
     assert final["status"] == "cancelled", final
     [attempt] = await gateway.attempts(payment_id)
     kinds = [

@@ -31,11 +31,11 @@ from tests.e2e.conftest import (
     Answer,
     Gateway,
     code,
-    seed,
     start_gateway_app,
     with_partner_urls,
 )
 from tests.e2e.conftest import test_settings as load_test_settings
+from tests.support.seeding import SHOPS, seed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -62,7 +62,8 @@ async def _start(database_url: str) -> tuple[Gateway, Any]:
         settings, env, ports={p.id: 0 for p in settings.partners if p.sandbox.enabled}
     )
     settings = with_partner_urls(settings, running.urls)
-    keys, merchants = await seed(settings)
+    seeded = await seed(settings.database.url, SHOPS)
+    keys, merchants = seeded.keys, seeded.merchants
     runner, url = await start_gateway_app(settings, env)
     session = aiohttp.ClientSession()
     gateway = Gateway(url, settings, env, session, running, keys, merchants)

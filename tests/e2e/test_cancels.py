@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Gateway, code
+from tests.support.waiting import eventually, wait_final
 
 
 async def _cancel(gateway: Gateway, payment_id: str, **kw: Any) -> Any:
@@ -26,12 +27,9 @@ async def _cancel(gateway: Gateway, payment_id: str, **kw: Any) -> Any:
 
 
 async def _until_cancelled(gateway: Gateway, payment_id: str) -> dict[str, Any]:
-    for _ in range(300):
-        got = await gateway.request("GET", f"/v1/payments/{payment_id}")
-        if got.body["status"] == "cancelled":
-            return dict(got.body)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not cancelled: {got.body}")
+    return await wait_final(
+        lambda: gateway.read(f"/v1/payments/{payment_id}"), final={"cancelled"}, timeout=15.0
+    )
 
 
 @pytest.fixture(scope="module", params=DATABASES)
@@ -68,14 +66,12 @@ async def test_cancel_of_a_succeeded_payment_reverses_it(gateway: Gateway) -> No
 async def test_cancel_during_processing_wins_over_a_late_approval(gateway: Gateway) -> None:
     # 0093: "in process" for a while, then approved. The POS gives up and cancels meanwhile.
     pay = asyncio.create_task(gateway.pay(code("28", "0093"), reference="R-0093-cancel"))
-    payment_id = None
-    for _ in range(100):
-        found = await gateway.request("GET", "/v1/payments?merchant_reference=R-0093-cancel")
-        if found.body["data"]:
-            payment_id = found.body["data"][0]["id"]
-            break
-        await asyncio.sleep(0.02)
-    assert payment_id is not None
+
+    async def created() -> str | None:
+        found = await gateway.read("/v1/payments?merchant_reference=R-0093-cancel")
+        return str(found["data"][0]["id"]) if found["data"] else None
+
+    payment_id = await eventually(created, timeout=2.0, interval=0.02)
     answer = await _cancel(gateway, payment_id)
     assert answer.status in (200, 202), answer.body
     assert answer.body["cancellation"] is not None

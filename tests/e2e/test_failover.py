@@ -16,6 +16,7 @@ from aiohttp import web
 from adapters import SystemClock
 from gateway.sandboxes import sandbox_app
 from tests.e2e.conftest import Gateway, code
+from tests.support.waiting import eventually
 
 
 def _runner_of(gateway: Gateway, partner: str) -> web.AppRunner:
@@ -122,18 +123,23 @@ async def _start_sandbox_process(gateway: Gateway, partner: str, port: int) -> A
         stderr=asyncio.subprocess.DEVNULL,
         start_new_session=True,
     )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 20
-    while loop.time() < deadline:
+
+    async def listening() -> bool:
         try:
             _reader, writer = await asyncio.open_connection("127.0.0.1", port)
         except OSError:
-            await asyncio.sleep(0.05)
-            continue
+            return False
         writer.close()
-        return process
-    process.kill()
-    raise AssertionError("the sandbox process did not start")
+        return True
+
+    try:
+        await eventually(
+            listening, timeout=20, interval=0.05, failure="the sandbox process did not start"
+        )
+    except AssertionError:
+        process.kill()
+        raise
+    return process
 
 
 async def _charges(session: aiohttp.ClientSession, url: str) -> int:

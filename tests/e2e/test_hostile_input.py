@@ -59,8 +59,10 @@ from gateway.storage.db import Database, open_database
 from gateway.storage.tables import metadata
 from tests.conftest import DATABASES, own_database
 from tests.e2e._receiver import insert_events
-from tests.e2e.conftest import Gateway, code, seed, start_gateway_app, with_partner_urls
+from tests.e2e.conftest import Gateway, code, start_gateway_app, with_partner_urls
 from tests.e2e.conftest import test_settings as load_test_settings
+from tests.support.seeding import SHOPS, seed
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -115,7 +117,8 @@ async def shared(module_database_url: str) -> AsyncIterator[Shared]:
         settings, env, ports={p.id: 0 for p in settings.partners if p.sandbox.enabled}
     )
     settings = with_partner_urls(settings, running.urls)
-    keys, merchants = await seed(settings)
+    seeded = await seed(module_database_url, SHOPS)
+    keys, merchants = seeded.keys, seeded.merchants
     db = open_database(module_database_url)
     # The Philippine merchant signs its requests (for the Gateway-Signature cases); the others
     # do not. Set before the gateway starts, so no key cache holds the old setting.
@@ -171,17 +174,19 @@ async def _objects(gateway: Gateway) -> dict[str, str]:
 
 
 async def _quiet(shared: Shared) -> None:
-    """Wait until the background work of the set-up (events, resolution) has settled."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10
-    last = await snapshot(shared.db)
-    while loop.time() < deadline:
-        await asyncio.sleep(0.3)
+    """Wait until the background work of the set-up (events, resolution) has settled: the
+    database unchanged over 0.3 s."""
+    last = [await snapshot(shared.db)]
+
+    async def settled() -> bool:
         now = await snapshot(shared.db)
-        if now == last:
-            return
-        last = now
-    raise AssertionError("the database kept changing after the set-up")
+        same, last[0] = now == last[0], now
+        return same
+
+    await asyncio.sleep(0.3)
+    await eventually(
+        settled, timeout=10, interval=0.3, failure="the database kept changing after the set-up"
+    )
 
 
 Rows = dict[str, list[tuple[Any, ...]]]

@@ -29,10 +29,9 @@ from tests.e2e._subprocess_gateway import (
     Reply,
     Stack,
     call,
-    eventually,
     running_stack,
 )
-from tests.e2e.conftest import FINAL, code
+from tests.e2e.conftest import code
 
 pytestmark = pytest.mark.postgres
 
@@ -88,19 +87,6 @@ async def _race(
     return await asyncio.gather(*tasks)
 
 
-async def _wait_final(
-    stack: Stack, session: aiohttp.ClientSession, gateway: GatewayProcess, payment_id: str
-) -> dict[str, Any]:
-    async def final() -> dict[str, Any] | None:
-        reply = await call(
-            session, gateway, "GET", f"/v1/payments/{payment_id}", key=stack.keys["th_pos"]
-        )
-        assert reply.status == 200, reply
-        return reply.body if reply.body["status"] in FINAL else None
-
-    return await eventually(final, timeout=10.0, interval=0.05)
-
-
 def _no_server_errors(stack: Stack, replies: list[Reply]) -> None:
     errors = [r for r in replies if r.status >= 500]
     assert not errors, f"{errors}\n{stack.logs()}"
@@ -139,7 +125,9 @@ async def test_one_key_across_two_processes_makes_one_payment(
         rid = attempts[0]["partner_request_id"]
         assert stack.calls.pay_request_ids(PARTNER) == {rid}
 
-        final = await _wait_final(stack, session, gateways[0], payment_id)
+        final = await stack.wait_final(
+            session, gateways[0], f"/v1/payments/{payment_id}", timeout=10.0
+        )
         assert final["status"] == "succeeded", final
         assert stack.ledger(PARTNER).charges_for(rid) == 1
         pays_before = len(stack.calls.of(rid, "pay"))
@@ -192,6 +180,8 @@ async def test_one_reference_with_many_keys_across_two_processes_makes_one_payme
         assert len(attempts) == 1
         rid = attempts[0]["partner_request_id"]
         assert stack.calls.pay_request_ids(PARTNER) == {rid}
-        final = await _wait_final(stack, session, gateways[1], payment_id)
+        final = await stack.wait_final(
+            session, gateways[1], f"/v1/payments/{payment_id}", timeout=10.0
+        )
         assert final["status"] == "succeeded", final
         assert stack.ledger(PARTNER).charges_for(rid) == 1

@@ -39,20 +39,18 @@ from tests.e2e._subprocess_gateway import (
     running_stack,
 )
 from tests.e2e.test_lifecycle_recovery import (
-    FINAL_REFUND,
     PARTNER,
     Pos,
     assert_money_moved_once,
     attempt_rows,
     cancel_request,
-    get,
     located,
     pay_request,
     payment_rows,
     refund_request,
     refund_rows,
-    wait_final,
 )
+from tests.support.waiting import FINAL_REFUND
 
 pytestmark = pytest.mark.postgres
 
@@ -246,20 +244,20 @@ async def test_two_processes_drive_payments_refunds_and_cancels(
         # --- everything ends ---------------------------------------------------------------------
         finals = {}
         for i, (label, payment_id) in enumerate(payment_ids.items()):
-            finals[label] = await wait_final(
-                session, stack, gateways[i % 2], f"/v1/payments/{payment_id}", timeout=10.0
+            finals[label] = await stack.wait_final(
+                session, gateways[i % 2], f"/v1/payments/{payment_id}", timeout=10.0
             )
         refunds = await refund_rows(stack, payment_ids.values())
         refund_finals = {}
         for i, refund in enumerate(refunds):
             path = f"/v1/refunds/{refund['id']}"
             if refund["kind"] == "merchant":
-                refund_finals[refund["id"]] = await wait_final(
-                    session, stack, gateways[i % 2], path, timeout=10.0, final=FINAL_REFUND
+                refund_finals[refund["id"]] = await stack.wait_final(
+                    session, gateways[i % 2], path, timeout=10.0, final=FINAL_REFUND
                 )
         # Read again once the refunds are final (a payment is final before its refunds are).
         for i, (label, payment_id) in enumerate(payment_ids.items()):
-            finals[label] = await get(session, stack, gateways[i % 2], f"/v1/payments/{payment_id}")
+            finals[label] = await stack.read(session, gateways[i % 2], f"/v1/payments/{payment_id}")
 
     statuses = {label: body["status"] for label, body in finals.items()}
     expected = {
@@ -334,16 +332,15 @@ async def test_refund_replays_and_reads_agree_across_processes(
         assert first.status == 201, first
         again = await refund.send(session, stack, gw_b)
         assert again.status == 201 and again.replayed and again.text == first.text, again
-        final = await wait_final(
+        final = await stack.wait_final(
             session,
-            stack,
             gw_b,
             f"/v1/refunds/{first.body['id']}",
             timeout=10.0,
             final=FINAL_REFUND,
         )
         assert final["status"] == "succeeded", final
-        listed = await get(session, stack, gw_a, f"/v1/payments/{payment_id}/refunds")
+        listed = await stack.read(session, gw_a, f"/v1/payments/{payment_id}/refunds")
         assert [r["id"] for r in listed["data"]] == [final["id"]]
         assert listed["data"][0] == final
 

@@ -50,13 +50,12 @@ from tests.e2e._subprocess_gateway import (
     Reply,
     Stack,
     call,
-    eventually,
     running_stack,
 )
-from tests.e2e.conftest import FINAL, code
+from tests.e2e.conftest import code
+from tests.support.waiting import FINAL, FINAL_REFUND, eventually
 
 PARTNER = "th-siampay"
-FINAL_REFUND = ("succeeded", "failed")
 refunds_table = metadata.tables["refunds"]
 
 
@@ -106,15 +105,6 @@ def cancel_request(payment_id: str, *, label: str = "") -> Pos:
     return Pos(label or "cancel", "POST", f"/v1/payments/{payment_id}/cancel", {})
 
 
-async def get(
-    session: aiohttp.ClientSession, stack: Stack, gateway: GatewayProcess, path: str
-) -> dict[str, Any]:
-    reply = await call(session, gateway, "GET", path, key=stack.keys["th_pos"])
-    assert reply.status == 200, reply
-    body: dict[str, Any] = reply.body
-    return body
-
-
 async def paid(
     session: aiohttp.ClientSession, stack: Stack, gateway: GatewayProcess, last4: str
 ) -> dict[str, Any]:
@@ -123,29 +113,6 @@ async def paid(
     assert reply.status == 201 and reply.body["status"] == "succeeded", reply
     body: dict[str, Any] = reply.body
     return body
-
-
-async def wait_final(
-    session: aiohttp.ClientSession,
-    stack: Stack,
-    gateway: GatewayProcess,
-    path: str,
-    *,
-    timeout: float,
-    final: Iterable[str] = FINAL,
-) -> dict[str, Any]:
-    """GET `path` (a payment or a refund) until its status is final."""
-    states = set(final)
-
-    async def probe() -> dict[str, Any] | None:
-        body = await get(session, stack, gateway, path)
-        return body if body["status"] in states else None
-
-    try:
-        return await eventually(probe, timeout=timeout, interval=0.05)
-    except AssertionError:
-        body = await get(session, stack, gateway, path)
-        raise AssertionError(f"{path} not final: {body}\n{stack.logs()}") from None
 
 
 async def answered(
@@ -165,12 +132,14 @@ async def answered(
             return None
         return reply
 
-    try:
-        return await eventually(probe, timeout=timeout, interval=0.1)
-    except AssertionError:
-        raise AssertionError(
-            f"{pos.label}: still idempotency_key_in_use after {timeout} s\n{stack.logs()}"
-        ) from None
+    return await eventually(
+        probe,
+        timeout=timeout,
+        interval=0.1,
+        failure=lambda: (
+            f"{pos.label}: still idempotency_key_in_use after {timeout} s\n" + stack.logs()
+        ),
+    )
 
 
 # --- reading the database -----------------------------------------------------------------------
@@ -472,15 +441,14 @@ async def test_crash_with_payments_refunds_and_cancels_in_flight(stack: Stack) -
 
         # Everything ends.
         final_payments = {
-            label: await wait_final(
-                session, stack, gw2, f"/v1/payments/{f.payment_id}", timeout=bound
+            label: await stack.wait_final(
+                session, gw2, f"/v1/payments/{f.payment_id}", timeout=bound
             )
             for label, f in pays.items()
         }
         final_refunds = {
-            f.pos.label: await wait_final(
+            f.pos.label: await stack.wait_final(
                 session,
-                stack,
                 gw2,
                 f"/v1/refunds/{f.request_id}",
                 timeout=bound,
@@ -510,15 +478,15 @@ async def test_crash_with_payments_refunds_and_cancels_in_flight(stack: Stack) -
         assert retry.status in (200, 202) and retry.error is None, retry
         if racing_reply is not None:  # answered before the kill: the retry replays that
             assert retry.replayed and retry.text == racing_reply.text, (retry, racing_reply)
-        cancelled = await wait_final(
-            session, stack, gw2, f"/v1/payments/{to_cancel['id']}", timeout=bound
+        cancelled = await stack.wait_final(
+            session, gw2, f"/v1/payments/{to_cancel['id']}", timeout=bound
         )
         assert cancelled["status"] == "cancelled", cancelled
 
         # The reservations survived the crash: payment A has 20 % left, B nothing.
-        after_a = await get(session, stack, gw2, f"/v1/payments/{a}")
+        after_a = await stack.read(session, gw2, f"/v1/payments/{a}")
         assert after_a["amount_refunded"] == {"currency": "THB", "value": 80_000}, after_a
-        after_b = await get(session, stack, gw2, f"/v1/payments/{b}")
+        after_b = await stack.read(session, gw2, f"/v1/payments/{b}")
         assert after_b["amount_refunded"] == {"currency": "THB", "value": 100_000}, after_b
         too_much = await refund_request(a, 20_001).send(session, stack, gw2)
         assert (too_much.status, too_much.error) == (409, "refund_exceeds_payment"), too_much
@@ -526,8 +494,8 @@ async def test_crash_with_payments_refunds_and_cancels_in_flight(stack: Stack) -
         assert (nothing_left.status, nothing_left.error) == (409, "refund_exceeds_payment")
         rest = await refund_request(a, 20_000).send(session, stack, gw2)
         assert rest.status == 201, rest
-        rest_final = await wait_final(
-            session, stack, gw2, f"/v1/refunds/{rest.body['id']}", timeout=10.0, final=FINAL_REFUND
+        rest_final = await stack.wait_final(
+            session, gw2, f"/v1/refunds/{rest.body['id']}", timeout=10.0, final=FINAL_REFUND
         )
         assert rest_final["status"] == "succeeded", rest_final
 
@@ -588,7 +556,7 @@ async def test_pos_retry_of_a_killed_pay_that_was_then_cancelled_gets_an_answer(
         gw2 = stack.gateway("gw2")
         await gw2.start()
         bound = (stored["lease_expires_at"] - datetime.now(UTC)).total_seconds() + 8.0
-        final = await wait_final(session, stack, gw2, f"/v1/payments/{payment_id}", timeout=bound)
+        final = await stack.wait_final(session, gw2, f"/v1/payments/{payment_id}", timeout=bound)
         assert final["status"] == "cancelled", final
         # The final state and the stored answer are written together: one retry is enough.
         retry = await pay.send(session, stack, gw2)

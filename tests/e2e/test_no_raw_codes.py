@@ -7,7 +7,6 @@ logs a raw payment code.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -24,7 +23,7 @@ from gateway.storage import idempotency as records
 from gateway.storage import payments as repo
 from gateway.storage.db import open_database
 from gateway.storage.tables import metadata
-from tests.e2e.conftest import FINAL, Answer, Gateway, code
+from tests.e2e.conftest import Answer, Gateway, code
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
 
@@ -54,18 +53,6 @@ async def dump_database(url: str) -> list[tuple[str, str, str]]:
             return cells
     finally:
         await db.dispose()
-
-
-async def wait_final(gateway: Gateway, payment_id: str, key: str) -> dict[str, Any]:
-    """`Gateway.wait_final` for any merchant's key."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 10.0
-    while True:
-        answer = await gateway.request("GET", f"/v1/payments/{payment_id}", key=key)
-        assert answer.status == 200, answer.body
-        if answer.body["status"] in FINAL or loop.time() > deadline:
-            return dict(answer.body)
-        await asyncio.sleep(0.05)
 
 
 def _log_texts(records: list[logging.LogRecord]) -> list[tuple[str, str]]:
@@ -104,8 +91,8 @@ async def test_raw_codes_are_in_no_table_and_no_log(
     finals: dict[str, dict[str, Any]] = {}
     for name, answer in answers.items():
         if answer.status == 201:
-            finals[name] = await wait_final(
-                gateway, answer.body["id"], "jp_pos" if name.startswith("jp_") else "th_pos"
+            finals[name] = await gateway.wait_final(
+                answer.body["id"], key="jp_pos" if name.startswith("jp_") else "th_pos"
             )
     assert {name: p["status"] for name, p in finals.items()} == {
         "succeeded": "succeeded",

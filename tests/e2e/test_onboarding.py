@@ -28,11 +28,10 @@ import pytest
 
 import fx
 from gateway.core.config import ConfigError, Settings, load_settings, resolve_credentials
-from gateway.merchants import admin
 from gateway.merchants.auth import Role
 from gateway.sandboxes import sandbox_environment, start_sandboxes
-from gateway.storage.db import open_database
 from tests.e2e.conftest import Gateway, code, start_gateway_app, with_partner_urls
+from tests.support.seeding import Shop, seed
 
 REPO = Path(__file__).resolve().parents[2]
 MARKUP_BPS = 150  # configs/gateway.toml [fx] markup_bps
@@ -140,22 +139,12 @@ async def onboarded(
     )
     try:
         settings = with_partner_urls(settings, running.urls)
-        db = open_database(settings.database.url)
-        try:
-            merchant = await admin.create_merchant(
-                db,
-                name="Onboarding Test Shop",
-                country=country,
-                currency=currency,
-                timezone=timezone,
-            )
-            keys = {"pos": await admin.create_key(db, role=Role.POS, merchant_id=merchant)}
-        finally:
-            await db.dispose()
+        shop = Shop("Onboarding Test Shop", country, currency, timezone, keys={"pos": Role.POS})
+        seeded = await seed(settings.database.url, {"new": shop}, operator_key=None)
         runner, url = await start_gateway_app(settings, env)
         try:
             async with aiohttp.ClientSession() as session:
-                yield Gateway(url, settings, env, session, running, keys, {"new": merchant})
+                yield Gateway(url, settings, env, session, running, seeded.keys, seeded.merchants)
         finally:
             await runner.cleanup()
     finally:

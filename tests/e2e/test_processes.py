@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from gateway.cli import main
 from tests.e2e._subprocess_gateway import _free_port, _gateway_command, running_stack
 from tests.e2e.conftest import code
+from tests.support.waiting import eventually
 
 
 def _children(pid: int) -> list[int]:
@@ -49,12 +50,19 @@ async def test_processes_share_the_port_and_the_database(
         url = f"http://127.0.0.1:{port}"
         try:
             async with aiohttp.ClientSession() as session:
-                for _ in range(400):
+
+                async def serving() -> bool:
                     with contextlib.suppress(aiohttp.ClientError):
                         async with session.get(url + "/healthz") as answer:
-                            if answer.status == 200 and len(_children(proc.pid)) == 2:
-                                break
-                    await asyncio.sleep(0.05)
+                            return answer.status == 200 and len(_children(proc.pid)) == 2
+                    return False
+
+                await eventually(
+                    serving,
+                    timeout=20.0,
+                    interval=0.05,
+                    failure=lambda: (tmp_path / "serve.log").read_text(),
+                )
                 assert len(_children(proc.pid)) == 2, (tmp_path / "serve.log").read_text()
 
                 async def pay(i: int) -> tuple[int, str]:

@@ -28,8 +28,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e._subprocess_gateway import Reply, Stack, call, eventually, running_stack
-from tests.e2e.conftest import FINAL, code
+from tests.e2e._subprocess_gateway import Reply, Stack, call, running_stack
+from tests.e2e.conftest import code
+from tests.support.waiting import eventually
 
 PARTNER = "th-siampay"
 
@@ -129,19 +130,9 @@ async def _resolved_by_restart(
     gw2 = stack.gateway("gw2")
     await gw2.start()
 
-    async def final() -> dict[str, Any] | None:
-        reply = await call(
-            session, gw2, "GET", f"/v1/payments/{payment_id}", key=stack.keys["th_pos"]
-        )
-        assert reply.status == 200, reply
-        return reply.body if reply.body["status"] in FINAL else None
-
     # Bounded: the lease must run out first, then one inquiry (and for 0092 a cancel) follows.
     bound = (lease_expires_at - datetime.now(UTC)).total_seconds() + 5.0
-    try:
-        payment = await eventually(final, timeout=bound, interval=0.05)
-    except AssertionError:
-        raise AssertionError(f"payment {payment_id} not resolved:\n{stack.logs()}") from None
+    payment = await stack.wait_final(session, gw2, f"/v1/payments/{payment_id}", timeout=bound)
     await asyncio.sleep(0.3)  # anything late (a stray pay) would arrive now
     return payment, lease_expires_at
 

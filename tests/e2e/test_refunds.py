@@ -14,6 +14,7 @@ import pytest
 from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Gateway, code
+from tests.support.waiting import FINAL_REFUND, wait_final
 
 
 async def _paid(gateway: Gateway, last4: str = "0000", value: int = 100_000, **kw: Any) -> Any:
@@ -142,14 +143,10 @@ async def test_unknown_refund_is_resolved_by_inquiry(gateway: Gateway) -> None:
     assert answer.status == 201, answer.body
     assert answer.body["status"] in ("processing", "succeeded")
     refund_id = answer.body["id"]
-    for _ in range(200):
-        got = await gateway.request("GET", f"/v1/refunds/{refund_id}")
-        if got.body["status"] != "processing":
-            break
-        await asyncio.sleep(0.05)
-    assert got.body["status"] == "succeeded", got.body
+    got = await wait_final(lambda: gateway.read(f"/v1/refunds/{refund_id}"), final=FINAL_REFUND)
+    assert got["status"] == "succeeded", got
     refunds = [e for e in gateway.ledger().entries if e.kind == "refund"]
-    assert len(refunds) == 1 and int(refunds[0].amount.value) == got.body["payer_amount"]["value"]
+    assert len(refunds) == 1 and int(refunds[0].amount.value) == got["payer_amount"]["value"]
     await assert_books_balance(gateway)
 
 

@@ -54,7 +54,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 
-# The keys of `seed` that schemathesis runs with: one per role.
+# The seeded keys (`tests/support/seeding.py` SHOPS) schemathesis runs with: one per role.
 ROLES = ("th_pos", "th_finance", "operator")
 
 CHECKS = (

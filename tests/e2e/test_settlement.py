@@ -36,7 +36,6 @@ import fx
 from adapters import SystemClock
 from gateway.bootstrap import create_app
 from gateway.cli import main
-from gateway.merchants import admin
 from gateway.merchants.auth import Role
 from gateway.settlement.model import BatchKey, BatchType
 from gateway.storage.db import open_database
@@ -45,6 +44,8 @@ from tests.conftest import DATABASES, own_database
 from tests.e2e import conftest as e2e
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Answer, Gateway, code, with_partner_urls
+from tests.support.seeding import Shop, seed
+from tests.support.waiting import eventually, wait_final
 
 D = date(2027, 3, 10)
 D1 = D + timedelta(days=1)
@@ -79,48 +80,33 @@ class Day:
         return await self.gateway.request("GET", path, key=key, **kw)
 
     async def until_closed(self, batch_id: str, timeout: float = 8.0) -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            answer = await self.get(f"/v1/settlements/{batch_id}")
-            assert answer.status == 200, answer.body
-            if answer.body["status"] == "closed":
-                return dict(answer.body)
-            assert loop.time() < deadline, f"not closed in time: {answer.body}"
-            await asyncio.sleep(0.05)
+        return await wait_final(
+            lambda: self.gateway.read(f"/v1/settlements/{batch_id}", key="operator"),
+            final={"closed"},
+            timeout=timeout,
+        )
 
 
-async def _seed(settings: Any) -> tuple[dict[str, str], str, str]:
-    db = open_database(settings.database.url)
-    try:
-        th = await admin.create_merchant(
-            db,
-            name="Chatuchak Silk",
-            country="TH",
-            currency="THB",
-            timezone="Asia/Bangkok",
-            mdr_bps=150,
-            fixed_fee=500,
-        )
-        jp = await admin.create_merchant(
-            db,
-            name="Asakusa Fans",
-            country="JP",
-            currency="JPY",
-            timezone="Asia/Tokyo",
-            mdr_bps=200,
-            fixed_fee=10,
-        )
-        keys = {
-            "th_pos": await admin.create_key(db, role=Role.POS, merchant_id=th),
-            "th_finance": await admin.create_key(db, role=Role.FINANCE, merchant_id=th),
-            "jp_pos": await admin.create_key(db, role=Role.POS, merchant_id=jp),
-            "jp_finance": await admin.create_key(db, role=Role.FINANCE, merchant_id=jp),
-            "operator": await admin.create_key(db, role=Role.OPERATOR, merchant_id=None),
-        }
-    finally:
-        await db.dispose()
-    return keys, th, jp
+SHOPS = {
+    "th": Shop(
+        "Chatuchak Silk",
+        "TH",
+        "THB",
+        "Asia/Bangkok",
+        mdr_bps=150,
+        fixed_fee=500,
+        keys={"th_pos": Role.POS, "th_finance": Role.FINANCE},
+    ),
+    "jp": Shop(
+        "Asakusa Fans",
+        "JP",
+        "JPY",
+        "Asia/Tokyo",
+        mdr_bps=200,
+        fixed_fee=10,
+        keys={"jp_pos": Role.POS, "jp_finance": Role.FINANCE},
+    ),
+}
 
 
 async def _day(database_url: str, start: datetime) -> AsyncIterator[Day]:
@@ -134,7 +120,8 @@ async def _day(database_url: str, start: datetime) -> AsyncIterator[Day]:
         settings, env, ports={p.id: 0 for p in settings.partners if p.sandbox.enabled}, clock=clock
     )
     settings = with_partner_urls(settings, running.urls)
-    keys, th, jp = await _seed(settings)
+    seeded = await seed(settings.database.url, SHOPS)
+    th, jp = seeded.merchants["th"], seeded.merchants["jp"]
     runner = web.AppRunner(create_app(settings, clock=clock, env=env), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -142,7 +129,7 @@ async def _day(database_url: str, start: datetime) -> AsyncIterator[Day]:
     url = f"http://127.0.0.1:{runner.addresses[0][1]}"
     try:
         async with aiohttp.ClientSession() as session:
-            gateway = Gateway(url, settings, env, session, running, keys, {"th": th, "jp": jp})
+            gateway = Gateway(url, settings, env, session, running, seeded.keys, seeded.merchants)
             yield Day(gateway, clock, th, jp)
     finally:
         await runner.cleanup()
@@ -170,12 +157,7 @@ async def _pay(day: Day, last4: str, value: int, *, jp: bool = False, **kw: Any)
 
 
 async def _final(day: Day, payment_id: str, key: str) -> dict[str, Any]:
-    for _ in range(200):
-        got = await day.gateway.request("GET", f"/v1/payments/{payment_id}", key=key)
-        if got.body["status"] in {"succeeded", "failed", "cancelled"}:
-            return dict(got.body)
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not final: {got.body}")
+    return await day.gateway.wait_final(payment_id, key=key)
 
 
 async def _refund(day: Day, payment: dict[str, Any], value: int) -> dict[str, Any]:
@@ -337,14 +319,13 @@ async def test_a_business_day_in_two_zones(day: Day, tmp_path: Path) -> None:
     day.to(at(D, 14, 59, 59, 600))
     reference = f"LATE-{secrets.token_hex(4)}"
     paying = asyncio.create_task(_pay(day, "0091", 4_321, jp=True, reference=reference))
-    for _ in range(100):
-        found = await day.gateway.request(
-            "GET", f"/v1/payments?merchant_reference={reference}", key="jp_pos"
-        )
-        if found.body["data"]:
-            break
-        await asyncio.sleep(0.01)
-    assert found.body["data"][0]["status"] == "processing"
+
+    async def created() -> dict[str, Any] | None:
+        found = await day.gateway.read(f"/v1/payments?merchant_reference={reference}", key="jp_pos")
+        return found if found["data"] else None
+
+    found = await eventually(created, timeout=1.0, interval=0.01)
+    assert found["data"][0]["status"] == "processing"
     day.to(at(D, 15, 0, 0, 300))  # Tokyo's D is over (and its 100 ms grace)
     jp_closed = await day.until_closed(jp_batch)
     late = await paying

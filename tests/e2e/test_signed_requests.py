@@ -19,8 +19,9 @@ from gateway.events.signing import (
     signature_header,
 )
 from gateway.merchants import admin
-from tests.e2e._receiver import database, eventually, secret_box
+from tests.e2e._receiver import database, secret_box
 from tests.e2e.conftest import Answer, Gateway
+from tests.support.waiting import eventually
 
 QUOTE = json.dumps({"amount": {"currency": "THB", "value": 125050}, "wallet": "alipay_cn"})
 

@@ -21,11 +21,10 @@ import pytest
 import pytest_asyncio
 
 from gateway.core.config import Settings, load_settings
-from gateway.merchants import admin
 from gateway.merchants.auth import Role
 from gateway.sandboxes import sandbox_environment, start_sandboxes
-from gateway.storage.db import open_database
 from tests.e2e.conftest import Gateway, code, start_gateway_app, with_partner_urls
+from tests.support.seeding import Shop, seed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -149,14 +148,9 @@ async def kuwait(
         settings, env, ports={p.id: 0 for p in settings.partners if p.sandbox.enabled}
     )
     settings = with_partner_urls(settings, running.urls)
-    db = open_database(settings.database.url)
-    try:
-        merchant_id = await admin.create_merchant(
-            db, name="Souq Sharq Gifts", country="KW", currency="KWD", timezone="Asia/Kuwait"
-        )
-        keys = {"kw_pos": await admin.create_key(db, role=Role.POS, merchant_id=merchant_id)}
-    finally:
-        await db.dispose()
+    shop = Shop("Souq Sharq Gifts", "KW", "KWD", "Asia/Kuwait", keys={"kw_pos": Role.POS})
+    seeded = await seed(settings.database.url, {"kw": shop}, operator_key=None)
+    keys, merchant_id = seeded.keys, seeded.merchants["kw"]
     runner, url = await start_gateway_app(settings, env)
     async with aiohttp.ClientSession() as session:
         try:

@@ -35,7 +35,6 @@ from tests.e2e._receiver import (
     database,
     deliveries,
     delivery_counts,
-    eventually,
     insert_events,
     running_receiver,
     secret_box,
@@ -44,6 +43,8 @@ from tests.e2e._receiver import (
 )
 from tests.e2e.conftest import Gateway
 from tests.e2e.conftest import test_settings as load_test_settings
+from tests.support.seeding import Shop, create_merchant
+from tests.support.waiting import eventually
 
 
 def _standalone(database_url: str) -> tuple[Settings, dict[str, str]]:
@@ -171,9 +172,7 @@ async def test_timeouts_and_refused_connections_are_retried_and_recorded(
     )
     box = SecretBox(resolve_secrets_key(settings, env))
     async with database(database_url) as db:
-        merchant = await admin.create_merchant(
-            db, name="Slow Shop", country="TH", currency="THB", timezone="Asia/Bangkok"
-        )
+        merchant = await create_merchant(db, Shop("Slow Shop", "TH", "THB", "Asia/Bangkok"))
     async with (
         running_receiver(Receiver(delay=1.0)) as receiver,  # answers after the timeout
         running_context(settings, env=env, resolver=False) as ctx,
@@ -272,9 +271,7 @@ async def test_two_gateways_never_deliver_one_event_at_once(database_url: str) -
     event is delivered exactly once, never by both at the same time."""
     settings, env = _standalone(database_url)
     async with database(database_url) as db:
-        merchant = await admin.create_merchant(
-            db, name="Twin Shop", country="TH", currency="THB", timezone="Asia/Bangkok"
-        )
+        merchant = await create_merchant(db, Shop("Twin Shop", "TH", "THB", "Asia/Bangkok"))
     receiver = Receiver(delay=0.05)
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(running_receiver(receiver))
@@ -350,9 +347,7 @@ async def _merchant_with_endpoint(
     database_url: str, settings: Settings, env: dict[str, str], receiver: Receiver
 ) -> str:
     async with database(database_url) as db:
-        merchant = await admin.create_merchant(
-            db, name="Batch Shop", country="TH", currency="THB", timezone="Asia/Bangkok"
-        )
+        merchant = await create_merchant(db, Shop("Batch Shop", "TH", "THB", "Asia/Bangkok"))
         box = SecretBox(resolve_secrets_key(settings, env))
         secret = await admin.set_webhook(db, box, merchant_id=merchant, url=receiver.url)
     assert secret is not None

@@ -1,10 +1,10 @@
 """One behavioural suite for every protocol family: the adapter contract of DESIGN.md, proven.
 
-Each test runs once per family in `adapters.PROTOCOLS` listed below, against that family's
-sandbox on loopback, with the adapter built through the registry exactly as the gateway builds
-it. The scenarios and assertions are identical; only the set-up (keys, settings) differs.
-Delays are short (hold 0.5 s against a 0.25 s pay and refund timeout; confirm 0.3 s; expire
-0.4 s). Refund amounts are read back from each sandbox's `GET /_sandbox/ledger` JSON, whose
+Each test runs once per protocol family (`protocol_family`, `tests/support/families.py`), against
+that family's sandbox on loopback, with the adapter built through the registry exactly as the
+gateway builds it. The scenarios and assertions are identical; only the set-up (keys, settings)
+differs. Delays are short (hold 0.5 s against a 0.25 s pay and refund timeout; confirm 0.3 s;
+expire 0.4 s). Refund amounts are read back from each sandbox's `GET /_sandbox/ledger` JSON, whose
 shape both families share (`amount_minor` on every entry, `refund_request_id` on refunds).
 """
 
@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import functools
-import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-import httpx
 import pytest
 from aiohttp import web
 
 from adapters import (
-    PROTOCOLS,
     Adapter,
     CancelRequest,
     Delivery,
@@ -39,15 +35,10 @@ from adapters import (
     RefundInquiryRequest,
     RefundRequest,
     SystemClock,
-    alipayplus,
-    new_http_client,
 )
-from adapters.alipayplus import sandbox as alipayplus_sandbox
-from adapters.sandboxes import SANDBOXES
-from adapters.walletrest import sandbox as walletrest_sandbox
 from fx import Money
+from tests.support.families import SandboxFamily, running_family, serve
 
-FAMILIES = ["alipayplus", "walletrest"]
 PAY_TIMEOUT = 0.25
 HOLD = 0.5
 CONFIRM = 0.3
@@ -65,127 +56,20 @@ OTHER_AMOUNT = Money.of(25013, "CNY")
 REQUEST_ID = "att_contract_0001"
 
 
-class Ledger(Protocol):
-    """What both sandboxes' ledgers offer a test."""
-
-    def charges_for(self, payment_request_id: str) -> int: ...
-
-    def reversals_for(self, payment_request_id: str) -> int: ...
-
-    def refunds_for(self, payment_request_id: str) -> int: ...
-
-    @property
-    def entries(self) -> list[Any]: ...
+Family = SandboxFamily
 
 
-@dataclasses.dataclass(frozen=True)
-class Setup:
-    settings: Any
-    credentials: dict[str, str]
-    ledger_key: web.AppKey[Any]
-
-
-@functools.cache
-def _alipayplus_keys() -> tuple[tuple[str, str], tuple[str, str]]:
-    return alipayplus.generate_keypair(), alipayplus.generate_keypair()
-
-
-def _alipayplus(clock: SystemClock) -> Setup:
-    (merchant_private, merchant_public), (partner_private, partner_public) = _alipayplus_keys()
-    client_id = "SANDBOX_CONTRACT"
-    settings = alipayplus_sandbox.SandboxSettings(
-        private_key_pem=partner_private,
-        merchant_public_keys={client_id: merchant_public},
-        hold_seconds=HOLD,
-        confirm_seconds=CONFIRM,
-        expire_seconds=EXPIRE,
-        clock=clock,
-    )
-    credentials = {
-        "client_id": client_id,
-        "private_key": merchant_private,
-        "partner_public_key": partner_public,
-    }
-    return Setup(settings, credentials, alipayplus_sandbox.LEDGER)
-
-
-def _walletrest(clock: SystemClock) -> Setup:
-    secret = secrets.token_urlsafe(32)
-    api_key = "sk_test_" + secrets.token_hex(16)
-    settings = walletrest_sandbox.SandboxSettings(
-        signing_secret=secret,
-        api_keys=frozenset({api_key}),
-        hold_seconds=HOLD,
-        confirm_seconds=CONFIRM,
-        expire_seconds=EXPIRE,
-        clock=clock,
-    )
-    return Setup(
-        settings, {"api_key": api_key, "signing_secret": secret}, walletrest_sandbox.LEDGER
-    )
-
-
-SETUPS: dict[str, Callable[[SystemClock], Setup]] = {
-    "alipayplus": _alipayplus,
-    "walletrest": _walletrest,
-}
-
-
-@dataclasses.dataclass
-class Family:
-    name: str
-    url: str
-    clock: SystemClock
-    http: httpx.AsyncClient
-    ledger: Ledger
-    credentials: dict[str, str]
-    adapter: Adapter
-
-    def build(self, base_url: str) -> Adapter:
-        """Another adapter of this family with the same credentials, at `base_url`."""
-        return PROTOCOLS[self.name].build(
-            partner_id=f"{self.name}-other",
-            base_url=base_url,
-            credentials=self.credentials,
-            http=self.http,
-            timeouts=TIMEOUTS,
-            clock=self.clock,
-        )
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-
-@pytest.fixture(params=FAMILIES)
-async def family(request: pytest.FixtureRequest) -> AsyncIterator[Family]:
-    name: str = request.param
-    clock = SystemClock()
-    setup = SETUPS[name](clock)
-    spec = PROTOCOLS[name]
-    sandbox = SANDBOXES[name]
-    assert isinstance(setup.settings, sandbox.settings_type)
-    runner, url = await _serve(sandbox.create_app(setup.settings))
-    http = new_http_client()
-    adapter = spec.build(
-        partner_id=f"{name}-sbx",
-        base_url=url,
-        credentials=setup.credentials,
-        http=http,
+@pytest.fixture
+async def family(protocol_family: str) -> AsyncIterator[Family]:
+    async with running_family(
+        protocol_family,
+        clock=SystemClock(),
         timeouts=TIMEOUTS,
-        clock=clock,
-    )
-    try:
-        yield Family(
-            name, url, clock, http, runner.app[setup.ledger_key], setup.credentials, adapter
-        )
-    finally:
-        await http.aclose()
-        await runner.cleanup()
+        hold_seconds=HOLD,
+        confirm_seconds=CONFIRM,
+        expire_seconds=EXPIRE,
+    ) as running:
+        yield running
 
 
 def code(last4: str) -> str:
@@ -653,7 +537,7 @@ async def tampering(family: Family) -> AsyncIterator[Callable[[str], Adapter]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", relay)
-    runner, url = await _serve(app)
+    runner, url = await serve(app)
 
     def adapter(chosen: str) -> Adapter:
         mode["mode"] = chosen

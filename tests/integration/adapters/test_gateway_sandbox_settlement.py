@@ -20,6 +20,7 @@ from gateway.sandboxes import (
     start_sandboxes,
     tamper_allowed,
 )
+from tests.support.families import THAI_PARTNERS
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +55,11 @@ def test_tampering_is_for_the_test_profile_only(
         tamper_allowed(default_profile, True)
 
 
-@pytest.mark.parametrize("partner_id", ["th-siampay", "th-krungpay"])
 def test_each_protocols_sandbox_gets_the_terms_and_the_switch(
-    test_profile: Settings, default_profile: Settings, partner_id: str
+    test_profile: Settings, default_profile: Settings, protocol_family: str
 ) -> None:
+    partner_id = THAI_PARTNERS[protocol_family]
+    assert test_profile.partner(partner_id).protocol == protocol_family
     env = sandbox_environment(test_profile, {})
     for settings, allowed in ((test_profile, True), (default_profile, False)):
         partner = settings.partner(partner_id)

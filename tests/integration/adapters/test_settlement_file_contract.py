@@ -13,9 +13,8 @@ and is refused by a sandbox started without it; an answer that is not the partne
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
-import functools
-import secrets
 import socket
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -43,16 +42,12 @@ from adapters import (
     SettlementFileUnavailable,
     SettlementLine,
     SystemClock,
-    alipayplus,
     implied_rate,
-    new_http_client,
 )
-from adapters.alipayplus import sandbox as alipayplus_sandbox
-from adapters.sandboxes import SANDBOXES, SettlementTerms
-from adapters.walletrest import sandbox as walletrest_sandbox
+from adapters.sandboxes import SettlementTerms
 from fx import Money, round_half_up
+from tests.support.families import SandboxFamily, running_family, serve
 
-FAMILIES = ["alipayplus", "walletrest"]
 CONFIRM = 0.3
 TIMEOUTS = {op: 2.0 for op in Operation}
 TERMS = SettlementTerms(
@@ -70,91 +65,8 @@ def pinned_clock(at: datetime) -> SystemClock:
     return SystemClock(at - datetime.now(UTC))
 
 
-@dataclasses.dataclass(frozen=True)
-class Setup:
-    settings: Any
-    credentials: dict[str, str]
-
-
-@functools.cache
-def _alipayplus_keys() -> tuple[tuple[str, str], tuple[str, str]]:
-    return alipayplus.generate_keypair(), alipayplus.generate_keypair()
-
-
-def _alipayplus(clock: SystemClock, allow_tamper: bool) -> Setup:
-    (merchant_private, merchant_public), (partner_private, partner_public) = _alipayplus_keys()
-    client_id = "SANDBOX_SETTLEMENT"
-    settings = alipayplus_sandbox.SandboxSettings(
-        private_key_pem=partner_private,
-        merchant_public_keys={client_id: merchant_public},
-        hold_seconds=0.5,
-        confirm_seconds=CONFIRM,
-        expire_seconds=0.4,
-        clock=clock,
-        settlement=TERMS,
-        allow_settlement_tamper=allow_tamper,
-    )
-    credentials = {
-        "client_id": client_id,
-        "private_key": merchant_private,
-        "partner_public_key": partner_public,
-    }
-    return Setup(settings, credentials)
-
-
-def _walletrest(clock: SystemClock, allow_tamper: bool) -> Setup:
-    secret = secrets.token_urlsafe(32)
-    api_key = "sk_test_" + secrets.token_hex(16)
-    settings = walletrest_sandbox.SandboxSettings(
-        signing_secret=secret,
-        api_keys=frozenset({api_key}),
-        hold_seconds=0.5,
-        confirm_seconds=CONFIRM,
-        expire_seconds=0.4,
-        clock=clock,
-        settlement=TERMS,
-        allow_settlement_tamper=allow_tamper,
-    )
-    return Setup(settings, {"api_key": api_key, "signing_secret": secret})
-
-
-SETUPS: dict[str, Callable[[SystemClock, bool], Setup]] = {
-    "alipayplus": _alipayplus,
-    "walletrest": _walletrest,
-}
-
-
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-
-@dataclasses.dataclass
-class Family:
-    name: str
-    url: str
-    clock: SystemClock
-    http: httpx.AsyncClient
-    credentials: dict[str, str]
-    adapter: Adapter
-
-    def build(self, base_url: str) -> Adapter:
-        return PROTOCOLS[self.name].build(
-            partner_id=f"{self.name}-other",
-            base_url=base_url,
-            credentials=self.credentials,
-            http=self.http,
-            timeouts=TIMEOUTS,
-            clock=self.clock,
-        )
-
-    @property
-    def carries_refund_merchant_amount(self) -> bool:
-        """WalletRest refunds carry `merchant_amount`; Alipay+ refunds have no field for it."""
-        return self.name == "walletrest"
+class Family(SandboxFamily):
+    """A running family, with what the settlement tests ask of its sandbox."""
 
     async def fetch(self, day: date = DAY, currency: str | None = None) -> SettlementFile:
         return await self.adapter.fetch_settlement_file(SettlementFileRequest(day, currency))
@@ -163,37 +75,32 @@ class Family:
         return await self.http.post(f"{self.url}/_sandbox/settlement_tamper", json=body, timeout=2)
 
 
+@contextlib.asynccontextmanager
 async def _family(name: str, *, allow_tamper: bool) -> AsyncIterator[Family]:
-    clock = pinned_clock(START)
-    setup = SETUPS[name](clock, allow_tamper)
-    spec = PROTOCOLS[name]
-    runner, url = await _serve(SANDBOXES[name].create_app(setup.settings))
-    http = new_http_client()
-    adapter = spec.build(
-        partner_id=f"{name}-sbx",
-        base_url=url,
-        credentials=setup.credentials,
-        http=http,
+    async with running_family(
+        name,
+        clock=pinned_clock(START),
         timeouts=TIMEOUTS,
-        clock=clock,
-    )
-    try:
-        yield Family(name, url, clock, http, setup.credentials, adapter)
-    finally:
-        await http.aclose()
-        await runner.cleanup()
+        kind=Family,
+        hold_seconds=0.5,
+        confirm_seconds=CONFIRM,
+        expire_seconds=0.4,
+        settlement=TERMS,
+        allow_settlement_tamper=allow_tamper,
+    ) as running:
+        yield running
 
 
-@pytest.fixture(params=FAMILIES)
-async def family(request: pytest.FixtureRequest) -> AsyncIterator[Family]:
-    async for made in _family(request.param, allow_tamper=True):
-        yield made
+@pytest.fixture
+async def family(protocol_family: str) -> AsyncIterator[Family]:
+    async with _family(protocol_family, allow_tamper=True) as running:
+        yield running
 
 
-@pytest.fixture(params=FAMILIES)
-async def strict_family(request: pytest.FixtureRequest) -> AsyncIterator[Family]:
-    async for made in _family(request.param, allow_tamper=False):
-        yield made
+@pytest.fixture
+async def strict_family(protocol_family: str) -> AsyncIterator[Family]:
+    async with _family(protocol_family, allow_tamper=False) as running:
+        yield running
 
 
 # --- traffic -------------------------------------------------------------------------------------
@@ -542,7 +449,7 @@ async def spoiling(family: Family) -> AsyncIterator[Callable[[str], Adapter]]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", relay)
-    runner, url = await _serve(app)
+    runner, url = await serve(app)
 
     def adapter(chosen: str) -> Adapter:
         mode["mode"] = chosen

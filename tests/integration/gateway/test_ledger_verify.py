@@ -29,8 +29,8 @@ from gateway.partners.routing import partner_fee
 from gateway.storage.db import Database, open_database
 from gateway.storage.migrate import upgrade, upgrade_async
 from gateway.storage.tables import metadata
+from tests.support.seeding import Shop, create_merchant
 
-merchants = metadata.tables["merchants"]
 payments = metadata.tables["payments"]
 refunds = metadata.tables["refunds"]
 entries = metadata.tables["journal_entries"]
@@ -76,7 +76,8 @@ def settings() -> Settings:
 
 
 class Book:
-    """Writes merchants, payments, refunds and their journal the way the services will."""
+    """Writes payments, refunds and their journal the way the services will (merchants are
+    made the operator's way, `tests/support/seeding.py`)."""
 
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db, self.settings = db, settings
@@ -98,25 +99,10 @@ class Book:
             await conn.execute(stmt)
 
     async def merchant(self, mdr_bps: int = 150, fixed_fee: int = 100) -> str:
-        merchant_id = new_id("mer")
-        await self.insert(
-            (
-                merchants,
-                {
-                    "id": merchant_id,
-                    "name": "Ledger Test Store",
-                    "country": "TH",
-                    "currency": "THB",
-                    "timezone": "Asia/Bangkok",
-                    "cutoff": "00:00",
-                    "mdr_bps": mdr_bps,
-                    "fixed_fee": fixed_fee,
-                    "created_at": NOW,
-                    "require_signature": False,
-                },
-            )
+        shop = Shop(
+            "Ledger Test Store", "TH", "THB", "Asia/Bangkok", mdr_bps=mdr_bps, fixed_fee=fixed_fee
         )
-        return merchant_id
+        return await create_merchant(self.db, shop)
 
     async def payment(
         self,

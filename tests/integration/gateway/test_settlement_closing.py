@@ -11,11 +11,11 @@ import csv
 import hashlib
 import io
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -24,14 +24,17 @@ import fx
 from gateway.core.config import Settings, load_settings
 from gateway.core.ids import new_id
 from gateway.ledger import postings as ledger
-from gateway.merchants import admin
 from gateway.settlement import csvfile
 from gateway.settlement.batches import file_chunks, find_batch, list_batches
 from gateway.settlement.closing import close_batch, settle_day
 from gateway.settlement.model import BatchKey, BatchType, ClosedBatch
 from gateway.storage import settlement as stl
 from gateway.storage.db import Database, open_database
+from gateway.storage.raw import ConnectionStatements
 from gateway.storage.tables import metadata
+from tests.support.seeding import Shop, create_merchant
+
+T = TypeVar("T")
 
 D = date(2031, 5, 14)
 D1 = D + timedelta(days=1)
@@ -227,14 +230,8 @@ class Books:
 @pytest.fixture
 async def books(database_url: str) -> AsyncIterator[Books]:
     db = open_database(database_url)
-    merchant_id = await admin.create_merchant(
-        db,
-        name="Settlement Test",
-        country="TH",
-        currency="THB",
-        timezone="Asia/Bangkok",
-        mdr_bps=150,
-        fixed_fee=500,
+    merchant_id = await create_merchant(
+        db, Shop("Settlement Test", "TH", "THB", "Asia/Bangkok", mdr_bps=150, fixed_fee=500)
     )
     try:
         yield Books(db, merchant_id)
@@ -364,25 +361,31 @@ async def test_a_cancel_completed_after_close_is_a_reversal_of_the_next_day(book
         assert batch.totals.refunds_count == 1 and batch.totals.payments_count == 0
 
 
+async def _ask(db: Database, question: Callable[..., Awaitable[T]], *args: Any) -> T:
+    """One of the lifecycle's settlement questions, on a reader connection of its own."""
+    async with db.reader.connect() as conn:
+        return await question(ConnectionStatements(conn), *args)
+
+
 async def test_next_open_date_and_closed_through(books: Books) -> None:
     db = books.db
     kind, owner = BatchType.MERCHANT, books.merchant_id
-    assert await stl.closed_through(db, kind, owner, "THB") is None
-    assert await stl.next_open_date(db, kind, owner, "THB", D) == D
+    assert await _ask(db, stl.closed_through, kind, owner, "THB") is None
+    assert await _ask(db, stl.next_open_date, kind, owner, "THB", D) == D
     for day in (D, D1, D1 + timedelta(days=2)):
         await books.pay(1_000, day=day)
         await close_batch(db, books.merchant_key(day), now=NOW, closed_by="test")
-    assert await stl.closed_through(db, "merchant", owner, "THB") == D1 + timedelta(days=2)
-    assert await stl.is_closed(db, kind, owner, "THB", D1)
-    assert not await stl.is_closed(db, kind, owner, "THB", D1 + timedelta(days=1))
-    assert await stl.next_open_date(db, kind, owner, "THB", D) == D1 + timedelta(days=1)
+    assert await _ask(db, stl.closed_through, "merchant", owner, "THB") == D1 + timedelta(days=2)
+    assert await _ask(db, stl.is_closed, kind, owner, "THB", D1)
+    assert not await _ask(db, stl.is_closed, kind, owner, "THB", D1 + timedelta(days=1))
+    assert await _ask(db, stl.next_open_date, kind, owner, "THB", D) == D1 + timedelta(days=1)
     last = D1 + timedelta(days=2)
-    assert await stl.next_open_date(db, kind, owner, "THB", last) == last + timedelta(days=1)
+    assert await _ask(db, stl.next_open_date, kind, owner, "THB", last) == last + timedelta(days=1)
     async with db.writer.begin() as conn:  # inside the write that dates the line
-        assert await stl.next_open_date(conn, kind, owner, "THB", D.isoformat()) == D1 + timedelta(
-            days=1
-        )
-    assert await stl.next_open_date(db, kind, owner, "JPY", D) == D  # another currency
+        in_write = ConnectionStatements(conn)
+        dated = await stl.next_open_date(in_write, kind, owner, "THB", D.isoformat())
+        assert dated == D1 + timedelta(days=1)
+    assert await _ask(db, stl.next_open_date, kind, owner, "JPY", D) == D  # another currency
 
 
 async def test_concurrent_closers_close_once(books: Books, database_url: str) -> None:
@@ -412,15 +415,14 @@ async def test_concurrent_closers_close_once(books: Books, database_url: str) ->
 async def test_a_late_line_and_a_close_wait_for_each_other(postgresql_url: str) -> None:
     db = open_database(postgresql_url)
     try:
-        merchant_id = await admin.create_merchant(
-            db, name="Late", country="TH", currency="THB", timezone="Asia/Bangkok"
-        )
+        merchant_id = await create_merchant(db, Shop("Late", "TH", "THB", "Asia/Bangkok"))
         books = Books(db, merchant_id)
         key = books.merchant_key()
         await books.pay(1_000)
         # A commit that dates a line to D holds D open: the close waits for it, then has it.
         async with db.writer.connect() as late, late.begin():
-            assert await stl.next_open_date(late, key.type, key.owner, "THB", D) == D
+            in_late = ConnectionStatements(late)
+            assert await stl.next_open_date(in_late, key.type, key.owner, "THB", D) == D
             closing = asyncio.create_task(close_batch(db, key, now=NOW, closed_by="test"))
             await asyncio.sleep(0.3)
             assert not closing.done()
@@ -430,7 +432,8 @@ async def test_a_late_line_and_a_close_wait_for_each_other(postgresql_url: str) 
         assert payment_rows["id"] in (await _file(db, closed.batch)).decode()
         # Once closed, the next line for D goes to D + 1.
         async with db.writer.connect() as late, late.begin():
-            assert await stl.next_open_date(late, key.type, key.owner, "THB", D) == D1
+            in_late = ConnectionStatements(late)
+            assert await stl.next_open_date(in_late, key.type, key.owner, "THB", D) == D1
     finally:
         await db.dispose()
 
@@ -444,9 +447,7 @@ async def test_a_write_holds_its_days_open_from_its_first_read(postgresql_url: s
     db = open_database(postgresql_url)
     raw = await open_raw_store(postgresql_url)
     try:
-        merchant_id = await admin.create_merchant(
-            db, name="Held", country="TH", currency="THB", timezone="Asia/Bangkok"
-        )
+        merchant_id = await create_merchant(db, Shop("Held", "TH", "THB", "Asia/Bangkok"))
         books = Books(db, merchant_id)
         await books.pay(1_000)
         key = books.merchant_key()

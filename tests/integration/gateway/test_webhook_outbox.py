@@ -19,6 +19,7 @@ from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.writer import GroupCommitWriter
 from tests.conftest import own_database
+from tests.support.seeding import merchant_row
 
 URL = "https://hooks.example.test/in"
 SEALED = "v1.test.sealed-secret-set"
@@ -50,20 +51,12 @@ async def writer(db: Database) -> AsyncIterator[GroupCommitWriter]:
 
 
 async def _merchant(db: Database, *, url: str | None) -> str:
-    merchant_id = new_id("mer")
-    row = {
-        "id": merchant_id,
-        "name": "outbox test",
-        "country": "TH",
-        "currency": "THB",
-        "timezone": "Asia/Bangkok",
-        "created_at": datetime.now(UTC),
-        "webhook_url": url,
-        "webhook_secret": SEALED if url else None,
-    }
+    """A merchant with a webhook endpoint (`url`) and a stand-in for its sealed secret: the
+    outbox stores and hands on what the row holds, it never opens it."""
+    row = merchant_row(name="outbox test", webhook_url=url, webhook_secret=SEALED if url else None)
     async with db.writer.connect() as conn, conn.begin():
         await conn.execute(sa.insert(repo.merchants).values(**row))
-    return merchant_id
+    return str(row["id"])
 
 
 async def _events(db: Database, merchant_id: str, dues: list[datetime]) -> list[str]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,20 +14,11 @@ from gateway.core.ids import new_id
 from gateway.storage import payments as repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.writer import GroupCommitWriter, in_own_transaction
+from tests.support.seeding import merchant_row
 
 
 def _merchant(merchant_id: str) -> dict[str, Any]:
-    return {
-        "id": merchant_id,
-        "name": "writer test",
-        "country": "TH",
-        "currency": "THB",
-        "timezone": "Asia/Bangkok",
-        "cutoff": "00:00",
-        "mdr_bps": 0,
-        "fixed_fee": 0,
-        "created_at": datetime.now(UTC),
-    }
+    return merchant_row(merchant_id, name="writer test")
 
 
 @pytest.fixture
