@@ -163,20 +163,22 @@ def book_payment(
     rows: Rows = []
     if payment.merchant_business_date is None or payment.partner_business_date is None:
         merchant_date, partner_date = booking_dates(ctx, merchant, payment.partner, now)
-        payment = dataclasses.replace(
-            payment, merchant_business_date=merchant_date, partner_business_date=partner_date
-        )
     else:
         merchant_date, partner_date = payment.merchant_business_date, payment.partner_business_date
+    booked: dict[str, Any] = {
+        "merchant_business_date": merchant_date,
+        "partner_business_date": partner_date,
+    }
     if payment.status is PaymentStatus.SUCCEEDED:
         amount, payer = payment.amount, payment.payer_amount
         mid = Decimal(payment.quote.mid_rate) if payment.quote is not None else None
-        payment = dataclasses.replace(
-            payment,
+        booked.update(
             merchant_fee=ledger.merchant_fee(amount.value, merchant.mdr_bps, merchant.fixed_fee),
             partner_fee=partner_fee(ctx.settings.partner(payment.partner), payer),
             fx_revenue=ledger.fx_revenue(amount, payer, mid),
         )
+    payment = dataclasses.replace(payment, **booked)  # one copy: this runs for every payment
+    if payment.status is PaymentStatus.SUCCEEDED:
         assert payment.merchant_fee is not None and payment.partner_fee is not None
         assert payment.fx_revenue is not None
         rows += _journal_rows(
@@ -184,8 +186,8 @@ def book_payment(
                 payment_id=payment.id,
                 merchant_id=payment.merchant_id,
                 partner=payment.partner,
-                amount=amount,
-                payer_amount=payer,
+                amount=payment.amount,
+                payer_amount=payment.payer_amount,
                 merchant_date=merchant_date,
                 partner_date=partner_date,
                 now=now,

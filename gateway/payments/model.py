@@ -115,19 +115,28 @@ class Payment:
 
     def finished(self, outcome: Outcome, now: datetime) -> Payment:
         """The state a partner's final `outcome` leaves it in; its lease freed, nothing due."""
+        # One `replace` each (not `released` first): this runs for every payment.
         if outcome.status is OutcomeStatus.SUCCEEDED:
             return dataclasses.replace(
-                self.released(now=now),
+                self,
                 status=PaymentStatus.SUCCEEDED,
                 partner_reference=outcome.partner_reference,
                 partner_completed_at=outcome.completed_at or now,
+                lease_owner=None,
+                lease_expires_at=None,
+                next_action_at=None,
+                updated_at=now,
             )
         assert outcome.failure_code is not None, "a final outcome is a success or a failure"
         return dataclasses.replace(
-            self.released(now=now),
+            self,
             status=PaymentStatus.FAILED,
             failure=Failure(outcome.failure_code.value, failure_message(outcome.failure_code)),
             partner_reference=outcome.partner_reference,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_action_at=None,
+            updated_at=now,
         )
 
     def released(self, *, due: datetime | None = None, now: datetime | None = None) -> Payment:

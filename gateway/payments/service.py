@@ -353,7 +353,6 @@ async def _finish(
     else:
         # Unknown at the end of the budget: leave it to the resolver, starting now.
         after = payment.released(due=now, now=now)
-    after = after.next_version()
     body = dumps(payment_view(after))
 
     written = await ctx.writer.run(

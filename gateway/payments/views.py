@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import fx
 from gateway.core.render import rfc3339
 from gateway.payments.model import Payment
 from gateway.wire.common import money
@@ -43,7 +42,10 @@ def payment_view(payment: Payment) -> wire.Payment:
         "partner": payment.partner,
         "routing": {"reason": payment.route_reason},
         "quote": quote,
-        "amount_refunded": money(fx.Money(payment.refunded_value, payment.amount.currency)),
+        "amount_refunded": {
+            "currency": payment.amount.currency.code,
+            "value": payment.refunded_value,
+        },
         "cancellation": cancellation,
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
         "partner_reference": payment.partner_reference,

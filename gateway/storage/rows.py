@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from decimal import Decimal
@@ -107,6 +108,17 @@ def payment(row: Mapping[Any, Any]) -> Payment:
     )
 
 
+_PAYMENT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "status": ("status",),
+    "amount": ("amount_value", "currency"),
+    "payer_amount": ("payer_value", "payer_currency"),
+    "quote": ("quote_id", "rate", "mid_rate", "quote_expires_at"),
+    "metadata": ("metadata_json",),
+    "failure": ("failure_code", "failure_message"),
+}
+"""The columns of each field not stored under its own name (the others are)."""
+
+
 def payment_row(p: Payment) -> dict[str, Any]:
     """Every column of `p`'s row (plain str for the enums: the raw drivers want exact types)."""
     quote, failure = p.quote, p.failure
@@ -156,11 +168,19 @@ def payment_row(p: Payment) -> dict[str, Any]:
     }
 
 
+_PAYMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Payment) if f.name != "version")
+
+
 def payment_changes(before: Payment, after: Payment) -> dict[str, Any]:
     """The columns a write must set to take the row from `before` to `after` (the version is
-    the write's own business: it always adds one)."""
-    old, new = payment_row(before), payment_row(after)
-    return {k: v for k, v in new.items() if k != "version" and old[k] != v}
+    the write's own business: it always adds one). Only changed fields are mapped to columns:
+    this runs for every payment's commit."""
+    changed = [f for f in _PAYMENT_FIELDS if getattr(before, f) != getattr(after, f)]
+    if not changed:
+        return {}
+    new = payment_row(after)
+    columns = {c for f in changed for c in _PAYMENT_COLUMNS.get(f, (f,))}
+    return {c: new[c] for c in columns}
 
 
 def payment_sides(p: Payment) -> Sides:
