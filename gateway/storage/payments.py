@@ -214,8 +214,8 @@ class BeginPayment:
         await tx.write(
             Insert("idempotency_keys", [c.claim for c in go]),
             Insert("quotes", [rows.quote_row(c.quote) for c in go if c.quote is not None]),
-            Insert("payments", [rows.payment_row(c.payment) for c in go]),
-            Insert("payment_attempts", [rows.attempt_row(c.attempt) for c in go]),
+            Insert("payments", [rows.new_payment_row(c.payment) for c in go]),
+            Insert("payment_attempts", [rows.new_attempt_row(c.attempt) for c in go]),
         )
         return results
 
@@ -245,7 +245,7 @@ def switch_partner(
         await conn.execute(
             sa.update(attempts).where(attempts.c.id == ended.pop("id")).values(**ended)
         )
-        await conn.execute(sa.insert(attempts).values(**rows.attempt_row(next_attempt)))
+        await conn.execute(sa.insert(attempts).values(**rows.new_attempt_row(next_attempt)))
         await conn.execute(
             sa.update(payments)
             .where(payments.c.id == payment_id)
