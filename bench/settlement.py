@@ -15,7 +15,7 @@ Per database and per N, on a fresh database (SQLite: a file in the temp dir; Pos
    succeeds: the quote's rate and payer amount (`fx.convert_minor` at the ECB mid + the markup),
    the fees and FX revenue of `gateway/payments/booking.py` (`ledger.merchant_fee`,
    `routing.partner_fee`, `ledger.fx_revenue`, and the refund's `merchant_refund_fee`,
-   `partner_refund_fee`, `fx_revenue_reversed`, `services.refunds.cumulative_payer_value`), both
+   `partner_refund_fee`, `fx_revenue_reversed`, `refunds.service.cumulative_payer_value`), both
    business dates, `partner_completed_at`, the payment's refund counters. The journal, the
    attempts and the events are not written: a batch reads only payments and refunds (the
    journal only for cancelled payments, reversed elsewhere, of which there are none here).
@@ -153,7 +153,7 @@ class Pricing:
         )
 
     def payment(self, value: int, payer_currency: str) -> tuple[int, int, int, int]:
-        """(payer value, merchant fee, partner fee, FX revenue), as `finality.book_payment`."""
+        """(payer value, merchant fee, partner fee, FX revenue), as `booking.book_payment`."""
         key = (value, payer_currency)
         found = self._payments.get(key)
         if found is None:
@@ -179,11 +179,15 @@ class Pricing:
 
     def refund(self, payment: dict[str, Any], value: int) -> tuple[int, int, int, int]:
         """(payer value, merchant fee, partner fee, FX revenue) given back by the first refund
-        of `value` on `payment`, as `refunds.create_refund` and `finality.book_refund`."""
+        of `value` on `payment`, as `refunds.create_refund` and `booking.book_refund`."""
         from gateway.ledger import postings as ledger
         from gateway.refunds.service import cumulative_payer_value
+        from gateway.storage import rows
 
-        payer_value = cumulative_payer_value(payment, value)
+        # The generated rows carry a rate without a stored quote: name one, so the payment
+        # reads back as priced (a payment with a rate always has its quote in the gateway).
+        priced = {**payment, "quote_id": "qt_bench" if payment["rate"] else None}
+        payer_value = cumulative_payer_value(rows.payment(priced), value)
         return (
             payer_value,
             ledger.merchant_refund_fee(value, MDR_BPS),
