@@ -16,7 +16,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from adapters import CancelRequest, InquiryRequest, Outcome, OutcomeStatus
@@ -256,11 +256,6 @@ RefundStates = tuple[Refund, Refund]
 """The cancel's full refund: as last read, and with the calls made since."""
 
 
-def _freed(refund: Refund, now: datetime) -> Refund:
-    """Its lease freed (its schedule is the payment's: a cancel refund is driven by the cancel)."""
-    return dataclasses.replace(refund, lease_owner=None, lease_expires_at=None, updated_at=now)
-
-
 def _cancelled(
     ctx: Context, merchant: Merchant, outcome: Outcome, refund: RefundStates | None = None
 ) -> Decide:
@@ -302,7 +297,7 @@ def _later(ctx: Context, calls: int, *, refund: RefundStates | None = None) -> D
         write = CancelWrite(payment.released(due=now + timedelta(seconds=seconds), now=now))
         if refund is not None:
             read, counted = refund
-            write.refund = (read, _freed(counted, now))
+            write.refund = (read, counted.released(due=counted.next_action_at, now=now))
         return write
 
     return decide
@@ -323,7 +318,7 @@ def _refund_declined(ctx: Context, outcome: Outcome, refund: RefundStates) -> De
         )
         code = outcome.failure_code
         declined = dataclasses.replace(
-            _freed(counted, now),
+            counted.released(due=counted.next_action_at, now=now),
             status=RefundStatus.FAILED,
             failure=None if code is None else Failure(code.value, ""),
             next_action_at=None,

@@ -263,8 +263,7 @@ def refund_row(r: Refund) -> dict[str, Any]:
 
 def refund_changes(before: Refund, after: Refund) -> dict[str, Any]:
     """The columns a write must set to take the row from `before` to `after`."""
-    old, new = refund_row(before), refund_row(after)
-    return {k: v for k, v in new.items() if k != "version" and old[k] != v}
+    return _changed(refund_row(before), refund_row(after))
 
 
 def refund_sides(r: Refund) -> Sides:
@@ -314,8 +313,7 @@ def attempt_row(a: Attempt) -> dict[str, Any]:
 
 def attempt_changes(before: Attempt, after: Attempt) -> dict[str, Any]:
     """The columns a write must set to take the row from `before` to `after`, with its id."""
-    old, new = attempt_row(before), attempt_row(after)
-    return {"id": before.id, **{k: v for k, v in new.items() if old[k] != v}}
+    return {"id": before.id, **_changed(attempt_row(before), attempt_row(after))}
 
 
 def quote(row: Mapping[Any, Any]) -> MerchantQuote:
@@ -392,3 +390,8 @@ def new_payment_row(p: Payment) -> dict[str, Any]:
 def new_attempt_row(a: Attempt) -> dict[str, Any]:
     """`attempt_row` for the insert of a new attempt."""
     return _new(attempt_row(a), _LATER_ATTEMPT)
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The columns whose values differ (the version is the write's own business)."""
+    return {k: v for k, v in new.items() if k != "version" and old[k] != v}
