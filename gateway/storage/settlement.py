@@ -14,6 +14,7 @@ lines a batch holds is `settlement_lines.py`, closing it `settlement_batches.py`
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import date, timedelta
@@ -38,6 +39,7 @@ __all__ = [
 # --- the per-key locks -------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)  # a day's few keys are asked for by every payment
 def _lock_number(key: BatchKey) -> int:
     digest = hashlib.sha256(
         f"settlement\n{key.type}\n{key.owner}\n{key.currency}\n{key.day}".encode()
