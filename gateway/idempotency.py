@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from datetime import datetime
 from typing import Any, NoReturn
 
@@ -32,10 +33,13 @@ class Answer:
     partner_seconds: float = 0.0
 
 
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # printable ASCII without spaces
+
+
 def check_key(key: str | None) -> str:
     if key is None or key == "":
         raise IdempotencyKeyMissing("POST requests need an Idempotency-Key header.")
-    if len(key) > 255 or not all(0x20 < ord(ch) < 0x7F for ch in key):
+    if _KEY.fullmatch(key) is None:
         raise IdempotencyKeyMissing(
             "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces.",
             param="Idempotency-Key",

@@ -12,6 +12,7 @@ gateway within that time, without a restart; a revoked key stops working within 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 import hashlib
@@ -106,6 +107,7 @@ class KeyStore:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._cache: dict[str, tuple[float, Principal]] = {}
+        self._lookups: dict[str, asyncio.Future[Principal]] = {}  # key hash -> the one in flight
         self._box = secrets
         self._opened: dict[str, SecretSet] = {}  # sealed value -> its secrets
 
@@ -122,9 +124,18 @@ class KeyStore:
             raise AuthenticationFailed("The API key is not valid.")
         key_hash = hash_key(token.strip())
         cached = self._cache.get(key_hash)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
+        if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        # One lookup per key at a time: when an entry expires under load, the requests that
+        # arrive meanwhile wait for it instead of each reading the database (a stampede).
+        lookup = self._lookups.get(key_hash)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(key_hash))
+            self._lookups[key_hash] = lookup
+            lookup.add_done_callback(lambda done: self._forget(key_hash, done))
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, key_hash: str) -> Principal:
         row = await repo.find_api_key(self._db, key_hash)
         if row is None or row["revoked_at"] is not None:
             raise AuthenticationFailed("The API key is not valid.")
@@ -134,8 +145,14 @@ class KeyStore:
         principal = Principal(key_id=row["id"], role=Role(row["role"]), merchant=merchant)
         if len(self._cache) >= self._max:
             self._cache.clear()
-        self._cache[key_hash] = (now + self._ttl, principal)
+        self._cache[key_hash] = (time.monotonic() + self._ttl, principal)
         return principal
+
+    def _forget(self, key_hash: str, done: asyncio.Future[Principal]) -> None:
+        if self._lookups.get(key_hash) is done:
+            del self._lookups[key_hash]
+        if not done.cancelled():
+            done.exception()  # retrieved: a refused key is its waiters' answer, not a stray error
 
     async def verify_signature(
         self,
