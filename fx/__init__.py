@@ -4,6 +4,7 @@ Amounts are integer minor units (`Money`), rates are `Decimal`, and the one roun
 at the end. Nothing here reads the clock or logs: callers pass `now`.
 """
 
+from ._calendar import EcbCalendar, FixedAge, PublicationCalendar, easter_sunday, is_target_holiday
 from ._currency import Currency, get_currency, payment_currencies
 from ._exceptions import (
     CurrencyMismatch,
@@ -30,12 +31,15 @@ from ._wire import (
 __all__ = [  # noqa: RUF022
     "Currency",
     "CurrencyMismatch",
+    "EcbCalendar",
     "EcbXmlRateSource",
     "FXError",
+    "FixedAge",
     "InvalidAmount",
     "MAX_AMOUNT",
     "MidRate",
     "Money",
+    "PublicationCalendar",
     "Quote",
     "QuoteExpired",
     "RateSource",
@@ -44,11 +48,13 @@ __all__ = [  # noqa: RUF022
     "UnsupportedCurrency",
     "convert_minor",
     "default_ecb_file",
+    "easter_sunday",
     "format_rate",
     "from_major_str",
     "from_minor_int",
     "from_minor_str",
     "get_currency",
+    "is_target_holiday",
     "make_quote",
     "payment_currencies",
     "quote_rate",

@@ -17,10 +17,10 @@ def test_exported_objects_show_public_module() -> None:
 
 
 def test_every_private_module_declares_all() -> None:
-    from fx import _currency, _exceptions, _money, _quote, _rates, _rounding, _wire
+    from fx import _calendar, _currency, _exceptions, _money, _quote, _rates, _rounding, _wire
 
     declared: list[str] = []
-    for module in (_currency, _exceptions, _money, _quote, _rates, _rounding, _wire):
+    for module in (_calendar, _currency, _exceptions, _money, _quote, _rates, _rounding, _wire):
         assert module.__all__ == sorted(module.__all__)
         declared.extend(module.__all__)
     assert sorted(declared) == fx.__all__
