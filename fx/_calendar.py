@@ -8,9 +8,11 @@ for a fixed maximum age instead.
 """
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
+
+from ._rates import ECB_PUBLISHED, ECB_ZONE, require_aware
 
 __all__ = [
     "EcbCalendar",
@@ -20,8 +22,7 @@ __all__ = [
     "is_target_holiday",
 ]
 
-_ECB_ZONE = ZoneInfo("Europe/Berlin")  # the ECB's CET/CEST
-_ECB_PUBLISHES = time(16, 0)
+_ECB_ZONE = ZoneInfo(ECB_ZONE)
 _SEARCH_DAYS = 10  # no run of TARGET closing days and weekends is longer than this
 
 
@@ -32,12 +33,6 @@ class PublicationCalendar(Protocol):
     def current_until(self, published_at: datetime) -> datetime:
         """The instant after which a set published at `published_at` is stale."""
         ...
-
-
-def _aware(value: datetime, what: str) -> datetime:
-    if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"{what} must be a timezone-aware datetime, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +46,7 @@ class FixedAge:
             raise ValueError(f"max_age must be a positive timedelta, got {self.max_age!r}")
 
     def current_until(self, published_at: datetime) -> datetime:
-        return _aware(published_at, "published_at") + self.max_age
+        return require_aware(published_at, "published_at") + self.max_age
 
 
 def easter_sunday(year: int) -> date:
@@ -96,10 +91,10 @@ class EcbCalendar:
 
     def next_publication(self, after: datetime) -> datetime:
         """The first publication instant strictly after `after`."""
-        local = _aware(after, "after").astimezone(_ECB_ZONE)
+        local = require_aware(after, "after").astimezone(_ECB_ZONE)
         day = local.date()
         for _ in range(_SEARCH_DAYS):
-            at = datetime.combine(day, _ECB_PUBLISHES, tzinfo=_ECB_ZONE)
+            at = datetime.combine(day, ECB_PUBLISHED, tzinfo=_ECB_ZONE)
             if at > local and self.is_publication_day(day):
                 return at
             day += timedelta(days=1)

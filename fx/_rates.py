@@ -37,8 +37,8 @@ _ECB_NS = {
     "gesmes": "http://www.gesmes.org/xml/2002-08-01",
     "ecb": "http://www.ecb.int/vocabulary/2002-08-01/eurofxref",
 }
-_ECB_ZONE = "Europe/Berlin"
-_ECB_PUBLISHED = time(16, 0)
+ECB_ZONE = "Europe/Berlin"  # the ECB publishes in CET/CEST...
+ECB_PUBLISHED = time(16, 0)  # ...around 16:00 on TARGET business days
 _ECB_FILE = "ecb-eurofxref-2022-07-08.xml"
 
 
@@ -226,7 +226,7 @@ class EcbXmlRateSource(_PerEurSource):
         if not days:
             raise RateUnavailable("ECB XML has no dated Cube")
         latest = max(days)
-        as_of = datetime.combine(latest, _ECB_PUBLISHED, tzinfo=ZoneInfo(_ECB_ZONE))
+        as_of = datetime.combine(latest, ECB_PUBLISHED, tzinfo=ZoneInfo(ECB_ZONE))
         return cls(days[latest], as_of, max_age)
 
 
