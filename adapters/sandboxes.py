@@ -14,7 +14,8 @@ Each entry (`SandboxSpec`) gives:
   clock, settlement=None, allow_settlement_tamper=False) -> web.Application`: the sandbox that
   accepts those credentials; `settlement` (`SettlementTerms`: the partner's zone, cut-off and
   fees) shapes its settlement file, and `allow_settlement_tamper` opens its test-only tampering
-  route;
+  route and its rate feed's switches (every sandbox serves the ECB feed at `FEED_PATH`,
+  `adapters._sandbox.ratefeed`);
 - `ledger`: the `web.AppKey` under which the sandbox keeps its ledger (the same reading API for
   every protocol: `payments`, `refunds`, `entries`, `charges_for`, `reversals_for`,
   `refunds_for`, `refunded_for`, `to_json`).

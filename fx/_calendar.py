@@ -100,5 +100,16 @@ class EcbCalendar:
             day += timedelta(days=1)
         raise AssertionError(f"no ECB publication day within {_SEARCH_DAYS} days of {after}")
 
+    def last_publication(self, at: datetime) -> datetime:
+        """The latest publication instant at or before `at` (the set a live feed serves then)."""
+        local = require_aware(at, "at").astimezone(_ECB_ZONE)
+        day = local.date()
+        for _ in range(_SEARCH_DAYS):
+            published = datetime.combine(day, ECB_PUBLISHED, tzinfo=_ECB_ZONE)
+            if published <= local and self.is_publication_day(day):
+                return published
+            day -= timedelta(days=1)
+        raise AssertionError(f"no ECB publication day within {_SEARCH_DAYS} days before {at}")
+
     def current_until(self, published_at: datetime) -> datetime:
         return self.next_publication(published_at) + self.grace

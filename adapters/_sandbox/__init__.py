@@ -13,6 +13,9 @@ are written. This package holds what does not depend on the protocol, one job pe
 - `terms`: `SettlementTerms`, the partner's business day and fee schedule.
 - `settlement`: the partner's settlement file, protocol-neutral (`SettlementRow`,
   `SettlementDesk`), its test-only tampering and the `/_sandbox/settlement...` routes.
+- `ratefeed`: the ECB reference-rate feed (`RateFeed`: `eurofxref-daily.xml` dated today, the
+  shipped file's rates), its test-only switches (stale, slow, error, garbage, jump) and its
+  routes (`/fx/eurofxref-daily.xml`, `/_sandbox/fx_feed`).
 - `http`: helpers for the test routes (`/_sandbox/ledger`) and request errors.
 - `cli`: helpers for the `python -m adapters.<family>.sandbox` command lines.
 
@@ -36,6 +39,15 @@ from adapters._sandbox.http import (
     validation_summary,
 )
 from adapters._sandbox.ledger import SandboxLedger
+from adapters._sandbox.ratefeed import (
+    FEED_PATH,
+    RATE_FEED,
+    FeedMode,
+    FeedSwitchRefused,
+    RateFeed,
+    install_rate_feed_routes,
+    shipped_rates,
+)
 from adapters._sandbox.records import (
     LedgerEntry,
     PaymentRecordBase,
@@ -66,14 +78,19 @@ from adapters._sandbox.settlement import (
 from adapters._sandbox.terms import SettlementTerms, cutoff_instant
 
 __all__ = [
+    "FEED_PATH",
+    "RATE_FEED",
     "SETTLEMENT",
     "CancelRefusal",
     "CodeBehaviour",
+    "FeedMode",
+    "FeedSwitchRefused",
     "HasTestCode",
     "LedgerEntry",
     "Outcome",
     "PaymentRecordBase",
     "Phase",
+    "RateFeed",
     "RefundDecline",
     "RefundRecord",
     "RefundRule",
@@ -91,6 +108,7 @@ __all__ = [
     "cutoff_instant",
     "digest",
     "env",
+    "install_rate_feed_routes",
     "install_settlement_routes",
     "iso_or_none",
     "json_response",
@@ -99,5 +117,6 @@ __all__ = [
     "refund_rule",
     "run",
     "settlement_terms_from_args",
+    "shipped_rates",
     "validation_summary",
 ]

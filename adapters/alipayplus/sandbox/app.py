@@ -45,6 +45,11 @@ partner's zone, cut-off and fees); a date that is not `YYYY-MM-DD` or an unknown
 PARAM_ILLEGAL (signed JSON). `POST /_sandbox/settlement_tamper` (403 unless
 `allow_settlement_tamper`) and `GET /_sandbox/settlement/{date}` are the test hooks.
 
+`GET /fx/eurofxref-daily.xml` serves the ECB reference rates dated today (the shipped file's
+rates); `POST /_sandbox/fx_feed` (403 unless `allow_settlement_tamper`) makes the feed stale,
+slow or broken and `GET /_sandbox/fx_feed` shows its mode and counters
+(`adapters._sandbox.ratefeed`).
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, parsing and signing),
 `payments`, `refunds` and `settlement` (the handlers), `ledger` (the books); this one wires them.
 """
@@ -54,6 +59,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters._sandbox.http import ledger_json_handler
+from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes
 from adapters.alipayplus.sandbox.exchange import STATE, SandboxState
@@ -99,5 +105,8 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         app.router.add_post(f"{prefix}/v1/payments/inquiryRefund", handle_inquiry_refund)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
+    install_rate_feed_routes(
+        app, RateFeed(settings.clock, allow_switches=settings.allow_settlement_tamper)
+    )
     state.behaviour.release_on_shutdown(app)
     return app

@@ -27,7 +27,8 @@ class SandboxSettings:
     - `expire_seconds`: 0094's time until the partner expires the payment.
     - `clock`: business time for lazily evaluated states and `Response-Time`.
     - `settlement`: the partner's zone, cut-off and fee schedule, for its settlement file.
-    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` (tests only).
+    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` and the rate feed's
+      switches, `POST /_sandbox/fx_feed` (tests only).
     """
 
     private_key_pem: str

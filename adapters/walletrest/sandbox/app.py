@@ -39,6 +39,11 @@ rules (`SandboxSettings.settlement` gives the partner's zone, cut-off and fees);
 or an unknown currency is 400 `invalid_request`. `POST /_sandbox/settlement_tamper` (403 unless
 `allow_settlement_tamper`) and `GET /_sandbox/settlement/{date}` are the test hooks.
 
+`GET /fx/eurofxref-daily.xml` serves the ECB reference rates dated today (the shipped file's
+rates); `POST /_sandbox/fx_feed` (403 unless `allow_settlement_tamper`) makes the feed stale,
+slow or broken and `GET /_sandbox/fx_feed` shows its mode and counters
+(`adapters._sandbox.ratefeed`).
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, idempotency keys, parsing
 and signing), `payments`, `refunds` and `settlement` (the handlers), `ledger` (the books); this
 one wires them.
@@ -49,6 +54,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters._sandbox.http import ledger_json_handler
+from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes
 from adapters.walletrest.sandbox.exchange import STATE, SandboxState, key_digest
@@ -91,5 +97,8 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     app.router.add_get("/v1/settlement_reports/{date}", handle_get_settlement_report)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
+    install_rate_feed_routes(
+        app, RateFeed(settings.clock, allow_switches=settings.allow_settlement_tamper)
+    )
     state.behaviour.release_on_shutdown(app)
     return app

@@ -24,7 +24,8 @@ class SandboxSettings:
     - `clock`: business time for lazily evaluated states and `X-Timestamp`.
     - `signature_tolerance_seconds`: how far a request's `X-Timestamp` may be from `clock`.
     - `settlement`: the partner's zone, cut-off and fee schedule, for its settlement reports.
-    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` (tests only).
+    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` and the rate feed's
+      switches, `POST /_sandbox/fx_feed` (tests only).
     """
 
     signing_secret: str

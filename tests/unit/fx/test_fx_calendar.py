@@ -79,6 +79,38 @@ def test_the_next_publication_is_later_on_a_publication_day_with_none_skipped(
     assert not any(calendar.is_publication_day(d) for d in skipped)
 
 
+@pytest.mark.parametrize(
+    ("now", "published"),
+    [
+        (at("2026-12-04", "21:30"), at("2026-12-04")),  # Friday evening: that Friday's
+        (at("2026-12-07", "10:00"), at("2026-12-04")),  # Monday morning: still Friday's
+        (at("2026-12-03"), at("2026-12-03")),  # 16:00 on a business day: its own
+        (at("2026-12-03", "15:59"), at("2026-12-02")),  # a minute before: the day before's
+        (at("2026-04-06", "18:00"), at("2026-04-02")),  # Easter Monday: Maundy Thursday's
+        (at("2027-01-01", "12:00"), at("2026-12-31")),  # New Year's Day: New Year's Eve's
+        (at("2026-07-06", "09:00"), at("2026-07-03")),  # summer time (CEST) the same 16:00 local
+    ],
+)
+def test_the_last_publication_is_the_latest_at_or_before(
+    now: datetime, published: datetime
+) -> None:
+    assert EcbCalendar().last_publication(now) == published
+    assert EcbCalendar().last_publication(now.astimezone(UTC)) == published
+
+
+def test_the_last_publication_needs_an_aware_datetime() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        EcbCalendar().last_publication(datetime(2026, 12, 4, 18, 0))
+
+
+@given(st.datetimes(datetime(2000, 1, 1), datetime(2100, 1, 1), timezones=st.just(UTC)))
+def test_the_last_publication_is_the_one_current_at_that_instant(now: datetime) -> None:
+    calendar = EcbCalendar()
+    published = calendar.last_publication(now)
+    assert published <= now < calendar.next_publication(published)
+    assert calendar.is_publication_day(published.date()) and published.time().hour == 16
+
+
 def test_fixed_age() -> None:
     published = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
     assert FixedAge(timedelta(minutes=30)).current_until(published) == published + timedelta(
