@@ -4,6 +4,7 @@ Amounts are integer minor units (`Money`), rates are `Decimal`, and the one roun
 at the end. Nothing here reads the clock or logs: callers pass `now`.
 """
 
+from ._book import RateBook, SourceState
 from ._calendar import EcbCalendar, FixedAge, PublicationCalendar, easter_sunday, is_target_holiday
 from ._currency import Currency, get_currency, payment_currencies
 from ._exceptions import (
@@ -16,7 +17,14 @@ from ._exceptions import (
 )
 from ._money import MAX_AMOUNT, Money
 from ._quote import Quote, make_quote, quote_rate
-from ._rates import EcbXmlRateSource, MidRate, RateSource, StaticRateSource, default_ecb_file
+from ._rates import (
+    MidRate,
+    RateSet,
+    RateSource,
+    default_ecb_file,
+    largest_move,
+    parse_ecb_xml,
+)
 from ._rounding import convert_minor, format_rate, round_half_up, round_significant
 from ._wire import (
     from_major_str,
@@ -32,7 +40,6 @@ __all__ = [  # noqa: RUF022
     "Currency",
     "CurrencyMismatch",
     "EcbCalendar",
-    "EcbXmlRateSource",
     "FXError",
     "FixedAge",
     "InvalidAmount",
@@ -42,9 +49,11 @@ __all__ = [  # noqa: RUF022
     "PublicationCalendar",
     "Quote",
     "QuoteExpired",
+    "RateBook",
+    "RateSet",
     "RateSource",
     "RateUnavailable",
-    "StaticRateSource",
+    "SourceState",
     "UnsupportedCurrency",
     "convert_minor",
     "default_ecb_file",
@@ -55,7 +64,9 @@ __all__ = [  # noqa: RUF022
     "from_minor_str",
     "get_currency",
     "is_target_holiday",
+    "largest_move",
     "make_quote",
+    "parse_ecb_xml",
     "payment_currencies",
     "quote_rate",
     "round_half_up",

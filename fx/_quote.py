@@ -56,6 +56,9 @@ class Quote:
     rate_as_of: datetime
     created_at: datetime
     expires_at: datetime
+    rate_set: str | None = None
+    """The id of the `RateSet` the mid rate came from (None for quotes made before rate sets
+    were stored)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -150,6 +153,7 @@ def make_quote(
         markup_bps=markup_bps,
         rate_source=mid.source,
         rate_as_of=mid.as_of,
+        rate_set=mid.rate_set,
         created_at=created_at,
         expires_at=created_at + lifetime,
     )

@@ -1,30 +1,34 @@
-"""Mid-market rates: the `RateSource` port, a static source and the ECB reference-rate file.
+"""Mid-market rates: rate sets as published, the `RateSource` port and the ECB's XML layout.
 
-Both sources hold rates as "1 EUR = x units" and derive any pair as a cross rate, computed
-exactly and then rounded to 10 significant digits, so a mid rate can be shown and reused as is.
-Sources never read the clock: callers pass `now`, which only matters for the maximum age.
+A `RateSet` is one publication of one source ("1 EUR = x units" for the ECB). Any pair is derived
+as a cross rate through the set's base, computed exactly and then rounded to 10 significant
+digits, so a mid rate can be shown and reused as is. Nothing here reads the clock: callers pass
+`now`, which only matters for staleness (`fx._book.RateBook`).
 """
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
 from decimal import ROUND_DOWN, Context, Decimal
 from pathlib import Path
-from typing import Protocol, Self, runtime_checkable
+from types import MappingProxyType
+from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
 from ._currency import Currency, coerce_currency
 from ._exceptions import InvalidAmount, RateUnavailable
-from ._rounding import check_rate, round_significant
+from ._rounding import check_rate, format_rate, round_significant
 
 __all__ = [
-    "EcbXmlRateSource",
     "MidRate",
+    "RateSet",
     "RateSource",
-    "StaticRateSource",
     "default_ecb_file",
+    "largest_move",
+    "parse_ecb_xml",
 ]
 
 RATE_DIGITS = 10
@@ -33,6 +37,8 @@ _ONE = Decimal(1)
 # exact quotient: a tie at digit 11 is representable in 50 digits, and truncation never crosses it.
 _CROSS = Context(prec=50, rounding=ROUND_DOWN)
 _RATE_TEXT = re.compile(r"(0|[1-9][0-9]*)(\.[0-9]+)?")
+_CODE = re.compile(r"[A-Z]{3}")
+_SOURCE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _ECB_NS = {
     "gesmes": "http://www.gesmes.org/xml/2002-08-01",
     "ecb": "http://www.ecb.int/vocabulary/2002-08-01/eurofxref",
@@ -63,6 +69,7 @@ class MidRate:
     """1 `base` = `rate` `quote`, before markup, with where and when it was published.
 
     `rate` has at most 10 significant digits, so the string shown is the number used.
+    `rate_set` is the id of the `RateSet` it was derived from, when there is one.
     """
 
     base: Currency
@@ -70,6 +77,7 @@ class MidRate:
     rate: Decimal
     as_of: datetime
     source: str
+    rate_set: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, Currency) or not isinstance(self.quote, Currency):
@@ -84,165 +92,163 @@ class MidRate:
 class RateSource(Protocol):
     """Where mid rates come from; the gateway depends on this, never on a concrete source."""
 
-    name: str
-
     def mid_rate(self, base: Currency, quote: Currency, now: datetime) -> MidRate:
         """The mid rate for 1 `base` in `quote`, or `RateUnavailable` (missing or stale)."""
         ...
 
 
-class _PerEurSource:
-    """Shared cross-rate logic for rate sets quoted as 1 EUR = x units (EUR itself is 1)."""
-
-    name: str
-
-    def __init__(
-        self,
-        rates_per_eur: Mapping[str, Decimal],
-        as_of: datetime,
-        max_age: timedelta | None = None,
-    ) -> None:
-        self._as_of = require_aware(as_of, "as_of")
-        if max_age is not None and (not isinstance(max_age, timedelta) or max_age < timedelta(0)):
-            raise ValueError(f"max_age must be a non-negative timedelta or None, got {max_age!r}")
-        self._max_age = max_age
-        rates = {code: check_rate(rate, f"{code} rate") for code, rate in rates_per_eur.items()}
-        if rates.setdefault("EUR", _ONE) != _ONE:
-            raise InvalidAmount(f"EUR is the base of a per-EUR rate set; got {rates['EUR']}")
-        self._rates = rates
-
-    @property
-    def as_of(self) -> datetime:
-        """When the rate set was published."""
-        return self._as_of
-
-    @property
-    def max_age(self) -> timedelta | None:
-        """How old the set may get before it is refused; None never refuses it."""
-        return self._max_age
-
-    def currencies(self) -> frozenset[str]:
-        """Codes this source can price, EUR included."""
-        return frozenset(self._rates)
-
-    def mid_rate(self, base: Currency | str, quote: Currency | str, now: datetime) -> MidRate:
-        """Cross rate quote/base to 50 digits, then half-up to 10 significant digits.
-
-        The same currency on both sides is 1 and never stale: no published rate is involved.
-        """
-        base_cur, quote_cur = coerce_currency(base), coerce_currency(quote)
-        require_aware(now, "now")
-        if base_cur == quote_cur:
-            return MidRate(base_cur, quote_cur, _ONE, self._as_of, self.name)
-        if self._max_age is not None and now - self._as_of > self._max_age:
-            raise RateUnavailable(
-                f"{self.name} rates as of {self._as_of.isoformat()} are older than "
-                f"{self._max_age} at {now.isoformat()}"
-            )
-        missing = [c.code for c in (base_cur, quote_cur) if c.code not in self._rates]
-        if missing:
-            raise RateUnavailable(f"{self.name} has no rate for {', '.join(missing)}")
-        cross = _CROSS.divide(self._rates[quote_cur.code], self._rates[base_cur.code])
-        rate = round_significant(cross, RATE_DIGITS)
-        return MidRate(base_cur, quote_cur, rate, self._as_of, self.name)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(name={self.name!r}, as_of={self._as_of.isoformat()!r}, "
-            f"currencies={len(self._rates)}, max_age={self._max_age!r})"
-        )
-
-
-class StaticRateSource(_PerEurSource):
-    """Fixed rates for tests and demos, with the same per-EUR semantics as the ECB file.
+@dataclass(frozen=True, slots=True, eq=False)
+class RateSet:
+    """One publication of one source: 1 `base` = `rates[code]` units of each currency.
 
     Usage::
 
-        source = StaticRateSource({"THB": "36.602", "KWD": "0.3125"}, as_of=published)
-        source.mid_rate(get_currency("THB"), get_currency("KWD"), now)
+        rates = RateSet("ecb", get_currency("EUR"), {"THB": "36.602", "CNY": "6.8095"}, published)
+        rates.mid_rate(get_currency("THB"), get_currency("CNY"))
 
-    Parameters: `rates_per_eur` maps a payment currency code to 1 EUR in that currency (Decimal
-    or plain decimal string, never float); `max_age` None means the rates never go stale.
+    Rates are Decimals or plain decimal strings (never floats); codes are three capital letters
+    and need not be payment currencies (the ECB publishes some we do not take). The base itself
+    is 1. `id` is derived from the content (source, base, publication instant, rates), so the
+    same publication fetched twice, or by two processes, is the same set.
     """
 
-    def __init__(
-        self,
-        rates_per_eur: Mapping[str, Decimal | str],
-        as_of: datetime,
-        max_age: timedelta | None = None,
-        name: str = "static",
-    ) -> None:
-        if not isinstance(name, str) or not name:
-            raise ValueError("name must be a non-empty string")
-        self.name = name
+    source: str
+    base: Currency
+    rates: Mapping[str, Decimal]
+    published_at: datetime
+    id: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.source, str) or _SOURCE_NAME.fullmatch(self.source) is None:
+            raise ValueError(f"source must match {_SOURCE_NAME.pattern}, got {self.source!r}")
+        base = coerce_currency(self.base)
+        require_aware(self.published_at, "published_at")
+        if not isinstance(self.rates, Mapping):
+            raise TypeError(f"rates must be a mapping, got {type(self.rates).__name__}")
         rates: dict[str, Decimal] = {}
-        for code, raw in rates_per_eur.items():
-            currency = coerce_currency(code)
-            what = f"{currency.code} rate"
-            rate = parse_rate_text(raw, what) if isinstance(raw, str) else check_rate(raw, what)
-            rates[currency.code] = rate
-        super().__init__(rates, as_of, max_age)
+        for code, raw in self.rates.items():
+            if not isinstance(code, str) or _CODE.fullmatch(code) is None:
+                raise InvalidAmount(f"not a currency code: {code!r}")
+            what = f"{code} rate"
+            rates[code] = (
+                parse_rate_text(raw, what) if isinstance(raw, str) else check_rate(raw, what)
+            )
+        if rates.setdefault(base.code, _ONE) != _ONE:
+            raise InvalidAmount(f"{base.code} is the base of this set; its rate must be 1")
+        object.__setattr__(self, "base", base)
+        object.__setattr__(self, "rates", MappingProxyType(dict(sorted(rates.items()))))
+        object.__setattr__(self, "id", "rs_" + hashlib.sha256(self.canonical()).hexdigest()[:32])
+
+    def canonical(self) -> bytes:
+        """The content the id is a hash of: one `key=value` per line, rates by code."""
+        published = self.published_at.astimezone(UTC).isoformat()
+        lines = [f"source={self.source}", f"base={self.base.code}", f"published_at={published}"]
+        lines += [f"{code}={format_rate(rate)}" for code, rate in self.rates.items()]
+        return "\n".join(lines).encode()
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RateSet) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def has(self, currency: Currency) -> bool:
+        return currency.code in self.rates
+
+    def mid_rate(self, base: Currency | str, quote: Currency | str) -> MidRate:
+        """Cross rate quote/base to 50 digits, then half-up to 10 significant digits."""
+        base_cur, quote_cur = coerce_currency(base), coerce_currency(quote)
+        missing = [c.code for c in (base_cur, quote_cur) if c.code not in self.rates]
+        if missing:
+            raise RateUnavailable(f"{self.source} has no rate for {', '.join(missing)}")
+        cross = _CROSS.divide(self.rates[quote_cur.code], self.rates[base_cur.code])
+        rate = round_significant(cross, RATE_DIGITS)
+        return MidRate(base_cur, quote_cur, rate, self.published_at, self.source, self.id)
+
+    def __repr__(self) -> str:
+        return (
+            f"RateSet(id={self.id!r}, source={self.source!r}, base={self.base.code!r}, "
+            f"published_at={self.published_at.isoformat()!r}, currencies={len(self.rates)})"
+        )
 
 
-class EcbXmlRateSource(_PerEurSource):
-    """The ECB euro foreign exchange reference rates (eurofxref XML), as a mid-rate source.
+def largest_move(old: RateSet, new: RateSet) -> tuple[str, Decimal] | None:
+    """The currency whose rate moved most from `old` to `new`, with |new/old − 1| (to 50
+    significant digits, truncated); None when they share no currency besides the base. Both
+    sets must have the same base: a move is only meaningful against the same unit."""
+    if old.base != new.base:
+        raise ValueError(f"sets have different bases: {old.base.code}, {new.base.code}")
 
-    The ECB publishes these rates for information purposes only; they are not a dealing rate.
-    The markup that turns a mid rate into a customer rate is the gateway's own policy.
+    def size(code: str) -> Decimal:
+        # |new − old| / old, all in `_CROSS`: `x - 1` in the ambient context would round to its
+        # precision (28 digits by default) and depend on whatever context the caller set.
+        was = old.rates[code]
+        return _CROSS.divide(_CROSS.subtract(new.rates[code], was).copy_abs(), was)
 
-    `as_of` is the file's date at 16:00 Europe/Berlin, when the ECB publishes. `max_age` None
-    (the default) never refuses the rates, which the shipped 2022 file needs; a live feed should
-    set it so that a stale file yields `RateUnavailable` instead of an old price.
-    """
+    shared = old.rates.keys() & new.rates.keys() - {old.base.code}
+    moves = [(size(code), code) for code in shared]
+    if not moves:
+        return None
+    move, code = max(moves)
+    return code, move
 
-    name = "ecb"
 
-    @classmethod
-    def from_file(cls, path: str | Path, max_age: timedelta | None = None) -> Self:
-        """Read an eurofxref XML file (daily, or historic: the latest day is used)."""
-        return cls.from_bytes(Path(path).read_bytes(), max_age=max_age)
-
-    @classmethod
-    def from_bytes(cls, data: bytes, max_age: timedelta | None = None) -> Self:
-        """Parse eurofxref XML; anything malformed is `RateUnavailable` (no usable rates)."""
-        if not isinstance(data, bytes | bytearray):
-            raise TypeError(f"data must be bytes, got {type(data).__name__}")
-        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            # The ECB never sends a DTD; refusing one rules out entity-expansion attacks.
-            raise RateUnavailable("ECB data must not contain a DTD")
+def parse_ecb_xml(data: bytes, source: str = "ecb") -> RateSet:
+    """The latest day of eurofxref XML (daily or historic) as a `RateSet` based on EUR,
+    published at that day's 16:00 Europe/Berlin. Anything malformed is `RateUnavailable`."""
+    if not isinstance(data, bytes | bytearray):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        # The ECB never sends a DTD; refusing one rules out entity-expansion attacks.
+        raise RateUnavailable("ECB data must not contain a DTD")
+    try:
+        parser = ET.XMLParser(target=_RefuseDtd())
+        parser.feed(bytes(data))
+        root = parser.close()
+    except ET.ParseError as exc:
+        raise RateUnavailable(f"malformed ECB XML: {exc}") from exc
+    if root.tag != f"{{{_ECB_NS['gesmes']}}}Envelope":
+        raise RateUnavailable(f"not an ECB gesmes:Envelope: {root.tag}")
+    days: dict[date, ET.Element] = {}
+    for day in root.iterfind("ecb:Cube/ecb:Cube[@time]", _ECB_NS):
         try:
-            root = ET.fromstring(bytes(data))
-        except ET.ParseError as exc:
-            raise RateUnavailable(f"malformed ECB XML: {exc}") from exc
-        if root.tag != f"{{{_ECB_NS['gesmes']}}}Envelope":
-            raise RateUnavailable(f"not an ECB gesmes:Envelope: {root.tag}")
-        days: dict[date, dict[str, Decimal]] = {}
-        for day in root.iterfind("ecb:Cube/ecb:Cube[@time]", _ECB_NS):
-            try:
-                when = date.fromisoformat(day.get("time", ""))
-            except ValueError as exc:
-                raise RateUnavailable(f"bad ECB date {day.get('time')!r}") from exc
-            days[when] = _parse_day(day)
-        if not days:
-            raise RateUnavailable("ECB XML has no dated Cube")
-        latest = max(days)
-        as_of = datetime.combine(latest, ECB_PUBLISHED, tzinfo=ZoneInfo(ECB_ZONE))
-        return cls(days[latest], as_of, max_age)
+            days[date.fromisoformat(day.get("time", ""))] = day
+        except ValueError as exc:
+            raise RateUnavailable(f"bad ECB date {day.get('time')!r}") from exc
+    if not days:
+        raise RateUnavailable("ECB XML has no dated Cube")
+    latest = max(days)
+    published = datetime.combine(latest, ECB_PUBLISHED, tzinfo=ZoneInfo(ECB_ZONE))
+    try:
+        return RateSet(source, coerce_currency("EUR"), _parse_day(days[latest]), published)
+    except InvalidAmount as exc:
+        raise RateUnavailable(str(exc)) from exc
+
+
+class _RefuseDtd(ET.TreeBuilder):
+    """The byte search above misses a DTD in UTF-16; expat reports it whatever the encoding."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise RateUnavailable("ECB data must not contain a DTD")
 
 
 def _parse_day(day: ET.Element) -> dict[str, Decimal]:
     rates: dict[str, Decimal] = {}
     for cube in day.iterfind("ecb:Cube", _ECB_NS):
         code, text = cube.get("currency"), cube.get("rate")
-        if code is None or text is None or re.fullmatch(r"[A-Z]{3}", code) is None:
+        if code is None or text is None or _CODE.fullmatch(code) is None or code == "EUR":
             raise RateUnavailable(f"bad ECB rate entry {dict(cube.attrib)!r}")
+        if code in rates:
+            raise RateUnavailable(f"ECB rate for {code} given twice")
         try:
             rates[code] = parse_rate_text(text, f"ECB {code} rate")
         except InvalidAmount as exc:
             raise RateUnavailable(str(exc)) from exc
+    if not rates:
+        raise RateUnavailable("ECB day has no rates")
     return rates
 
 
 def default_ecb_file() -> Path:
-    """The ECB file shipped with the package (2022-07-08), for demos and tests."""
+    """The ECB file shipped with the package (2022-07-08): test data, never a live price."""
     return Path(__file__).resolve().parent / "data" / _ECB_FILE

@@ -17,13 +17,31 @@ def test_exported_objects_show_public_module() -> None:
 
 
 def test_every_private_module_declares_all() -> None:
-    from fx import _calendar, _currency, _exceptions, _money, _quote, _rates, _rounding, _wire
+    from fx import (
+        _book,
+        _calendar,
+        _currency,
+        _exceptions,
+        _money,
+        _quote,
+        _rates,
+        _rounding,
+        _wire,
+    )
 
+    modules = (_book, _calendar, _currency, _exceptions, _money, _quote, _rates, _rounding, _wire)
     declared: list[str] = []
-    for module in (_calendar, _currency, _exceptions, _money, _quote, _rates, _rounding, _wire):
+    for module in modules:
         assert module.__all__ == sorted(module.__all__)
         declared.extend(module.__all__)
     assert sorted(declared) == fx.__all__
+
+
+def test_rate_names() -> None:
+    for name in ("RateBook", "RateSet", "SourceState", "largest_move", "parse_ecb_xml"):
+        assert name in fx.__all__
+    assert not hasattr(fx, "StaticRateSource")
+    assert "StaticRateSource" not in fx.__all__
 
 
 def test_fx_imports_only_the_stdlib() -> None:

@@ -13,24 +13,24 @@ from hypothesis import strategies as st
 from fx import (
     MAX_AMOUNT,
     CurrencyMismatch,
-    EcbXmlRateSource,
     InvalidAmount,
     MidRate,
     Money,
     Quote,
     QuoteExpired,
-    StaticRateSource,
+    RateSet,
     default_ecb_file,
     format_rate,
     get_currency,
     make_quote,
+    parse_ecb_xml,
     quote_rate,
     round_half_up,
 )
 
 NOW = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)
 LIFETIME = timedelta(minutes=5)
-THB, CNY, KWD, JPY, KRW = (get_currency(c) for c in ("THB", "CNY", "KWD", "JPY", "KRW"))
+THB, CNY, KWD, JPY, KRW, EUR = (get_currency(c) for c in ("THB", "CNY", "KWD", "JPY", "KRW", "EUR"))
 
 
 def ref_half_up(x: Fraction) -> int:
@@ -48,17 +48,17 @@ def ref_sig10(x: Fraction) -> Fraction:
 
 
 @pytest.fixture(scope="module")
-def ecb() -> EcbXmlRateSource:
-    return EcbXmlRateSource.from_file(default_ecb_file())
+def ecb() -> RateSet:
+    return parse_ecb_xml(default_ecb_file().read_bytes())
 
 
-def test_worked_example_recomputed_by_hand(ecb: EcbXmlRateSource) -> None:
+def test_worked_example_recomputed_by_hand(ecb: RateSet) -> None:
     amount = Money.of(125050, "THB")  # 1,250.50 THB
     quote = make_quote(
         id="qt_demo",
         amount=amount,
         payer_currency=CNY,
-        mid=ecb.mid_rate(THB, CNY, NOW),
+        mid=ecb.mid_rate(THB, CNY),
         markup_bps=150,
         created_at=NOW,
         lifetime=LIFETIME,
@@ -78,17 +78,18 @@ def test_worked_example_recomputed_by_hand(ecb: EcbXmlRateSource) -> None:
     assert quote.amount == amount
     assert quote.markup_bps == 150
     assert quote.rate_source == "ecb"
-    assert quote.rate_as_of == ecb.as_of
+    assert quote.rate_as_of == ecb.published_at
+    assert quote.rate_set == ecb.id
     assert quote.created_at == NOW
     assert quote.expires_at == NOW + LIFETIME
     assert quote.currency == THB and quote.payer_currency == CNY
 
 
 @pytest.fixture(scope="module")
-def static() -> StaticRateSource:
-    return StaticRateSource(
-        {"THB": "36.602", "KWD": "0.3125", "JPY": "138.05", "KRW": "1321.61", "CNY": "6.8095"},
-        as_of=NOW - timedelta(hours=1),
+def static() -> RateSet:
+    rates = {"THB": "36.602", "KWD": "0.3125", "JPY": "138.05", "KRW": "1321.61", "CNY": "6.8095"}
+    return RateSet(
+        "static", EUR, {c: Decimal(r) for c, r in rates.items()}, NOW - timedelta(hours=1)
     )
 
 
@@ -102,10 +103,10 @@ def static() -> StaticRateSource:
         (Money.of(100, "THB"), KWD),
     ],
 )
-def test_cross_exponent_quotes(static: StaticRateSource, amount: Money, payer: object) -> None:
+def test_cross_exponent_quotes(static: RateSet, amount: Money, payer: object) -> None:
     assert payer in (KRW, KWD, THB, JPY)
     payer_cur = get_currency(str(payer))
-    mid = static.mid_rate(amount.currency, payer_cur, NOW)
+    mid = static.mid_rate(amount.currency, payer_cur)
     quote = make_quote(
         id="qt_x",
         amount=amount,
@@ -118,10 +119,11 @@ def test_cross_exponent_quotes(static: StaticRateSource, amount: Money, payer: o
     shift = Fraction(10) ** (payer_cur.exponent - amount.currency.exponent)
     expected = ref_half_up(amount.value * Fraction(quote.rate) * shift)
     assert quote.payer_amount == Money(expected, payer_cur)
+    assert quote.rate_source == "static" and quote.rate_set == static.id
 
 
-def test_thb_to_kwd_by_hand(static: StaticRateSource) -> None:
-    mid = static.mid_rate(THB, KWD, NOW)
+def test_thb_to_kwd_by_hand(static: RateSet) -> None:
+    mid = static.mid_rate(THB, KWD)
     # 0.3125 / 36.602 = 0.00853778482050161..., half-up to 10 significant digits.
     assert format_rate(mid.rate) == "0.008537784821"
     quote = make_quote(
@@ -255,6 +257,27 @@ def test_stored_quote_is_rechecked() -> None:
         dataclasses.replace(quote, markup_bps=100)
     with pytest.raises(ValueError):
         dataclasses.replace(quote, expires_at=NOW - timedelta(seconds=1))
+
+
+def test_rate_set_is_carried_from_the_mid_rate(ecb: RateSet) -> None:
+    assert make_demo().rate_set is None  # a MidRate built by hand names no set
+    quote = make_quote(
+        id="qt_rs",
+        amount=Money.of(125050, "THB"),
+        payer_currency=CNY,
+        mid=ecb.mid_rate(THB, CNY),
+        markup_bps=150,
+        created_at=NOW,
+        lifetime=LIFETIME,
+    )
+    assert quote.rate_set == ecb.id
+    # Read back from storage: the id is kept, and a quote stored before rate sets has None.
+    fields = {f.name: getattr(quote, f.name) for f in dataclasses.fields(quote)}
+    assert Quote(**fields) == quote
+    del fields["rate_set"]
+    assert Quote(**fields).rate_set is None
+    assert Quote(**fields) == dataclasses.replace(quote, rate_set=None)
+    assert quote.payer_amount == make_demo().payer_amount
 
 
 def test_cumulative_refunds_never_exceed_payment() -> None:
