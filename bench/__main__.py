@@ -149,6 +149,7 @@ def _point_partners(config_dir: Path) -> dict[str, int]:
 
     settings = load_settings(config_dir, None, {})
     ports: dict[str, int] = {}
+    gateway_toml = config_dir / "gateway.toml"
     for partner in settings.partners:
         if not partner.sandbox.enabled:
             continue
@@ -156,6 +157,12 @@ def _point_partners(config_dir: Path) -> dict[str, int]:
         while port in ports.values():
             port = free_port()
         ports[partner.id] = port
+        # a rate feed served by this partner's sandbox ([[fx.sources]] url) moves with it
+        gateway_toml.write_text(
+            gateway_toml.read_text().replace(
+                f'url = "{partner.base_url.rstrip("/")}/', f'url = "http://127.0.0.1:{port}/'
+            )
+        )
         path = config_dir / "partners" / f"{partner.id}.toml"
         text, n = re.subn(
             r'^base_url = "[^"]*"',

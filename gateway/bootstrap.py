@@ -13,7 +13,6 @@ import httpx
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-import fx
 from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
 from adapters._transport import new_http_client
 from gateway.api.events import routes as event_routes
@@ -42,21 +41,14 @@ from gateway.partners.health import Health
 from gateway.partners.retry import full_jitter, policy_with
 from gateway.partners.routing import Router
 from gateway.payments.resolver import Resolver
+from gateway.rates.refresher import RateRefresher, rate_book
 from gateway.settlement.worker import SettlementWorker
 from gateway.storage.db import open_database
 from gateway.storage.writer import GroupCommitWriter
 
-__all__ = ["build_adapters", "create_app", "rate_source", "running_context"]
+__all__ = ["build_adapters", "create_app", "running_context"]
 
 log = logging.getLogger(__name__)
-
-
-def rate_source(settings: Settings) -> fx.RateSource:
-    cfg = settings.fx
-    if cfg.source == "static":
-        assert cfg.static_rates is not None and cfg.static_as_of is not None
-        return fx.StaticRateSource(cfg.static_rates, as_of=cfg.static_as_of, max_age=cfg.max_age)
-    return fx.EcbXmlRateSource.from_file(cfg.ecb_file or fx.default_ecb_file(), max_age=cfg.max_age)
 
 
 def build_adapter(
@@ -124,10 +116,13 @@ async def running_context(
     resolver: bool = True,
     webhooks: bool = True,
     settlement: bool = True,
+    refresher: bool = True,
     adapters: Mapping[str, Adapter] | None = None,
 ) -> AsyncIterator[Context]:
     """Open the database, writer, partner client and workers (the resolver; the webhook worker,
-    with a client of its own; the settlement worker); close them all on exit. `adapters`, by
+    with a client of its own; the settlement worker; the rate refresher); close them all on
+    exit. The rate book is filled from the database before anything runs, with or without the
+    refresher. `adapters`, by
     partner id, replace the ones the settings describe (service tests script their partners)."""
     env = os.environ if env is None else env
     clock = clock or SystemClock()
@@ -140,6 +135,7 @@ async def running_context(
     worker: Resolver | None = None
     deliverer: WebhookWorker | None = None
     settler: SettlementWorker | None = None
+    rates: RateRefresher | None = None
     try:
         metrics = Metrics()
         health = Health(
@@ -152,7 +148,7 @@ async def running_context(
             db=db,
             writer=writer,
             clock=clock,
-            rates=rate_source(settings),
+            rates=rate_book(settings),
             router=Router(settings.wallets, settings.partners),
             partners=PartnerCalls(
                 build_adapters(settings, http=http, clock=clock, env=env)
@@ -172,6 +168,21 @@ async def running_context(
             secrets=box,
         )
         await writer.start()
+        rates = RateRefresher(
+            settings=settings,
+            db=db,
+            writer=writer,
+            book=ctx.rates,
+            http=http,
+            clock=clock,
+            metrics=metrics,
+            owner=ctx.owner,
+            sleep=ctx.sleep,
+        )
+        if refresher:
+            await rates.start()
+        else:
+            await rates.prepare()
         if resolver:
             worker = Resolver(ctx)
             await worker.start()
@@ -189,6 +200,8 @@ async def running_context(
             await deliverer.stop()
         if worker is not None:
             await worker.stop()
+        if rates is not None:
+            await rates.stop()
         await writer.stop()
         if own_http:
             await http.aclose()

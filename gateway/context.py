@@ -9,7 +9,7 @@ import hmac
 from collections.abc import Awaitable, Callable, Mapping
 
 from adapters import Clock
-from fx import RateSource
+from fx import RateBook
 from gateway.core.config import Settings
 from gateway.core.metrics import Metrics
 from gateway.core.secrets import SecretBox
@@ -44,7 +44,8 @@ class Context:
     db: Database
     writer: GroupCommitWriter
     clock: Clock
-    rates: RateSource
+    rates: RateBook
+    """The current rate set of each source; kept current by `gateway/rates/refresher.py`."""
     router: Router
     partners: PartnerCalls
     """Every partner call goes through it (`gateway/partners/calls.py`)."""

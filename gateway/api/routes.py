@@ -29,6 +29,7 @@ from gateway.payments import service as payments
 from gateway.payments.views import payment_view
 from gateway.quotes import service as quotes
 from gateway.quotes.views import quote_view
+from gateway.rates.views import rate_sources_view
 from gateway.refunds import service as refunds
 from gateway.refunds.views import refund_view
 
@@ -68,6 +69,7 @@ async def metrics(request: web.Request) -> web.Response:
     ctx.metrics.breakers(
         {partner: str(state["breaker"]) for partner, state in ctx.health.snapshot().items()}
     )
+    ctx.metrics.rate_sources(ctx.rates.states(ctx.clock.now()), ctx.clock.now())
     return web.Response(body=ctx.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -84,6 +86,7 @@ async def readyz(request: web.Request) -> web.Response:
         checks["database"] = f"unavailable: {type(exc).__name__}"
         ready = False
     checks["partners"] = ctx.health.snapshot()
+    checks["fx"] = rate_sources_view(ctx.rates.states(ctx.clock.now()), ctx.clock.now())
     return _json(
         {"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503
     )

@@ -7,10 +7,14 @@ process's restarts) never share counters.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from adapters import Outcome
+from fx import SourceState
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
@@ -52,6 +56,33 @@ class Metrics:
             ["partner", "state"],
             registry=self.registry,
         )
+
+        self.rate_fetches = Counter(
+            "gateway_fx_fetches_total",
+            "Rate feed fetches this process made: new, unchanged, older (not used), refused "
+            "(garbage, from the future, or a move beyond fx.max_move_bps), failed.",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
+        self.rate_age = Gauge(
+            "gateway_fx_rate_age_seconds",
+            "Seconds since the publication of each rate source's current set.",
+            ["source"],
+            registry=self.registry,
+        )
+        self.rate_fresh = Gauge(
+            "gateway_fx_rate_fresh",
+            "1 when the source's current set may price quotes (not stale on its calendar).",
+            ["source"],
+            registry=self.registry,
+        )
+
+    def rate_sources(self, states: Iterable[SourceState], now: datetime) -> None:
+        for state in states:
+            age = state.age_seconds(now)
+            if age is not None:
+                self.rate_age.labels(state.source).set(age)
+            self.rate_fresh.labels(state.source).set(1 if state.fresh else 0)
 
     def partner_call(self, partner: str, operation: str, outcome: Outcome, seconds: float) -> None:
         label = outcome.status.value

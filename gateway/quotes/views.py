@@ -27,6 +27,7 @@ def quote_view(held: MerchantQuote) -> Quote:
         "markup_bps": quote.markup_bps,
         "rate_source": quote.rate_source,
         "rate_as_of": rfc3339(quote.rate_as_of),
+        "rate_set": quote.rate_set,
         "wallet": held.wallet,
         "created_at": rfc3339(quote.created_at),
         "expires_at": rfc3339(quote.expires_at),

@@ -326,6 +326,7 @@ def quote(row: Mapping[Any, Any]) -> MerchantQuote:
         markup_bps=row["markup_bps"],
         rate_source=row["rate_source"],
         rate_as_of=row["rate_as_of"],
+        rate_set=row["rate_set_id"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
     )
@@ -348,6 +349,7 @@ def quote_row(q: MerchantQuote) -> dict[str, Any]:
         "markup_bps": locked.markup_bps,
         "rate_source": locked.rate_source,
         "rate_as_of": locked.rate_as_of,
+        "rate_set_id": locked.rate_set,
         "created_at": locked.created_at,
         "expires_at": locked.expires_at,
     }

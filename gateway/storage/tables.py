@@ -27,6 +27,8 @@ __all__ = [
     "Payment",
     "PaymentAttempt",
     "Quote",
+    "RateFeed",
+    "RateSet",
     "Reconciliation",
     "Refund",
     "UTCDateTime",
@@ -111,6 +113,40 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+class RateSet(SQLModel, table=True):
+    """One publication of one rate source, as fetched (`fx.RateSet`): `id` is derived from the
+    content, so the same publication fetched twice or by two processes is one row."""
+
+    __tablename__ = "rate_sets"
+    __table_args__ = (sa.Index("ix_rate_sets_source_published", "source", "published_at"),)
+
+    id: str = Field(primary_key=True, max_length=40)
+    source: str = Field(max_length=32)
+    base: str = _ccy()
+    published_at: datetime = _ts()
+    fetched_at: datetime = _ts()
+    content_sha256: str = Field(max_length=64)
+    rates: str = Field(sa_type=sa.Text())
+    """JSON object: currency code -> 1 `base` in that currency, as a decimal string."""
+
+
+class RateFeed(SQLModel, table=True):
+    """A fetched rate source's schedule, shared by every process: who fetches it next (the
+    lease) and when, and what the last fetch said (conditional-request validators, error)."""
+
+    __tablename__ = "rate_feeds"
+
+    source: str = Field(primary_key=True, max_length=32)
+    next_fetch_at: datetime = _ts()
+    lease_owner: str | None = Field(default=None, max_length=120)
+    lease_expires_at: datetime | None = _ts(nullable=True)
+    etag: str | None = Field(default=None, max_length=200)
+    last_modified: str | None = Field(default=None, max_length=64)
+    fetched_at: datetime | None = _ts(nullable=True)
+    error: str | None = Field(default=None, max_length=500)
+    error_at: datetime | None = _ts(nullable=True)
+
+
 class Quote(SQLModel, table=True):
     __tablename__ = "quotes"
 
@@ -126,6 +162,7 @@ class Quote(SQLModel, table=True):
     markup_bps: int
     rate_source: str = Field(max_length=32)
     rate_as_of: datetime = _ts()
+    rate_set_id: str | None = Field(default=None, foreign_key="rate_sets.id", max_length=40)
     created_at: datetime = _ts()
     expires_at: datetime = _ts()
 

@@ -21,7 +21,8 @@ QUOTE_EXAMPLE: Final = {
     "mid_rate": "0.1832",
     "markup_bps": 150,
     "rate_source": "ecb",
-    "rate_as_of": "2026-11-26T14:00:00.000Z",
+    "rate_as_of": "2026-11-26T15:00:00.000Z",
+    "rate_set": "rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50",
     "wallet": "alipay_cn",
     "created_at": "2026-11-26T14:03:10.512Z",
     "expires_at": "2026-11-26T14:08:10.512Z",
@@ -61,8 +62,23 @@ class Quote(TypedDict):
     ]
     mid_rate: Rate
     markup_bps: Annotated[int, Field(ge=0)]
-    rate_source: Annotated[str, Field(examples=["ecb"])]
-    rate_as_of: Timestamp
+    rate_source: Annotated[
+        str,
+        Field(
+            examples=["ecb"],
+            description="The configured rate source that priced it: the first in priority order "
+            "whose rates were fresh and had both currencies.",
+        ),
+    ]
+    rate_as_of: Annotated[Timestamp, Field(description="When the source published the rates.")]
+    rate_set: Annotated[
+        str | None,
+        Field(
+            description="The stored rate set (one publication of the source) the mid rate was "
+            "derived from; null for quotes made before rate sets were stored.",
+            examples=["rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50"],
+        ),
+    ]
     wallet: str
     created_at: Timestamp
     expires_at: Timestamp

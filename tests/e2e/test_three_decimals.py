@@ -8,6 +8,7 @@ payer amount is recomputed here from the quote's rate string with Decimal, indep
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import AsyncIterator
@@ -43,11 +44,12 @@ MARKUP_BPS = 150
 MAX_VALUE = 10**13
 
 PROFILE_FX = """
-[fx]
-source = "static"
-static_as_of = 2026-11-26T16:00:00+01:00
+[[fx.sources]]
+name = "static"
+kind = "static"
+as_of = 2026-11-26T16:00:00+01:00
 
-[fx.static_rates]
+[fx.sources.rates]
 """ + "".join(f'{ccy} = "{rate}"\n' for ccy, rate in STATIC_RATES.items())
 
 KW_PARTNER = """\
@@ -111,7 +113,9 @@ def build_config_dir(root: Path) -> Path:
     config_dir = root / "configs"
     shutil.copytree(REPO / "configs", config_dir)
     profile = config_dir / "profiles" / "test.toml"
-    profile.write_text(profile.read_text() + PROFILE_FX)
+    # the static table replaces the profile's rate sources (the shipped file has no KWD)
+    text = re.sub(r"\[\[fx\.sources\]\].*?\n\n", "", profile.read_text(), count=1, flags=re.S)
+    profile.write_text(text + PROFILE_FX)
     (config_dir / "partners" / f"{PARTNER}.toml").write_text(KW_PARTNER)
     return config_dir
 
@@ -140,7 +144,7 @@ async def kuwait(
         profile="test",
         env={**os.environ, "DATABASE_URL": module_database_url},
     )
-    assert settings.fx.source == "static"
+    assert [(s.name, s.kind) for s in settings.fx.sources] == [("static", "static")]
     assert settings.partner(PARTNER).markets == ("KW",)
     env = dict(os.environ)
     env.update(sandbox_environment(settings, env))

@@ -71,55 +71,119 @@ class SecuritySettings(_Model):
     (`resolve_secrets_key`, `gateway/core/secrets.py`)."""
 
 
-class FxSettings(_Model):
-    """Where mid rates come from and the markup added to them.
+SourceName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")]
 
-    `static_rates` maps a currency to 1 EUR in that currency (decimal strings). `max_age` "off"
-    never refuses old rates (the shipped ECB file is from 2022).
+
+ECB_DAILY = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+
+
+class RateSourceSettings(_Model):
+    """One source of mid rates (`[[fx.sources]]`, in priority order).
+
+    `kind`: `ecb_xml` fetches eurofxref XML from `url` (the ECB's, or a sandbox's copy);
+    `ecb_file` reads eurofxref XML from `file` once (test data; without `file`, the 2022 file
+    shipped with `fx`);
+    `static` is the `rates` table (1 EUR in each currency) published at `as_of`, for pegged
+    or missing currencies. `calendar` says when a set goes stale: `ecb` at the next TARGET
+    publication plus `grace`, `fixed` after `max_age`, `never` not at all (the default for
+    `static` and `ecb_file`; `ecb` is the default for `ecb_xml`).
     """
 
-    source: Literal["ecb", "static"] = "ecb"
-    ecb_file: Path = Field(default_factory=default_ecb_file)
+    name: SourceName
+    kind: Literal["ecb_xml", "ecb_file", "static"]
+    url: HttpUrl | None = None
+    file: Path | None = None
+    rates: dict[CurrencyCode, Rate] | None = None
+    as_of: datetime | None = None
+    calendar: Literal["ecb", "fixed", "never"] | None = None
+    grace: Duration = timedelta(hours=2)
     max_age: OptionalDuration = None
-    markup_bps: int = Field(150, ge=0, le=10_000)
-    static_rates: dict[CurrencyCode, Rate] | None = None
-    static_as_of: datetime | None = None
-    """When the static rates were published (a TOML offset date-time); required with them."""
 
-    @field_validator("ecb_file")
+    @field_validator("file")
     @classmethod
-    def _resolve(cls, path: Path, info: ValidationInfo) -> Path:
+    def _resolve(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         root = (info.context or {}).get("project_root")
-        return root / path if isinstance(root, Path) and not path.is_absolute() else path
+        if path is not None and isinstance(root, Path) and not path.is_absolute():
+            return root / path
+        return path
 
     @model_validator(mode="after")
-    def _source_has_rates(self) -> FxSettings:
-        if self.source == "static" and not self.static_rates:
+    def _complete(self) -> RateSourceSettings:
+        needs = {"ecb_xml": "url", "ecb_file": "file", "static": "rates"}[self.kind]
+        if self.kind == "ecb_file" and self.file is None:
+            object.__setattr__(self, "file", default_ecb_file())
+        if getattr(self, needs) is None:
+            example = {
+                "url": 'url = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"',
+                "file": 'file = "data/eurofxref-daily.xml"',
+                "rates": 'rates = { THB = "36.541" }',
+            }[needs]
+            raise _fail(f"a {self.kind} source needs {needs}", f"add {example}", key=needs)
+        if self.kind == "static" and self.as_of is None:
             raise _fail(
-                "source = 'static' needs rates",
-                'add a [fx.static_rates] table, e.g. THB = "36.541"',
-                key="static_rates",
+                "a static source needs the rates' publication time",
+                "add as_of = 2026-11-26T16:00:00+01:00",
+                key="as_of",
             )
-        if self.source == "static" and self.static_as_of is None:
+        if self.as_of is not None and self.as_of.utcoffset() is None:
             raise _fail(
-                "source = 'static' needs the rates' publication time",
-                "add static_as_of = 2026-11-26T16:00:00+01:00 under [fx]",
-                key="static_as_of",
-            )
-        if self.static_as_of is not None and self.static_as_of.utcoffset() is None:
-            raise _fail(
-                "static_as_of has no UTC offset",
+                "as_of has no UTC offset",
                 "write it with an offset, e.g. 2026-11-26T16:00:00+01:00",
-                key="static_as_of",
+                key="as_of",
             )
-        if self.source == "ecb" and not self.ecb_file.is_file():
+        if self.file is not None and not self.file.is_file():
             raise _fail(
-                f"no such file: {self.ecb_file}",
-                "point fx.ecb_file at an eurofxref XML file, or remove the key to use the "
-                "file shipped with fx",
-                key="ecb_file",
+                f"no such file: {self.file}",
+                "point file at an eurofxref XML file",
+                key="file",
+            )
+        if (self.calendar == "fixed") != (self.max_age is not None):
+            raise _fail(
+                "max_age goes with calendar = 'fixed', and only with it",
+                'write calendar = "fixed" and max_age = "1h", or neither',
+                key="max_age",
             )
         return self
+
+    @property
+    def stale_after(self) -> Literal["ecb", "fixed", "never"]:
+        """`calendar`, or its default for the kind."""
+        if self.calendar is not None:
+            return self.calendar
+        return "ecb" if self.kind == "ecb_xml" else "never"
+
+    @property
+    def fetched(self) -> bool:
+        """Fetched over HTTP by the refresher (the others are read at start-up)."""
+        return self.kind == "ecb_xml"
+
+
+class FxSettings(_Model):
+    """Where mid rates come from, how often they are fetched, and the markup added to them."""
+
+    sources: list[RateSourceSettings] = Field(
+        default_factory=lambda: [RateSourceSettings(name="ecb", kind="ecb_xml", url=ECB_DAILY)],
+        min_length=1,
+    )
+    markup_bps: int = Field(150, ge=0, le=10_000)
+    refresh_interval: Duration = timedelta(minutes=15)
+    """Each fetched source is fetched at most once per interval, across all processes."""
+    fetch_timeout: Duration = timedelta(seconds=10)
+    max_move_bps: int = Field(1000, ge=1, le=1_000_000)
+    """A fetched set in which a rate moved more than this against the source's previous set
+    is refused (a broken feed, not a market)."""
+
+    @field_validator("sources")
+    @classmethod
+    def _unique(cls, sources: list[RateSourceSettings]) -> list[RateSourceSettings]:
+        names = [source.name for source in sources]
+        for name in names:
+            if names.count(name) > 1:
+                raise _fail(
+                    f"rate source {name!r} is listed twice",
+                    "give each [[fx.sources]] its own name",
+                )
+        return sources
 
 
 class Durations(_Model):

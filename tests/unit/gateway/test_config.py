@@ -11,7 +11,6 @@ from pathlib import Path
 import pydantic
 import pytest
 
-import fx
 from adapters import Operation
 from gateway.core.config import (
     PROJECT_ROOT,
@@ -61,10 +60,13 @@ def test_shipped_configs_load_with_production_defaults() -> None:
     assert settings.server.max_body_bytes == 65536
     assert settings.database.url == f"sqlite+aiosqlite:///{PROJECT_ROOT}/var/gateway.db"
     assert settings.security.code_hash_key_env == "GATEWAY_CODE_HASH_KEY"
-    assert settings.fx.source == "ecb"
-    assert settings.fx.ecb_file == fx.default_ecb_file()
-    assert settings.fx.max_age is None
+    [ecb] = settings.fx.sources
+    assert (ecb.name, ecb.kind, ecb.stale_after) == ("ecb", "ecb_xml", "ecb")
+    assert ecb.url == "http://127.0.0.1:9101/fx/eurofxref-daily.xml"  # the sandbox's feed
+    assert ecb.grace == timedelta(hours=2)
     assert settings.fx.markup_bps == 150
+    assert settings.fx.refresh_interval == timedelta(minutes=15)
+    assert settings.fx.max_move_bps == 1000
     d = settings.durations
     assert (d.pos_wait_budget, d.pay_retry_backoff, d.pay_retry_backoff_max) == (
         timedelta(seconds=10),

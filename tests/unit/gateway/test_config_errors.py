@@ -342,14 +342,37 @@ def test_sections_that_belong_elsewhere(configs: Path) -> None:
 
 
 def test_static_fx_needs_rates_and_no_floats(configs: Path) -> None:
-    edit(
-        configs / "gateway.toml",
-        'source = "ecb"',
-        'source = "static"\nstatic_rates = { THB = 36.5 }',
-    )
+    pegs = '\n[[fx.sources]]\nname = "pegs"\nkind = "static"\nas_of = 2026-11-26T16:00:00Z\n'
+    text = (configs / "gateway.toml").read_text()
+    (configs / "gateway.toml").write_text(text + pegs + "rates = { THB = 36.5 }\n")
     assert problems(configs) == [
-        "configs/gateway.toml: fx.static_rates.THB: 36.5 is a TOML float, which is inexact. "
+        "configs/gateway.toml: fx.sources[1].rates.THB: 36.5 is a TOML float, which is inexact. "
         'Fix: write the rate as a decimal string, e.g. "36.5".'
+    ]
+    (configs / "gateway.toml").write_text(text + pegs)
+    assert problems(configs) == [
+        "configs/gateway.toml: fx.sources[1].rates: a static source needs rates. "
+        'Fix: add rates = { THB = "36.541" }.'
+    ]
+
+
+def test_fx_sources_are_checked(configs: Path) -> None:
+    text = (configs / "gateway.toml").read_text()
+    twice = text + '\n[[fx.sources]]\nname = "ecb"\nkind = "ecb_file"\nfile = "nope.xml"\n'
+    (configs / "gateway.toml").write_text(twice)
+    lines = problems(configs)
+    assert [line.split(": ")[:2] for line in lines] == [
+        ["configs/gateway.toml", "fx.sources[1].file"],
+    ], lines
+    edit(configs / "gateway.toml", 'file = "nope.xml"\n', "")  # the file shipped with fx
+    assert [line.split(": ")[:3] for line in problems(configs)] == [
+        ["configs/gateway.toml", "fx.sources", "rate source 'ecb' is listed twice. Fix"],
+    ]
+    (configs / "gateway.toml").write_text(
+        text.replace('kind = "ecb_xml"', 'kind = "ecb_xml"\ncalendar = "fixed"')
+    )
+    assert [line.split(": ")[:2] for line in problems(configs)] == [
+        ["configs/gateway.toml", "fx.sources[0].max_age"],
     ]
 
 
