@@ -59,6 +59,8 @@ class Quote:
     rate_set: str | None = None
     """The id of the `RateSet` the mid rate came from (None for quotes made before rate sets
     were stored)."""
+    markup_rule: str | None = None
+    """Why `markup_bps`: the caller's policy names the rule that applied (opaque to fx)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
@@ -117,6 +119,7 @@ def make_quote(
     markup_bps: int,
     created_at: datetime,
     lifetime: timedelta,
+    markup_rule: str | None = None,
 ) -> Quote:
     """Quote `amount` in `payer_currency` from `mid` plus `markup_bps`, valid for `lifetime`.
 
@@ -154,6 +157,7 @@ def make_quote(
         rate_source=mid.source,
         rate_as_of=mid.as_of,
         rate_set=mid.rate_set,
+        markup_rule=markup_rule,
         created_at=created_at,
         expires_at=created_at + lifetime,
     )

@@ -41,6 +41,7 @@ from gateway.partners.health import Health
 from gateway.partners.retry import full_jitter, policy_with
 from gateway.partners.routing import Router
 from gateway.payments.resolver import Resolver
+from gateway.quotes.markups import markup_policy
 from gateway.rates.refresher import RateRefresher, rate_book
 from gateway.settlement.worker import SettlementWorker
 from gateway.storage.db import open_database
@@ -149,6 +150,7 @@ async def running_context(
             writer=writer,
             clock=clock,
             rates=rate_book(settings),
+            markups=markup_policy(settings),
             router=Router(settings.wallets, settings.partners),
             partners=PartnerCalls(
                 build_adapters(settings, http=http, clock=clock, env=env)

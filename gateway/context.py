@@ -17,6 +17,7 @@ from gateway.partners.calls import PartnerCalls
 from gateway.partners.health import Health
 from gateway.partners.retry import Policy
 from gateway.partners.routing import Router
+from gateway.quotes.markups import MarkupPolicy
 from gateway.storage.db import Database
 from gateway.storage.writer import GroupCommitWriter
 
@@ -46,6 +47,8 @@ class Context:
     clock: Clock
     rates: RateBook
     """The current rate set of each source; kept current by `gateway/rates/refresher.py`."""
+    markups: MarkupPolicy
+    """The configured markup rules (`gateway/quotes/markups.py`); merchants add their own."""
     router: Router
     partners: PartnerCalls
     """Every partner call goes through it (`gateway/partners/calls.py`)."""

@@ -187,3 +187,60 @@ def merchants_signing_rotate(
         ),
     )
     _show_secret(secret, "new signing secret")
+
+
+# --- FX markups -------------------------------------------------------------------------------
+
+
+@merchants.group("fx")
+def merchants_fx() -> None:
+    """A merchant's own FX markup rules (the most specific rule wins; see gateway.toml [fx])."""
+
+
+@merchants_fx.command("set")
+@click.argument("merchant_id")
+@click.option("--markup-bps", type=int, required=True, help="Basis points over the mid rate.")
+@click.option("--wallet", default=None, help="Only for this wallet's sales.")
+@click.option("--pair", default=None, help="Only for this currency pair, e.g. THB/CNY.")
+@click.pass_context
+def merchants_fx_set(
+    ctx: click.Context, merchant_id: str, markup_bps: int, wallet: str | None, pair: str | None
+) -> None:
+    """Set the merchant's markup (for a wallet and/or pair); new quotes use it."""
+    settings = _settings(ctx)
+    rules = _admin(
+        settings,
+        lambda db: admin.set_markup(
+            db,
+            merchant_id=merchant_id,
+            bps=markup_bps,
+            wallet=wallet,
+            pair=pair,
+            wallets=list(settings.wallets),
+        ),
+    )
+    cfg = settings.fx
+    if not cfg.markup_floor_bps <= markup_bps <= cfg.markup_cap_bps:
+        click.echo(
+            f"note: quotes hold it within the floor and cap, {cfg.markup_floor_bps}.."
+            f"{cfg.markup_cap_bps} bps",
+            err=True,
+        )
+    for rule in rules:
+        click.echo(f"{rule.bps:>6} bps  {rule.label()}")
+
+
+@merchants_fx.command("clear")
+@click.argument("merchant_id")
+@click.option("--wallet", default=None, help="The rule for this wallet.")
+@click.option("--pair", default=None, help="The rule for this currency pair.")
+@click.pass_context
+def merchants_fx_clear(
+    ctx: click.Context, merchant_id: str, wallet: str | None, pair: str | None
+) -> None:
+    """Remove the merchant's rule of that scope (the configured rules apply again)."""
+    removed = _admin(
+        _settings(ctx),
+        lambda db: admin.clear_markup(db, merchant_id=merchant_id, wallet=wallet, pair=pair),
+    )
+    click.echo("rule removed" if removed else "no such rule", err=not removed)

@@ -10,7 +10,7 @@ changes within `durations.key_cache_ttl` (their cache of keys and merchants;
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,13 +21,16 @@ from gateway.core.ids import new_id
 from gateway.core.iso3166 import ALPHA2
 from gateway.core.secrets import Purpose, SealedSecretError, SecretBox, SecretSet, generate_secret
 from gateway.merchants.auth import Role, generate_key
+from gateway.quotes.model import MarkupRule
 from gateway.storage import merchants as repo
+from gateway.storage import rows
 from gateway.storage.db import Database
 
 __all__ = [
     "MAX_KEEP_PREVIOUS",
     "AdminError",
     "check_webhook_url",
+    "clear_markup",
     "clear_webhook",
     "create_key",
     "create_merchant",
@@ -35,6 +38,7 @@ __all__ = [
     "enable_signing",
     "find_merchant_by_name",
     "rotate_secret",
+    "set_markup",
     "set_webhook",
 ]
 
@@ -250,3 +254,82 @@ async def rotate_secret(
 
     await _change(db, merchant_id, change)
     return new
+
+
+# --- markups ---------------------------------------------------------------------------------
+
+_PAIR = re.compile(r"([A-Z]{3})/([A-Z]{3})")
+
+
+def _markup_scope(
+    merchant: dict[str, Any], wallet: str | None, pair: str | None, wallets: Collection[str]
+) -> tuple[str | None, str | None]:
+    if wallet is not None and wallet not in wallets:
+        raise AdminError("--wallet", f"no wallet {wallet!r} is configured")
+    if pair is not None:
+        match = _PAIR.fullmatch(pair)
+        if match is None or not all(map(_is_payment_currency, match.groups())):
+            raise AdminError("--pair", f"{pair!r} is not a currency pair such as THB/CNY")
+        if match.group(1) != merchant["currency"]:
+            raise AdminError(
+                "--pair",
+                f"the pair must start with the merchant's currency, {merchant['currency']}",
+            )
+    return wallet, pair
+
+
+def _is_payment_currency(code: str) -> bool:
+    try:
+        fx.get_currency(code)
+    except fx.UnsupportedCurrency:
+        return False
+    return True
+
+
+async def set_markup(
+    db: Database,
+    *,
+    merchant_id: str,
+    bps: int,
+    wallet: str | None = None,
+    pair: str | None = None,
+    wallets: Collection[str] = (),
+) -> tuple[MarkupRule, ...]:
+    """Set the merchant's markup for its sales (of `wallet`, in `pair`, when given), replacing
+    its rule of the same scope; the merchant's rules afterwards. Quotes made from then on use
+    it (within the configured floor and cap); quotes already made keep theirs."""
+    if isinstance(bps, bool) or not isinstance(bps, int) or not 0 <= bps <= 10_000:
+        raise AdminError("--markup-bps", "give whole basis points from 0 to 10000")
+    after: tuple[MarkupRule, ...] = ()
+
+    def change(merchant: dict[str, Any]) -> dict[str, Any]:
+        nonlocal after
+        scope = _markup_scope(merchant, wallet, pair, wallets)
+        kept = [
+            r
+            for r in rows.merchant_markups(merchant_id, merchant["fx_markups"])
+            if (r.wallet, r.pair) != scope
+        ]
+        rule = MarkupRule(bps, merchant_id, scope[0], None, scope[1], origin="merchant")
+        after = (*kept, rule)
+        return {"fx_markups": rows.merchant_markups_json(after)}
+
+    await _change(db, merchant_id, change)
+    return after
+
+
+async def clear_markup(
+    db: Database, *, merchant_id: str, wallet: str | None = None, pair: str | None = None
+) -> bool:
+    """Remove the merchant's rule of that scope; False if it had none."""
+    removed = False
+
+    def change(merchant: dict[str, Any]) -> dict[str, Any]:
+        nonlocal removed
+        rules = rows.merchant_markups(merchant_id, merchant["fx_markups"])
+        kept = [r for r in rules if (r.wallet, r.pair) != (wallet, pair)]
+        removed = len(kept) < len(rules)
+        return {"fx_markups": rows.merchant_markups_json(kept)}
+
+    await _change(db, merchant_id, change)
+    return removed

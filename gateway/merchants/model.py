@@ -8,6 +8,7 @@ from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from gateway.core.business_days import business_date
+from gateway.quotes.model import MarkupRule
 
 __all__ = ["Merchant"]
 
@@ -32,6 +33,8 @@ class Merchant:
     """Sealed (`gateway/core/secrets.py`), never in the clear; likewise `signing_secret`."""
     signing_secret: str | None = dataclasses.field(default=None, repr=False)
     require_signature: bool = False
+    markups: tuple[MarkupRule, ...] = ()
+    """The merchant's own markup rules (each names this merchant; `gateway merchants fx set`)."""
 
     @cached_property
     def zone(self) -> ZoneInfo:

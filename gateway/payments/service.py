@@ -304,7 +304,7 @@ async def _price(
             return None, False  # same currency: no FX, `quote: null`
         wallet = ctx.router.wallet(wallet_id)
         assert wallet is not None
-        return price(ctx, amount=command.amount, wallet=wallet, now=now), True
+        return price(ctx, merchant=merchant, amount=command.amount, wallet=wallet, now=now), True
     # A given quote must fit exactly (no quote ever fits a same-currency wallet).
     held = await repo.get_quote(ctx.db, command.quote_id)
     if held is None or held.merchant_id != merchant.id:

@@ -20,7 +20,7 @@ from gateway.core.render import dumps
 from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
-from gateway.quotes.model import MerchantQuote
+from gateway.quotes.model import MerchantQuote, Sale
 from gateway.quotes.views import quote_view
 from gateway.storage import payments as repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
@@ -74,14 +74,17 @@ def _prepare(
             param="amount.currency",
         )
     ctx.router.routes(merchant.country, wallet, param="wallet")
-    quote = price(ctx, amount=amount, wallet=wallet, now=now)
+    quote = price(ctx, merchant=merchant, amount=amount, wallet=wallet, now=now)
     # no_route now rather than at payment time, for a price no partner would take
     ctx.router.routes(merchant.country, wallet, quote.payer_amount, param="amount.value")
     return wallet, quote
 
 
-def price(ctx: Context, *, amount: fx.Money, wallet: Wallet, now: datetime) -> fx.Quote:
-    """A fresh quote from the configured rate source and markup."""
+def price(
+    ctx: Context, *, merchant: Merchant, amount: fx.Money, wallet: Wallet, now: datetime
+) -> fx.Quote:
+    """A fresh quote: the mid rate of the first fresh source, plus the markup of the most
+    specific rule for this merchant, wallet, first-choice partner and currency pair."""
     payer_currency = fx.get_currency(wallet.currency)
     if payer_currency == amount.currency:
         raise InvalidRequest(
@@ -93,15 +96,19 @@ def price(ctx: Context, *, amount: fx.Money, wallet: Wallet, now: datetime) -> f
         mid = ctx.rates.mid_rate(amount.currency, payer_currency, now)
     except fx.RateUnavailable as exc:
         raise RateUnavailable(str(exc)) from exc
+    partner = ctx.router.routes(merchant.country, wallet, param="wallet")[0].partner
+    pair = f"{amount.currency.code}/{payer_currency.code}"
+    markup = ctx.markups.markup(Sale(merchant.id, wallet.id, partner, pair), merchant.markups)
     try:
         return fx.make_quote(
             id=new_id("qt"),
             amount=amount,
             payer_currency=payer_currency,
             mid=mid,
-            markup_bps=ctx.settings.fx.markup_bps,
+            markup_bps=markup.bps,
             created_at=now,
             lifetime=ctx.settings.durations.quote_lifetime,
+            markup_rule=markup.rule,
         )
     except fx.InvalidAmount as exc:
         raise InvalidAmount(str(exc), param="amount.value") from exc

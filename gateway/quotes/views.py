@@ -25,6 +25,7 @@ def quote_view(held: MerchantQuote) -> Quote:
         "rate": fx.format_rate(quote.rate),
         "mid_rate": fx.format_rate(quote.mid_rate),
         "markup_bps": quote.markup_bps,
+        "markup_rule": quote.markup_rule,
         "rate_source": quote.rate_source,
         "rate_as_of": rfc3339(quote.rate_as_of),
         "rate_set": quote.rate_set,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -21,7 +21,7 @@ from gateway.payments.model import (
     PaymentStatus,
     QuoteUse,
 )
-from gateway.quotes.model import MerchantQuote
+from gateway.quotes.model import MarkupRule, MerchantQuote
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage.open_days import Sides
 
@@ -62,7 +62,33 @@ def merchant(row: Mapping[Any, Any]) -> Merchant:
         webhook_secret=row["webhook_secret"],
         signing_secret=row["signing_secret"],
         require_signature=bool(row["require_signature"]),
+        markups=merchant_markups(row["id"], row["fx_markups"]),
     )
+
+
+def merchant_markups(merchant_id: str, text: str | None) -> tuple[MarkupRule, ...]:
+    """The merchant's own rules from their JSON column (each names the merchant)."""
+    if not text:
+        return ()
+    return tuple(
+        MarkupRule(
+            bps=rule["bps"],
+            merchant=merchant_id,
+            wallet=rule.get("wallet"),
+            pair=rule.get("pair"),
+            origin="merchant",
+        )
+        for rule in json.loads(text)
+    )
+
+
+def merchant_markups_json(rules: Iterable[MarkupRule]) -> str | None:
+    """The JSON column of the merchant's rules (None when there are none)."""
+    items = [
+        {k: v for k, v in (("bps", r.bps), ("wallet", r.wallet), ("pair", r.pair)) if v is not None}
+        for r in rules
+    ]
+    return json.dumps(items, separators=(",", ":")) if items else None
 
 
 def payment(row: Mapping[Any, Any]) -> Payment:
@@ -327,6 +353,7 @@ def quote(row: Mapping[Any, Any]) -> MerchantQuote:
         rate_source=row["rate_source"],
         rate_as_of=row["rate_as_of"],
         rate_set=row["rate_set_id"],
+        markup_rule=row["markup_rule"],
         created_at=row["created_at"],
         expires_at=row["expires_at"],
     )
@@ -350,6 +377,7 @@ def quote_row(q: MerchantQuote) -> dict[str, Any]:
         "rate_source": locked.rate_source,
         "rate_as_of": locked.rate_as_of,
         "rate_set_id": locked.rate_set,
+        "markup_rule": locked.markup_rule,
         "created_at": locked.created_at,
         "expires_at": locked.expires_at,
     }

@@ -99,6 +99,8 @@ class Merchant(SQLModel, table=True):
     webhook_secret: str | None = Field(default=None, sa_type=sa.Text())
     signing_secret: str | None = Field(default=None, sa_type=sa.Text())
     require_signature: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    fx_markups: str | None = Field(default=None, sa_type=sa.Text())
+    """JSON list of the merchant's own markup rules: `{"bps", "wallet"?, "pair"?}`."""
 
 
 class ApiKey(SQLModel, table=True):
@@ -163,6 +165,7 @@ class Quote(SQLModel, table=True):
     rate_source: str = Field(max_length=32)
     rate_as_of: datetime = _ts()
     rate_set_id: str | None = Field(default=None, foreign_key="rate_sets.id", max_length=40)
+    markup_rule: str | None = Field(default=None, max_length=200)
     created_at: datetime = _ts()
     expires_at: datetime = _ts()
 

@@ -20,6 +20,7 @@ QUOTE_EXAMPLE: Final = {
     "rate": "0.185948",
     "mid_rate": "0.1832",
     "markup_bps": 150,
+    "markup_rule": "default (150 bps)",
     "rate_source": "ecb",
     "rate_as_of": "2026-11-26T15:00:00.000Z",
     "rate_set": "rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50",
@@ -62,6 +63,15 @@ class Quote(TypedDict):
     ]
     mid_rate: Rate
     markup_bps: Annotated[int, Field(ge=0)]
+    markup_rule: Annotated[
+        str | None,
+        Field(
+            description="Why `markup_bps`: the most specific markup rule that matched the "
+            "merchant, wallet, partner and currency pair (and where it was set), or the default; "
+            "null for quotes made before rules were recorded.",
+            examples=["wallet=kakaopay (gateway.toml)", "default (150 bps)"],
+        ),
+    ]
     rate_source: Annotated[
         str,
         Field(

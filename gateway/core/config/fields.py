@@ -83,6 +83,15 @@ def _currency(code: str) -> str:
     return code
 
 
+def _currency_pair(pair: str) -> str:
+    base, slash, quote = pair.partition("/")
+    if not slash:
+        raise _fail(f"{pair!r} is not a currency pair", "write it as 'THB/CNY'")
+    _currency(base)
+    _currency(quote)
+    return pair
+
+
 def _is_currency(code: str) -> bool:
     try:
         get_currency(code)
@@ -195,6 +204,8 @@ Duration = Annotated[timedelta, BeforeValidator(_required_duration)]
 OptionalDuration = Annotated[timedelta | None, BeforeValidator(_duration)]
 Rate = Annotated[Decimal, BeforeValidator(_decimal)]
 CurrencyCode = Annotated[str, AfterValidator(_currency)]
+CurrencyPair = Annotated[str, AfterValidator(_currency_pair)]
+"""`"THB/CNY"`: a merchant currency and a wallet currency."""
 CountryCode = Annotated[str, AfterValidator(_country)]
 EnvVarName = Annotated[str, AfterValidator(_env_name)]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]

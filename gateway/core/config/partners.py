@@ -23,6 +23,7 @@ from gateway.core.config.fields import (
     CountryCode,
     CredentialName,
     CurrencyCode,
+    CurrencyPair,
     Cutoff,
     EnvVarName,
     HttpUrl,
@@ -136,6 +137,15 @@ class AmountLimit(_Model):
         return self
 
 
+class PartnerMarkup(_Model):
+    """A markup rule of this partner (`[[markups]]`): for all its sales, or those of a wallet
+    and/or a currency pair ("THB/CNY"); the most specific rule wins (gateway/quotes/markups.py)."""
+
+    bps: int = Field(ge=0, le=10_000)
+    wallet: WalletId | None = None
+    pair: CurrencyPair | None = None
+
+
 class PartnerSandbox(_Model):
     """The demo server speaking this partner's protocol; `port` defaults to base_url's port.
 
@@ -171,7 +181,20 @@ class Partner(_Model):
     fees: Fees = Fees()
     limits: dict[CurrencyCode, AmountLimit] = {}
     exponent_overrides: dict[CurrencyCode, Annotated[int, Field(ge=0, le=4)]] = {}
+    markups: tuple[PartnerMarkup, ...] = ()
     sandbox: PartnerSandbox = PartnerSandbox()
+
+    @field_validator("markups")
+    @classmethod
+    def _one_markup_per_scope(cls, markups: tuple[PartnerMarkup, ...]) -> tuple[PartnerMarkup, ...]:
+        scopes = [(m.wallet, m.pair) for m in markups]
+        for scope in scopes:
+            if scopes.count(scope) > 1:
+                raise _fail(
+                    f"two [[markups]] for the same wallet and pair: {scope}",
+                    "keep one rule per scope",
+                )
+        return markups
 
     _source_file: str = PrivateAttr(default="")
 

@@ -22,11 +22,14 @@ from pydantic import (
 from fx import default_ecb_file
 from gateway.core.config.fields import (
     CurrencyCode,
+    CurrencyPair,
     Duration,
     EnvVarName,
     HttpUrl,
     OptionalDuration,
+    PartnerId,
     Rate,
+    WalletId,
     _Model,
     normalise_database_url,
 )
@@ -158,20 +161,53 @@ class RateSourceSettings(_Model):
         return self.kind == "ecb_xml"
 
 
+class MarkupRuleSettings(_Model):
+    """A markup rule (`[[fx.markups]]`) for the sales of a wallet, a partner and/or a currency
+    pair ("THB/CNY"); the most specific matching rule wins (gateway/quotes/markups.py)."""
+
+    bps: int = Field(ge=0, le=10_000)
+    wallet: WalletId | None = None
+    partner: PartnerId | None = None
+    pair: CurrencyPair | None = None
+
+
 class FxSettings(_Model):
-    """Where mid rates come from, how often they are fetched, and the markup added to them."""
+    """Where mid rates come from, how often they are fetched, and the markup added to them:
+    `markup_bps` unless a rule matches, always within `markup_floor_bps`..`markup_cap_bps`."""
 
     sources: list[RateSourceSettings] = Field(
         default_factory=lambda: [RateSourceSettings(name="ecb", kind="ecb_xml", url=ECB_DAILY)],
         min_length=1,
     )
     markup_bps: int = Field(150, ge=0, le=10_000)
+    markup_floor_bps: int = Field(0, ge=0, le=10_000)
+    markup_cap_bps: int = Field(10_000, ge=0, le=10_000)
+    markups: list[MarkupRuleSettings] = []
     refresh_interval: Duration = timedelta(minutes=15)
     """Each fetched source is fetched at most once per interval, across all processes."""
     fetch_timeout: Duration = timedelta(seconds=10)
     max_move_bps: int = Field(1000, ge=1, le=1_000_000)
     """A fetched set in which a rate moved more than this against the source's previous set
     is refused (a broken feed, not a market)."""
+
+    @model_validator(mode="after")
+    def _markups(self) -> FxSettings:
+        if self.markup_floor_bps > self.markup_cap_bps:
+            raise _fail(
+                f"markup_floor_bps ({self.markup_floor_bps}) is above markup_cap_bps "
+                f"({self.markup_cap_bps})",
+                "lower the floor or raise the cap",
+                key="markup_floor_bps",
+            )
+        scopes = [(r.wallet, r.partner, r.pair) for r in self.markups]
+        for scope in scopes:
+            if scopes.count(scope) > 1:
+                raise _fail(
+                    f"two [[fx.markups]] for the same wallet, partner and pair: {scope}",
+                    "keep one rule per scope",
+                    key="markups",
+                )
+        return self
 
     @field_validator("sources")
     @classmethod

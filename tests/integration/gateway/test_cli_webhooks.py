@@ -203,3 +203,28 @@ def test_sealed_under_another_key_is_explained(
     assert kept.exit_code != 0 and "another secrets key" in kept.output
     # Without a grace period the old secret is not needed: rotation recovers.
     assert _ok(cli.invoke(main, ["merchants", "signing", "rotate-secret", merchant]))
+
+
+def test_fx_markups_set_replace_and_clear(cli: CliRunner, merchant: str, tmp_path: Path) -> None:
+    out = _ok(cli.invoke(main, ["merchants", "fx", "set", merchant, "--markup-bps", "120"]))
+    assert out == f"120 bps  merchant={merchant} (merchant)"
+    args = ["merchants", "fx", "set", merchant, "--markup-bps", "90", "--wallet", "kakaopay"]
+    _ok(cli.invoke(main, args))
+    _ok(cli.invoke(main, [*args[:4], "--markup-bps", "95", *args[6:], "--pair", "THB/KRW"]))
+    _ok(cli.invoke(main, [*args[:5], "80", *args[6:]]))  # replaces the kakaopay rule
+    rules = {(r.wallet, r.pair): r.bps for r in _merchant(tmp_path, merchant).markups}
+    assert rules == {(None, None): 120, ("kakaopay", None): 80, ("kakaopay", "THB/KRW"): 95}
+    for bad, says in (
+        (["--markup-bps", "10001"], "0 to 10000"),
+        (["--markup-bps", "5", "--wallet", "nope"], "no wallet 'nope'"),
+        (["--markup-bps", "5", "--pair", "JPY/KRW"], "merchant's currency, THB"),
+        (["--markup-bps", "5", "--pair", "THBKRW"], "not a currency pair"),
+    ):
+        result = cli.invoke(main, ["merchants", "fx", "set", merchant, *bad])
+        assert result.exit_code != 0 and says in result.output, result.output
+    assert len(_merchant(tmp_path, merchant).markups) == 3  # refused input changed nothing
+    cleared = cli.invoke(main, ["merchants", "fx", "clear", merchant, "--wallet", "kakaopay"])
+    assert cleared.exit_code == 0 and "rule removed" in cleared.output
+    again = cli.invoke(main, ["merchants", "fx", "clear", merchant, "--wallet", "kakaopay"])
+    assert "no such rule" in again.output
+    assert len(_merchant(tmp_path, merchant).markups) == 2
