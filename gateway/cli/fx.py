@@ -97,3 +97,21 @@ def _print_states(book: Any, clock: Any) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+@fx_group.command("explain")
+@click.argument("payment_id")
+@click.pass_context
+def fx_explain(ctx: click.Context, payment_id: str) -> None:
+    """How a payment's payer amount came about (rate set, source, mid, markup rule, the
+    arithmetic), recomputed from stored data; exit 1 if anything does not match."""
+    from gateway.quotes.explain import NotExplainable, explain_payment
+
+    settings = _settings(ctx)
+    try:
+        explanation = _admin(settings, lambda db: explain_payment(db, payment_id))
+    except NotExplainable as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in explanation.lines():
+        click.echo(line)
+    ctx.exit(0 if explanation.matches else 1)
