@@ -129,6 +129,13 @@ async def create_quote(request: web.Request) -> web.Response:
     return _answer(result.status, result.body, result.replayed)
 
 
+@routes.get("/v1/fx/rates")
+async def display_rates(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    base = request.query.get("base")
+    return _json(quotes.display_rates(request.app[CONTEXT], principal, base))
+
+
 @routes.get("/v1/fx/quotes/{quote_id}")
 async def get_quote(request: web.Request) -> web.Response:
     principal = await _principal(request)

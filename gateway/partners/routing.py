@@ -37,6 +37,10 @@ class Router:
     def wallet(self, wallet_id: str) -> Wallet | None:
         return self._wallets.get(wallet_id)
 
+    def wallets(self) -> list[Wallet]:
+        """Every configured wallet, by id."""
+        return [self._wallets[wallet_id] for wallet_id in sorted(self._wallets)]
+
     def identify(self, code: str) -> Wallet:
         """The wallet a code belongs to, or `invalid_payment_code` (the code is never echoed)."""
         if not code.isascii() or not code.isdigit():

@@ -16,7 +16,7 @@ from gateway.core.errors import (
     RateUnavailable,
 )
 from gateway.core.ids import new_id
-from gateway.core.render import dumps
+from gateway.core.render import dumps, rfc3339
 from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
@@ -24,8 +24,9 @@ from gateway.quotes.model import MerchantQuote, Sale
 from gateway.quotes.views import quote_view
 from gateway.storage import payments as repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
+from gateway.wire.quotes import DisplayRate, DisplayRates, UnavailableRate
 
-__all__ = ["create_quote", "get_quote", "price"]
+__all__ = ["create_quote", "display_rates", "get_quote", "price"]
 
 
 async def create_quote(
@@ -122,3 +123,52 @@ async def get_quote(ctx: Context, principal: Principal, quote_id: str) -> Mercha
         raise NotFound("No such quote.")
     principal.check_owns(held.merchant_id, "such quote")
     return held
+
+
+def display_rates(ctx: Context, principal: Principal, base: str | None) -> DisplayRates:
+    """`GET /v1/fx/rates?base=THB`: indicative rates of every wallet the merchant can take in
+    another currency, marked up as a quote now would be (never a price: a quote is)."""
+    merchant = principal.merchant_for_writes()
+    if base is not None and base != merchant.currency:
+        raise InvalidRequest(
+            f"Rates are shown from the merchant's currency, {merchant.currency}.", param="base"
+        )
+    now = ctx.clock.now()
+    rates: list[DisplayRate] = []
+    unavailable: list[UnavailableRate] = []
+    for wallet in ctx.router.wallets():
+        if wallet.currency == merchant.currency:
+            continue
+        try:
+            partner = ctx.router.routes(merchant.country, wallet)[0].partner
+        except GatewayError:
+            continue  # no partner in the merchant's market takes this wallet
+        try:
+            mid = ctx.rates.mid_rate(merchant.currency, wallet.currency, now)
+        except fx.RateUnavailable as exc:
+            unavailable.append(
+                {"wallet": wallet.id, "currency": wallet.currency, "reason": str(exc)}
+            )
+            continue
+        pair = f"{merchant.currency}/{wallet.currency}"
+        markup = ctx.markups.markup(Sale(merchant.id, wallet.id, partner, pair), merchant.markups)
+        rates.append(
+            {
+                "wallet": wallet.id,
+                "currency": wallet.currency,
+                "rate": fx.format_rate(fx.quote_rate(mid.rate, markup.bps)),
+                "mid_rate": fx.format_rate(mid.rate),
+                "markup_bps": markup.bps,
+                "markup_rule": markup.rule,
+                "rate_source": mid.source,
+                "rate_set": mid.rate_set or "",
+                "rate_as_of": rfc3339(mid.as_of),
+                "age_seconds": int((now - mid.as_of).total_seconds()),
+            }
+        )
+    return {
+        "object": "fx_rates",
+        "base": merchant.currency,
+        "rates": rates,
+        "unavailable": unavailable,
+    }

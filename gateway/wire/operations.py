@@ -9,7 +9,7 @@ from pydantic import Field, with_config
 from typing_extensions import TypedDict
 
 from gateway.partners.health import BreakerState
-from gateway.wire.common import CLOSED, Count, one_of
+from gateway.wire.common import CLOSED, Count, Timestamp, one_of
 
 __all__ = ["Health", "Readiness"]
 
@@ -29,12 +29,31 @@ class Breaker(TypedDict):  # as `gateway.partners.health.Health.snapshot` report
 
 
 @with_config(CLOSED)
+class RateSourceState(TypedDict):
+    """A rate source's current set: quotes use the first fresh source that has both
+    currencies, and refuse (`rate_unavailable`) when none has."""
+
+    fresh: bool
+    rate_set: Annotated[str | None, Field(description="null: nothing fetched yet.")]
+    published_at: Timestamp | None
+    stale_at: Annotated[
+        Timestamp | None,
+        Field(description="When the set stops pricing (null: never, or no set)."),
+    ]
+    age_seconds: int | None
+
+
+@with_config(CLOSED)
 class Checks(TypedDict):
     config: Literal["ok"]
     database: Annotated[str, Field(description="`ok`, or `unavailable: <exception type>`.")]
     partners: Annotated[
         dict[str, Breaker],
         Field(description="Per configured partner id, its circuit breaker."),
+    ]
+    fx: Annotated[
+        dict[str, RateSourceState],
+        Field(description="Per configured rate source, in priority order, its current set."),
     ]
 
 

@@ -10,7 +10,14 @@ from typing_extensions import TypedDict
 
 from gateway.wire.common import CLOSED, Money, MoneyInput, Rate, Timestamp, closed, prefixed
 
-__all__ = ["QUOTE_EXAMPLE", "Quote", "QuoteRequest"]
+__all__ = [
+    "QUOTE_EXAMPLE",
+    "DisplayRate",
+    "DisplayRates",
+    "Quote",
+    "QuoteRequest",
+    "UnavailableRate",
+]
 
 QUOTE_EXAMPLE: Final = {
     "id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
@@ -92,3 +99,38 @@ class Quote(TypedDict):
     wallet: str
     created_at: Timestamp
     expires_at: Timestamp
+
+
+@with_config(CLOSED)
+class DisplayRate(TypedDict):
+    """What 1 unit of the base would cost in one wallet's currency now, markup included:
+    for display only. A payment is priced by its own quote."""
+
+    wallet: str
+    currency: Annotated[str, Field(examples=["CNY"])]
+    rate: Rate
+    mid_rate: Rate
+    markup_bps: Annotated[int, Field(ge=0)]
+    markup_rule: str
+    rate_source: str
+    rate_set: str
+    rate_as_of: Timestamp
+    age_seconds: Annotated[int, Field(description="Since the rates were published.")]
+
+
+@with_config(CLOSED)
+class UnavailableRate(TypedDict):
+    wallet: str
+    currency: str
+    reason: Annotated[str, Field(description="Why no rate: every source's reason.")]
+
+
+@with_config(CLOSED)
+class DisplayRates(TypedDict):
+    """Indicative rates for the POS screen: every wallet the merchant can take that pays in
+    another currency."""
+
+    object: Literal["fx_rates"]
+    base: Annotated[str, Field(description="The merchant's currency.", examples=["THB"])]
+    rates: list[DisplayRate]
+    unavailable: list[UnavailableRate]

@@ -114,3 +114,21 @@ async def test_the_most_specific_rule_prices_and_is_named(gateway: Gateway) -> N
 async def _quote_if(gateway: Gateway, wallet: str, rule: str) -> dict[str, Any] | None:
     quote = await _quote(gateway, wallet)
     return quote if quote["markup_rule"] == rule else None
+
+
+async def test_display_rates_match_what_a_quote_would_use(gateway: Gateway) -> None:
+    shown = await gateway.read("/v1/fx/rates?base=THB")
+    assert shown["object"] == "fx_rates" and shown["base"] == "THB"
+    assert shown["unavailable"] == []
+    by_wallet = {entry["wallet"]: entry for entry in shown["rates"]}
+    assert "truemoney" not in by_wallet  # pays in THB: no FX
+    alipay = by_wallet["alipay_cn"]
+    assert (alipay["currency"], alipay["markup_bps"]) == ("CNY", 80)
+    quote = await _quote(gateway, "alipay_cn")
+    for field in ("rate", "mid_rate", "markup_bps", "markup_rule", "rate_source", "rate_set"):
+        assert alipay[field] == quote[field], field
+    assert by_wallet["kakaopay"]["markup_rule"] == "default (150 bps)"
+    wrong = await gateway.request("GET", "/v1/fx/rates?base=JPY")
+    assert wrong.status == 400 and wrong.body["error"]["param"] == "base"
+    finance = await gateway.request("GET", "/v1/fx/rates", key="operator")
+    assert finance.status == 403

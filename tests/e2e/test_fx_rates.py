@@ -176,6 +176,9 @@ async def test_every_source_stale_refuses_and_writes_nothing(
     assert "ecb:" in message and "backup:" in message and "stale" in message
     paid = await gateway.pay(code("28", "0000"))
     assert paid.status == 503 and paid.error == "rate_unavailable"
+    shown = await gateway.read("/v1/fx/rates")
+    assert shown["rates"] == [] and {u["currency"] for u in shown["unavailable"]} >= {"CNY"}
+    assert all("went stale" in u["reason"] for u in shown["unavailable"])
     assert gateway.ledger().payments == {}  # no partner was called
     db = open_database(gateway.settings.database.url)
     try:

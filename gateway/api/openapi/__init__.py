@@ -94,6 +94,7 @@ def _schemas() -> dict[str, Any]:
         wire_operations.Readiness,
         wire_quotes.QuoteRequest,
         wire_quotes.Quote,
+        wire_quotes.DisplayRates,
         wire_payments.PaymentRequest,
         wire_payments.CancelRequest,
         wire_payments.PaymentList,

@@ -47,6 +47,25 @@ def paths() -> JSON:
                 },
             }
         },
+        "/v1/fx/rates": {
+            "get": {
+                "operationId": "getDisplayRates",
+                "tags": ["FX quotes"],
+                "summary": "Indicative rates for the POS screen",
+                "description": "For every wallet the merchant can take in another currency: the "
+                "rate a quote would use now (mid plus the markup rule that applies), its source "
+                "and age. For display only: a payment is priced by its quote. Wallets without a "
+                "fresh rate are listed under `unavailable` with the reason.",
+                "x-roles": ["pos"],
+                "parameters": [
+                    query_text("base", "The merchant's currency (the only base offered).")
+                ],
+                "responses": {
+                    "200": json_response("The rates.", ref("schemas", "DisplayRates")),
+                    **error_responses("authentication_failed", "forbidden", "invalid_request"),
+                },
+            }
+        },
         "/v1/fx/quotes/{quote_id}": {
             "get": {
                 "operationId": "getQuote",

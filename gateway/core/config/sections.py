@@ -365,6 +365,7 @@ class Timeouts(_Model):
     refund: Duration = timedelta(seconds=8)
     inquire_refund: Duration = timedelta(seconds=5)
     fetch_settlement_file: Duration = timedelta(seconds=30)
+    fx_rates: Duration = timedelta(seconds=5)
     connect: Duration = timedelta(seconds=2)
 
     def seconds(self, operation: str) -> float:

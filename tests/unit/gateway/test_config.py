@@ -95,6 +95,7 @@ def test_shipped_configs_load_with_production_defaults() -> None:
         "refund": 8.0,
         "inquire_refund": 5.0,
         "fetch_settlement_file": 30.0,
+        "fx_rates": 5.0,
         "connect": 2.0,
     }
     assert settings.sandbox == SandboxDelays(
