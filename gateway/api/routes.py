@@ -22,6 +22,7 @@ from gateway.api.state import CONTEXT, KEYS
 from gateway.core.errors import InvalidRequest
 from gateway.core.metrics import CONTENT_TYPE_LATEST
 from gateway.core.render import dumps
+from gateway.ledger import fx_book
 from gateway.merchants.auth import Principal
 from gateway.merchants.model import Merchant
 from gateway.payments import cancels
@@ -134,6 +135,18 @@ async def display_rates(request: web.Request) -> web.Response:
     principal = await _principal(request)
     base = request.query.get("base")
     return _json(quotes.display_rates(request.app[CONTEXT], principal, base))
+
+
+@routes.get("/v1/fx/position")
+async def fx_position(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    book = await fx_book.fx_position(
+        request.app[CONTEXT],
+        principal,
+        day=request.query.get("date"),
+        currency=request.query.get("currency"),
+    )
+    return _json(fx_book.view(book))
 
 
 @routes.get("/v1/fx/quotes/{quote_id}")

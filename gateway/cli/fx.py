@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+import fx
+from adapters import Clock
 from gateway.cli.base import _admin, _settings, main
+from gateway.core.config import Settings
+from gateway.storage.db import Database
+
+if TYPE_CHECKING:
+    from gateway.rates.refresher import RateRefresher
+
+T = TypeVar("T")
 
 
 @main.group("fx")
@@ -16,14 +27,25 @@ def fx_group() -> None:
     """Rate sources and their sets."""
 
 
-def _with_refresher(settings: Any, work: Any) -> Any:
-    """Run `work(refresher, book, clock)` with a refresher on the configured database."""
+@dataclasses.dataclass(frozen=True)
+class _Desk:
+    """What the fx commands work with: the database, a rate book filled from it, the clock,
+    and a refresher that can fetch."""
+
+    db: Database
+    book: fx.RateBook
+    clock: Clock
+    refresher: RateRefresher
+
+
+def _with_refresher(settings: Settings, work: Callable[[_Desk], Awaitable[T]]) -> T:
+    """Run `work` with the configured sets stored and the book filled from the database."""
     from adapters import SystemClock, new_http_client
     from gateway.core.metrics import Metrics
     from gateway.rates.refresher import RateRefresher, rate_book
     from gateway.storage.writer import GroupCommitWriter
 
-    async def action(db: Any) -> Any:
+    async def action(db: Database) -> T:
         writer = GroupCommitWriter(db.writer)
         await writer.start()
         try:
@@ -41,7 +63,7 @@ def _with_refresher(settings: Any, work: Any) -> Any:
                     owner=f"{socket.gethostname()}:{os.getpid()}:cli",
                 )
                 await refresher.prepare()
-                return await work(refresher, book, clock)
+                return await work(_Desk(db, book, clock, refresher))
         finally:
             await writer.stop()
 
@@ -55,11 +77,11 @@ def fx_refresh(ctx: click.Context) -> None:
     store what is new, and print each source's state; exit 1 if a fetch failed or was refused."""
     settings = _settings(ctx)
 
-    async def work(refresher: Any, book: Any, clock: Any) -> bool:
-        reports = await refresher.refresh(force=True)
+    async def work(desk: _Desk) -> bool:
+        reports = await desk.refresher.refresh(force=True)
         for report in reports:
             click.echo(f"{report.source}: {report.outcome} {report.detail}".rstrip())
-        _print_states(book, clock)
+        _print_states(desk.book, desk.clock)
         return all(report.outcome not in ("failed", "refused") for report in reports)
 
     ctx.exit(0 if _with_refresher(settings, work) else 1)
@@ -71,13 +93,13 @@ def fx_sources(ctx: click.Context) -> None:
     """Each source, in priority order: its current set, publication, when it goes stale."""
     settings = _settings(ctx)
 
-    async def work(refresher: Any, book: Any, clock: Any) -> None:
-        _print_states(book, clock)
+    async def work(desk: _Desk) -> None:
+        _print_states(desk.book, desk.clock)
 
     _with_refresher(settings, work)
 
 
-def _print_states(book: Any, clock: Any) -> None:
+def _print_states(book: fx.RateBook, clock: Clock) -> None:
     from gateway.rates.views import rate_sources_view
 
     now = clock.now()
@@ -115,3 +137,45 @@ def fx_explain(ctx: click.Context, payment_id: str) -> None:
     for line in explanation.lines():
         click.echo(line)
     ctx.exit(0 if explanation.matches else 1)
+
+
+@fx_group.command("position")
+@click.option("--date", "day", default=None, help="A UTC day, YYYY-MM-DD (default: today).")
+@click.option("--currency", default="EUR", show_default=True, help="The reporting currency.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the book as CSV (minor units) to this file.")  # fmt: skip
+@click.pass_context
+def fx_position(ctx: click.Context, day: str | None, currency: str, csv_path: str | None) -> None:
+    """The FX book: per currency the open position (fx_position), the markup revenue booked
+    (fx_revenue), their value in the reporting currency at the latest mid, and the unrealised
+    result, at the end of a UTC day."""
+    from datetime import UTC
+
+    from gateway.ledger.fx_book import FxBook, fx_book, table
+    from gateway.settlement.model import parse_business_date
+
+    settings = _settings(ctx)
+
+    async def work(desk: _Desk) -> FxBook:
+        now = desk.clock.now()
+        return await fx_book(desk.db, desk.book, day=when or now.astimezone(UTC).date(),
+                             reporting=currency, now=now)  # fmt: skip
+
+    try:
+        when = None if day is None else parse_business_date(day)
+        fx.get_currency(currency)
+    except (ValueError, fx.FXError) as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+    result = _with_refresher(settings, work)
+    rows = table(result)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    click.echo(f"FX book at the end of {result.day} (UTC), valued in {result.reporting_currency}")
+    for row in rows:
+        click.echo("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    for reason in result.unavailable:
+        click.echo(f"not valued: {reason}", err=True)
+    if csv_path:
+        with open(csv_path, "w", encoding="utf-8", newline="") as out:
+            out.write(result.csv())
+        click.echo(f"wrote {csv_path}", err=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,8 +23,10 @@ from gateway.storage.tables import metadata
 
 __all__ = [
     "Counts",
+    "FxAccountSums",
     "LedgerSnapshot",
     "Offenders",
+    "fx_account_sums",
     "journal_balances",
     "ledger_snapshot",
     "merchant_refund_sums",
@@ -218,3 +221,35 @@ def refund_fx_per_payment(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mappin
         .group_by(r.payment_id, p.amount_value, p.fx_revenue)
     )
     return _pages(snap, query, r.payment_id, "payment_id")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FxAccountSums:
+    """One FX account in one currency: the sum of its lines booked before `end`, and of those
+    booked in [`start`, `end`) (a line's time is its entry's `created_at`)."""
+
+    account: str
+    currency: str
+    total: int
+    day: int
+
+
+async def fx_account_sums(
+    db: Database, accounts: Sequence[str], start: datetime, end: datetime
+) -> list[FxAccountSums]:
+    in_day = sa.case((_entries.c.created_at >= start, _lines.c.amount), else_=0)
+    stmt = (
+        sa.select(
+            _lines.c.account,
+            _lines.c.currency,
+            sa.func.sum(_lines.c.amount),
+            sa.func.sum(in_day),
+        )
+        .select_from(_lines.join(_entries, _lines.c.entry_id == _entries.c.id))
+        .where(_lines.c.account.in_(accounts), _entries.c.created_at < end)
+        .group_by(_lines.c.account, _lines.c.currency)
+        .order_by(_lines.c.account, _lines.c.currency)
+    )
+    async with db.reader.connect() as conn:
+        rows = (await conn.execute(stmt)).all()
+    return [FxAccountSums(a, c, int(total), int(day)) for a, c, total, day in rows]

@@ -14,6 +14,8 @@ __all__ = [
     "QUOTE_EXAMPLE",
     "DisplayRate",
     "DisplayRates",
+    "FxPosition",
+    "FxPositionLine",
     "Quote",
     "QuoteRequest",
     "UnavailableRate",
@@ -134,3 +136,34 @@ class DisplayRates(TypedDict):
     base: Annotated[str, Field(description="The merchant's currency.", examples=["THB"])]
     rates: list[DisplayRate]
     unavailable: list[UnavailableRate]
+
+
+@with_config(CLOSED)
+class FxPositionLine(TypedDict):
+    currency: str
+    position: Annotated[int, Field(description="Minor units held: long (+) or short (−).")]
+    position_change: Annotated[int, Field(description="The day's movement of `position`.")]
+    revenue: Annotated[int, Field(description="Markup revenue booked in this currency.")]
+    revenue_day: int
+    value: Annotated[
+        int | None,
+        Field(description="`position` in the reporting currency's minor units at the latest mid."),
+    ]
+    value_day: int | None
+    mid: Annotated[str | None, Field(description="1 `currency` in the reporting currency.")]
+
+
+@with_config(CLOSED)
+class FxPosition(TypedDict):
+    """The gateway's FX book at the end of a UTC day: what the journal's `fx_position` account
+    holds per currency, the markup revenue (`fx_revenue`), and their value at the latest mids.
+    Positions booked at their quotes' mids sum to zero; valued at today's they give the
+    unrealised result."""
+
+    object: Literal["fx_position"]
+    date: Annotated[str, Field(examples=["2026-12-04"])]
+    reporting_currency: str
+    unrealised: Annotated[int | None, Field(description="Σ value (null: a currency has no rate).")]
+    unrealised_day: int | None
+    currencies: list[FxPositionLine]
+    unavailable: list[str]

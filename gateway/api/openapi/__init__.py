@@ -95,6 +95,7 @@ def _schemas() -> dict[str, Any]:
         wire_quotes.QuoteRequest,
         wire_quotes.Quote,
         wire_quotes.DisplayRates,
+        wire_quotes.FxPosition,
         wire_payments.PaymentRequest,
         wire_payments.CancelRequest,
         wire_payments.PaymentList,

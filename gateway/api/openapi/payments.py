@@ -66,6 +66,26 @@ def paths() -> JSON:
                 },
             }
         },
+        "/v1/fx/position": {
+            "get": {
+                "operationId": "getFxPosition",
+                "tags": ["FX quotes"],
+                "summary": "The FX book (operator keys)",
+                "description": "Per currency at the end of a UTC day: the open position of the "
+                "journal's `fx_position` account, the markup revenue booked (`fx_revenue`), and "
+                "their value in `currency` (default EUR) at the latest mids; the sum of the "
+                "values is the unrealised result. `gateway fx position` prints the same.",
+                "x-roles": ["operator"],
+                "parameters": [
+                    query_text("date", "A UTC day, YYYY-MM-DD (default: today)."),
+                    query_text("currency", "The reporting currency (default EUR)."),
+                ],
+                "responses": {
+                    "200": json_response("The book.", ref("schemas", "FxPosition")),
+                    **error_responses("authentication_failed", "forbidden", "invalid_request"),
+                },
+            }
+        },
         "/v1/fx/quotes/{quote_id}": {
             "get": {
                 "operationId": "getQuote",
