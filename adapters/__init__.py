@@ -6,6 +6,7 @@ through `adapters.sandboxes`, for tests and demos only.
 """
 
 from adapters._base import (
+    DEFAULT_TIMEOUTS,
     Adapter,
     AdapterConfigError,
     CancelRequest,
@@ -16,8 +17,11 @@ from adapters._base import (
     Operation,
     Outcome,
     OutcomeStatus,
+    PartnerRates,
     PaymentCode,
     PayRequest,
+    RatesRequest,
+    RatesUnavailable,
     RefundInquiryRequest,
     RefundRequest,
     SettlementFile,
@@ -33,6 +37,7 @@ from adapters._registry import PROTOCOLS, ProtocolSpec
 from adapters._transport import classify_transport_error, new_http_client
 
 __all__ = [
+    "DEFAULT_TIMEOUTS",
     "PROTOCOLS",
     "Adapter",
     "AdapterConfigError",
@@ -45,9 +50,12 @@ __all__ = [
     "Operation",
     "Outcome",
     "OutcomeStatus",
+    "PartnerRates",
     "PayRequest",
     "PaymentCode",
     "ProtocolSpec",
+    "RatesRequest",
+    "RatesUnavailable",
     "RefundInquiryRequest",
     "RefundRequest",
     "SettlementFile",

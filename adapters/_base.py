@@ -35,6 +35,13 @@ own format and verified like any answer), or raises `SettlementFileUnavailable` 
 (transport error, an HTTP error or a refusal, an unsigned or unverifiable answer, a file that does
 not parse or contradicts itself). A caller reports "could not fetch" and tries again later.
 
+A partner's own exchange rates (`Operation.FX_RATES`, optional) are a document too:
+`fetch_rates(RatesRequest(base, quotes))` returns a `PartnerRates` (1 `base` = `rates[code]`
+for every quote asked for, positive Decimals of at most `RATE_DIGITS` significant digits, the
+answer verified like any other), or raises `RatesUnavailable`, never a partial set
+(`adapters._rates` says what counts as a failure). Its timeout falls back to
+`DEFAULT_TIMEOUTS` when a partner's timeouts do not name it.
+
 What a `SettlementLine` says, whatever the protocol:
 
     record_type                 "payment" (a charge the partner kept) or "refund" (money it
@@ -63,11 +70,21 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
+from types import MappingProxyType
 from typing import Literal, Protocol, runtime_checkable
 
+from adapters._rates import (
+    DEFAULT_RATES_TIMEOUT,
+    RATE_DIGITS,
+    PartnerRates,
+    RatesRequest,
+    RatesUnavailable,
+)
 from fx import Money, round_significant
 
 __all__ = [
+    "DEFAULT_TIMEOUTS",
+    "RATE_DIGITS",
     "Adapter",
     "AdapterConfigError",
     "CancelRequest",
@@ -78,8 +95,11 @@ __all__ = [
     "Operation",
     "Outcome",
     "OutcomeStatus",
+    "PartnerRates",
     "PayRequest",
     "PaymentCode",
+    "RatesRequest",
+    "RatesUnavailable",
     "RefundInquiryRequest",
     "RefundRequest",
     "SettlementFile",
@@ -100,6 +120,7 @@ class Operation(enum.StrEnum):
     INQUIRE_REFUND = "inquire_refund"
     SETTLEMENT_FILE = "fetch_settlement_file"
     FETCH_SETTLEMENT_FILE = "fetch_settlement_file"  # an alias of SETTLEMENT_FILE
+    FX_RATES = "fx_rates"  # optional in configuration: see DEFAULT_TIMEOUTS
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -363,12 +384,15 @@ class Adapter(Protocol):
         cannot be fetched or trusted (never a partial file)."""
         ...
 
+    async def fetch_rates(self, request: RatesRequest) -> PartnerRates:
+        """The partner's rates from `request.base` to each of `request.quotes`;
+        `RatesUnavailable` if they cannot be fetched or trusted (never a partial set)."""
+        ...
+
 
 # --- settlement files --------------------------------------------------------------------------
 
 SettlementRecordType = Literal["payment", "refund"]
-
-RATE_DIGITS = 10  # significant digits of a reported rate, like a quote's
 
 
 def implied_rate(payer_amount: Money, merchant_amount: Money) -> Decimal:
@@ -453,3 +477,10 @@ class SettlementFile:
 
 # Per-operation timeouts, in seconds. Production defaults follow Alipay+'s recommendations.
 Timeouts = Mapping[Operation, float]
+
+DEFAULT_TIMEOUTS: Mapping[Operation, float] = MappingProxyType(
+    {Operation.FX_RATES: DEFAULT_RATES_TIMEOUT}
+)
+"""Timeouts of the operations a partner's configuration may leave out (seconds): an adapter
+uses these when its timeouts mapping has no entry, so adding an operation to a protocol does
+not make every existing configuration invalid."""

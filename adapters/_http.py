@@ -17,7 +17,7 @@ from collections.abc import Mapping
 
 import httpx
 
-from adapters._base import AdapterConfigError, Operation, Outcome
+from adapters._base import DEFAULT_TIMEOUTS, AdapterConfigError, Operation, Outcome
 from adapters._clock import Clock
 from adapters._transport import call_deadline, classify_transport_error, request_timeout
 
@@ -31,7 +31,9 @@ class SignedHttpClient:
     - `partner_id`: the partner's name in our configuration (every error names it).
     - `base_url`: scheme, host and optional base path; no query string or fragment.
     - `http`: a shared client (see `adapters._transport.new_http_client`); not closed here.
-    - `timeouts`: seconds per operation; each of `capabilities` needs a positive one.
+    - `timeouts`: seconds per operation; each of `capabilities` needs a positive one, except
+      those with a built-in default (`adapters._base.DEFAULT_TIMEOUTS`, e.g. `fx_rates`),
+      which it may leave out.
     - `clock`: the protocol's source of request times (and of "now" when it checks answers).
     - `path_prefix`: a fixed path the protocol puts between the base path and each operation's.
 
@@ -59,6 +61,7 @@ class SignedHttpClient:
             )
         if path_prefix and not path_prefix.startswith("/"):
             raise AdapterConfigError(f"partner {partner_id!r}: path_prefix must start with '/'")
+        timeouts = {**DEFAULT_TIMEOUTS, **timeouts}
         for operation in (op for op in Operation if op in self.capabilities):  # stable order
             seconds = timeouts.get(operation)
             if seconds is None or not seconds > 0:
@@ -67,7 +70,7 @@ class SignedHttpClient:
                 )
         self._partner_id = partner_id
         self._http = http
-        self._timeouts = dict(timeouts)
+        self._timeouts = timeouts
         self._clock = clock
         self._origin = f"{url.scheme}://{url.netloc.decode('ascii')}"
         self._base_path = self._base_path_of(url) + path_prefix.rstrip("/")

@@ -14,8 +14,10 @@ are written. This package holds what does not depend on the protocol, one job pe
 - `settlement`: the partner's settlement file, protocol-neutral (`SettlementRow`,
   `SettlementDesk`), its test-only tampering and the `/_sandbox/settlement...` routes.
 - `ratefeed`: the ECB reference-rate feed (`RateFeed`: `eurofxref-daily.xml` dated today, the
-  shipped file's rates), its test-only switches (stale, slow, error, garbage, jump) and its
-  routes (`/fx/eurofxref-daily.xml`, `/_sandbox/fx_feed`).
+  shipped file's rates), its test-only switches (stale, slow, error, garbage, jump,
+  bad_signature) and its routes (`/fx/eurofxref-daily.xml`, `/_sandbox/fx_feed`).
+- `partnerrates`: the partner's own exchange rates (`fx_rates`), crossed from the feed and
+  following its switches (`quote_rates`, `answer_mode`); each protocol words the answer.
 - `http`: helpers for the test routes (`/_sandbox/ledger`) and request errors.
 - `cli`: helpers for the `python -m adapters.<family>.sandbox` command lines.
 

@@ -20,6 +20,14 @@ Switches (tests only; a sandbox started without `allow_settlement_tamper` answer
     garbage   200 `text/xml` whose body is not XML (`<html>oops`): only parsing can tell
     jump      the current set with `currency`'s rate × 1.25 (beyond any sane band), its text
               keeping the same number of decimals
+    bad_signature  the feed as normal (it is not signed); the partner's own rates answer
+              carries a signature that does not verify
+
+The same switch drives the partner's own rates answer (`fx_rates`, see
+`adapters._sandbox.partnerrates`): rates crossed from `served_rates()`, so `jump` moves them
+too, `error` makes it the protocol's server error, `slow` delays it, `garbage` makes it a
+signed body that does not parse, `stale` dates it at the stale set's publication, and
+`bad_signature` signs it wrongly. A mode stays until the next switch (`normal` ends it).
 
 A bad body or an unknown mode is 400. `GET /_sandbox/fx_feed` answers (always)
 `{"mode", "requests", "not_modified", "date"}`: `date` is that of the set the mode serves.
@@ -55,7 +63,7 @@ __all__ = [
 ]
 
 FEED_PATH = "/fx/eurofxref-daily.xml"
-FeedMode = Literal["normal", "stale", "slow", "error", "garbage", "jump"]
+FeedMode = Literal["normal", "stale", "slow", "error", "garbage", "jump", "bad_signature"]
 
 STALE_DAYS = 10  # publication days back for "stale"
 JUMP_FACTOR = Decimal("1.25")  # "jump": far beyond any sane band of day-to-day moves
@@ -158,10 +166,14 @@ class RateFeed:
                 published = self.calendar.last_publication(published - timedelta(microseconds=1))
         return published
 
+    def served_rates(self) -> Rates:
+        """The rates the mode serves (1 EUR = rate units): `jump`'s currency moved, else as
+        configured."""
+        return _jumped(self.rates, self.jump_currency) if self.mode == "jump" else self.rates
+
     def body(self, published: datetime) -> bytes:
         """The XML of the set published at `published`, as the mode serves it."""
-        rates = _jumped(self.rates, self.jump_currency) if self.mode == "jump" else self.rates
-        return render(published.date(), rates)
+        return render(published.date(), self.served_rates())
 
     def switch(self, raw: bytes) -> dict[str, Any]:
         """Set the mode from the JSON body `raw`; `FeedSwitchRefused` when not allowed,

@@ -5,10 +5,10 @@ domain <-> wire conversions, `models.py` the wire schemas, `codes.py` the result
 `signing.py` signatures and keys, `sandbox/` the simulated partner. This package does not import
 `sandbox/` (production never loads a sandbox); `adapters.sandboxes` finds it.
 
-Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund, inquiryRefund and the
-settlement file. A refund names the payment by its `paymentId`
-(`RefundRequest.payment_partner_reference`, which Antom requires), or by `paymentRequestId` when
-that is unknown (see `transforms`).
+Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund, inquiryRefund, the
+settlement file and the exchange-rate inquiry (`fx_rates`, below). A refund names the payment
+by its `paymentId` (`RefundRequest.payment_partner_reference`, which Antom requires), or by
+`paymentRequestId` when that is unknown (see `transforms`).
 
 Settlement file (our format, in the style of Ant's settlement details report)
 -----------------------------------------------------------------------------
@@ -45,6 +45,19 @@ A refusal is a signed JSON `{"result": {"resultStatus": "F", "resultCode": ...}}
 (`ACCESS_DENIED`, `INVALID_SIGNATURE`, `PARAM_ILLEGAL` for a bad date or currency).
 `fetch_settlement_file` raises `SettlementFileUnavailable` on it, as on any transport error,
 non-200 status, unsigned or unverifiable answer, or unreadable file (`transforms.settlement_file`).
+
+Exchange rates (`fx_rates`)
+---------------------------
+`POST <prefix>/v1/payments/inquireExchangeRate`, signed like `pay`, with
+`{"currencyPairs": [{"sellCurrency": "THB", "buyCurrency": "CNY"}, ...],
+"productCode": "IN_STORE_PAYMENT"}` (one pair per quote asked for: the base sold, the quote
+bought). The answer, signed like every answer: `{"result": {...}, "quotes": [{"quoteId",
+"quoteCurrencyPair": "THB/CNY", "quotePrice": 0.1832, "quoteStartTime", "quoteExpiryTime",
+"guaranteed"}]}`, where "THB/CNY" at p means 1 THB = p CNY. `quotePrice` is a JSON number
+(Ant's Go SDK reads it as float32); we read it, or a string, from its text without float.
+Result codes: S SUCCESS; F PARAM_ILLEGAL, CURRENCY_NOT_SUPPORT, PROCESS_FAIL; U
+UNKNOWN_EXCEPTION. `fetch_rates` raises `RatesUnavailable` on anything but a complete,
+verified S SUCCESS answer (`transforms.rates`).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@
 Per operation it only builds the body (transforms), signs it, POSTs it with the operation's
 timeout, classifies transport errors, verifies the answer's signature and hands the parsed answer
 back to transforms. An answer that is not HTTP 200, not signed with a partner key we hold, or not
-parseable is never trusted: UNKNOWN, maybe sent. `fetch_settlement_file` is signed and verified
-the same way, but what it cannot trust it raises (`SettlementFileUnavailable`): a file is not an
-outcome. The sending itself (base URL, timeouts, transport errors) is `SignedHttpClient`'s; this
+parseable is never trusted: UNKNOWN, maybe sent. `fetch_settlement_file` and `fetch_rates` are
+signed and verified the same way, but what they cannot trust they raise
+(`SettlementFileUnavailable`, `RatesUnavailable`): a file or a rate set is not an outcome. The
+sending itself (base URL, timeouts, transport errors) is `SignedHttpClient`'s; this
 class adds the protocol's RSA signature (`_request_headers`) and what it trusts of an answer.
 """
 
@@ -26,7 +27,10 @@ from adapters._base import (
     InquiryRequest,
     Operation,
     Outcome,
+    PartnerRates,
     PayRequest,
+    RatesRequest,
+    RatesUnavailable,
     RefundInquiryRequest,
     RefundRequest,
     SettlementFile,
@@ -59,6 +63,7 @@ PATHS: Mapping[Operation, str] = {
     Operation.REFUND: "/v1/payments/refund",
     Operation.INQUIRE_REFUND: "/v1/payments/inquiryRefund",
     Operation.SETTLEMENT_FILE: "/v1/settlements/file",
+    Operation.FX_RATES: "/v1/payments/inquireExchangeRate",
 }
 _CONTENT_TYPE = "application/json; charset=UTF-8"
 
@@ -80,6 +85,7 @@ class AlipayPlusAdapter(SignedHttpClient):
                 Operation.REFUND: 8,
                 Operation.INQUIRE_REFUND: 5,
                 Operation.SETTLEMENT_FILE: 30,
+                Operation.FX_RATES: 5,  # optional: 5 s when left out
             },
             clock=SystemClock(),
         )
@@ -199,6 +205,18 @@ class AlipayPlusAdapter(SignedHttpClient):
                 f"{operation.value}: no file: {what}", http_status=answer.status_code
             )
         return transforms.settlement_file(
+            answer.content, partner_id=self._partner_id, request=request
+        )
+
+    async def fetch_rates(self, request: RatesRequest) -> PartnerRates:
+        """`inquireExchangeRate` for 1 `request.base` in each of `request.quotes`;
+        `RatesUnavailable` when the answer cannot be had, verified or read, or lacks a quote
+        (`transforms.rates`)."""
+        body = transforms.exchange_rate_body(request)
+        answer = await self._exchange(Operation.FX_RATES, body)
+        if isinstance(answer, Outcome):
+            raise RatesUnavailable(answer.message, http_status=answer.http_status)
+        return transforms.partner_rates(
             answer.content, partner_id=self._partner_id, request=request
         )
 

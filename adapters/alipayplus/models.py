@@ -8,12 +8,18 @@ without notice, and neither must break a parse. Amounts are strings of minor uni
 Serialise with `encode()`: compact, in declaration order, `None` fields left out, so the bytes
 we sign are deterministic.
 
+The exchange-rate inquiry's `quotePrice` is a JSON number on the wire (Ant's Go SDK reads it
+as float32): `encode_with_prices()` writes it unquoted from its decimal text (never via float),
+and a reader gets it as text (`adapters.alipayplus.transforms.rates`); here it is a string.
+
 The settlement file is CSV, not JSON: `SETTLEMENT_COLUMNS` is its header, `SettlementRecord` one
 row (every cell a string, "" when empty), `SETTLEMENT_END` its last line (see the package
 docstring).
 """
 
 from __future__ import annotations
+
+import re
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -25,7 +31,10 @@ __all__ = [
     "Amount",
     "CancelRequest",
     "CancelResponse",
+    "CurrencyPair",
     "Env",
+    "InquireExchangeRateRequest",
+    "InquireExchangeRateResponse",
     "InquiryPaymentRequest",
     "InquiryPaymentResponse",
     "InquiryRefundRequest",
@@ -46,6 +55,7 @@ __all__ = [
     "SettlementStrategy",
     "Store",
     "encode",
+    "encode_with_prices",
 ]
 
 
@@ -120,9 +130,11 @@ class SettlementStrategy(_Wire):
 
 
 class Quote(_Wire):
+    """An exchange rate: `quoteCurrencyPair` "THB/CNY" with `quotePrice` p is 1 THB = p CNY."""
+
     quote_id: str | None = None
     quote_currency_pair: str | None = None
-    quote_price: str | None = None
+    quote_price: str | None = None  # a JSON number in exchange-rate answers (module docstring)
     quote_start_time: str | None = None
     quote_expiry_time: str | None = None
 
@@ -266,6 +278,51 @@ class InquiryRefundResponse(_Wire):
     refund_time: str | None = None
     gross_settlement_amount: Amount | None = None
     settlement_quote: Quote | None = None
+
+
+class CurrencyPair(_Wire):
+    """One pair of an exchange-rate inquiry: the rate of 1 `sellCurrency` in `buyCurrency`."""
+
+    sell_currency: str
+    buy_currency: str
+
+
+class InquireExchangeRateRequest(_Wire):
+    """`POST /v1/payments/inquireExchangeRate`, signed like `pay`.
+
+    Fields and their order follow Ant's SDK request model (`AlipayInquireExchangeRateRequest`):
+    the pairs in `currencyPairs` (what we send), or one pair as top-level `sellCurrency` /
+    `buyCurrency` (which the sandbox accepts too); `productCode`, and the optional
+    `merchantAccountId`, `paymentCurrency` and `rateType` (TRADE | REFERENCE |
+    REFERENCE_TRADE), which we do not send.
+    """
+
+    merchant_account_id: str | None = None
+    payment_currency: str | None = None
+    currency_pairs: list[CurrencyPair] | None = None
+    sell_currency: str | None = None
+    buy_currency: str | None = None
+    product_code: str | None = None
+    rate_type: str | None = None
+
+
+class InquireExchangeRateResponse(_Wire):
+    """`result`, and one `quotes` entry per pair asked for. (The SDK's model also has
+    `paymentQuotes`, kept as an extra if a partner sends it.)"""
+
+    result: Result | None = None
+    quotes: list[Quote] | None = None
+
+
+_QUOTE_PRICE_TEXT = re.compile(rb'"quotePrice":"((?:0|[1-9][0-9]*)(?:\.[0-9]+)?)"')
+
+
+def encode_with_prices(model: BaseModel) -> bytes:
+    """`encode()`, with every `quotePrice` that is a plain decimal written as a JSON number.
+
+    Only a key can match: inside a JSON string the quotes around `quotePrice` would be escaped.
+    """
+    return _QUOTE_PRICE_TEXT.sub(rb'"quotePrice":\1', encode(model))
 
 
 class SettlementFileRequest(_Wire):

@@ -89,6 +89,18 @@ Money is major units as everywhere in this protocol. A canceled payment appears 
 unsigned, badly signed or stale answer, or report that does not hold together
 (`transforms.settlement_file`: exact amounts, net, totals, the date and currency asked for).
 
+`GET /v1/fx/rates?base=THB&quotes=CNY,KRW` — the partner's own exchange rates (`fx_rates`),
+signed like every request (the query is part of the signed path). 200:
+
+    {"base": "THB", "rates": {"CNY": "0.1832", "KRW": "36.10"}, "published_at": RFC 3339,
+     "expires_at": RFC 3339 | null}
+
+1 base = rates[code] code, each rate a decimal string. 400 `invalid_request`
+(`currency_not_supported`, `parameter_invalid`), 401 and 5xx are signed errors.
+`fetch_rates` raises `RatesUnavailable` on them, as on any transport error, unsigned, badly
+signed or stale answer, or answer without every quote asked for as a positive plain decimal
+(`transforms.rates`).
+
 Credentials (`REQUIRED_CREDENTIALS`): `api_key`, `signing_secret` (at least 32 characters).
 """
 

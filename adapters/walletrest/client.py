@@ -4,8 +4,9 @@ Per operation it only builds the path and body (transforms), signs the request, 
 the operation's timeout, classifies transport errors, and verifies the answer's signature and
 timestamp before handing its status and bytes to transforms. An answer that is unsigned, badly
 signed or stale is never trusted, whatever its status: UNKNOWN, maybe sent. The settlement report
-is fetched and verified the same way, but what cannot be trusted is raised
-(`SettlementFileUnavailable`): a file is not an outcome. The sending itself (base URL, timeouts,
+and the exchange rates are fetched and verified the same way, but what cannot be trusted is
+raised (`SettlementFileUnavailable`, `RatesUnavailable`): a file or a rate set is not an
+outcome. The sending itself (base URL, timeouts,
 transport errors) is `SignedHttpClient`'s; this class adds the protocol's HMAC signature
 (`_request_headers`), the `Idempotency-Key`, and what it trusts of an answer.
 """
@@ -25,7 +26,10 @@ from adapters._base import (
     InquiryRequest,
     Operation,
     Outcome,
+    PartnerRates,
     PayRequest,
+    RatesRequest,
+    RatesUnavailable,
     RefundInquiryRequest,
     RefundRequest,
     SettlementFile,
@@ -112,6 +116,7 @@ class WalletRestAdapter(SignedHttpClient):
                 Operation.REFUND,
                 Operation.INQUIRE_REFUND,
                 Operation.SETTLEMENT_FILE,
+                Operation.FX_RATES,
             }
         )
 
@@ -174,6 +179,16 @@ class WalletRestAdapter(SignedHttpClient):
         return transforms.settlement_file(
             status, body, partner_id=self._partner_id, request=request
         )
+
+    async def fetch_rates(self, request: RatesRequest) -> PartnerRates:
+        """`GET /v1/fx/rates?base=...&quotes=...` (the package docstring has the format);
+        `RatesUnavailable` when the answer cannot be had, verified or read, or lacks a quote."""
+        path = transforms.rates_path(request)
+        answer = await self._call(Operation.FX_RATES, "GET", path, None, None)
+        if isinstance(answer, Outcome):
+            raise RatesUnavailable(answer.message, http_status=answer.http_status)
+        status, body = answer
+        return transforms.partner_rates(status, body, partner_id=self._partner_id, request=request)
 
     async def _call(
         self,

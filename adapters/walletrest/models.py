@@ -21,6 +21,7 @@ __all__ = [
     "CreateRefund",
     "ErrorBody",
     "ErrorDetail",
+    "FxRates",
     "Merchant",
     "Payment",
     "Refund",
@@ -176,3 +177,14 @@ class SettlementReport(_Wire):
     cutoff: str | None = None
     entries: list[SettlementEntry]
     totals: list[SettlementTotal]
+
+
+class FxRates(_Wire):
+    """`GET /v1/fx/rates?base=THB&quotes=CNY,KRW`: 1 `base` = `rates[code]` `code`, each rate a
+    decimal string (never a JSON number), valid from `published_at` until `expires_at`
+    (RFC 3339; null when the partner does not say)."""
+
+    base: str
+    rates: dict[str, str]
+    published_at: str
+    expires_at: str | None = None

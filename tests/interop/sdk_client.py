@@ -9,7 +9,8 @@ The SDK's transport (``com.alipay.ams.api.net.default_http_rpc.do_post``) always
 
 * request models (``UserPresentedCodePaymentRequest`` and the ``Order``/``Merchant``/``Store``/
   ``Env``/``Amount`` models for pay; ``AlipayPayQueryRequest``/``AlipayPayCancelRequest``;
-  ``AlipayRefundRequest``/``AlipayInquiryRefundRequest`` for refunds);
+  ``AlipayRefundRequest``/``AlipayInquiryRefundRequest`` for refunds;
+  ``AlipayInquireExchangeRateRequest`` with ``CurrencyPair`` for exchange rates);
 * the body exactly as the SDK's client produces it (``request.to_ams_json()``);
 * the SDK's sandbox path rewrite (``DefaultAlipayClient.adjust_sandbox_url``), request time
   (``date_tools.get_cur_iso8601_time``), header set and ``Signature`` header layout;
@@ -37,10 +38,15 @@ import urllib.parse
 from com.alipay.ams.api._version import USER_AGENT
 from com.alipay.ams.api.default_alipay_client import DefaultAlipayClient
 from com.alipay.ams.api.model.amount import Amount
+from com.alipay.ams.api.model.currency_pair import CurrencyPair
 from com.alipay.ams.api.model.env import Env
 from com.alipay.ams.api.model.merchant import Merchant
 from com.alipay.ams.api.model.order import Order
+from com.alipay.ams.api.model.product_code_type import ProductCodeType
 from com.alipay.ams.api.model.store import Store
+from com.alipay.ams.api.request.pay.alipay_inquire_exchange_rate_request import (
+    AlipayInquireExchangeRateRequest,
+)
 from com.alipay.ams.api.request.pay.alipay_inquiry_refund_request import (
     AlipayInquiryRefundRequest,
 )
@@ -49,6 +55,9 @@ from com.alipay.ams.api.request.pay.alipay_pay_query_request import AlipayPayQue
 from com.alipay.ams.api.request.pay.alipay_refund_request import AlipayRefundRequest
 from com.alipay.ams.api.request.pay.user_presented_code_payment_request import (
     UserPresentedCodePaymentRequest,
+)
+from com.alipay.ams.api.response.pay.alipay_inquire_exchange_rate_response import (
+    AlipayInquireExchangeRateResponse,
 )
 from com.alipay.ams.api.response.pay.alipay_inquiry_refund_response import (
     AlipayInquiryRefundResponse,
@@ -169,12 +178,26 @@ def build_inquiry_refund(args: argparse.Namespace) -> AlipayInquiryRefundRequest
     return req
 
 
+def build_exchange_rate(args: argparse.Namespace) -> AlipayInquireExchangeRateRequest:
+    """One pair per ``--pair SELL/BUY`` (our adapter sells the merchant's currency)."""
+    pairs = []
+    for text in args.pair or []:
+        pair = CurrencyPair()
+        pair.sell_currency, pair.buy_currency = text.split("/")
+        pairs.append(pair)
+    req = AlipayInquireExchangeRateRequest()
+    req.currency_pairs = pairs
+    req.product_code = ProductCodeType.IN_STORE_PAYMENT
+    return req
+
+
 BUILDERS = {
     "pay": build_pay,
     "inquiry": build_inquiry,
     "cancel": build_cancel,
     "refund": build_refund,
     "inquiry_refund": build_inquiry_refund,
+    "exchange_rate": build_exchange_rate,
 }
 RESPONSES = {
     "pay": AlipayPayResponse,
@@ -182,6 +205,7 @@ RESPONSES = {
     "cancel": AlipayPayCancelResponse,
     "refund": AlipayRefundResponse,
     "inquiry_refund": AlipayInquiryRefundResponse,
+    "exchange_rate": AlipayInquireExchangeRateResponse,
 }
 
 
@@ -270,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         "--payment-id", default=None, help="inquiry/cancel by paymentId instead; refund's payment"
     )
     p.add_argument("--refund-request-id", default=None, help="refund / inquiry_refund")
+    p.add_argument("--pair", action="append", help="exchange_rate: SELL/BUY, repeatable")
     p.add_argument("--op", choices=sorted(BUILDERS), default="pay")
     p.add_argument("--merchant-id", default="M-INTEROP-1")
     p.add_argument("--store-id", default="S-INTEROP-1")
@@ -416,6 +441,19 @@ def main(argv: list[str] | None = None) -> int:
             out["refundTime"] = parsed_rsp.refund_time
         if args.op == "inquiry_refund":
             out["refundStatus"] = enum_value(parsed_rsp.refund_status)
+        if args.op == "exchange_rate":
+            # quotePrice as the SDK hands it over: json.loads made it a float (repr kept)
+            out["quotes"] = [
+                {
+                    "quoteCurrencyPair": q.quote_currency_pair,
+                    "quotePrice": repr(q.quote_price),
+                    "quotePriceType": type(q.quote_price).__name__,
+                    "quoteStartTime": q.quote_start_time,
+                    "quoteExpiryTime": q.quote_expiry_time,
+                    "guaranteed": q.guaranteed,
+                }
+                for q in parsed_rsp.quotes or []
+            ]
     if args.debug:
         out["debug"] = {
             "url": url,

@@ -22,6 +22,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,7 @@ async def run_sdk(
     value: str = VALUE,
     payment_id: str | None = None,
     refund_request_id: str | None = None,
+    pairs: list[str] | None = None,
 ) -> dict[str, Any]:
     cmd = [
         str(sdk_python),
@@ -209,6 +211,8 @@ async def run_sdk(
         cmd += ["--payment-id", payment_id]
     if refund_request_id:
         cmd += ["--refund-request-id", refund_request_id]
+    for pair in pairs or []:
+        cmd += ["--pair", pair]
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -407,3 +411,40 @@ async def test_sdk_refund_replay_and_inquiry_refund(sdk_python: Path, sandbox: S
 
     ledger = sandbox.ledger()
     assert ledger.refunds_for(rid) == 1 and ledger.refunded_for(rid) == 1000, ledger.to_json()
+
+
+async def test_sdk_inquire_exchange_rate(sdk_python: Path, sandbox: Sandbox) -> None:
+    """The SDK's `AlipayInquireExchangeRateRequest` (its body: indent=3, the product code from
+    its enum) is understood; the answer verifies and parses, and `quotePrice` arrives as the
+    JSON number the SDKs read (a float in Python, float32 in Go)."""
+    r = await run_sdk(
+        sdk_python,
+        sandbox,
+        op="exchange_rate",
+        request_id=new_request_id(),
+        pairs=["THB/CNY", "THB/KRW"],
+    )
+    assert_signed_and_accepted(r)
+    assert r["request_path"] == "/ams/api/v1/payments/inquireExchangeRate"
+    assert json.loads(r["debug"]["request_body"]) == {
+        "currencyPairs": [
+            {"sellCurrency": "THB", "buyCurrency": "CNY"},
+            {"sellCurrency": "THB", "buyCurrency": "KRW"},
+        ],
+        "productCode": "IN_STORE_PAYMENT",
+    }
+    assert r["result"]["resultStatus"] == "S", explain(r)
+    quotes = {q["quoteCurrencyPair"]: q for q in r["quotes"]}
+    assert set(quotes) == {"THB/CNY", "THB/KRW"}, explain(r)
+    assert quotes["THB/CNY"]["quotePriceType"] == "float", explain(r)
+    assert Decimal(quotes["THB/CNY"]["quotePrice"]) == Decimal("0.1860417464"), explain(r)
+    assert Decimal(quotes["THB/KRW"]["quotePrice"]) == Decimal("36.10758975"), explain(r)
+    assert quotes["THB/CNY"]["guaranteed"] is False and quotes["THB/CNY"]["quoteExpiryTime"]
+
+    unknown = await run_sdk(
+        sdk_python, sandbox, op="exchange_rate", request_id=new_request_id(), pairs=["THB/VND"]
+    )
+    assert_signed_and_accepted(unknown)
+    assert unknown["result"]["resultStatus"] == "F", explain(unknown)
+    assert unknown["result"]["resultCode"] == "CURRENCY_NOT_SUPPORT", explain(unknown)
+    assert unknown["quotes"] == [], explain(unknown)

@@ -50,8 +50,13 @@ rates); `POST /_sandbox/fx_feed` (403 unless `allow_settlement_tamper`) makes th
 slow or broken and `GET /_sandbox/fx_feed` shows its mode and counters
 (`adapters._sandbox.ratefeed`).
 
+`payments/inquireExchangeRate` answers the partner's own rates, crossed from that feed and
+valid 10 minutes; unknown currencies are F CURRENCY_NOT_SUPPORT. The same switch makes them
+jump, fail (U UNKNOWN_EXCEPTION), unreadable or wrongly signed (`bad_signature`) (`rates`).
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, parsing and signing),
-`payments`, `refunds` and `settlement` (the handlers), `ledger` (the books); this one wires them.
+`payments`, `refunds`, `settlement` and `rates` (the handlers), `ledger` (the books); this one
+wires them.
 """
 
 from __future__ import annotations
@@ -65,6 +70,7 @@ from adapters._sandbox.settlement import SettlementDesk, install_settlement_rout
 from adapters.alipayplus.sandbox.exchange import STATE, SandboxState
 from adapters.alipayplus.sandbox.ledger import SandboxLedger
 from adapters.alipayplus.sandbox.payments import handle_cancel, handle_inquiry, handle_pay
+from adapters.alipayplus.sandbox.rates import handle_inquire_exchange_rate
 from adapters.alipayplus.sandbox.refunds import handle_inquiry_refund, handle_refund
 from adapters.alipayplus.sandbox.settings import SandboxSettings
 from adapters.alipayplus.sandbox.settlement import handle_settlement_file
@@ -103,6 +109,9 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         app.router.add_post(f"{prefix}/v1/payments/cancel", handle_cancel)
         app.router.add_post(f"{prefix}/v1/payments/refund", handle_refund)
         app.router.add_post(f"{prefix}/v1/payments/inquiryRefund", handle_inquiry_refund)
+        app.router.add_post(
+            f"{prefix}/v1/payments/inquireExchangeRate", handle_inquire_exchange_rate
+        )
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
     install_rate_feed_routes(

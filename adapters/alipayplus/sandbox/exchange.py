@@ -74,15 +74,24 @@ def signed(request: web.Request, state: SandboxState, answer: BaseModel) -> web.
 
 
 def signed_bytes(
-    request: web.Request, state: SandboxState, body: bytes, content_type: str
+    request: web.Request,
+    state: SandboxState,
+    body: bytes,
+    content_type: str,
+    *,
+    wrong_signature: bool = False,
 ) -> web.Response:
-    """Sign raw answer bytes (JSON or the settlement CSV) the protocol's way."""
+    """Sign raw answer bytes (JSON or the settlement CSV) the protocol's way; with
+    `wrong_signature`, a well-formed signature by the right key over other bytes (a test
+    switch: the client must refuse it)."""
     settings = state.settings
     client_id = settings.client_id_in_responses
     if client_id is None:
         client_id = request.headers.get("client-id", "")
     response_time = settings.clock.now().isoformat(timespec="seconds")
     content = build_content(request.method, request.path, client_id, response_time, body)
+    if wrong_signature:
+        content += b" "
     header = SignatureHeader(
         signature=sign(state.private_key, content), key_version=settings.key_version
     )

@@ -27,9 +27,14 @@ FAILED with nothing refunded, never a guess. A refund's decline is always `partn
 Settlement files (`settlement_file`): the CSV of the Alipay+ package docstring, read strictly
 (`transforms.settlement` says what makes a file unreadable).
 
+Exchange rates (`exchange_rate_body`, `partner_rates`): `inquireExchangeRate`, one currency
+pair per quote asked for, its answer read strictly, prices from their JSON text without float
+(`transforms.rates` says what is refused).
+
 Pure functions, no I/O, no clock, one job per module: `values` (amounts and times as the
 protocol writes them), `bodies` (domain requests -> request bodies), `answers` (verified answers
--> `Outcome`s) and `settlement` (settlement files). This package re-exports them all.
+-> `Outcome`s), `settlement` (settlement files) and `rates` (exchange rates). This package
+re-exports them all.
 """
 
 from adapters._base import parse_time
@@ -52,6 +57,7 @@ from adapters.alipayplus.transforms.bodies import (
     refund_inquiry_body,
     settlement_file_body,
 )
+from adapters.alipayplus.transforms.rates import exchange_rate_body, partner_rates, read_json
 from adapters.alipayplus.transforms.settlement import settlement_file
 from adapters.alipayplus.transforms.values import amount_from_wire, amount_to_wire, format_time
 
@@ -64,12 +70,15 @@ __all__ = [
     "amount_to_wire",
     "cancel_body",
     "cancel_outcome",
+    "exchange_rate_body",
     "format_time",
     "inquiry_body",
     "inquiry_outcome",
     "parse_time",
+    "partner_rates",
     "pay_body",
     "pay_outcome",
+    "read_json",
     "refund_body",
     "refund_inquiry_body",
     "refund_inquiry_outcome",

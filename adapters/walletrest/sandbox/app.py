@@ -44,9 +44,14 @@ rates); `POST /_sandbox/fx_feed` (403 unless `allow_settlement_tamper`) makes th
 slow or broken and `GET /_sandbox/fx_feed` shows its mode and counters
 (`adapters._sandbox.ratefeed`).
 
+`GET /v1/fx/rates?base=THB&quotes=CNY,KRW` answers the partner's own rates, crossed from that
+feed and valid 10 minutes; an unknown currency is a signed 400 `currency_not_supported`. The
+same switch makes them jump, fail (signed 500 `api_error`), unreadable or wrongly signed
+(`bad_signature`) (`rates`).
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, idempotency keys, parsing
-and signing), `payments`, `refunds` and `settlement` (the handlers), `ledger` (the books); this
-one wires them.
+and signing), `payments`, `refunds`, `settlement` and `rates` (the handlers), `ledger` (the
+books); this one wires them.
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ from adapters.walletrest.sandbox.payments import (
     handle_create_payment,
     handle_get_payment,
 )
+from adapters.walletrest.sandbox.rates import handle_get_fx_rates
 from adapters.walletrest.sandbox.refunds import handle_create_refund, handle_get_refund
 from adapters.walletrest.sandbox.settings import SandboxSettings
 from adapters.walletrest.sandbox.settlement import handle_get_settlement_report
@@ -95,6 +101,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     app.router.add_post("/v1/refunds", handle_create_refund)
     app.router.add_get("/v1/refunds/{request_id}", handle_get_refund)
     app.router.add_get("/v1/settlement_reports/{date}", handle_get_settlement_report)
+    app.router.add_get("/v1/fx/rates", handle_get_fx_rates)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
     install_rate_feed_routes(

@@ -46,6 +46,7 @@ __all__ = [
     "key_digest",
     "parse_body",
     "signed",
+    "signed_body",
 ]
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -90,14 +91,28 @@ def signed(
     state: SandboxState, status: int, answer: BaseModel, *, replayed: bool = False
 ) -> web.Response:
     """Serialise and sign an answer over `<timestamp>.<status>.<raw body>`."""
-    body = wire.encode(answer)
+    return signed_body(state, status, wire.encode(answer), replayed=replayed)
+
+
+def signed_body(
+    state: SandboxState,
+    status: int,
+    body: bytes,
+    *,
+    replayed: bool = False,
+    wrong_signature: bool = False,
+) -> web.Response:
+    """Sign raw answer bytes over `<timestamp>.<status>.<raw body>`; with `wrong_signature`,
+    a well-formed MAC with the right secret over other bytes (a test switch: the client must
+    refuse it)."""
     timestamp = timestamp_of(state.settings.clock.now())
+    content = response_content(timestamp, status, body)
+    if wrong_signature:
+        content += b" "
     headers = {
         "Content-Type": "application/json",
         "X-Timestamp": timestamp,
-        "X-Signature": sign(
-            state.settings.signing_secret, response_content(timestamp, status, body)
-        ),
+        "X-Signature": sign(state.settings.signing_secret, content),
     }
     if replayed:
         headers["Idempotent-Replayed"] = "true"

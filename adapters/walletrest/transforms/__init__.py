@@ -14,11 +14,12 @@ Decisions by status: 200/201 carry the resource in whatever state it is; 202 mus
 code is sent only as `payment_code`; partner messages are scrubbed of it in case one echoes it.
 
 Settlement reports (`settlement_file`): a verified 200 answer is read strictly
-(`transforms.settlement` says what makes a report unreadable).
+(`transforms.settlement` says what makes a report unreadable). Exchange rates (`rates_path`,
+`partner_rates`) likewise (`transforms.rates`).
 
 Pure functions, no I/O, no clock, one job per module: `bodies` (domain requests -> request
-bodies and paths), `answers` (verified answers -> `Outcome`s) and `settlement` (settlement
-reports). This package re-exports them all.
+bodies and paths), `answers` (verified answers -> `Outcome`s), `settlement` (settlement
+reports) and `rates` (exchange rates). This package re-exports them all.
 """
 
 from adapters._base import parse_time
@@ -36,6 +37,7 @@ from adapters.walletrest.transforms.bodies import (
     format_time,
     settlement_report_path,
 )
+from adapters.walletrest.transforms.rates import partner_rates, rates_path
 from adapters.walletrest.transforms.settlement import settlement_file
 
 __all__ = [
@@ -46,7 +48,9 @@ __all__ = [
     "format_time",
     "inquiry_outcome",
     "parse_time",
+    "partner_rates",
     "pay_outcome",
+    "rates_path",
     "refund_inquiry_outcome",
     "refund_outcome",
     "settlement_file",

@@ -492,6 +492,7 @@ def test_adapter_satisfies_the_protocol() -> None:
         Operation.REFUND,
         Operation.INQUIRE_REFUND,
         Operation.SETTLEMENT_FILE,
+        Operation.FX_RATES,
     }
     assert "PRIVATE" not in repr(adapter)
 

@@ -233,6 +233,7 @@ def test_is_an_adapter_with_refunds(http: httpx.AsyncClient) -> None:
     assert isinstance(adapter, Adapter)
     assert {Operation.REFUND, Operation.INQUIRE_REFUND} <= adapter.capabilities
     assert Operation.SETTLEMENT_FILE in adapter.capabilities
+    assert Operation.FX_RATES in adapter.capabilities
     assert API_KEY not in repr(adapter) and SECRET not in repr(adapter)
 
 
