@@ -179,6 +179,7 @@ async def running_context(
             clock=clock,
             metrics=metrics,
             owner=ctx.owner,
+            partners=ctx.partners,
             sleep=ctx.sleep,
         )
         if refresher:

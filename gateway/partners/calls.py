@@ -29,7 +29,10 @@ from adapters import (
     InquiryRequest,
     Operation,
     Outcome,
+    PartnerRates,
     PayRequest,
+    RatesRequest,
+    RatesUnavailable,
     RefundInquiryRequest,
     RefundRequest,
     SettlementFile,
@@ -155,6 +158,26 @@ class PartnerCalls:
             self._metrics.partner_calls.labels(
                 partner, Operation.SETTLEMENT_FILE.value, label
             ).observe(seconds)
+
+    async def rates(self, partner: str, request: RatesRequest) -> PartnerRates:
+        """The partner's own rates; `RatesUnavailable` when they cannot be had or trusted
+        (whatever the adapter raised). A rate source's work: it does not touch the breaker."""
+        started = self._timer()
+        label = "unavailable"
+        try:
+            rates = await self._adapters[partner].fetch_rates(request)
+            label = "succeeded"
+            return rates
+        except RatesUnavailable:
+            raise
+        except Exception as exc:
+            log.exception("ALERT adapter %s: the rates call raised", partner)
+            raise RatesUnavailable(f"the adapter raised {type(exc).__name__}") from exc
+        finally:
+            seconds = self._timer() - started
+            self._metrics.partner_calls.labels(partner, Operation.FX_RATES.value, label).observe(
+                seconds
+            )
 
     async def _call(
         self,

@@ -31,11 +31,12 @@ from decimal import Decimal
 import httpx
 
 import fx
-from adapters import Clock
+from adapters import Clock, RatesRequest, RatesUnavailable
 from gateway.core.config import Settings
 from gateway.core.config.sections import RateSourceSettings
 from gateway.core.metrics import Metrics
-from gateway.rates.feeds import FeedError, fetch_ecb_xml
+from gateway.partners.calls import PartnerCalls
+from gateway.rates.feeds import FeedError, Fetched, fetch_ecb_xml
 from gateway.storage import rates as repo
 from gateway.storage.db import Database
 from gateway.storage.writer import GroupCommitWriter
@@ -91,7 +92,8 @@ class FetchReport:
 class RateRefresher:
     """Background task of the running gateway (`bootstrap.running_context`); `gateway fx
     refresh` calls `prepare()` and `refresh(force=True)` once. `owner` names this process in
-    the feeds' leases; `sleep` waits between a failed fetch's attempts."""
+    the feeds' leases; `partners` answers `partner` sources (without it they fail: the command
+    line has no partner credentials); `sleep` waits between a failed fetch's attempts."""
 
     def __init__(
         self,
@@ -104,6 +106,7 @@ class RateRefresher:
         clock: Clock,
         metrics: Metrics,
         owner: str,
+        partners: PartnerCalls | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._settings = settings
@@ -115,6 +118,7 @@ class RateRefresher:
         self._metrics = metrics
         self._owner = owner
         self._sleep = sleep
+        self._partners = partners
         self._fetched = [s for s in settings.fx.sources if s.fetched]
         self._task: asyncio.Task[None] | None = None
 
@@ -177,17 +181,8 @@ class RateRefresher:
         )
         if claim is None:
             return None
-        assert source.url is not None
         try:
-            fetched = await fetch_ecb_xml(
-                self._http,
-                source.url,
-                source=source.name,
-                timeout=timeout,
-                etag=claim.etag,
-                last_modified=claim.last_modified,
-                sleep=self._sleep,
-            )
+            fetched = await self._fetch(source, claim, timeout)
             report = self._check(source.name, fetched.rate_set, self._clock.now())
         except FeedError as exc:
             report = FetchReport(source.name, "failed", detail=str(exc))
@@ -212,6 +207,40 @@ class RateRefresher:
             )
         )
         return report
+
+    async def _fetch(
+        self, source: RateSourceSettings, claim: repo.FeedClaim, timeout: float
+    ) -> Fetched:
+        if source.kind == "partner":
+            return await self._fetch_partner(source)
+        assert source.url is not None
+        return await fetch_ecb_xml(
+            self._http,
+            source.url,
+            source=source.name,
+            timeout=timeout,
+            etag=claim.etag,
+            last_modified=claim.last_modified,
+            sleep=self._sleep,
+        )
+
+    async def _fetch_partner(self, source: RateSourceSettings) -> Fetched:
+        """A partner's `fx_rates` for 1 `base` in its wallets' other currencies, as a set."""
+        assert source.partner is not None and source.base is not None
+        if self._partners is None or source.partner not in self._partners:
+            raise FeedError(f"no adapter for partner {source.partner} in this process")
+        quotes = sorted({c for c in self._settings.partner(source.partner).wallets.values()})
+        request = RatesRequest(source.base, tuple(c for c in quotes if c != source.base))
+        try:
+            answer = await self._partners.rates(source.partner, request)
+        except RatesUnavailable as exc:
+            raise FeedError(f"partner {source.partner}: {exc.message}") from exc
+        try:
+            base = fx.get_currency(answer.base)
+            rate_set = fx.RateSet(source.name, base, answer.rates, answer.published_at)
+        except (fx.FXError, ValueError) as exc:
+            raise FeedError(f"partner {source.partner}: unusable rates: {exc}") from exc
+        return Fetched(rate_set, None, None)
 
     def _check(self, source: str, rate_set: fx.RateSet | None, now: datetime) -> FetchReport:
         held = self._book.current(source)

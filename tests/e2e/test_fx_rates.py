@@ -306,3 +306,43 @@ class _Clock(SystemClock):
 
     def now(self) -> datetime:
         return self.now_value
+
+
+async def test_a_partners_own_rates_price_and_a_wrong_signature_is_refused(
+    sandboxes_and_env: tuple[Settings, dict[str, str], RunningSandboxes],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An ECB feed gone stale, then th-siampay's own rates (its `fx_rates`) as the fallback."""
+    caplog.set_level(logging.INFO, logger="gateway.rates.refresher")
+    settings, env, running = sandboxes_and_env
+    await _switch(running, FALLBACK, "stale")
+    sources = [
+        RateSourceSettings(name="ecb", kind="ecb_xml", url=running.urls[FALLBACK] + FEED),
+        RateSourceSettings(name="siampay", kind="partner", partner=PRIMARY, base="THB"),
+    ]
+    configured = _with_fx(settings, sources)
+    seeded = await seed(configured.database.url, SHOPS)
+    runner, url = await start_gateway_app(configured, env)
+    try:
+        async with aiohttp.ClientSession() as session:
+            gateway = Gateway(url, configured, env, session, running, seeded.keys, seeded.merchants)
+            await eventually(lambda: _fresh(gateway, "siampay"), timeout=10)
+            quote = (await _quote(gateway)).body
+            assert quote["rate_source"] == "siampay"
+            shipped = fx.parse_ecb_xml(fx.default_ecb_file().read_bytes())
+            assert Decimal(quote["mid_rate"]) == shipped.mid_rate("THB", "CNY").rate
+            held = quote["rate_set"]
+            await _switch(running, PRIMARY, "bad_signature")
+            await eventually(
+                lambda: any(
+                    "rate source siampay: failed" in r.getMessage()
+                    and "th-siampay" in r.getMessage()
+                    for r in caplog.records
+                ),
+                timeout=10,
+            )
+            assert (await _sources_ready(gateway))["siampay"]["rate_set"] == held
+            again = (await _quote(gateway)).body
+            assert (again["rate_source"], again["rate_set"]) == ("siampay", held)
+    finally:
+        await runner.cleanup()

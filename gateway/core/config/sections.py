@@ -85,7 +85,8 @@ class RateSourceSettings(_Model):
 
     `kind`: `ecb_xml` fetches eurofxref XML from `url` (the ECB's, or a sandbox's copy);
     `ecb_file` reads eurofxref XML from `file` once (test data; without `file`, the 2022 file
-    shipped with `fx`);
+    shipped with `fx`); `partner` asks a partner's `fx_rates` for 1 `base` in its wallets'
+    currencies (`calendar = "fixed"` and `max_age`, its quotes' validity, by default 10m);
     `static` is the `rates` table (1 EUR in each currency) published at `as_of`, for pegged
     or missing currencies. `calendar` says when a set goes stale: `ecb` at the next TARGET
     publication plus `grace`, `fixed` after `max_age`, `never` not at all (the default for
@@ -93,8 +94,10 @@ class RateSourceSettings(_Model):
     """
 
     name: SourceName
-    kind: Literal["ecb_xml", "ecb_file", "static"]
+    kind: Literal["ecb_xml", "ecb_file", "static", "partner"]
     url: HttpUrl | None = None
+    partner: PartnerId | None = None
+    base: CurrencyCode | None = None
     file: Path | None = None
     rates: dict[CurrencyCode, Rate] | None = None
     as_of: datetime | None = None
@@ -112,11 +115,16 @@ class RateSourceSettings(_Model):
 
     @model_validator(mode="after")
     def _complete(self) -> RateSourceSettings:
-        needs = {"ecb_xml": "url", "ecb_file": "file", "static": "rates"}[self.kind]
+        needs = {"ecb_xml": "url", "ecb_file": "file", "static": "rates", "partner": "partner"}[
+            self.kind
+        ]
+        if self.kind == "partner" and self.base is None:
+            raise _fail("a partner source needs base", 'add base = "THB"', key="base")
         if self.kind == "ecb_file" and self.file is None:
             object.__setattr__(self, "file", default_ecb_file())
         if getattr(self, needs) is None:
             example = {
+                "partner": 'partner = "th-siampay"',
                 "url": 'url = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"',
                 "file": 'file = "data/eurofxref-daily.xml"',
                 "rates": 'rates = { THB = "36.541" }',
@@ -140,7 +148,9 @@ class RateSourceSettings(_Model):
                 "point file at an eurofxref XML file",
                 key="file",
             )
-        if (self.calendar == "fixed") != (self.max_age is not None):
+        if self.kind == "partner" and self.calendar is None and self.max_age is None:
+            object.__setattr__(self, "max_age", timedelta(minutes=10))
+        if (self.stale_after == "fixed") != (self.max_age is not None):
             raise _fail(
                 "max_age goes with calendar = 'fixed', and only with it",
                 'write calendar = "fixed" and max_age = "1h", or neither',
@@ -153,12 +163,14 @@ class RateSourceSettings(_Model):
         """`calendar`, or its default for the kind."""
         if self.calendar is not None:
             return self.calendar
-        return "ecb" if self.kind == "ecb_xml" else "never"
+        if self.kind == "ecb_xml":
+            return "ecb"
+        return "fixed" if self.kind == "partner" else "never"
 
     @property
     def fetched(self) -> bool:
-        """Fetched over HTTP by the refresher (the others are read at start-up)."""
-        return self.kind == "ecb_xml"
+        """Fetched by the refresher (the others are read at start-up)."""
+        return self.kind in ("ecb_xml", "partner")
 
 
 class MarkupRuleSettings(_Model):

@@ -114,6 +114,16 @@ def _schedule_problems(settings: Settings) -> list[tuple[str, str, str]]:
                 "raise durations.lease_duration or lower webhooks.timeout",
             )
         )
+    partner_ids = {p.id for p in settings.partners}
+    for index, source in enumerate(settings.fx.sources):
+        if source.kind == "partner" and source.partner not in partner_ids:
+            problems.append(
+                (
+                    f"fx.sources[{index}].partner",
+                    f"no partner {source.partner!r} is configured",
+                    f"name one of {', '.join(sorted(partner_ids)) or '(none)'}",
+                )
+            )
     ports: dict[int, str] = {settings.server.port: "server.port"}
     for partner in settings.partners:
         if not partner.sandbox.enabled:
