@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from adapters import Outcome, OutcomeStatus
 from gateway.context import Context
 from gateway.core.business_days import business_date
 from gateway.core.render import dumps
@@ -31,6 +32,7 @@ from gateway.wire.common import money
 __all__ = [
     "BookedPayment",
     "BookedRefund",
+    "book_outcome",
     "book_payment",
     "book_refund",
     "booking_dates",
@@ -49,6 +51,8 @@ class BookedPayment:
     payment: Payment
     """The state with its business dates and, for a success, its fees."""
     rows: Rows
+    view: Mapping[str, Any] | None = None
+    """Its full view, rendered for its event (the answer reuses it); None without one."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,17 +105,18 @@ def _minimal_refund_view(refund: Refund) -> dict[str, Any]:
     }
 
 
-def _view_or_minimal(
+def _rendered(
     view: Callable[[T], Mapping[str, Any]],
     minimal: Callable[[T], dict[str, Any]],
     item: T,
     what: str,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], bool]:
+    """`item`'s full view, or its minimal one; and whether it is the full one."""
     try:
-        return dict(view(item))
+        return dict(view(item)), True
     except Exception:
         log.exception("%s cannot be rendered; a minimal view stands in", what)
-        return minimal(item)
+        return minimal(item), False
 
 
 def payment_body(payment: Payment) -> str:
@@ -127,12 +132,11 @@ def refund_body(refund: Refund) -> str:
 
 
 def _payment_data(payment: Payment) -> dict[str, Any]:
-    what = f"payment {payment.id}"
-    return _view_or_minimal(payment_view, _minimal_payment_view, payment, what)
+    return _rendered(payment_view, _minimal_payment_view, payment, f"payment {payment.id}")[0]
 
 
 def _refund_data(refund: Refund) -> dict[str, Any]:
-    return _view_or_minimal(refund_view, _minimal_refund_view, refund, f"refund {refund.id}")
+    return _rendered(refund_view, _minimal_refund_view, refund, f"refund {refund.id}")[0]
 
 
 def _event(
@@ -160,7 +164,25 @@ def book_payment(
 ) -> BookedPayment:
     """A final state's business dates (kept if it has them), and for a success its fees and
     journal entry; the event of the outcome."""
-    rows: Rows = []
+    booked = _booking(ctx, payment, payment.status is PaymentStatus.SUCCEEDED, merchant, now)
+    return _with_rows(dataclasses.replace(payment, **booked), now)
+
+
+def book_outcome(
+    ctx: Context, payment: Payment, outcome: Outcome, merchant: Merchant, now: datetime
+) -> BookedPayment:
+    """`book_payment` of `payment.finished(outcome, now)`, in one copy of the payment (this runs
+    for every payment): finishing changes nothing the booking reads but the status."""
+    succeeded = outcome.status is OutcomeStatus.SUCCEEDED
+    return _with_rows(
+        payment.finished(outcome, now, _booking(ctx, payment, succeeded, merchant, now)), now
+    )
+
+
+def _booking(
+    ctx: Context, payment: Payment, succeeded: bool, merchant: Merchant, now: datetime
+) -> dict[str, Any]:
+    """The fields booking adds: business dates (kept if it has them), and a success's fees."""
     if payment.merchant_business_date is None or payment.partner_business_date is None:
         merchant_date, partner_date = booking_dates(ctx, merchant, payment.partner, now)
     else:
@@ -169,7 +191,7 @@ def book_payment(
         "merchant_business_date": merchant_date,
         "partner_business_date": partner_date,
     }
-    if payment.status is PaymentStatus.SUCCEEDED:
+    if succeeded:
         amount, payer = payment.amount, payment.payer_amount
         mid = Decimal(payment.quote.mid_rate) if payment.quote is not None else None
         booked.update(
@@ -177,8 +199,16 @@ def book_payment(
             partner_fee=partner_fee(ctx.settings.partner(payment.partner), payer),
             fx_revenue=ledger.fx_revenue(amount, payer, mid),
         )
-    payment = dataclasses.replace(payment, **booked)  # one copy: this runs for every payment
+    return booked
+
+
+def _with_rows(payment: Payment, now: datetime) -> BookedPayment:
+    """A booked final state with what it commits beside itself: for a success its journal
+    entry, and the event of the outcome."""
+    rows: Rows = []
     if payment.status is PaymentStatus.SUCCEEDED:
+        assert payment.merchant_business_date is not None
+        assert payment.partner_business_date is not None
         assert payment.merchant_fee is not None and payment.partner_fee is not None
         assert payment.fx_revenue is not None
         rows += _journal_rows(
@@ -188,8 +218,8 @@ def book_payment(
                 partner=payment.partner,
                 amount=payment.amount,
                 payer_amount=payment.payer_amount,
-                merchant_date=merchant_date,
-                partner_date=partner_date,
+                merchant_date=payment.merchant_business_date,
+                partner_date=payment.partner_business_date,
                 now=now,
                 merchant_fee=payment.merchant_fee,
                 partner_fee=payment.partner_fee,
@@ -197,9 +227,11 @@ def book_payment(
             )
         )
     event = _PAYMENT_EVENTS.get(payment.status)
-    if event is not None:
-        rows.append(_event(event, payment.merchant_id, _payment_data(payment), now))
-    return BookedPayment(payment, rows)
+    if event is None:
+        return BookedPayment(payment, rows)
+    data, full = _rendered(payment_view, _minimal_payment_view, payment, f"payment {payment.id}")
+    rows.append(_event(event, payment.merchant_id, data, now))
+    return BookedPayment(payment, rows, data if full else None)
 
 
 def reverse_payment(lines: list[dict[str, Any]], now: datetime) -> Rows:

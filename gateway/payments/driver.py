@@ -69,7 +69,7 @@ class PayDriver:
     def ended(self, outcome: Outcome, now: datetime) -> list[tuple[Attempt, Attempt]]:
         """Every attempt of the payment (as opened, as ended): the failed-over ones, then the
         open one, ended by `outcome`."""
-        last = self.attempt.counted(self.counts).ended(outcome, now)
+        last = self.attempt.ended(outcome, now, counts=self.counts)
         return [*self.closed_attempts, (self.attempt, last)]
 
     async def run(self) -> Outcome:

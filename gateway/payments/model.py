@@ -12,6 +12,8 @@ import enum
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
+from typing import Any
 
 import fx
 from adapters import Outcome, OutcomeStatus
@@ -27,6 +29,8 @@ __all__ = [
     "PaymentStatus",
     "QuoteUse",
 ]
+
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
 
 
 class PaymentStatus(enum.StrEnum):
@@ -113,8 +117,11 @@ class Payment:
     def is_final(self) -> bool:
         return self.status is not PaymentStatus.PROCESSING
 
-    def finished(self, outcome: Outcome, now: datetime) -> Payment:
-        """The state a partner's final `outcome` leaves it in; its lease freed, nothing due."""
+    def finished(
+        self, outcome: Outcome, now: datetime, booked: Mapping[str, Any] = _NOTHING
+    ) -> Payment:
+        """The state a partner's final `outcome` leaves it in; its lease freed, nothing due.
+        `booked`: fields its booking adds (business dates, fees), set in the same copy."""
         # One `replace` each (not `released` first): this runs for every payment.
         if outcome.status is OutcomeStatus.SUCCEEDED:
             return dataclasses.replace(
@@ -126,6 +133,7 @@ class Payment:
                 lease_expires_at=None,
                 next_action_at=None,
                 updated_at=now,
+                **booked,
             )
         assert outcome.failure_code is not None, "a final outcome is a success or a failure"
         return dataclasses.replace(
@@ -137,6 +145,7 @@ class Payment:
             lease_expires_at=None,
             next_action_at=None,
             updated_at=now,
+            **booked,
         )
 
     def released(self, *, due: datetime | None = None, now: datetime | None = None) -> Payment:
@@ -238,10 +247,13 @@ class Attempt:
         *,
         status: AttemptStatus | None = None,
         note: str | None = None,
+        counts: dict[str, int] | None = None,
     ) -> Attempt:
-        """What `outcome` says of it; `note` heads the message (the gateway's own notes)."""
+        """What `outcome` says of it; `note` heads the message (the gateway's own notes);
+        `counts`: its call counters (`counted`), set in the same copy."""
         unknown = outcome.status is OutcomeStatus.UNKNOWN
         message = outcome.message if note is None else note
+        counters = self.counts() if counts is None else counts
         return dataclasses.replace(
             self,
             status=status or AttemptStatus(outcome.status.value),
@@ -249,4 +261,7 @@ class Attempt:
             partner_code=outcome.partner_code,
             message=message[:500],
             updated_at=now,
+            pay_calls=counters["pay_calls"],
+            inquiries=counters["inquiries"],
+            cancel_calls=counters["cancel_calls"],
         )

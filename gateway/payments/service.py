@@ -46,7 +46,7 @@ from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal, Role
 from gateway.merchants.model import Merchant
 from gateway.partners.routing import Route
-from gateway.payments.booking import book_payment, payment_body
+from gateway.payments.booking import book_outcome, payment_body
 from gateway.payments.budget import answer_deadline
 from gateway.payments.driver import PayDriver
 from gateway.payments.model import Attempt, Payment, PaymentStatus, QuoteUse
@@ -347,13 +347,14 @@ async def _finish(
             retry_after=ctx.health.retry_after(r.partner for r in driver.routes),
         )
     rows: Rows = []
+    view = None
     if outcome.is_final:
-        booked = book_payment(ctx, payment.finished(outcome, now), merchant, now)
-        after, rows = booked.payment, booked.rows
+        booked = book_outcome(ctx, payment, outcome, merchant, now)
+        after, rows, view = booked.payment, booked.rows, booked.view
     else:
         # Unknown at the end of the budget: leave it to the resolver, starting now.
         after = payment.released(due=now, now=now)
-    body = dumps(payment_view(after))
+    body = dumps(payment_view(after) if view is None else view)
 
     written = await ctx.writer.run(
         repo.commit_outcome(

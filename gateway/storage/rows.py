@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
@@ -136,17 +137,6 @@ def payment(row: Mapping[Any, Any]) -> Payment:
     )
 
 
-_PAYMENT_COLUMNS: dict[str, tuple[str, ...]] = {
-    "status": ("status",),
-    "amount": ("amount_value", "currency"),
-    "payer_amount": ("payer_value", "payer_currency"),
-    "quote": ("quote_id", "rate", "mid_rate", "quote_expires_at"),
-    "metadata": ("metadata_json",),
-    "failure": ("failure_code", "failure_message"),
-}
-"""The columns of each field not stored under its own name (the others are)."""
-
-
 def payment_row(p: Payment) -> dict[str, Any]:
     """Every column of `p`'s row (plain str for the enums: the raw drivers want exact types)."""
     quote, failure = p.quote, p.failure
@@ -171,7 +161,7 @@ def payment_row(p: Payment) -> dict[str, Any]:
         "code_hash": p.code_hash,
         "store_id": p.store_id,
         "terminal_id": p.terminal_id,
-        "metadata_json": json.dumps(dict(p.metadata), sort_keys=True) if p.metadata else None,
+        "metadata_json": _metadata_json(p.metadata),
         "failure_code": None if failure is None else failure.code,
         "failure_message": None if failure is None else failure.message or None,
         "partner_reference": p.partner_reference,
@@ -197,18 +187,59 @@ def payment_row(p: Payment) -> dict[str, Any]:
 
 
 _PAYMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Payment) if f.name != "version")
+_payment_fields = operator.attrgetter(*_PAYMENT_FIELDS)
+
+
+def _quote_columns(p: Payment) -> dict[str, Any]:
+    quote = p.quote
+    return {
+        "quote_id": None if quote is None else quote.id,
+        "rate": None if quote is None else quote.rate,
+        "mid_rate": None if quote is None else quote.mid_rate,
+        "quote_expires_at": None if quote is None else quote.expires_at,
+    }
+
+
+_PAYMENT_COLUMNS: dict[str, Callable[[Payment], dict[str, Any]]] = {
+    "status": lambda p: {"status": p.status.value},
+    "amount": lambda p: {"amount_value": p.amount.value, "currency": p.amount.currency.code},
+    "payer_amount": lambda p: {
+        "payer_value": p.payer_amount.value,
+        "payer_currency": p.payer_amount.currency.code,
+    },
+    "quote": _quote_columns,
+    "metadata": lambda p: {"metadata_json": _metadata_json(p.metadata)},
+    "failure": lambda p: {
+        "failure_code": None if p.failure is None else p.failure.code,
+        "failure_message": None if p.failure is None else p.failure.message or None,
+    },
+    "cancel_status": lambda p: {
+        "cancel_status": None if p.cancel_status is None else p.cancel_status.value
+    },
+}
+"""The columns of each field not stored as it is under its own name, as `payment_row` maps
+them (the others are; `tests/unit/gateway/test_rows.py` checks the two agree)."""
 
 
 def payment_changes(before: Payment, after: Payment) -> dict[str, Any]:
     """The columns a write must set to take the row from `before` to `after` (the version is
     the write's own business: it always adds one). Only changed fields are mapped to columns:
     this runs for every payment's commit."""
-    changed = [f for f in _PAYMENT_FIELDS if getattr(before, f) != getattr(after, f)]
-    if not changed:
-        return {}
-    new = payment_row(after)
-    columns = {c for f in changed for c in _PAYMENT_COLUMNS.get(f, (f,))}
-    return {c: new[c] for c in columns}
+    changes: dict[str, Any] = {}
+    old_values, new_values = _payment_fields(before), _payment_fields(after)
+    for field, old, new in zip(_PAYMENT_FIELDS, old_values, new_values, strict=True):
+        if old is new or old == new:  # `is` first: a copy shares its unchanged values
+            continue
+        columns = _PAYMENT_COLUMNS.get(field)
+        if columns is None:
+            changes[field] = new
+        else:
+            changes.update(columns(after))
+    return changes
+
+
+def _metadata_json(metadata: Mapping[str, str]) -> str | None:
+    return json.dumps(dict(metadata), sort_keys=True) if metadata else None
 
 
 def payment_sides(p: Payment) -> Sides:
@@ -408,8 +439,10 @@ _LATER_ATTEMPT = frozenset(("delivery", "partner_code", "message"))
 
 def _new(row: dict[str, Any], later: frozenset[str]) -> dict[str, Any]:
     """The row without the `later` columns (always the same columns: one shape per batch)."""
-    assert all(row[k] is None or row[k] == 0 for k in later), "a new row holds only defaults"
-    return {k: v for k, v in row.items() if k not in later}
+    for k in later:  # fewer than the columns kept: dropping them is cheaper than copying
+        assert row[k] is None or row[k] == 0, "a new row holds only defaults"
+        del row[k]
+    return row
 
 
 def new_payment_row(p: Payment) -> dict[str, Any]:

@@ -29,7 +29,8 @@ import pytest
 
 from adapters import mask_code
 from adapters.alipayplus.client import AlipayPlusAdapter
-from gateway.payments.booking import book_payment, book_refund, reverse_payment
+from gateway.core.render import dumps
+from gateway.payments.booking import book_outcome, book_refund, reverse_payment
 from gateway.payments.views import payment_view
 from gateway.refunds.views import refund_view
 from gateway.storage import idempotency as records
@@ -130,9 +131,9 @@ async def test_a_failure_after_the_charge_still_ends_the_payment_once(
     caplog.set_level(logging.INFO, logger="gateway")
     fault = Fault()
     if step == "booking":
-        monkeypatch.setattr("gateway.payments.service.book_payment", fault.wrap(book_payment))
-    elif step == "rendering":
-        monkeypatch.setattr("gateway.payments.service.payment_view", fault.wrap(payment_view))
+        monkeypatch.setattr("gateway.payments.service.book_outcome", fault.wrap(book_outcome))
+    elif step == "rendering":  # the answer's JSON (its view comes from the booking)
+        monkeypatch.setattr("gateway.payments.service.dumps", fault.wrap(dumps))
     elif step == "commit":
         _fail_commit(monkeypatch, fault)
     else:
