@@ -126,13 +126,12 @@ class Pricing:
 
     def __init__(self, config_dir: Path) -> None:
         import fx
-        from gateway.bootstrap import rate_source
         from gateway.core.config import load_settings
 
         settings = load_settings(config_dir, None, {})
         self.partner = settings.partner(PARTNER)
-        source = rate_source(settings)
-        now = datetime.now(UTC)
+        # generated data priced offline, from the rates shipped with fx (no feed to fetch)
+        source = fx.parse_ecb_xml(fx.default_ecb_file().read_bytes())
         base = fx.get_currency(CURRENCY)
         # payer currency -> (quote rate, mid rate), None without FX
         self.rates: dict[str, tuple[Decimal, Decimal] | None] = {}
@@ -140,7 +139,7 @@ class Pricing:
             if code == CURRENCY:
                 self.rates[code] = None
                 continue
-            mid = source.mid_rate(base, fx.get_currency(code), now).rate
+            mid = source.mid_rate(base, fx.get_currency(code)).rate
             self.rates[code] = (fx.quote_rate(mid, settings.fx.markup_bps), mid)
         self._payments: dict[tuple[int, str], tuple[int, int, int, int]] = {}
 

@@ -57,6 +57,8 @@ class RateBook:
         if not self._calendars:
             raise ValueError("a rate book needs at least one source")
         self._sets: dict[str, RateSet] = {}
+        self._until: dict[str, datetime] = {}
+        """Each held set's `current_until`, computed once at install, not at every quote."""
 
     @property
     def sources(self) -> Sequence[str]:
@@ -74,6 +76,11 @@ class RateBook:
         ):
             return False
         self._sets[rate_set.source] = rate_set
+        calendar = self._calendars[rate_set.source]
+        if calendar is None:
+            self._until.pop(rate_set.source, None)
+        else:
+            self._until[rate_set.source] = calendar.current_until(rate_set.published_at)
         return True
 
     def current(self, source: str) -> RateSet | None:
@@ -81,14 +88,13 @@ class RateBook:
 
     def state(self, source: str, now: datetime) -> SourceState:
         require_aware(now, "now")
+        if source not in self._calendars:
+            raise KeyError(source)
         rate_set = self._sets.get(source)
-        calendar = self._calendars[source]
         if rate_set is None:
             return SourceState(source, None, None, fresh=False)
-        if calendar is None:
-            return SourceState(source, rate_set, None, fresh=True)
-        until = calendar.current_until(rate_set.published_at)
-        return SourceState(source, rate_set, until, fresh=now <= until)
+        until = self._until.get(source)
+        return SourceState(source, rate_set, until, fresh=until is None or now <= until)
 
     def states(self, now: datetime) -> list[SourceState]:
         return [self.state(source, now) for source in self._calendars]
@@ -97,7 +103,8 @@ class RateBook:
         """From the first source that is fresh and has both currencies."""
         base_cur, quote_cur = coerce_currency(base), coerce_currency(quote)
         reasons: list[str] = []
-        for state in self.states(now):
+        for source in self._calendars:  # one at a time: the first usable one ends the search
+            state = self.state(source, now)
             rate_set = state.rate_set
             if rate_set is None:
                 reasons.append(f"{state.source}: no rates fetched yet")

@@ -276,8 +276,9 @@ async def _prepare(
             f"The amount must be in the merchant's currency, {merchant.currency}.",
             param="amount.currency",
         )
-    ctx.router.routes(merchant.country, wallet)  # no_route before pricing: no rate needed
-    quote, spot_quote = await _price(ctx, merchant, wallet.id, wallet.currency, command, now)
+    # no_route before pricing: no rate needed
+    first = ctx.router.routes(merchant.country, wallet)[0].partner
+    quote, spot_quote = await _price(ctx, merchant, first, wallet, command, now)
     payer_amount = quote.payer_amount if quote is not None else command.amount
     configured = ctx.router.routes(merchant.country, wallet, payer_amount)
     eligible = [route for route in configured if ctx.health.allows(route.partner)]
@@ -293,24 +294,25 @@ async def _prepare(
 async def _price(
     ctx: Context,
     merchant: Merchant,
-    wallet_id: str,
-    wallet_currency: str,
+    partner: str,
+    wallet: Wallet,
     command: CreatePayment,
     now: datetime,
 ) -> tuple[fx.Quote | None, bool]:
     """The quote pricing this payment, and whether it was made on the spot (to be stored)."""
     if command.quote_id is None:
-        if wallet_currency == command.amount.currency.code:
+        if wallet.currency == command.amount.currency.code:
             return None, False  # same currency: no FX, `quote: null`
-        wallet = ctx.router.wallet(wallet_id)
-        assert wallet is not None
-        return price(ctx, merchant=merchant, amount=command.amount, wallet=wallet, now=now), True
+        spot = price(
+            ctx, merchant=merchant, partner=partner, amount=command.amount, wallet=wallet, now=now
+        )
+        return spot, True
     # A given quote must fit exactly (no quote ever fits a same-currency wallet).
     held = await repo.get_quote(ctx.db, command.quote_id)
     if held is None or held.merchant_id != merchant.id:
         raise NotFound(f"No quote {command.quote_id!r}.", param="quote_id")
     quote = held.quote
-    if held.wallet != wallet_id or quote.amount != command.amount:
+    if held.wallet != wallet.id or quote.amount != command.amount:
         raise QuoteMismatch(
             "The quote is for another amount, currency or wallet.", param="quote_id"
         )

@@ -74,18 +74,25 @@ def _prepare(
             f"The amount must be in the merchant's currency, {merchant.currency}.",
             param="amount.currency",
         )
-    ctx.router.routes(merchant.country, wallet, param="wallet")
-    quote = price(ctx, merchant=merchant, amount=amount, wallet=wallet, now=now)
+    partner = ctx.router.routes(merchant.country, wallet, param="wallet")[0].partner
+    quote = price(ctx, merchant=merchant, partner=partner, amount=amount, wallet=wallet, now=now)
     # no_route now rather than at payment time, for a price no partner would take
     ctx.router.routes(merchant.country, wallet, quote.payer_amount, param="amount.value")
     return wallet, quote
 
 
 def price(
-    ctx: Context, *, merchant: Merchant, amount: fx.Money, wallet: Wallet, now: datetime
+    ctx: Context,
+    *,
+    merchant: Merchant,
+    partner: str,
+    amount: fx.Money,
+    wallet: Wallet,
+    now: datetime,
 ) -> fx.Quote:
     """A fresh quote: the mid rate of the first fresh source, plus the markup of the most
-    specific rule for this merchant, wallet, first-choice partner and currency pair."""
+    specific rule for this merchant, wallet, first-choice `partner` (the caller has routed)
+    and currency pair."""
     payer_currency = fx.get_currency(wallet.currency)
     if payer_currency == amount.currency:
         raise InvalidRequest(
@@ -97,7 +104,6 @@ def price(
         mid = ctx.rates.mid_rate(amount.currency, payer_currency, now)
     except fx.RateUnavailable as exc:
         raise RateUnavailable(str(exc)) from exc
-    partner = ctx.router.routes(merchant.country, wallet, param="wallet")[0].partner
     pair = f"{amount.currency.code}/{payer_currency.code}"
     markup = ctx.markups.markup(Sale(merchant.id, wallet.id, partner, pair), merchant.markups)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
@@ -10,7 +11,15 @@ from click.testing import CliRunner
 
 from gateway.cli import main
 from gateway.storage.db import open_database
+from tests.conftest import DATABASES, own_database
 from tests.e2e.conftest import Gateway, code
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Its own database: the test tampers with a payment, which `ledger verify` elsewhere
+    would rightly report."""
+    yield from own_database(request)
 
 
 async def test_explain_recomputes_every_payer_amount(
