@@ -364,6 +364,7 @@ async def _start_refund(
             status=RefundStatus.PROCESSING,
             amount=locked.amount,
             payer_amount=locked.payer_amount,
+            quote=locked.quote,
             partner=locked.partner,
             partner_request_id=refund_id,
             reason="cancel refused by the partner",

@@ -11,7 +11,6 @@ import dataclasses
 import enum
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal
 from types import MappingProxyType
 from typing import Any
 
@@ -19,6 +18,7 @@ import fx
 from adapters import Outcome, OutcomeStatus
 from gateway.core.ids import new_id
 from gateway.payments.failures import failure_message
+from gateway.quotes.model import QuoteUse
 
 __all__ = [
     "Attempt",
@@ -27,7 +27,6 @@ __all__ = [
     "Failure",
     "Payment",
     "PaymentStatus",
-    "QuoteUse",
 ]
 
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
@@ -47,21 +46,6 @@ class CancelStatus(enum.StrEnum):
 
     PENDING = "pending"
     CONFIRMED = "confirmed"
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class QuoteUse:
-    """The quote a payment was priced with (a spot quote, or one the POS asked for)."""
-
-    id: str
-    rate: str
-    """The exact decimal shown to the POS (10 significant digits), kept as text."""
-    mid_rate: str
-    expires_at: datetime
-
-    @property
-    def rate_value(self) -> Decimal:
-        return Decimal(self.rate)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

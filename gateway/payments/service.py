@@ -49,9 +49,9 @@ from gateway.partners.routing import Route
 from gateway.payments.booking import book_outcome, payment_body
 from gateway.payments.budget import answer_deadline
 from gateway.payments.driver import PayDriver
-from gateway.payments.model import Attempt, Payment, PaymentStatus, QuoteUse
+from gateway.payments.model import Attempt, Payment, PaymentStatus
 from gateway.payments.views import payment_view
-from gateway.quotes.model import MerchantQuote
+from gateway.quotes.model import MerchantQuote, QuoteUse
 from gateway.quotes.service import price
 from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
@@ -125,7 +125,7 @@ async def create_payment(
         wallet=wallet.id,
         partner=routes[0].partner,
         route_reason=routes[0].reason,
-        quote=None if quote is None else _quote_use(quote),
+        quote=None if quote is None else QuoteUse.of(quote),
         code_mask=command.code.masked,
         code_hash=ctx.hash_code(command.code.value),
         store_id=command.store_id,
@@ -219,15 +219,6 @@ async def create_payment(
         # What is stored; if even the note could not be written, what we last committed.
         known = stored or driver.committed or driver.payment
         return Answer(201, payment_body(known), partner_seconds=loop.time() - partner_started)
-
-
-def _quote_use(quote: fx.Quote) -> QuoteUse:
-    return QuoteUse(
-        id=quote.id,
-        rate=fx.format_rate(quote.rate),
-        mid_rate=fx.format_rate(quote.mid_rate),
-        expires_at=quote.expires_at,
-    )
 
 
 def gateway_error_note(exc: BaseException) -> str:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from gateway.core.render import rfc3339
 from gateway.payments.model import Payment
+from gateway.quotes.views import quote_terms_view
 from gateway.wire.common import money
 
 if TYPE_CHECKING:
@@ -16,13 +17,6 @@ __all__ = ["payment_view"]
 
 
 def payment_view(payment: Payment) -> wire.Payment:
-    quote: wire.PaymentQuote | None = None
-    if payment.quote is not None:
-        quote = {
-            "id": payment.quote.id,
-            "rate": payment.quote.rate,
-            "expires_at": rfc3339(payment.quote.expires_at),
-        }
     cancellation: wire.Cancellation | None = None
     if payment.cancel_status is not None:
         # A cancel is always stored with its request time, but the model's types do not say so.
@@ -41,7 +35,7 @@ def payment_view(payment: Payment) -> wire.Payment:
         "wallet": payment.wallet,
         "partner": payment.partner,
         "routing": {"reason": payment.route_reason},
-        "quote": quote,
+        "quote": quote_terms_view(payment.quote),
         "amount_refunded": {
             "currency": payment.amount.currency.code,
             "value": payment.refunded_value,

@@ -1,13 +1,16 @@
-"""A quote as a merchant holds it (the locked `fx.Quote`, whose it is, for which wallet), and
-the markup rules that price quotes (`gateway/quotes/markups.py` chooses among them)."""
+"""A quote as a merchant holds it (the locked `fx.Quote`, whose it is, for which wallet), the
+terms a payment and its refunds keep from it (`QuoteUse`), and the markup rules that price
+quotes (`gateway/quotes/markups.py` chooses among them)."""
 
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
+from decimal import Decimal
 
 import fx
 
-__all__ = ["MarkupRule", "MerchantQuote", "Sale"]
+__all__ = ["MarkupRule", "MerchantQuote", "QuoteUse", "Sale"]
 
 _WEIGHTS = (("merchant", 8), ("wallet", 4), ("partner", 2), ("pair", 1))
 
@@ -22,6 +25,43 @@ class MerchantQuote:
     @property
     def id(self) -> str:
         return self.quote.id
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class QuoteUse:
+    """The terms of the quote that priced a payment (a spot quote, or one the POS asked for),
+    copied onto the payment and each of its refunds, so every figure says where it came from
+    without a lookup: the rate, the mid rate and markup it was made of, the source and the
+    publication (rate set) of the mid."""
+
+    id: str
+    rate: str
+    """The exact decimal shown to the POS (10 significant digits), kept as text."""
+    mid_rate: str
+    markup_bps: int
+    rate_source: str
+    rate_set: str | None
+    """None for quotes made before rate sets were stored."""
+    rate_as_of: datetime
+    """When the rate set was published."""
+    expires_at: datetime
+
+    @property
+    def rate_value(self) -> Decimal:
+        return Decimal(self.rate)
+
+    @classmethod
+    def of(cls, quote: fx.Quote) -> QuoteUse:
+        return cls(
+            id=quote.id,
+            rate=fx.format_rate(quote.rate),
+            mid_rate=fx.format_rate(quote.mid_rate),
+            markup_bps=quote.markup_bps,
+            rate_source=quote.rate_source,
+            rate_set=quote.rate_set,
+            rate_as_of=quote.rate_as_of,
+            expires_at=quote.expires_at,
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ import fx
 from adapters import Outcome, OutcomeStatus
 from gateway.payments.failures import failure_message
 from gateway.payments.model import Failure
+from gateway.quotes.model import QuoteUse
 
 __all__ = ["Refund", "RefundKind", "RefundStatus"]
 
@@ -40,6 +41,8 @@ class Refund:
     amount: fx.Money
     payer_amount: fx.Money
     """Priced cumulatively at the payment's rate when the refund is reserved."""
+    quote: QuoteUse | None
+    """The payment's quote, whose rate prices the refund; None when it needs no FX."""
     partner: str
     partner_request_id: str
     reason: str | None

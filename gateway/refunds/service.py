@@ -112,6 +112,7 @@ async def create_refund(
         status=RefundStatus.PROCESSING,
         amount=amount,
         payer_amount=fx.Money(0, payment.payer_amount.currency),  # priced when reserved
+        quote=payment.quote,
         partner=payment.partner,
         # Deterministic from the refund: every re-send is the same refund at the partner.
         partner_request_id=refund_id,

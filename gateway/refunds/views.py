@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.core.render import rfc3339
+from gateway.quotes.views import quote_terms_view
 from gateway.refunds.model import Refund
 from gateway.wire.common import money
 
@@ -24,6 +25,7 @@ def refund_view(refund: Refund) -> wire.Refund:
         "status": refund.status.value,
         "amount": money(refund.amount),
         "payer_amount": money(refund.payer_amount),
+        "quote": quote_terms_view(refund.quote),
         "reason": refund.reason,
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
         "partner_reference": refund.partner_reference,

@@ -112,9 +112,9 @@ async def file_chunks(
     db: Database, batch: ClosedBatch, *, page_rows: int = 1000
 ) -> AsyncIterator[bytes]:
     """The closed batch's CSV: the header, then one chunk per page of frozen lines (the last
-    page ends with the `total` row). The same bytes on every call, in any process."""
-    if batch.file_format != csvfile.FORMAT:
-        raise ValueError(f"batch {batch.id} has file format {batch.file_format}")
-    yield csvfile.HEADER.encode()
+    page ends with the `total` row), in the layout it was closed with. The same bytes on every
+    call, in any process."""
+    layout = batch.file_format
+    yield csvfile.header(layout).encode()  # ValueError for a layout this code does not know
     async for page in closed_repo.page_lines(db, batch.id, page_rows=page_rows):
-        yield "".join(csvfile.render_line(line) for line in page).encode()
+        yield "".join(csvfile.render_line(line, layout) for line in page).encode()

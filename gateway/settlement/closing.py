@@ -100,9 +100,11 @@ async def close_batch(
             return Closed(key, existing, newly=False)
         totals = await closing.freeze_lines()
         digest = csvfile.FileDigest()
-        digest.update(csvfile.HEADER.encode())
+        digest.update(csvfile.header(csvfile.FORMAT).encode())
         async for page in closing.pages(page_rows=page_rows):
-            digest.update("".join(csvfile.render_line(line) for line in page).encode())
+            digest.update(
+                "".join(csvfile.render_line(line, csvfile.FORMAT) for line in page).encode()
+            )
         batch = dataclasses.replace(
             placeholder, totals=totals, file_sha256=digest.hexdigest, file_bytes=digest.bytes
         )

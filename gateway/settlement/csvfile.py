@@ -8,8 +8,13 @@
   `'`. Amounts are numbers, not text, so a negative refund stays `-12.50`.
 
 The bytes depend only on the stored lines, never on the clock or the process, so every download
-and every export of a closed batch is byte-identical. `FORMAT` is stored on each batch: a future
-change of layout gets a new number, and batches closed before it keep rendering the old way.
+and every export of a closed batch is byte-identical. `FORMAT` is stored on each batch: a change
+of layout gets a new number, and batches closed before it keep rendering the old way.
+
+- Format 1: API.md's 14 columns, `record_type` .. `net`.
+- Format 2 (current): the same 14 in the same order, then where `fx_rate` came from:
+  `fx_mid_rate`, `fx_markup_bps`, `fx_rate_source`, `fx_rate_set`, `fx_rate_as_of` (empty on
+  lines without FX and on the `total` row).
 """
 
 from __future__ import annotations
@@ -25,17 +30,19 @@ from gateway.core.render import rfc3339
 __all__ = [
     "COLUMNS",
     "FORMAT",
-    "HEADER",
     "FileDigest",
     "cell",
+    "columns",
     "format_amount",
+    "header",
     "render_line",
     "render_lines",
 ]
 
-FORMAT = 1
+FORMAT = 2
+"""The layout batches are closed with now."""
 
-COLUMNS: tuple[str, ...] = (
+_FORMAT_1: tuple[str, ...] = (
     "record_type",
     "id",
     "payment_id",
@@ -51,7 +58,28 @@ COLUMNS: tuple[str, ...] = (
     "fee",
     "net",
 )
-HEADER = ",".join(COLUMNS) + "\n"
+_FX_TERMS: tuple[str, ...] = (
+    "fx_mid_rate",
+    "fx_markup_bps",
+    "fx_rate_source",
+    "fx_rate_set",
+    "fx_rate_as_of",
+)
+_COLUMNS = {1: _FORMAT_1, 2: _FORMAT_1 + _FX_TERMS}
+COLUMNS = _COLUMNS[FORMAT]
+
+
+def columns(file_format: int) -> tuple[str, ...]:
+    """The columns of a layout; `ValueError` for one this code does not know."""
+    try:
+        return _COLUMNS[file_format]
+    except KeyError:
+        raise ValueError(f"unknown settlement file format {file_format}") from None
+
+
+def header(file_format: int = FORMAT) -> str:
+    return ",".join(columns(file_format)) + "\n"
+
 
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -86,9 +114,9 @@ def format_amount(value: int | None, currency: str | None) -> str | None:
     return f"{sign}{digits[:-exponent]}.{digits[-exponent:]}"
 
 
-def render_line(line: Mapping[str, Any]) -> str:
+def render_line(line: Mapping[str, Any], file_format: int = FORMAT) -> str:
     """One row (with its `\\n`) from a `settlement_lines` row: a payment, refund, reversal or
-    the `total` row (whose `id` is the number of rows above it)."""
+    the `total` row (whose `id` is the number of rows above it), in `file_format`'s layout."""
     currency = line["currency"]
     payer_currency = line.get("payer_currency")
     total = line["record_type"] == "total"
@@ -109,15 +137,28 @@ def render_line(line: Mapping[str, Any]) -> str:
         cell(format_amount(line["fee"], currency), number=True),
         cell(format_amount(line["net"], currency), number=True),
     )
-    return ",".join(cells) + "\n"
+    if file_format == 1:
+        return ",".join(cells) + "\n"
+    markup_bps = line.get("fx_markup_bps")
+    rate_as_of = line.get("fx_rate_as_of")
+    fx_cells = (
+        cell(line.get("fx_mid_rate")),
+        cell(None if markup_bps is None else str(markup_bps), number=True),
+        cell(line.get("fx_rate_source")),
+        cell(line.get("fx_rate_set")),
+        cell(None if rate_as_of is None else rfc3339(rate_as_of)),
+    )
+    return ",".join(cells + fx_cells) + "\n"
 
 
-def render_lines(lines: Iterable[Mapping[str, Any]], *, header: bool = False) -> Iterator[bytes]:
+def render_lines(
+    lines: Iterable[Mapping[str, Any]], *, with_header: bool = False, file_format: int = FORMAT
+) -> Iterator[bytes]:
     """UTF-8 bytes of each line (after the header, if asked for)."""
-    if header:
-        yield HEADER.encode()
+    if with_header:
+        yield header(file_format).encode()
     for line in lines:
-        yield render_line(line).encode()
+        yield render_line(line, file_format).encode()
 
 
 class FileDigest:

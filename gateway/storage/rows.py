@@ -20,9 +20,8 @@ from gateway.payments.model import (
     Failure,
     Payment,
     PaymentStatus,
-    QuoteUse,
 )
-from gateway.quotes.model import MarkupRule, MerchantQuote
+from gateway.quotes.model import MarkupRule, MerchantQuote, QuoteUse
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.storage.open_days import Sides
 
@@ -93,9 +92,6 @@ def merchant_markups_json(rules: Iterable[MarkupRule]) -> str | None:
 
 
 def payment(row: Mapping[Any, Any]) -> Payment:
-    quote = None
-    if row["quote_id"] is not None:
-        quote = QuoteUse(row["quote_id"], row["rate"], row["mid_rate"], row["quote_expires_at"])
     cancel = row["cancel_status"]
     return Payment(
         id=row["id"],
@@ -108,7 +104,7 @@ def payment(row: Mapping[Any, Any]) -> Payment:
         wallet=row["wallet"],
         partner=row["partner"],
         route_reason=row["route_reason"],
-        quote=quote,
+        quote=_quote_use(row),
         code_mask=row["code_mask"],
         code_hash=row["code_hash"],
         store_id=row["store_id"],
@@ -139,7 +135,7 @@ def payment(row: Mapping[Any, Any]) -> Payment:
 
 def payment_row(p: Payment) -> dict[str, Any]:
     """Every column of `p`'s row (plain str for the enums: the raw drivers want exact types)."""
-    quote, failure = p.quote, p.failure
+    failure = p.failure
     return {
         "id": p.id,
         "merchant_id": p.merchant_id,
@@ -153,10 +149,7 @@ def payment_row(p: Payment) -> dict[str, Any]:
         "wallet": p.wallet,
         "partner": p.partner,
         "route_reason": p.route_reason,
-        "quote_id": None if quote is None else quote.id,
-        "rate": None if quote is None else quote.rate,
-        "mid_rate": None if quote is None else quote.mid_rate,
-        "quote_expires_at": None if quote is None else quote.expires_at,
+        **_quote_cells(p.quote),
         "code_mask": p.code_mask,
         "code_hash": p.code_hash,
         "store_id": p.store_id,
@@ -190,14 +183,47 @@ _PAYMENT_FIELDS = tuple(f.name for f in dataclasses.fields(Payment) if f.name !=
 _payment_fields = operator.attrgetter(*_PAYMENT_FIELDS)
 
 
-def _quote_columns(p: Payment) -> dict[str, Any]:
-    quote = p.quote
+def _quote_use(row: Mapping[Any, Any]) -> QuoteUse | None:
+    """The quote terms a payment or refund row keeps (the same columns in both tables)."""
+    if row["quote_id"] is None:
+        return None
+    return QuoteUse(
+        id=row["quote_id"],
+        rate=row["rate"],
+        mid_rate=row["mid_rate"],
+        markup_bps=row["markup_bps"],
+        rate_source=row["rate_source"],
+        rate_set=row["rate_set_id"],
+        rate_as_of=row["rate_as_of"],
+        expires_at=row["quote_expires_at"],
+    )
+
+
+def _quote_cells(quote: QuoteUse | None) -> dict[str, Any]:
+    if quote is None:
+        return dict.fromkeys(_QUOTE_COLUMNS)
     return {
-        "quote_id": None if quote is None else quote.id,
-        "rate": None if quote is None else quote.rate,
-        "mid_rate": None if quote is None else quote.mid_rate,
-        "quote_expires_at": None if quote is None else quote.expires_at,
+        "quote_id": quote.id,
+        "rate": quote.rate,
+        "mid_rate": quote.mid_rate,
+        "markup_bps": quote.markup_bps,
+        "rate_source": quote.rate_source,
+        "rate_set_id": quote.rate_set,
+        "rate_as_of": quote.rate_as_of,
+        "quote_expires_at": quote.expires_at,
     }
+
+
+_QUOTE_COLUMNS = (
+    "quote_id",
+    "rate",
+    "mid_rate",
+    "markup_bps",
+    "rate_source",
+    "rate_set_id",
+    "rate_as_of",
+    "quote_expires_at",
+)
 
 
 _PAYMENT_COLUMNS: dict[str, Callable[[Payment], dict[str, Any]]] = {
@@ -207,7 +233,7 @@ _PAYMENT_COLUMNS: dict[str, Callable[[Payment], dict[str, Any]]] = {
         "payer_value": p.payer_amount.value,
         "payer_currency": p.payer_amount.currency.code,
     },
-    "quote": _quote_columns,
+    "quote": lambda p: _quote_cells(p.quote),
     "metadata": lambda p: {"metadata_json": _metadata_json(p.metadata)},
     "failure": lambda p: {
         "failure_code": None if p.failure is None else p.failure.code,
@@ -260,6 +286,7 @@ def refund(row: Mapping[Any, Any]) -> Refund:
         status=RefundStatus(row["status"]),
         amount=fx.Money(row["amount_value"], fx.get_currency(row["currency"])),
         payer_amount=fx.Money(row["payer_value"], fx.get_currency(row["payer_currency"])),
+        quote=_quote_use(row),
         partner=row["partner"],
         partner_request_id=row["partner_request_id"],
         reason=row["reason"],
@@ -295,6 +322,7 @@ def refund_row(r: Refund) -> dict[str, Any]:
         "currency": r.amount.currency.code,
         "payer_value": r.payer_amount.value,
         "payer_currency": r.payer_amount.currency.code,
+        **_quote_cells(r.quote),
         "partner": r.partner,
         "partner_request_id": r.partner_request_id,
         "reason": r.reason,

@@ -238,6 +238,11 @@ _LINE_COLUMNS = (
     "fx_rate",
     "fee",
     "net",
+    "fx_mid_rate",
+    "fx_markup_bps",
+    "fx_rate_source",
+    "fx_rate_set",
+    "fx_rate_as_of",
 )
 
 

@@ -142,6 +142,18 @@ def _zero(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
     return sa.func.coalesce(column, 0)
 
 
+def _fx_terms() -> tuple[sa.ColumnElement[Any], ...]:
+    """Where each line's `fx_rate` came from: its payment's quote terms (a refund or reversal
+    is priced at its payment's rate)."""
+    return (
+        _p.mid_rate.label("fx_mid_rate"),
+        _p.markup_bps.label("fx_markup_bps"),
+        _p.rate_source.label("fx_rate_source"),
+        _p.rate_set_id.label("fx_rate_set"),
+        _p.rate_as_of.label("fx_rate_as_of"),
+    )
+
+
 def _payment_lines(side: _Side, flt: LineFilter) -> sa.Select[Any]:
     reversed_elsewhere = sa.exists(
         sa.select(sa.literal(1))
@@ -169,6 +181,7 @@ def _payment_lines(side: _Side, flt: LineFilter) -> sa.Select[Any]:
         _p.payer_currency.label("payer_currency"),
         _p.payer_value.label("payer_amount"),
         _p.rate.label("fx_rate"),
+        *_fx_terms(),
         amount.label("amount"),
         fee.label("fee"),
         (amount - fee).label("net"),
@@ -199,6 +212,7 @@ def _refund_lines(side: _Side, flt: LineFilter) -> sa.Select[Any]:
             _r.payer_currency.label("payer_currency"),
             (-_r.payer_value).label("payer_amount"),
             _p.rate.label("fx_rate"),
+            *_fx_terms(),
             amount.label("amount"),
             fee.label("fee"),
             (amount - fee).label("net"),
@@ -244,6 +258,7 @@ def _reversal_lines(side: _Side, flt: LineFilter) -> sa.Select[Any]:
             _p.payer_currency.label("payer_currency"),
             (-_p.payer_value).label("payer_amount"),
             _p.rate.label("fx_rate"),
+            *_fx_terms(),
             amount.label("amount"),
             fee.label("fee"),
             (amount - fee).label("net"),

@@ -190,9 +190,14 @@ class Payment(SQLModel, table=True):
     wallet: str = Field(max_length=32)
     partner: str = Field(max_length=64)
     route_reason: str = Field(max_length=200)
+    # The terms of its quote (`QuoteUse`), copied so each figure says where it came from.
     quote_id: str | None = Field(default=None, foreign_key="quotes.id", max_length=40)
     rate: str | None = Field(default=None, max_length=40)
     mid_rate: str | None = Field(default=None, max_length=40)
+    markup_bps: int | None = None
+    rate_source: str | None = Field(default=None, max_length=32)
+    rate_set_id: str | None = Field(default=None, max_length=40)
+    rate_as_of: datetime | None = _ts(nullable=True)
     quote_expires_at: datetime | None = _ts(nullable=True)
     code_mask: str = Field(max_length=32)
     code_hash: str = Field(max_length=64, index=True)
@@ -281,6 +286,15 @@ class Refund(SQLModel, table=True):
     currency: str = _ccy()
     payer_value: int = _money()
     payer_currency: str = _ccy()
+    # The payment's quote terms (`QuoteUse`): the refund is priced at its rate.
+    quote_id: str | None = Field(default=None, max_length=40)
+    rate: str | None = Field(default=None, max_length=40)
+    mid_rate: str | None = Field(default=None, max_length=40)
+    markup_bps: int | None = None
+    rate_source: str | None = Field(default=None, max_length=32)
+    rate_set_id: str | None = Field(default=None, max_length=40)
+    rate_as_of: datetime | None = _ts(nullable=True)
+    quote_expires_at: datetime | None = _ts(nullable=True)
     partner: str = Field(max_length=64)
     partner_request_id: str = Field(max_length=64, unique=True)
     reason: str | None = Field(default=None, max_length=500)
@@ -452,6 +466,12 @@ class SettlementLine(SQLModel, table=True):
     fx_rate: str | None = Field(default=None, max_length=40)
     fee: int = _money()
     net: int = _money()
+    # File format 2's columns after `net`: where `fx_rate` came from.
+    fx_mid_rate: str | None = Field(default=None, max_length=40)
+    fx_markup_bps: int | None = None
+    fx_rate_source: str | None = Field(default=None, max_length=32)
+    fx_rate_set: str | None = Field(default=None, max_length=40)
+    fx_rate_as_of: datetime | None = _ts(nullable=True)
 
 
 class Reconciliation(SQLModel, table=True):

@@ -46,6 +46,11 @@ PAYMENT_EXAMPLE: Final = {
     "quote": {
         "id": "qt_01jd8x6k2m3n4p5q6r7s8t9v0w",
         "rate": "0.185948",
+        "mid_rate": "0.1832",
+        "markup_bps": 150,
+        "rate_source": "ecb",
+        "rate_set": "rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50",
+        "rate_as_of": "2026-11-25T15:00:00.000Z",
         "expires_at": "2026-11-26T14:08:10.512Z",
     },
     "amount_refunded": {"currency": "THB", "value": 0},
@@ -120,10 +125,23 @@ class Routing(TypedDict):
 
 @with_config(CLOSED)
 class PaymentQuote(TypedDict):
-    """The quote pricing this payment; null when no FX."""
+    """The quote pricing this payment (and its refunds), with where its rate came from: the mid
+    rate of a rate set, plus a markup; null when no FX."""
 
     id: Annotated[str, prefixed("qt_")]
-    rate: Rate
+    rate: Annotated[Rate, Field(description="mid_rate × (1 + markup_bps / 10^4), as quoted.")]
+    mid_rate: Rate
+    markup_bps: Annotated[int, Field(ge=0)]
+    rate_source: Annotated[str, Field(examples=["ecb"], description="The rate source.")]
+    rate_set: Annotated[
+        str | None,
+        Field(
+            description="The stored rate set the mid rate came from (null for quotes made before "
+            "rate sets were stored).",
+            examples=["rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50"],
+        ),
+    ]
+    rate_as_of: Annotated[Timestamp, Field(description="When the source published the rates.")]
     expires_at: Timestamp
 
 

@@ -31,7 +31,7 @@ QUOTE_EXAMPLE: Final = {
     "markup_bps": 150,
     "markup_rule": "default (150 bps)",
     "rate_source": "ecb",
-    "rate_as_of": "2026-11-26T15:00:00.000Z",
+    "rate_as_of": "2026-11-25T15:00:00.000Z",
     "rate_set": "rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50",
     "wallet": "alipay_cn",
     "created_at": "2026-11-26T14:03:10.512Z",

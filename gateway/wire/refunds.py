@@ -19,6 +19,7 @@ from gateway.wire.common import (
     one_of,
     prefixed,
 )
+from gateway.wire.payments import PAYMENT_EXAMPLE, PaymentQuote
 
 __all__ = ["REASON_LENGTH", "REFUND_EXAMPLE", "Refund", "RefundList", "RefundRequest"]
 
@@ -31,6 +32,7 @@ REFUND_EXAMPLE: Final = {
     "status": "succeeded",
     "amount": {"currency": "THB", "value": 25000},
     "payer_amount": {"currency": "CNY", "value": 4649},
+    "quote": PAYMENT_EXAMPLE["quote"],
     "reason": "returned goods",
     "failure": None,
     "partner_reference": "2026112611150000000000000001",
@@ -75,6 +77,10 @@ class Refund(TypedDict):
     status: Annotated[str, one_of(RefundStatus)]
     amount: Money
     payer_amount: Money
+    quote: Annotated[
+        PaymentQuote | None,
+        Field(description="The payment's quote: `payer_amount` is priced at its `rate`."),
+    ]
     reason: str | None
     failure: RefundFailure | None
     partner_reference: str | None

@@ -390,6 +390,17 @@ async def test_a_business_day_in_two_zones(day: Day, tmp_path: Path) -> None:
     assert jp_row["amount"] == "12345" and jp_row["fee"] == "257"  # 2 % + 10 JPY, no decimals
     assert files[th_batch][4]["amount"] == "-300.00" and files[th_batch][4]["fee"] == "-4.50"
 
+    # Every figure explained: each line's FX columns are its payment's quote terms as the API
+    # showed them (a refund's too: it is priced at its payment's rate, and shows that quote).
+    quotes = {p["id"]: p["quote"] for p in (p1, p2, unknown, p6, p7, j1, late)}
+    for refund, payment in ((r1, p1), (r2, p2), (r3, p6), (jr1, j1), (jr2, j1)):
+        assert refund["quote"] == payment["quote"] and refund["quote"]["markup_bps"] >= 0
+    terms = ("rate", "mid_rate", "markup_bps", "rate_source", "rate_set", "rate_as_of")
+    for rows in files.values():
+        for row in rows:
+            quote = quotes[row["payment_id"]]
+            assert [row[f"fx_{name}"] for name in terms] == [str(quote[n]) for n in terms], row
+
     # Each partner batch is what its sandbox charged, less what it refunded and reversed.
     for partner in ("th-siampay", "jp-sakurapay"):
         charged = sum(
@@ -409,6 +420,11 @@ async def test_a_business_day_in_two_zones(day: Day, tmp_path: Path) -> None:
         [th_batch, day.batch("merchant", day.th, "THB", D1)]
     )
     assert all(e["data"]["status"] == "closed" for e in events.body["data"])
+    # ...and each payment and refund event carries the same quote terms as the API's answers.
+    for kind, made in (("payment", (p1, p7)), ("refund", (r1, r3))):
+        told = await day.get(f"/v1/events?type={kind}.succeeded&limit=100", key="th_finance")
+        sent = {e["data"]["id"]: e["data"]["quote"] for e in told.body["data"]}
+        assert all(sent[m["id"]] == m["quote"] is not None for m in made), kind
 
     # The operator's export, twice: the same bytes as the API's, manifest included.
     first, second = tmp_path / "one", tmp_path / "two"

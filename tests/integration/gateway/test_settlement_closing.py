@@ -39,6 +39,7 @@ T = TypeVar("T")
 D = date(2031, 5, 14)
 D1 = D + timedelta(days=1)
 NOW = datetime(2031, 5, 20, 12, 0, tzinfo=UTC)
+RATES_AS_OF = datetime(2031, 5, 13, 14, 0, tzinfo=UTC)
 _T = metadata.tables
 
 
@@ -75,7 +76,7 @@ class Books:
         reference: str | None = None,
     ) -> dict[str, Any]:
         now = NOW
-        rate, mid = Decimal("0.2"), Decimal("0.195")
+        rate, mid = Decimal("0.2"), Decimal("0.1951219512")  # mid + 250 bps
         payer = fx.convert_minor(value, rate, fx.get_currency("THB"), fx.get_currency("CNY"))
         payment: dict[str, Any] = {
             "id": new_id("pay"),
@@ -92,6 +93,10 @@ class Books:
             "route_reason": "test",
             "rate": str(rate),
             "mid_rate": str(mid),
+            "markup_bps": 250,
+            "rate_source": "ecb",
+            "rate_set_id": "rs_test",
+            "rate_as_of": RATES_AS_OF,
             "code_mask": "28****0000",
             "code_hash": secrets.token_hex(32),
             "partner_reference": secrets.token_hex(6),
@@ -255,7 +260,7 @@ def _check_file(data: bytes, batch: ClosedBatch) -> list[dict[str, str]]:
     """The file's own arithmetic: totals, net = amount − fee, the stored digest and size."""
     assert hashlib.sha256(data).hexdigest() == batch.file_sha256
     assert len(data) == batch.file_bytes
-    assert data.startswith(csvfile.HEADER.encode()) and data.endswith(b"\n")
+    assert data.startswith(csvfile.header(batch.file_format).encode()) and data.endswith(b"\n")
     assert b"\r" not in data
     rows = _rows(data)
     *lines, total = rows
@@ -314,6 +319,15 @@ async def test_close_freezes_the_day_and_matches_the_journal(books: Books) -> No
     assert refund["payer_currency"] == "CNY" and refund["payer_amount"].startswith("-")
     assert refund["merchant_reference"] == first["merchant_reference"]
     assert cancelled["id"] not in data.decode() and next_day["id"] not in data.decode()
+    for line in lines:  # where every fx_rate came from (a refund: its payment's terms)
+        assert (line["fx_rate"], line["fx_mid_rate"], line["fx_markup_bps"]) == (
+            "0.2",
+            "0.1951219512",
+            "250",
+        )
+        assert fx.quote_rate(Decimal(line["fx_mid_rate"]), 250) == Decimal(line["fx_rate"])
+        assert (line["fx_rate_source"], line["fx_rate_set"]) == ("ecb", "rs_test")
+        assert line["fx_rate_as_of"] == "2031-05-13T14:00:00.000Z"
 
     again = await close_batch(db, key, now=NOW + timedelta(hours=1), closed_by="test")
     assert not again.newly and again.batch == batch
@@ -359,6 +373,26 @@ async def test_a_cancel_completed_after_close_is_a_reversal_of_the_next_day(book
         assert line["amount"].startswith("-") and line["fee"].startswith("-")
         assert batch.totals.net == await books.balance(key) < 0
         assert batch.totals.refunds_count == 1 and batch.totals.payments_count == 0
+
+
+async def test_a_batch_closed_as_format_1_keeps_its_layout_and_bytes(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches closed before the FX columns existed download as they closed: 14 columns, the
+    stored digest; the next day's batch, closed now, has the FX columns after `net`."""
+    db = books.db
+    await books.pay(10_000)
+    await books.pay(20_000, day=D1)
+    with monkeypatch.context() as patch:
+        patch.setattr(csvfile, "FORMAT", 1)
+        old = (await close_batch(db, books.merchant_key(), now=NOW, closed_by="test")).batch
+    new = (await close_batch(db, books.merchant_key(D1), now=NOW, closed_by="test")).batch
+    assert (old.file_format, new.file_format) == (1, 2)
+    old_rows = _check_file(await _file(db, old), old)
+    new_rows = _check_file(await _file(db, new), new)
+    assert list(old_rows[0]) == list(csvfile.columns(1))
+    assert list(new_rows[0]) == [*csvfile.columns(1), *csvfile.columns(2)[14:]]
+    assert new_rows[0]["fx_mid_rate"] == "0.1951219512"
 
 
 async def _ask(db: Database, question: Callable[..., Awaitable[T]], *args: Any) -> T:

@@ -31,8 +31,9 @@ from gateway.core.config import PROJECT_ROOT, load_settings
 from gateway.events.model import EventType, event_row, event_view
 from gateway.merchants.auth import Role
 from gateway.partners.health import Health
-from gateway.payments.model import CancelStatus, Failure, PaymentStatus, QuoteUse
+from gateway.payments.model import CancelStatus, Failure, PaymentStatus
 from gateway.payments.views import payment_view
+from gateway.quotes.model import QuoteUse
 from gateway.quotes.views import quote_view
 from gateway.reconciliation.matching import Category
 from gateway.refunds.model import Refund, RefundKind, RefundStatus
@@ -438,6 +439,7 @@ def _refund(**overrides: Any) -> Refund:
         "status": RefundStatus.PROCESSING,
         "amount": fx.Money(2500, fx.get_currency("THB")),
         "payer_amount": fx.Money(465, fx.get_currency("CNY")),
+        "quote": QuoteUse.of(make_quote().quote),
         "partner": "alipayplus-th",
         "partner_request_id": "rfa_1",
         "reason": None,
@@ -505,7 +507,7 @@ _VIEWS: dict[str, Callable[[], list[Any]]] = {
             make_payment(
                 status=PaymentStatus.FAILED,
                 failure=Failure("insufficient_funds", "The wallet's balance is too low."),
-                quote=QuoteUse("qt_1", "0.185948", "0.1832", NOW),
+                quote=QuoteUse.of(make_quote().quote),
                 store_id="s1",
                 terminal_id="t1",
                 metadata={"k": "v"},
@@ -526,6 +528,7 @@ _VIEWS: dict[str, Callable[[], list[Any]]] = {
             _refund(status=RefundStatus.FAILED, failure=Failure("partner_declined", "No."))
         ),
         refund_view(_refund(status=RefundStatus.SUCCEEDED, reason="returned goods")),
+        refund_view(_refund(quote=None, payer_amount=fx.Money(2500, fx.get_currency("THB")))),
     ],
     "Quote": lambda: [quote_view(make_quote())],
     "Event": _events,

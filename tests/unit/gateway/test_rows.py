@@ -16,10 +16,10 @@ from gateway.payments.model import (
     Failure,
     Payment,
     PaymentStatus,
-    QuoteUse,
 )
+from gateway.quotes.model import QuoteUse
 from gateway.storage import rows
-from tests.factories import NOW, make_attempt, make_payment
+from tests.factories import NOW, make_attempt, make_payment, make_quote
 
 LATER = NOW + timedelta(seconds=5)
 
@@ -35,7 +35,7 @@ OTHER: dict[str, Any] = {
     "wallet": "gcash",
     "partner": "th-krungpay",
     "route_reason": "failover",
-    "quote": QuoteUse("qt_2", "0.2", "0.19", LATER),
+    "quote": QuoteUse.of(make_quote(20000, mid="0.19", markup_bps=0).quote),
     "code_mask": "2811******1111",
     "code_hash": "1" * 64,
     "store_id": "S1",

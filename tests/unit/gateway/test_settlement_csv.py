@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import fx
 from gateway.settlement import csvfile
 from gateway.settlement.model import (
     BatchKey,
@@ -44,23 +46,62 @@ def _line(**values: Any) -> dict[str, Any]:
         "fx_rate": "0.185948",
         "fee": 1876,
         "net": 123174,
+        "fx_mid_rate": "0.1832",
+        "fx_markup_bps": 150,
+        "fx_rate_source": "ecb",
+        "fx_rate_set": "rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50",
+        "fx_rate_as_of": datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
     }
     line.update(values)
     return line
 
 
+API_MD_HEADER = (
+    "record_type,id,payment_id,merchant_reference,partner,wallet,succeeded_at,currency,"
+    "amount,payer_currency,payer_amount,fx_rate,fee,net"
+)
+API_MD_ROW = (
+    "payment,pay_1,pay_1,POS-1,th-siampay,alipay_cn,2026-11-26T07:08:09.123Z,THB,1250.50,"
+    "CNY,232.53,0.185948,18.76,1231.74"
+)
+
+
 def test_header_is_the_contract() -> None:
-    assert csvfile.HEADER == (
-        "record_type,id,payment_id,merchant_reference,partner,wallet,succeeded_at,currency,"
-        "amount,payer_currency,payer_amount,fx_rate,fee,net\n"
+    """Format 1 is API.md's; format 2 (batches closed now) appends, never reorders."""
+    assert csvfile.header(1) == API_MD_HEADER + "\n"
+    assert csvfile.FORMAT == 2
+    assert csvfile.header() == (
+        API_MD_HEADER + ",fx_mid_rate,fx_markup_bps,fx_rate_source,fx_rate_set,fx_rate_as_of\n"
     )
+    with pytest.raises(ValueError, match="unknown settlement file format 3"):
+        csvfile.header(3)
 
 
 def test_a_payment_row() -> None:
+    """A batch closed as format 1 renders as it did, whatever its lines now hold."""
+    assert csvfile.render_line(_line(), 1) == API_MD_ROW + "\n"
     assert csvfile.render_line(_line()) == (
-        "payment,pay_1,pay_1,POS-1,th-siampay,alipay_cn,2026-11-26T07:08:09.123Z,THB,1250.50,"
-        "CNY,232.53,0.185948,18.76,1231.74\n"
+        API_MD_ROW
+        + ",0.1832,150,ecb,rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50,2026-11-25T15:00:00.000Z\n"
     )
+
+
+def test_fx_terms_explain_the_rate() -> None:
+    """fx_rate = fx_mid_rate × (1 + fx_markup_bps / 10^4), to the quote's 10 digits."""
+    cells = dict(
+        zip(csvfile.columns(2), next(csv.reader([csvfile.render_line(_line())])), strict=True)
+    )
+    mid, bps = Decimal(cells["fx_mid_rate"]), int(cells["fx_markup_bps"])
+    assert fx.quote_rate(mid, bps) == Decimal(cells["fx_rate"])
+
+
+def test_lines_without_fx_leave_the_terms_empty() -> None:
+    no_fx = dict.fromkeys(
+        ("payer_currency", "payer_amount", "fx_rate", "fx_mid_rate", "fx_markup_bps",
+         "fx_rate_source", "fx_rate_set", "fx_rate_as_of")
+    )  # fmt: skip
+    cells = next(csv.reader([csvfile.render_line(_line(**no_fx))]))
+    assert len(cells) == 19 and cells[14:] == ["", "", "", "", ""]
 
 
 @pytest.mark.parametrize(
@@ -143,7 +184,8 @@ def test_total_row() -> None:
         "fee": -1,
         "net": 1251,
     }
-    assert csvfile.render_line(total) == "total,3,,,,,,KWD,1.250,,,,-0.001,1.251\n"
+    assert csvfile.render_line(total, 1) == "total,3,,,,,,KWD,1.250,,,,-0.001,1.251\n"
+    assert csvfile.render_line(total) == "total,3,,,,,,KWD,1.250,,,,-0.001,1.251,,,,,\n"
 
 
 def test_a_whole_file_reads_back_with_a_csv_reader() -> None:
@@ -153,11 +195,12 @@ def test_a_whole_file_reads_back_with_a_csv_reader() -> None:
         {"record_type": "total", "object_id": "2", "currency": "THB", "amount": 125000,
          "fee": 1875, "net": 123125},
     ]  # fmt: skip
-    data = b"".join(csvfile.render_lines(lines, header=True))
+    data = b"".join(csvfile.render_lines(lines, with_header=True))
     assert data.count(b"\n") == 4 and b"\r" not in data
     rows = list(csv.DictReader(io.StringIO(data.decode(), newline="")))
     assert rows[0]["merchant_reference"] == '\'=cmd|" /C calc"!A0'
     assert rows[1]["amount"] == "-0.50" and rows[2]["id"] == "2"
+    assert rows[1]["fx_markup_bps"] == "150" and rows[2]["fx_rate_source"] == ""
 
 
 def test_file_digest() -> None:
