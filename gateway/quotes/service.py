@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 import fx
+from adapters import Clock
 from gateway import idempotency
 from gateway.context import Context
-from gateway.core.config import Wallet
+from gateway.core.config import Settings, Wallet
 from gateway.core.errors import (
     GatewayError,
     InvalidAmount,
@@ -20,13 +22,44 @@ from gateway.core.render import dumps, rfc3339
 from gateway.idempotency import Answer
 from gateway.merchants.auth import READERS, Principal
 from gateway.merchants.model import Merchant
+from gateway.partners.routing import Router
+from gateway.quotes.markups import MarkupPolicy
 from gateway.quotes.model import MerchantQuote, Sale
 from gateway.quotes.views import quote_view
 from gateway.storage import payments as repo
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
 from gateway.wire.quotes import DisplayRate, DisplayRates, UnavailableRate
 
-__all__ = ["create_quote", "display_rates", "get_quote", "price"]
+__all__ = [
+    "Pricing",
+    "create_quote",
+    "display_rates",
+    "get_quote",
+    "merchant_display_rates",
+    "preview_quote",
+    "price",
+]
+
+
+class Pricing(Protocol):
+    """What pricing reads of the `Context`: the gateway passes its `Context`; the command line
+    (`gateway fx rates`, `gateway fx quote`) builds only these, over a book filled from the
+    database."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def rates(self) -> fx.RateBook: ...
+
+    @property
+    def markups(self) -> MarkupPolicy: ...
+
+    @property
+    def router(self) -> Router: ...
 
 
 async def create_quote(
@@ -41,7 +74,7 @@ async def create_quote(
     amount, wallet_id = parsed
     now = ctx.clock.now()
     try:
-        wallet, quote = _prepare(ctx, merchant, amount, wallet_id, now)
+        wallet, quote = preview_quote(ctx, merchant, amount, wallet_id, now)
     except GatewayError:
         replay = await idempotency.precheck(
             ctx, merchant_id=merchant.id, key=key, request_hash=request_hash, now=now
@@ -63,9 +96,11 @@ async def create_quote(
     return Answer(201, body)
 
 
-def _prepare(
-    ctx: Context, merchant: Merchant, amount: fx.Money, wallet_id: str, now: datetime
+def preview_quote(
+    ctx: Pricing, merchant: Merchant, amount: fx.Money, wallet_id: str, now: datetime
 ) -> tuple[Wallet, fx.Quote]:
+    """The quote `POST /v1/fx/quotes` would hold now, checked as it checks it, not stored
+    (`create_quote` stores it; `gateway fx quote` only shows it)."""
     wallet = ctx.router.wallet(wallet_id)
     if wallet is None:
         raise InvalidRequest(f"Unknown wallet {wallet_id!r}.", param="wallet")
@@ -82,7 +117,7 @@ def _prepare(
 
 
 def price(
-    ctx: Context,
+    ctx: Pricing,
     *,
     merchant: Merchant,
     partner: str,
@@ -131,10 +166,15 @@ async def get_quote(ctx: Context, principal: Principal, quote_id: str) -> Mercha
     return held
 
 
-def display_rates(ctx: Context, principal: Principal, base: str | None) -> DisplayRates:
-    """`GET /v1/fx/rates?base=THB`: indicative rates of every wallet the merchant can take in
-    another currency, marked up as a quote now would be (never a price: a quote is)."""
-    merchant = principal.merchant_for_writes()
+def display_rates(ctx: Pricing, principal: Principal, base: str | None) -> DisplayRates:
+    """`GET /v1/fx/rates?base=THB`: indicative rates of every wallet the POS key's merchant
+    can take in another currency, marked up as a quote now would be (never a price: a quote
+    is)."""
+    return merchant_display_rates(ctx, principal.merchant_for_writes(), base)
+
+
+def merchant_display_rates(ctx: Pricing, merchant: Merchant, base: str | None) -> DisplayRates:
+    """What `GET /v1/fx/rates` shows `merchant`'s POS (`gateway fx rates --merchant`)."""
     if base is not None and base != merchant.currency:
         raise InvalidRequest(
             f"Rates are shown from the merchant's currency, {merchant.currency}.", param="base"

@@ -53,10 +53,12 @@ def _with_fx(settings: Settings, sources: list[RateSourceSettings], **fx_cfg: An
     return settings.model_copy(update={"fx": settings.fx.model_copy(update=update)})
 
 
-async def _switch(running: RunningSandboxes, partner: str, mode: str) -> None:
+async def _switch(running: RunningSandboxes, partner: str, mode: str, **options: Any) -> None:
+    """Set the feed's mode (and its options: `slow_seconds`, `currency`)."""
+    body = {"mode": mode, **options}
     async with (
         aiohttp.ClientSession() as session,
-        session.post(running.urls[partner] + "/_sandbox/fx_feed", json={"mode": mode}) as answer,
+        session.post(running.urls[partner] + "/_sandbox/fx_feed", json=body) as answer,
     ):
         assert answer.status == 200, await answer.text()
 
@@ -220,6 +222,69 @@ async def test_garbage_and_jumps_are_refused_logged_and_not_used(
     assert (await _sources_ready(gateway))["ecb"]["rate_set"] == held
     quote = await _quote(gateway)
     assert quote.body["rate_source"] == "ecb" and quote.body["rate_set"] == held
+
+
+async def test_a_feed_slower_than_the_timeout_fails_and_the_book_keeps_its_set(
+    start_gateway: StartGateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each attempt gives up after `fx.fetch_timeout` (short here); the fetch fails (logged,
+    counted, kept on the schedule row) and the held set keeps pricing while it is fresh: no
+    fallback to the backup source."""
+    caplog.set_level(logging.ERROR, logger="gateway.rates.refresher")
+    gateway = await start_gateway(fetch_timeout=timedelta(milliseconds=300))
+    held = (await _sources_ready(gateway))["ecb"]["rate_set"]
+    assert held is not None
+    failed_before = await _fetches(gateway, "ecb", "failed")
+    requests_before = (await _feed_counters(gateway.sandboxes, PRIMARY))["requests"]
+    caplog.clear()
+    await _switch(gateway.sandboxes, PRIMARY, "slow", slow_seconds=1.0)  # over 3 x the timeout
+    try:
+        await eventually(
+            lambda: any(
+                "rate source ecb: failed: ecb: no answer within 0.3s (after 3 attempts)"
+                in r.getMessage()
+                for r in caplog.records
+            ),
+            timeout=20,
+        )
+        assert await _fetches(gateway, "ecb", "failed") > failed_before
+        assert (await _feed_counters(gateway.sandboxes, PRIMARY))["requests"] >= (
+            requests_before + 3  # every attempt was made, and each one gave up
+        )
+        error = await eventually(lambda: _feed_error(gateway, "ecb"), timeout=10)  # its commit
+        assert error.startswith("failed: ecb: no answer within 0.3s"), error
+        checks = await _sources_ready(gateway)
+        assert (checks["ecb"]["fresh"], checks["ecb"]["rate_set"]) == (True, held)
+        quote = await _quote(gateway)  # while the feed keeps hanging
+        assert quote.status == 201, quote.body
+        assert (quote.body["rate_source"], quote.body["rate_set"]) == ("ecb", held)
+    finally:
+        await _switch(gateway.sandboxes, PRIMARY, "normal")
+
+
+async def _fetches(gateway: Gateway, source: str, outcome: str) -> float:
+    """`gateway_fx_fetches_total` of this source and outcome on `/metrics` (0 if none yet)."""
+    async with gateway.session.get(gateway.url + "/metrics") as answer:
+        text = await answer.text()
+    sample = f'gateway_fx_fetches_total{{outcome="{outcome}",source="{source}"}} '
+    for line in text.splitlines():
+        if line.startswith(sample):
+            return float(line.removeprefix(sample))
+    return 0.0
+
+
+async def _feed_error(gateway: Gateway, source: str) -> str | None:
+    """The error the last fetch of `source` left on its schedule row."""
+    db = open_database(gateway.settings.database.url)
+    try:
+        async with db.reader.connect() as conn:
+            rows = await conn.execute(
+                sa.text("SELECT error FROM rate_feeds WHERE source = :source"), {"source": source}
+            )
+            error: str | None = rows.scalar_one()
+            return error
+    finally:
+        await db.dispose()
 
 
 async def test_a_refresh_leaves_an_outstanding_quote_and_its_payment_untouched(

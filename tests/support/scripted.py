@@ -6,8 +6,11 @@ is reduced to the adapter contract (`adapters/_base.py`), one `Outcome` per call
 which. Each operation has a script of answers, used in order; the last one repeats (a partner that
 keeps saying "in process"); a test rewrites a script when its story moves on. An answer is an
 `Outcome`, a function of the request giving one, or a `Held` answer that the test gives later,
-while the call waits for it. Every call is recorded (operation, request, and the business time it
-was made), so a test can say exactly what the partner was asked.
+while the call waits for it. The partner's own rates (`fx_rates`, an optional operation) are a
+document, not an outcome: their answers are a `PartnerRates`, answered, or a `RatesUnavailable`,
+raised (or a function of the `RatesRequest` giving either). Every call is recorded (operation,
+request, and the business time it was made), so a test can say exactly what the partner was
+asked.
 
 A call nobody scripted is a failure of the test: it is recorded in `unscripted` and raises
 (which `PartnerCalls` would turn into an unknown outcome, so the harness checks `unscripted`).
@@ -29,7 +32,10 @@ from adapters import (
     InquiryRequest,
     Operation,
     Outcome,
+    PartnerRates,
     PayRequest,
+    RatesRequest,
+    RatesUnavailable,
     RefundInquiryRequest,
     RefundRequest,
     SettlementFile,
@@ -47,7 +53,14 @@ __all__ = [
     "ScriptedPartner",
 ]
 
-Request = PayRequest | InquiryRequest | CancelRequest | RefundRequest | RefundInquiryRequest
+Request = (
+    PayRequest
+    | InquiryRequest
+    | CancelRequest
+    | RefundRequest
+    | RefundInquiryRequest
+    | RatesRequest
+)
 
 TIMED_OUT = Outcome.unknown(Delivery.MAYBE_SENT, "read timeout: the partner may have it")
 """A pay (or refund) that may have reached the partner: never failed over, never re-priced."""
@@ -77,7 +90,15 @@ class Held:
         self._given.set()
 
 
-Answer = Outcome | Held | Callable[[Any], Outcome | Awaitable[Outcome]]
+RatesAnswer = PartnerRates | RatesUnavailable
+"""What `fx_rates` is scripted with: rates to answer, or the failure to raise."""
+Answer = (
+    Outcome
+    | Held
+    | RatesAnswer
+    | Callable[[Any], Outcome | Awaitable[Outcome]]
+    | Callable[[Any], RatesAnswer | Awaitable[RatesAnswer]]
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +111,7 @@ class Call:
     @property
     def request_id(self) -> str:
         """The partner request id the call carried (the attempt's, or the refund's own)."""
+        assert not isinstance(self.request, RatesRequest), "a rates request carries no id"
         return self.request.partner_request_id
 
 
@@ -103,6 +125,7 @@ class ScriptedPartner:
             Operation.CANCEL,
             Operation.REFUND,
             Operation.INQUIRE_REFUND,
+            Operation.FX_RATES,
         }
     )
 
@@ -130,7 +153,8 @@ class ScriptedPartner:
         """What it was asked, in order: `["pay", "pay", "inquire"]`."""
         return [c.operation.value for c in self.calls]
 
-    async def _answer(self, operation: Operation, request: Request) -> Outcome:
+    async def _given(self, operation: Operation, request: Request) -> object:
+        """Record the call and give the script's next answer (a function's, once called)."""
         call = Call(operation, request, None if self._clock is None else self._clock.now())
         self.calls.append(call)
         script = self._scripts.get(operation)
@@ -138,11 +162,15 @@ class ScriptedPartner:
             self.unscripted.append(call)
             raise AssertionError(f"{self._partner_id}: nobody scripted {operation.value}")
         answer = script.pop(0) if len(script) > 1 else script[0]
-        if isinstance(answer, Outcome):
+        if isinstance(answer, Outcome | PartnerRates | RatesUnavailable):
             return answer
         given = answer(request)
         if inspect.isawaitable(given):
             given = await given
+        return given
+
+    async def _answer(self, operation: Operation, request: Request) -> Outcome:
+        given = await self._given(operation, request)
         assert isinstance(given, Outcome), given
         return given
 
@@ -163,3 +191,11 @@ class ScriptedPartner:
 
     async def fetch_settlement_file(self, request: SettlementFileRequest) -> SettlementFile:
         raise SettlementFileUnavailable("a scripted partner keeps no settlement file")
+
+    async def fetch_rates(self, request: RatesRequest) -> PartnerRates:
+        """The scripted rates, answered; a scripted `RatesUnavailable`, raised."""
+        given = await self._given(Operation.FX_RATES, request)
+        if isinstance(given, RatesUnavailable):
+            raise given.with_traceback(None)  # a script may raise it again: no old frames
+        assert isinstance(given, PartnerRates), given
+        return given
