@@ -18,7 +18,7 @@ import pytest
 import fx
 from adapters import Operation, PartnerRates, RatesRequest, RatesUnavailable
 from gateway.core.config.sections import RateSourceSettings
-from gateway.rates.refresher import RateRefresher, rate_book
+from gateway.rates.refresher import RateRefresher, fetch_interval, rate_book
 from tests.support.services import Services
 
 PARTNER = "th-siampay"
@@ -123,3 +123,13 @@ async def test_unavailable_rates_fail_the_fetch_and_the_held_set_prices_until_st
     services.time.advance(10 * 60)
     with pytest.raises(fx.RateUnavailable, match=r"siampay: rates published .* went stale"):
         book.mid_rate("THB", "CNY", services.ctx.clock.now())
+
+
+def test_a_fixed_age_source_is_fetched_twice_within_its_max_age() -> None:
+    fifteen = timedelta(minutes=15)
+    partner = RateSourceSettings(name="siampay", kind="partner", partner=PARTNER, base="THB")
+    assert partner.max_age == timedelta(minutes=10)
+    assert fetch_interval(partner, fifteen) == timedelta(minutes=5)
+    assert fetch_interval(partner, timedelta(minutes=1)) == timedelta(minutes=1)
+    feed = RateSourceSettings(name="ecb", kind="ecb_xml", url="https://example.test/feed.xml")
+    assert fetch_interval(feed, fifteen) == fifteen  # its calendar says when it is stale
