@@ -81,7 +81,8 @@ def configured_sets(settings: Settings) -> list[fx.RateSet]:
 
 @dataclass(frozen=True, slots=True)
 class FetchReport:
-    """What one fetch of one source did: `new`, `unchanged`, `older`, `refused` or `failed`."""
+    """What one fetch of one source did: `new`, `unchanged`, `older`, `refused` or `failed`
+    (or `skipped`: not fetched here)."""
 
     source: str
     outcome: str
@@ -89,11 +90,16 @@ class FetchReport:
     detail: str = ""
 
 
+_NO_PARTNERS = "a partner's rates are fetched by the running gateways (they hold its credentials)"
+
+
 class RateRefresher:
     """Background task of the running gateway (`bootstrap.running_context`); `gateway fx
     refresh` calls `prepare()` and `refresh(force=True)` once. `owner` names this process in
-    the feeds' leases; `partners` answers `partner` sources (without it they fail: the command
-    line has no partner credentials); `sleep` waits between a failed fetch's attempts."""
+    the feeds' leases; `partners` answers `partner` sources (without it, as on the command
+    line, which has no partner credentials, they are left to the running gateways: `refresh`
+    reports them `skipped` and takes no lease); `sleep` waits between a failed fetch's
+    attempts."""
 
     def __init__(
         self,
@@ -163,11 +169,15 @@ class RateRefresher:
     async def refresh(self, *, force: bool = False) -> list[FetchReport]:
         """Fetch every fetched source that is due (any, with `force`) and whose lease this
         process takes; then reload the book. The reports of the fetches this process made."""
-        reports = [
-            report
-            for source in self._fetched
-            if (report := await self._refresh_one(source, force)) is not None
-        ]
+        reports: list[FetchReport] = []
+        for source in self._fetched:
+            if source.kind == "partner" and self._partners is None:
+                if force:
+                    reports.append(FetchReport(source.name, "skipped", detail=_NO_PARTNERS))
+                continue
+            report = await self._refresh_one(source, force)
+            if report is not None:
+                reports.append(report)
         await self.reload()
         return reports
 

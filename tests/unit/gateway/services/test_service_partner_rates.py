@@ -35,7 +35,9 @@ async def no_http() -> AsyncIterator[httpx.AsyncClient]:
         yield http
 
 
-def _refresher(services: Services, http: httpx.AsyncClient) -> tuple[RateRefresher, fx.RateBook]:
+def _refresher(
+    services: Services, http: httpx.AsyncClient, *, with_partners: bool = True
+) -> tuple[RateRefresher, fx.RateBook]:
     ctx = services.ctx
     source = RateSourceSettings(name="siampay", kind="partner", partner=PARTNER, base="THB")
     settings = ctx.settings.model_copy(
@@ -51,7 +53,7 @@ def _refresher(services: Services, http: httpx.AsyncClient) -> tuple[RateRefresh
         clock=ctx.clock,
         metrics=ctx.metrics,
         owner=ctx.owner,
-        partners=ctx.partners,
+        partners=ctx.partners if with_partners else None,
     )
     return refresher, book
 
@@ -133,3 +135,20 @@ def test_a_fixed_age_source_is_fetched_twice_within_its_max_age() -> None:
     assert fetch_interval(partner, timedelta(minutes=1)) == timedelta(minutes=1)
     feed = RateSourceSettings(name="ecb", kind="ecb_xml", url="https://example.test/feed.xml")
     assert fetch_interval(feed, fifteen) == fifteen  # its calendar says when it is stale
+
+
+async def test_without_partner_credentials_a_partner_source_is_left_to_the_gateways(
+    services: Services, no_http: httpx.AsyncClient
+) -> None:
+    """`gateway fx refresh` has no adapters: it reports the source skipped, calls no partner
+    and takes no lease, so a running gateway's next fetch is not pushed back."""
+    partner = services.partner(PARTNER)
+    partner.on(Operation.FX_RATES, _rates(services, CNY="0.1861"))
+    gateway, _ = _refresher(services, no_http)
+    cli, _ = _refresher(services, no_http, with_partners=False)
+    await gateway.prepare()
+    [report] = await cli.refresh(force=True)
+    assert (report.outcome, report.source) == ("skipped", "siampay")
+    assert await cli.refresh() == [] and partner.asked(Operation.FX_RATES) == []
+    [fetched] = await gateway.refresh()  # due now: the skip left the schedule alone
+    assert fetched.outcome == "new"
