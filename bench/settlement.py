@@ -132,6 +132,8 @@ class Pricing:
         self.partner = settings.partner(PARTNER)
         # generated data priced offline, from the rates shipped with fx (no feed to fetch)
         source = fx.parse_ecb_xml(fx.default_ecb_file().read_bytes())
+        self.rate_set = source
+        self.markup_bps = settings.fx.markup_bps
         base = fx.get_currency(CURRENCY)
         # payer currency -> (quote rate, mid rate), None without FX
         self.rates: dict[str, tuple[Decimal, Decimal] | None] = {}
@@ -272,6 +274,10 @@ def generate(
             "quote_id": None,
             "rate": rate,
             "mid_rate": mid,
+            "markup_bps": pricing.markup_bps if rate else None,
+            "rate_source": pricing.rate_set.source if rate else None,
+            "rate_set_id": pricing.rate_set.id if rate else None,
+            "rate_as_of": pricing.rate_set.published_at if rate else None,
             "quote_expires_at": created + timedelta(minutes=5) if rate else None,
             "code_mask": code[:6] + "*" * 8 + code[-4:],
             "code_hash": f"{rng.getrandbits(256):064x}",
