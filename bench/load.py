@@ -1,7 +1,7 @@
 """The load generator: POS requests against the gateway or the baseline proxy, one JSON line out.
 
     python -m bench.load --url http://127.0.0.1:8080/v1/payments --key KEY \
-        --concurrency 64 --requests 2000 [--rate R] [--warmup 50] [--tag T]
+        --concurrency 64 --requests 2000 [--rate R] [--warmup 50] [--tag T] [--kind quotes]
 
 Closed loop (default): `--concurrency` workers, each sending its next request as soon as the
 previous one is answered, until `--requests` have been sent. Open loop (`--rate R`): request i is
@@ -12,6 +12,10 @@ Every request is a fresh sale: its own `Idempotency-Key`, `merchant_reference` (
 so the run's payments can be counted in the database) and an Alipay (CNY) wallet code ending in
 0000 (approve), distinct per request. Bodies are built before the clock starts. A warm-up (not
 measured, same references scheme) runs first at the same concurrency.
+
+`--kind quotes` sends `POST /v1/fx/quotes` bodies instead (`{"amount": THB, "wallet":
+"alipay_cn"}`, the amount varying per request, its own `Idempotency-Key` each); an answer counts
+as good when it is `201` with `"object": "fx_quote"` (a payment's: `201` `succeeded`).
 
 Output: one JSON object with the counts, wall time (and when the measured requests started and
 the last answer came, in Unix seconds), payments/s, client latency and the gateway's own time
@@ -49,6 +53,8 @@ class Sample:
     status: int  # HTTP status; 0 for a transport error
     payment_status: str | None = None
     payment_id: str | None = None
+    object: str | None = None
+    response_bytes: int = 0
     own_ms: float | None = None
     partner_ms: float | None = None
     error: str | None = None
@@ -93,18 +99,28 @@ def _code(nonce: str, seq: int) -> str:
     return f"28{nonce}{seq:08d}0000"
 
 
-def build_plan(*, key: str, tag: str, start: int, count: int, amount: int) -> Plan:
+KINDS = ("payments", "quotes")
+
+
+def build_plan(
+    *, key: str, tag: str, start: int, count: int, amount: int, kind: str = "payments"
+) -> Plan:
     nonce = f"{secrets.randbelow(10_000):04d}"
     bodies: list[bytes] = []
     headers: list[dict[str, str]] = []
     references: list[str] = []
     for seq in range(start, start + count):
         reference = f"{tag}-{seq:07d}"
-        body = {
-            "merchant_reference": reference,
-            "amount": {"currency": "THB", "value": amount + seq % 1000},
-            "payment_method": {"type": "wallet_code", "code": _code(nonce, seq)},
-        }
+        money = {"currency": "THB", "value": amount + seq % 1000}
+        body: dict[str, Any] = (
+            {"amount": money, "wallet": "alipay_cn"}
+            if kind == "quotes"
+            else {
+                "merchant_reference": reference,
+                "amount": money,
+                "payment_method": {"type": "wallet_code", "code": _code(nonce, seq)},
+            }
+        )
         bodies.append(json.dumps(body, separators=(",", ":")).encode())
         headers.append(
             {
@@ -128,6 +144,7 @@ async def _one(
             sample = Sample(
                 latency_ms=(done - due) * 1000,
                 status=response.status,
+                response_bytes=len(raw),
                 own_ms=timing.get("gateway"),
                 partner_ms=timing.get("partner"),
             )
@@ -141,6 +158,7 @@ async def _one(
     if isinstance(answer, dict):
         sample.payment_id = answer.get("id")
         sample.payment_status = answer.get("status")
+        sample.object = answer.get("object")
         if "error" in answer and isinstance(answer["error"], dict):
             sample.error = str(answer["error"].get("code"))
     return sample
@@ -178,9 +196,12 @@ async def _open_loop(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     tag: str = args.tag or f"B{secrets.token_hex(4)}"
-    warm = build_plan(key=args.key, tag=tag, start=0, count=args.warmup, amount=args.amount)
+    kind: str = args.kind
+    warm = build_plan(
+        key=args.key, tag=tag, start=0, count=args.warmup, amount=args.amount, kind=kind
+    )
     plan = build_plan(
-        key=args.key, tag=tag, start=args.warmup, count=args.requests, amount=args.amount
+        key=args.key, tag=tag, start=args.warmup, count=args.requests, amount=args.amount, kind=kind
     )
     limit = max(args.concurrency, 1)
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=60)
@@ -199,18 +220,22 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         cpu = time.process_time() - cpu0
 
     def ok(sample: Sample) -> bool:
+        if kind == "quotes":
+            return sample.status == 201 and sample.object == "fx_quote"
         return sample.status == 201 and sample.payment_status == "succeeded"
 
     succeeded = [s for s in samples if ok(s)]
     failed = [s for s in [*warm_samples, *samples] if not ok(s)]
     statuses = Counter(
-        f"{s.status} {s.payment_status or s.error or ''}".strip() for s in [*warm_samples, *samples]
+        f"{s.status} {s.payment_status or s.error or s.object or ''}".strip()
+        for s in [*warm_samples, *samples]
     )
     own = [s.own_ms for s in samples if s.own_ms is not None]
     partner = [s.partner_ms for s in samples if s.partner_ms is not None]
     ids = [s.payment_id for s in [*warm_samples, *samples] if ok(s) and s.payment_id]
     return {
         "tag": tag,
+        "kind": kind,
         "mode": "open" if args.rate else "closed",
         "concurrency": args.concurrency,
         "rate": args.rate,
@@ -227,6 +252,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "payments_per_s": round(len(succeeded) / wall, 1) if wall > 0 else 0.0,
         "achieved_rate": round(len(samples) / wall, 1) if wall > 0 else 0.0,
         "latency_ms": percentiles([s.latency_ms for s in samples]),
+        "response_bytes": round(sum(s.response_bytes for s in samples) / len(samples))
+        if samples
+        else 0,
         "own_ms": percentiles(own),
         "partner_ms": percentiles(partner),
         "loadgen_cpu_s": round(cpu, 3),
@@ -236,7 +264,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description="POS load, JSON out.")
-    parser.add_argument("--url", required=True, help="the POST /v1/payments URL")
+    parser.add_argument("--url", required=True, help="the POST /v1/payments (or fx/quotes) URL")
+    parser.add_argument("--kind", choices=KINDS, default="payments", help="what to send")
     parser.add_argument("--key", default=os.environ.get("BENCH_POS_KEY", ""), help="POS API key")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--requests", type=int, default=1000)
