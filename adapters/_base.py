@@ -29,11 +29,7 @@ request's is never a success: UNKNOWN, maybe sent):
 
 Partner answers never raise. Programmer mistakes (bad configuration, missing credentials) do.
 
-The partner's settlement file is not an outcome but a document: `fetch_settlement_file` returns
-a `SettlementFile` (every line the partner settles for one of its business days, parsed from its
-own format and verified like any answer), or raises `SettlementFileUnavailable` when it cannot
-(transport error, an HTTP error or a refusal, an unsigned or unverifiable answer, a file that does
-not parse or contradicts itself). A caller reports "could not fetch" and tries again later.
+The partner's settlement file is a document, not an outcome: `adapters._settlement`.
 
 A partner's own exchange rates (`Operation.FX_RATES`, optional) are a document too:
 `fetch_rates(RatesRequest(base, quotes))` returns a `PartnerRates` (1 `base` = `rates[code]`
@@ -42,24 +38,8 @@ answer verified like any other), or raises `RatesUnavailable`, never a partial s
 (`adapters._rates` says what counts as a failure). Its timeout falls back to
 `DEFAULT_TIMEOUTS` when a partner's timeouts do not name it.
 
-What a `SettlementLine` says, whatever the protocol:
-
-    record_type                 "payment" (a charge the partner kept) or "refund" (money it
-                                returned). A cancelled (reversed) payment is in no file.
-    partner_request_id          OUR id of the line: the payment's pay request id (the attempt's
-                                partner request id) or the refund's own request id. Match on
-                                it (with `record_type`); a file may repeat one (a partner's
-                                duplicate is a discrepancy to report, not a parse error).
-    partner_reference           the partner's own id of the payment or refund.
-    payment_partner_request_id  the payment's request id (for a payment, its own).
-    amount                      payer currency, positive: what was charged or returned.
-    fee                         the partner's fee on the line, payer currency, positive (on a
-                                refund: the fee given back).
-    merchant_amount             the merchant-currency amount the request carried, if the
-                                protocol reports it (None otherwise).
-    fx_rate                     payer amount / merchant amount in major units, as the partner
-                                reports it (see `implied_rate`), or None.
-    completed_at                when the partner completed it (aware, UTC).
+Merchant-presented payments (`Operation.ORDER_CODE`, optional): an order code for the tourist
+to scan, and the partner's signed notification of its result: `adapters._orders`.
 """
 
 from __future__ import annotations
@@ -68,11 +48,20 @@ import dataclasses
 import enum
 import re
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from decimal import ROUND_HALF_UP, Context, Decimal
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Literal, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from adapters._orders import (
+    DEFAULT_ORDER_CODE_TIMEOUT,
+    Acknowledgment,
+    InboundRequest,
+    NotificationProblem,
+    NotificationRefused,
+    OrderCode,
+    OrderCodeRequest,
+    PaymentNotification,
+)
 from adapters._rates import (
     DEFAULT_RATES_TIMEOUT,
     RATE_DIGITS,
@@ -80,24 +69,39 @@ from adapters._rates import (
     RatesRequest,
     RatesUnavailable,
 )
-from fx import Money, round_significant
+from adapters._settlement import (
+    SettlementFile,
+    SettlementFileRequest,
+    SettlementFileUnavailable,
+    SettlementLine,
+    SettlementRecordType,
+    implied_rate,
+)
+from fx import Money
 
 __all__ = [
     "DEFAULT_TIMEOUTS",
     "RATE_DIGITS",
+    "Acknowledgment",
     "Adapter",
     "AdapterConfigError",
     "CancelRequest",
     "Delivery",
     "FailureCode",
+    "InboundRequest",
     "InquiryRequest",
     "MerchantInfo",
+    "NotificationProblem",
+    "NotificationRefused",
     "Operation",
+    "OrderCode",
+    "OrderCodeRequest",
     "Outcome",
     "OutcomeStatus",
     "PartnerRates",
     "PayRequest",
     "PaymentCode",
+    "PaymentNotification",
     "RatesRequest",
     "RatesUnavailable",
     "RefundInquiryRequest",
@@ -121,6 +125,7 @@ class Operation(enum.StrEnum):
     SETTLEMENT_FILE = "fetch_settlement_file"
     FETCH_SETTLEMENT_FILE = "fetch_settlement_file"  # an alias of SETTLEMENT_FILE
     FX_RATES = "fx_rates"  # optional in configuration: see DEFAULT_TIMEOUTS
+    ORDER_CODE = "order_code"  # optional: merchant-presented codes and their notifications
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -389,97 +394,26 @@ class Adapter(Protocol):
         `RatesUnavailable` if they cannot be fetched or trusted (never a partial set)."""
         ...
 
+    async def create_order_code(self, request: OrderCodeRequest) -> OrderCode | Outcome:
+        """A code for the tourist to scan (`adapters._orders`); an `Outcome` when there is
+        none to show (FAILED: refused; UNKNOWN: one may be pending, cancel it)."""
+        ...
 
-# --- settlement files --------------------------------------------------------------------------
+    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
+        """A partner's notification, its signature and time checked before anything is read;
+        `NotificationRefused` otherwise."""
+        ...
 
-SettlementRecordType = Literal["payment", "refund"]
-
-
-def implied_rate(payer_amount: Money, merchant_amount: Money) -> Decimal:
-    """The rate a pair of amounts implies: payer major units per merchant major unit.
-
-    `payer.value / merchant.value × 10^(e_merchant − e_payer)`, rounded half-up once to 10
-    significant digits, in canonical form (no trailing zeros: `str()` gives "0.2000182"). This is
-    what the sandboxes report as a line's rate; a reconciler recomputes it from its own two
-    amounts and compares exactly. It is not the quote's rate: the payer amount was rounded from
-    `amount × rate`, so the implied rate differs from the quote in its last digits.
-    """
-    if merchant_amount.value <= 0 or payer_amount.value <= 0:
-        raise ValueError("an implied rate needs two positive amounts")
-    numerator = payer_amount.value * 10**merchant_amount.currency.exponent
-    denominator = merchant_amount.value * 10**payer_amount.currency.exponent
-    context = Context(prec=RATE_DIGITS, rounding=ROUND_HALF_UP)  # divide rounds exactly once
-    return round_significant(context.divide(Decimal(numerator), Decimal(denominator)), RATE_DIGITS)
-
-
-class SettlementFileUnavailable(Exception):
-    """The partner's settlement file could not be fetched or trusted: transport error, HTTP
-    error or refusal, an unsigned or unverifiable answer, or a file that does not parse or
-    contradicts itself. `http_status` is the answer's status when there was one."""
-
-    def __init__(self, message: str, *, http_status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.http_status = http_status
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SettlementFileRequest:
-    """The file of the partner's `business_date` (its own zone and cut-off); only the lines in
-    payer currency `currency` when given (ISO 4217 code)."""
-
-    business_date: date
-    currency: str | None = None
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SettlementLine:
-    """One payment or refund the partner settles (the module docstring says what each field
-    means). Amounts are positive and in the payer's currency; `merchant_amount` in the
-    merchant's."""
-
-    record_type: SettlementRecordType
-    partner_request_id: str
-    partner_reference: str
-    payment_partner_request_id: str
-    amount: Money
-    fee: Money
-    merchant_amount: Money | None
-    fx_rate: Decimal | None
-    completed_at: datetime
-
-    def __post_init__(self) -> None:
-        if self.record_type not in ("payment", "refund"):
-            raise ValueError(f"record_type must be payment or refund, not {self.record_type!r}")
-        if self.fee.currency != self.amount.currency:
-            raise ValueError("fee and amount must be in the same (payer) currency")
-        if self.completed_at.tzinfo is None:
-            raise ValueError("completed_at must be timezone-aware")
-
-    @property
-    def net(self) -> Money:
-        """What the line is worth to the gateway: amount − fee for a payment, −(amount − fee)
-        for a refund (payer currency)."""
-        value = self.amount.value - self.fee.value
-        return Money(value if self.record_type == "payment" else -value, self.amount.currency)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SettlementFile:
-    """A partner's settlement file for one business day: its lines, parsed, and the raw bytes
-    exactly as received (keep them as evidence)."""
-
-    partner_id: str
-    business_date: date
-    lines: tuple[SettlementLine, ...]
-    raw: bytes = dataclasses.field(repr=False)
+    def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
+        """The protocol's answer to a notification: processed, or send it again."""
+        ...
 
 
 # Per-operation timeouts, in seconds. Production defaults follow Alipay+'s recommendations.
 Timeouts = Mapping[Operation, float]
 
 DEFAULT_TIMEOUTS: Mapping[Operation, float] = MappingProxyType(
-    {Operation.FX_RATES: DEFAULT_RATES_TIMEOUT}
+    {Operation.FX_RATES: DEFAULT_RATES_TIMEOUT, Operation.ORDER_CODE: DEFAULT_ORDER_CODE_TIMEOUT}
 )
 """Timeouts of the operations a partner's configuration may leave out (seconds): an adapter
 uses these when its timeouts mapping has no entry, so adding an operation to a protocol does

@@ -18,6 +18,11 @@ are written. This package holds what does not depend on the protocol, one job pe
   bad_signature) and its routes (`/fx/eurofxref-daily.xml`, `/_sandbox/fx_feed`).
 - `partnerrates`: the partner's own exchange rates (`fx_rates`), crossed from the feed and
   following its switches (`quote_rates`, `answer_mode`); each protocol words the answer.
+- `orders`: merchant-presented order codes (`OrderDesk`): pending orders over the ledger, their
+  expiry, the scan rules and the notifier with its retries and test switches, and the routes
+  `/oc/{token}`, `POST /_sandbox/scan`, `GET /_sandbox/orders`; each protocol words the order's
+  answer and its notification (`OrderProtocol`). `scan` is the tourist's side of a scan (for
+  `gateway sandbox scan`).
 - `http`: helpers for the test routes (`/_sandbox/ledger`) and request errors.
 - `cli`: helpers for the `python -m adapters.<family>.sandbox` command lines.
 

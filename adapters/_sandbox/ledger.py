@@ -12,6 +12,11 @@ whether made or declined. A refund request id seen before answers its original r
 parameters are the same (the protocol's fingerprint, kept as `RefundRecord.fingerprint` and
 compared by the protocol's handler), and the protocol's "inconsistent" answer otherwise.
 `settlement_rows` is what the partner settles for one of its business days.
+
+Merchant-presented order codes (`adapters._sandbox.orders`) are records of `Scenario.ORDER`:
+in process (nothing charged) until the tourist scans the code (`settle_order`: charged, or
+declined by the scan's test code) or until their `expires_at` passes unpaid (then failed, as an
+0094 expiry, the first time anyone looks). A cancel closes a pending one like any payment.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from adapters._clock import Clock
 from adapters._sandbox.records import LedgerEntry, PaymentRecordBase, RefundRecord
 from adapters._sandbox.scenarios import (
     CancelRefusal,
+    Outcome,
     Phase,
     RefundDecline,
     RefundRule,
@@ -90,7 +96,10 @@ class SandboxLedger(Generic[R, A, S]):
         """An 0093 payment just succeeded (before it is charged)."""
 
     def _expired(self, record: R) -> None:
-        """An 0094 payment just failed."""
+        """An 0094 payment (or an order code never paid) just failed."""
+
+    def _declined(self, record: R, outcome: Outcome) -> None:
+        """A scanned order code was just declined by the scan's test code (`outcome`)."""
 
     def _refund_json(self, record: RefundRecord[A, S]) -> dict[str, Any]:
         return {
@@ -133,6 +142,14 @@ class SandboxLedger(Generic[R, A, S]):
             request_id = self._by_refund_id.get(refund_id)
             return self._refunds.get(request_id) if request_id is not None else None
         return self._refunds.get(refund_request_id) if refund_request_id else None
+
+    def phase(self, record: R) -> Phase:
+        """The record's state, whatever the protocol calls it (evaluated at the clock's now)."""
+        self._evaluate(record, self._clock.now())
+        for phase, status in self.STATUS.items():
+            if record.status is status:
+                return phase
+        raise ValueError(f"status {record.status!r} is not one of STATUS")
 
     def get(self, payment_request_id: str) -> R | None:
         record = self._payments.get(payment_request_id)
@@ -198,6 +215,25 @@ class SandboxLedger(Generic[R, A, S]):
         if record.status is self._status(Phase.SUCCEEDED):
             self._charge(record, record.created_at)
         return record
+
+    def settle_order(self, record: R, outcome: Outcome) -> None:
+        """The tourist scanned a pending order code (`Scenario.ORDER`, in process): APPROVE
+        charges it now, any other outcome declines it (`_declined` writes the protocol's
+        code). `ValueError` when the record is not a pending order."""
+        now = self._clock.now()
+        self._evaluate(record, now)
+        if record.scenario is not Scenario.ORDER:
+            raise ValueError("not an order code's payment")
+        if record.status is not self._status(Phase.PROCESSING):
+            raise ValueError("the order is no longer pending")
+        if outcome is Outcome.APPROVE:
+            record.status = self._status(Phase.SUCCEEDED)
+            self._confirmed(record)
+            self._charge(record, now)
+            return
+        record.status = self._status(Phase.FAILED)
+        self._declined(record, outcome)
+        record.completed_at = now
 
     def cancel(self, record: R) -> CancelRefusal | None:
         """Cancel whatever the state and reverse a charge once (idempotent: None), unless the
@@ -309,6 +345,14 @@ class SandboxLedger(Generic[R, A, S]):
             record.status = self._status(Phase.FAILED)
             self._expired(record)
             record.completed_at = record.created_at + self._expire
+        elif (
+            record.scenario is Scenario.ORDER
+            and record.expires_at is not None
+            and now >= record.expires_at
+        ):
+            record.status = self._status(Phase.FAILED)
+            self._expired(record)
+            record.completed_at = record.expires_at
 
     # --- settlement ------------------------------------------------------------------------------
 

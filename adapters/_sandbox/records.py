@@ -56,6 +56,7 @@ class PaymentRecordBase(Generic[A, S]):
     reversed: bool = False
     pay_calls: int = 0
     refunded_minor: int = 0  # minor units of `amount` refunded so far
+    expires_at: datetime | None = None  # an order code's payment fails unpaid at this time
 
     @property
     def test_code(self) -> str:

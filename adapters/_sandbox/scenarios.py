@@ -71,6 +71,7 @@ class Scenario(enum.StrEnum):
     CONFIRM = "confirm"  # 0093: in process, then succeeded after confirm_seconds
     EXPIRE = "expire"  # 0094: in process, then failed (expired) after expire_seconds
     CANCEL_MARKER = "cancel_marker"  # cancelled before any pay arrived: refuse a late pay
+    ORDER = "order"  # a merchant-presented order code: in process until scanned or expired
 
 
 class Phase(enum.Enum):

@@ -6,9 +6,22 @@ domain <-> wire conversions, `models.py` the wire schemas, `codes.py` the result
 `sandbox/` (production never loads a sandbox); `adapters.sandboxes` finds it.
 
 Operations (`client.PATHS`): pay, inquiryPayment, cancel, refund, inquiryRefund, the
-settlement file and the exchange-rate inquiry (`fx_rates`, below). A refund names the payment
-by its `paymentId` (`RefundRequest.payment_partner_reference`, which Antom requires), or by
-`paymentRequestId` when that is unknown (see `transforms`).
+settlement file, the exchange-rate inquiry (`fx_rates`, below) and order codes (`order_code`,
+below). A refund names the payment by its `paymentId` (`RefundRequest.payment_partner_reference`,
+which Antom requires), or by `paymentRequestId` when that is unknown (see `transforms`).
+
+Merchant-presented order codes (`order_code`, issue #15)
+--------------------------------------------------------
+`create_order_code` POSTs the same `/v1/payments/pay` with `paymentFactor.inStorePaymentScenario`
+OrderCode (no `paymentMethodId`, no `order.env`, `paymentExpiryTime`, `paymentNotifyUrl`); the
+U PAYMENT_IN_PROCESS (or S) answer's `orderCodeForm` gives the code: its TEXT `codeValue`, until
+`expireTime` (never later than asked). `read_notification` verifies a `notifyPayment`
+(`client-id` ours, `request-time` within `NOTIFICATION_TOLERANCE`, RSA `Signature` over
+`POST <path>\n<client-id>.<request-time>.<raw body>` with the partner's key) before reading
+its body strictly; `acknowledge` answers `{"result": {"resultCode": "SUCCESS", "resultStatus":
+"S", "resultMessage": "success"}}` (or F PROCESS_FAIL: send it again), HTTP 200, signed with our
+key like an answer. `transforms.orders` and `transforms.notifications` say what is trusted.
+Its timeout falls back to `DEFAULT_TIMEOUTS` when the configuration names none.
 
 Settlement file (our format, in the style of Ant's settlement details report)
 -----------------------------------------------------------------------------

@@ -9,6 +9,11 @@ signed and verified the same way, but what they cannot trust they raise
 (`SettlementFileUnavailable`, `RatesUnavailable`): a file or a rate set is not an outcome. The
 sending itself (base URL, timeouts, transport errors) is `SignedHttpClient`'s; this
 class adds the protocol's RSA signature (`_request_headers`) and what it trusts of an answer.
+
+Merchant-presented order codes (`Operation.ORDER_CODE`): `create_order_code` is the `pay` of
+scenario OrderCode, sent, verified and distrusted like any call; `read_notification` checks a
+`notifyPayment`'s signature, addressee and time before its body is read, and `acknowledge`
+signs our answer to it like the partner signs its answers.
 """
 
 from __future__ import annotations
@@ -16,18 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from adapters._base import (
+    Acknowledgment,
     CancelRequest,
     Delivery,
+    InboundRequest,
     InquiryRequest,
+    NotificationProblem,
+    NotificationRefused,
     Operation,
+    OrderCode,
+    OrderCodeRequest,
     Outcome,
     PartnerRates,
+    PaymentNotification,
     PayRequest,
     RatesRequest,
     RatesUnavailable,
@@ -39,6 +52,7 @@ from adapters._base import (
 )
 from adapters._clock import Clock
 from adapters._http import SignedHttpClient
+from adapters._orders import NOTIFICATION_TOLERANCE
 from adapters.alipayplus import models as wire
 from adapters.alipayplus import transforms
 from adapters.alipayplus.signing import (
@@ -64,6 +78,7 @@ PATHS: Mapping[Operation, str] = {
     Operation.INQUIRE_REFUND: "/v1/payments/inquiryRefund",
     Operation.SETTLEMENT_FILE: "/v1/settlements/file",
     Operation.FX_RATES: "/v1/payments/inquireExchangeRate",
+    Operation.ORDER_CODE: "/v1/payments/pay",  # the pay of scenario OrderCode
 }
 _CONTENT_TYPE = "application/json; charset=UTF-8"
 
@@ -219,6 +234,98 @@ class AlipayPlusAdapter(SignedHttpClient):
         return transforms.partner_rates(
             answer.content, partner_id=self._partner_id, request=request
         )
+
+    async def create_order_code(self, request: OrderCodeRequest) -> OrderCode | Outcome:
+        """The `pay` of scenario OrderCode: the code the tourist scans, from the answer's
+        `orderCodeForm`, or the Outcome that is no code (`transforms.orders`)."""
+        body = transforms.order_code_body(request)
+        answer = await self._call(Operation.ORDER_CODE, body, wire.PayResponse)
+        if isinstance(answer, Outcome):
+            return answer
+        result = transforms.order_code_result(answer, request, http_status=200)
+        log.debug(
+            "order code %s %s -> %s",
+            self._partner_id,
+            request.partner_request_id,
+            "code" if isinstance(result, OrderCode) else result.status,
+        )
+        return result
+
+    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
+        """A `notifyPayment`: its signature (a partner key we hold, over `<METHOD> <path>\n
+        <client-id>.<request-time>.<raw body>`, addressed to our client id) and its time
+        (within `NOTIFICATION_TOLERANCE` of `now`) are checked before the body is read
+        (`transforms.notifications`)."""
+        headers = request.headers
+        problem = self._notification_signature_problem(request)
+        if problem is not None:
+            raise NotificationRefused(NotificationProblem.SIGNATURE, f"notifyPayment: {problem}")
+        signed_at = transforms.signed_time(headers.get("request-time"))
+        if signed_at is None:
+            raise NotificationRefused(
+                NotificationProblem.SIGNATURE,
+                "notifyPayment: request-time is not ISO 8601 with an offset",
+            )
+        if abs(signed_at - now) > NOTIFICATION_TOLERANCE:
+            raise NotificationRefused(
+                NotificationProblem.STALE,
+                f"notifyPayment: signed at {signed_at.isoformat()}, "
+                f"more than {NOTIFICATION_TOLERANCE} from now",
+            )
+        return transforms.payment_notification(request.body)
+
+    def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
+        """HTTP 200 with S SUCCESS (processed) or F PROCESS_FAIL (send it again), signed as an
+        answer is: `client-id`, `response-time`, `signature` over `<METHOD> <path>\n
+        <client-id>.<response-time>.<body>`."""
+        credentials = self._credentials
+        body = transforms.acknowledgment_body(accepted)
+        response_time = transforms.format_time(self._clock.now())
+        content = build_content(
+            request.method.upper(), request.path, credentials.client_id, response_time, body
+        )
+        signature = SignatureHeader(
+            signature=sign(credentials.private_key, content),
+            key_version=credentials.key_version,
+        )
+        return Acknowledgment(
+            status=200,
+            headers={
+                "content-type": _CONTENT_TYPE,
+                "client-id": credentials.client_id,
+                "response-time": response_time,
+                "signature": signature.render(),
+            },
+            body=body,
+        )
+
+    def _notification_signature_problem(self, request: InboundRequest) -> str | None:
+        """Why a notification is not verifiably the partner's and for us, or None."""
+        headers = request.headers
+        header = headers.get("signature")
+        client_id = headers.get("client-id")
+        request_time = headers.get("request-time")
+        if not header:
+            return "unsigned"
+        if not client_id or request_time is None:
+            return "no client-id or request-time"
+        if client_id != self._credentials.client_id:
+            return "addressed to another client-id"
+        try:
+            parsed = SignatureHeader.parse(header)
+        except ValueError as exc:
+            return str(exc)
+        if parsed.algorithm != ALGORITHM:
+            return "unsupported signature algorithm"
+        key = self._credentials.partner_public_keys.get(parsed.key_version)
+        if key is None:
+            return f"signed with unknown keyVersion {parsed.key_version}"
+        content = build_content(
+            request.method.upper(), request.path, client_id, request_time, request.body
+        )
+        if not verify(key, content, parsed.signature):
+            return "the signature does not verify"
+        return None
 
     async def _call(
         self, operation: Operation, body_model: BaseModel, answer_type: type[_Answer]

@@ -28,11 +28,14 @@ __all__ = [
     "SETTLEMENT_COLUMNS",
     "SETTLEMENT_END",
     "SETTLEMENT_REQUIRED",
+    "AckResult",
     "Amount",
     "CancelRequest",
     "CancelResponse",
+    "CodeDetail",
     "CurrencyPair",
     "Env",
+    "InboundResult",
     "InquireExchangeRateRequest",
     "InquireExchangeRateResponse",
     "InquiryPaymentRequest",
@@ -40,7 +43,10 @@ __all__ = [
     "InquiryRefundRequest",
     "InquiryRefundResponse",
     "Merchant",
+    "NotifyAcknowledgment",
+    "NotifyPaymentRequest",
     "Order",
+    "OrderCodeForm",
     "PayRequest",
     "PayResponse",
     "PaymentFactor",
@@ -108,17 +114,21 @@ class Env(_Wire):
 
 
 class Order(_Wire):
+    """`env` (the terminal) is required for a user-presented code (the sandbox insists) and
+    absent from an order code's pay (no terminal scans anything)."""
+
     reference_order_id: str
     order_description: str
     order_amount: Amount
     merchant: Merchant
-    env: Env
+    env: Env | None = None
 
 
 class PaymentMethod(_Wire):
     payment_method_type: str
-    # The scanned wallet code: kept out of reprs (and so out of logs and assertion output).
-    payment_method_id: str = Field(repr=False)
+    # The scanned wallet code (user-presented only): kept out of reprs (and so out of logs and
+    # assertion output). An order code's pay has none: the tourist's wallet is not known yet.
+    payment_method_id: str | None = Field(default=None, repr=False)
 
 
 class PaymentFactor(_Wire):
@@ -153,6 +163,26 @@ class PayRequest(_Wire):
     settlement_strategy: SettlementStrategy | None = None
 
 
+class CodeDetail(_Wire):
+    """One rendering of an order code: `displayType` TEXT carries the code's own text (what
+    the QR encodes); SMALLIMAGE / MIDDLEIMAGE / BIGIMAGE an image URL of it. `codeValueType`
+    is QRCODE or BARCODE."""
+
+    code_value_type: str | None = None
+    code_value: str | None = None
+    display_type: str | None = None
+
+
+class OrderCodeForm(_Wire):
+    """The order code of a merchant-presented `pay` (`inStorePaymentScenario` OrderCode):
+    until `expireTime` (ISO 8601 with offset), in up to four `codeDetails`."""
+
+    payment_method_type: str | None = None
+    expire_time: str | None = None
+    code_details: list[CodeDetail] | None = None
+    extend_info: str | None = None
+
+
 class PayResponse(_Wire):
     result: Result | None = None
     payment_request_id: str | None = None
@@ -163,6 +193,49 @@ class PayResponse(_Wire):
     payment_quote: Quote | None = None
     settlement_quote: Quote | None = None
     customer_id: str | None = None
+    order_code_form: OrderCodeForm | None = None
+
+
+class _Inbound(_Wire):
+    """What the partner sends us unasked is read by its camelCase names only: a snake_case
+    twin of a field is an unknown extra, never a second value for it."""
+
+    model_config = ConfigDict(validate_by_name=False, validate_by_alias=True)
+
+
+class InboundResult(Result):
+    """A `result` read by its wire names only (as `_Inbound`)."""
+
+    model_config = _Inbound.model_config
+
+
+class NotifyPaymentRequest(_Inbound):
+    """`notifyPayment`, the partner's signed POST to the pay request's `paymentNotifyUrl`:
+    `notifyType` PAYMENT_RESULT and `result` S (paid) or F (failed) for the payment of
+    `paymentRequestId`, with what was paid (`paymentAmount`) and when (`paymentTime`, on S).
+    Field names follow Ant's SDK (`AlipayPayResultNotify`)."""
+
+    notify_type: str | None = None
+    result: InboundResult | None = None
+    payment_request_id: str | None = None
+    payment_id: str | None = None
+    payment_amount: Amount | None = None
+    payment_create_time: str | None = None
+    payment_time: str | None = None
+
+
+class AckResult(_Wire):
+    """The `result` of a notification's acknowledgment, in the order Ant's samples write it."""
+
+    result_code: str
+    result_status: str
+    result_message: str
+
+
+class NotifyAcknowledgment(_Wire):
+    """The merchant's answer to a notification: S SUCCESS (processed) or F (send it again)."""
+
+    result: AckResult
 
 
 class _ByPayment(_Wire):

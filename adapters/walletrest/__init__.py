@@ -101,6 +101,52 @@ signed like every request (the query is part of the signed path). 200:
 signed or stale answer, or answer without every quote asked for as a positive plain decimal
 (`transforms.rates`).
 
+`POST /v1/orders` — an order code (merchant-presented: the till shows it, the tourist scans it
+with their wallet), keyed by our partner request id, which is also the body's `order_id` and
+from then on names the order as a payment (`GET /v1/payments/{order_id}`, `.../cancel`).
+`{"order_id", "amount": <payer amount, the wallet's currency>, "merchant_amount", "wallet":
+"kakaopay", "reference", "description"?, "merchant": {...as for a payment}, "requested_at",
+"expires_at": RFC 3339 (whole seconds, the latest the code may be paid), "notify_url"}`.
+Answers an Order `{"object": "order", "id": "wr_pay_..." (the payment it becomes), "order_id",
+"status", "amount", "merchant_amount", "wallet", "reference", "qr_code": <what the QR encodes>,
+"expires_at": <the partner's, at most ours>, "decline_code", "created_at", "completed_at",
+"canceled_at"}`:
+
+    201 awaiting_payment (200 on a replay of the same order, Idempotent-Replayed: true)
+                                            -> OrderCode(qr_code, min(expires_at, ours), id)
+    200 canceled (canceled before it was created, or since) / failed (`order_expired`, a
+        declined scan)                      -> FAILED (decline_code through codes.py)
+    200 succeeded (already paid)            -> UNKNOWN, maybe sent (no code to show)
+    402 payment_declined, 400 invalid_request -> FAILED, nothing pending
+    409 idempotency_conflict, other statuses, unsigned, an echo that is not ours (order_id,
+        amount, wallet), no printable qr_code, an expires_at unreadable or not after
+        requested_at                        -> UNKNOWN, maybe sent (the gateway cancels it)
+    401, 429, 503 not_accepted (signed)     -> UNKNOWN, not sent
+
+While unpaid, `GET /v1/payments/{order_id}` answers the Payment with status `awaiting_payment`
+(-> UNKNOWN in_process); once paid `succeeded` with the payment's id, or `failed`
+(`decline_code`: the scan's decline, or `order_expired` -> code_expired once `expires_at` has
+passed unpaid). `POST /v1/payments/{order_id}/cancel` closes an unpaid order (200 `canceled`:
+a late scan is refused and charges nothing), or reverses a paid one as for any payment.
+
+Notifications: the partner POSTs the result of an order to its `notify_url`::
+
+    Content-Type: application/json
+    X-Timestamp: <unix seconds>
+    X-Signature: v1=<hex HMAC-SHA256(signing_secret, "<timestamp>.<raw body>")>
+
+    {"type": "payment.result", "id": <the notification's id>, "order_id",
+     "status": "succeeded" | "failed", "payment_id": "wr_pay_..." (required on success),
+     "amount": <payer amount paid>, "completed_at": RFC 3339 (required on success),
+     "failure_code": <a decline code> | null, "created_at"}
+
+`read_notification` verifies the signature (else `signature`) and then the timestamp, within
+`NOTIFICATION_TOLERANCE` (5 min) of our clock either way (else `stale`), before reading the
+body strictly (else `malformed`); `acknowledge` answers 200 `{"received":true}` or, when the
+gateway did not process it, 503 `{"received":false}` (the partner retries), both signed like
+every answer (`"<timestamp>.<status>.<raw body>"`). The same notification may come more than
+once; the body's `id` is the same each time.
+
 Credentials (`REQUIRED_CREDENTIALS`): `api_key`, `signing_secret` (at least 32 characters).
 """
 

@@ -6,7 +6,9 @@ timestamp before handing its status and bytes to transforms. An answer that is u
 signed or stale is never trusted, whatever its status: UNKNOWN, maybe sent. The settlement report
 and the exchange rates are fetched and verified the same way, but what cannot be trusted is
 raised (`SettlementFileUnavailable`, `RatesUnavailable`): a file or a rate set is not an
-outcome. The sending itself (base URL, timeouts,
+outcome. An order code is an answer like any other; the partner's notifications come the other
+way and are verified (HMAC and time) by `read_notification` before anything of them is read.
+The sending itself (base URL, timeouts,
 transport errors) is `SignedHttpClient`'s; this class adds the protocol's HMAC signature
 (`_request_headers`), the `Idempotency-Key`, and what it trusts of an answer.
 """
@@ -15,18 +17,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import datetime
 from urllib.parse import quote
 
 import httpx
 
 from adapters._base import (
+    Acknowledgment,
     AdapterConfigError,
     CancelRequest,
     Delivery,
+    InboundRequest,
     InquiryRequest,
     Operation,
+    OrderCode,
+    OrderCodeRequest,
     Outcome,
     PartnerRates,
+    PaymentNotification,
     PayRequest,
     RatesRequest,
     RatesUnavailable,
@@ -117,6 +125,7 @@ class WalletRestAdapter(SignedHttpClient):
                 Operation.INQUIRE_REFUND,
                 Operation.SETTLEMENT_FILE,
                 Operation.FX_RATES,
+                Operation.ORDER_CODE,
             }
         )
 
@@ -189,6 +198,36 @@ class WalletRestAdapter(SignedHttpClient):
             raise RatesUnavailable(answer.message, http_status=answer.http_status)
         status, body = answer
         return transforms.partner_rates(status, body, partner_id=self._partner_id, request=request)
+
+    async def create_order_code(self, request: OrderCodeRequest) -> OrderCode | Outcome:
+        """`POST /v1/orders` (the package docstring has the format): the code to display, or
+        the Outcome when there is none (`transforms.orders`)."""
+        body = wire.encode(transforms.create_order_body(request))
+        answer = await self._call(
+            Operation.ORDER_CODE, "POST", transforms.ORDERS_PATH, body, request.partner_request_id
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        result = transforms.order_code_outcome(*answer, request)
+        log.debug(
+            "order_code %s %s -> %s",
+            self._partner_id,
+            request.partner_request_id,
+            "code" if isinstance(result, OrderCode) else f"{result.status} {result.partner_code}",
+        )
+        return result
+
+    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
+        """A `payment.result` notification, its HMAC and time checked before it is read
+        (`transforms.notifications`); `NotificationRefused` otherwise."""
+        return transforms.read_notification(request, now, secret=self._credentials.signing_secret)
+
+    def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
+        """200 `{"received":true}` or 503 `{"received":false}`, signed like every answer."""
+        del request  # the answer is the same for every notification
+        return transforms.acknowledgment(
+            accepted, self._clock.now(), secret=self._credentials.signing_secret
+        )
 
     async def _call(
         self,

@@ -1,5 +1,9 @@
 """WalletRest statuses, error types and decline codes -> our verdicts, as module-private tables.
 
+Order codes (merchant-presented) reuse them: an order is a payment awaiting its payer, so an
+unpaid order's `awaiting_payment` is undecided (like `processing`), and its declines and
+`failure_code`s in notifications are the payments' decline codes (plus `order_expired`).
+
 An answer counts as success, decline or "not accepted" only because a table below says so;
 anything else (an unknown status, an unknown error type, a status code the table does not pair
 with that type) is untrusted and ends up UNKNOWN, maybe sent. The sandbox answers with values
@@ -22,11 +26,12 @@ __all__ = [
     "failure_code",
 ]
 
-# Resource statuses (payments and refunds).
+# Resource statuses (payments, orders and refunds).
 SUCCEEDED = "succeeded"
 PROCESSING = "processing"
 FAILED = "failed"
 CANCELED = "canceled"
+AWAITING_PAYMENT = "awaiting_payment"  # an order whose code the tourist has not paid yet
 
 # Error types (`error.type`).
 INVALID_REQUEST = "invalid_request"
@@ -46,6 +51,7 @@ RISK_REJECTED = "risk_rejected"
 CODE_EXPIRED = "code_expired"
 INVALID_CODE = "invalid_code"
 PAYMENT_EXPIRED = "payment_expired"
+ORDER_EXPIRED = "order_expired"  # an order code nobody paid before its `expires_at`
 PAYMENT_NOT_REFUNDABLE = "payment_not_refundable"
 AMOUNT_EXCEEDS_REFUNDABLE = "amount_exceeds_refundable"
 REFUND_REJECTED = "refund_rejected"  # the wallet refused the refund (sandbox test code 0096)
@@ -71,6 +77,8 @@ _STATES: Mapping[str, ResourceState] = MappingProxyType(
         PROCESSING: ResourceState.PROCESSING,
         # The tourist is asked to confirm on their phone: still undecided.
         "requires_confirmation": ResourceState.PROCESSING,
+        # An order code on display, not paid yet: undecided until paid, declined or closed.
+        AWAITING_PAYMENT: ResourceState.PROCESSING,
         FAILED: ResourceState.FAILED,
         CANCELED: ResourceState.CANCELED,
     }
@@ -123,6 +131,7 @@ _DECLINES: Mapping[str, FailureCode] = MappingProxyType(
         CODE_EXPIRED: FailureCode.CODE_EXPIRED,
         INVALID_CODE: FailureCode.PAYMENT_CODE_INVALID,
         PAYMENT_EXPIRED: FailureCode.PAYMENT_EXPIRED,
+        ORDER_EXPIRED: FailureCode.CODE_EXPIRED,
     }
 )
 

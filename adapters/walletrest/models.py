@@ -17,13 +17,17 @@ from fx import InvalidAmount, Money, from_major_str, to_major_str
 
 __all__ = [
     "Amount",
+    "CreateOrder",
     "CreatePayment",
     "CreateRefund",
     "ErrorBody",
     "ErrorDetail",
     "FxRates",
     "Merchant",
+    "NotificationAck",
+    "Order",
     "Payment",
+    "PaymentResult",
     "Refund",
     "SettlementEntry",
     "SettlementReport",
@@ -123,6 +127,65 @@ class Refund(_Wire):
     completed_at: str | None = None
 
 
+class CreateOrder(_Wire):
+    """`POST /v1/orders`: a code for the tourist to scan; its `Idempotency-Key` is `order_id`
+    (our partner request id, which then names the order as a payment: `/v1/payments/{id}`)."""
+
+    order_id: str = Field(min_length=1, max_length=64)
+    amount: Amount  # what the tourist will pay (payer/wallet currency)
+    merchant_amount: Amount  # what the tourist buys (merchant currency), for records
+    wallet: str = Field(min_length=1, max_length=32)
+    reference: str = Field(min_length=1, max_length=64)
+    description: str | None = None
+    merchant: Merchant
+    requested_at: str | None = None
+    expires_at: str  # RFC 3339: the code stops being payable then (the partner may say sooner)
+    notify_url: str = Field(min_length=1, max_length=2048)
+
+
+class Order(_Wire):
+    """An order resource: a payment awaiting its payer, shown as `qr_code` until `expires_at`.
+
+    `id` is the partner's id of the payment it becomes (the `payment_id` of its notification);
+    `order_id` echoes ours."""
+
+    object: str = "order"
+    id: str | None = None
+    order_id: str | None = None
+    status: str | None = None  # awaiting_payment | succeeded | failed | canceled
+    amount: Amount | None = None
+    merchant_amount: Amount | None = None
+    wallet: str | None = None
+    reference: str | None = None
+    qr_code: str | None = None
+    expires_at: str | None = None
+    decline_code: str | None = None
+    created_at: str | None = None
+    completed_at: str | None = None
+    canceled_at: str | None = None
+
+
+class PaymentResult(_Wire):
+    """The body of a notification (`type` "payment.result") the partner POSTs to an order's
+    `notify_url`: what became of the order `order_id`."""
+
+    type: str
+    id: str = Field(min_length=1, max_length=128)  # the notification's own id
+    order_id: str = Field(min_length=1, max_length=64)
+    status: str  # succeeded | failed
+    payment_id: str | None = Field(default=None, min_length=1, max_length=128)
+    amount: Amount  # what the tourist paid (or would have): payer currency
+    completed_at: str | None = None
+    failure_code: str | None = Field(default=None, min_length=1, max_length=64)
+    created_at: str | None = None
+
+
+class NotificationAck(_Wire):
+    """Our answer to a notification: `{"received": true}` (200), or `false` (503: send again)."""
+
+    received: bool
+
+
 class ErrorDetail(_Wire):
     type: str | None = None
     code: str | None = None
@@ -137,6 +200,7 @@ class ErrorBody(_Wire):
     error: ErrorDetail
     payment: Payment | None = None
     refund: Refund | None = None
+    order: Order | None = None
 
 
 class SettlementEntry(_Wire):

@@ -1,7 +1,11 @@
 """WalletRest message signatures: HMAC-SHA256 with the shared secret, pure functions, no I/O.
 
 Requests sign `<timestamp>.<METHOD>.<path>.<raw body>`; answers sign
-`<timestamp>.<status code>.<raw body>`, each with its own `X-Timestamp` (unix seconds). The
+`<timestamp>.<status code>.<raw body>`, each with its own `X-Timestamp` (unix seconds); the
+partner's notifications (requests it sends to an order's `notify_url`) sign
+`<timestamp>.<raw body>`, so that neither the path they reach us under (proxies) nor anything
+but the body matters, and so that no request or answer of ours (whose content goes on with a
+method or status before the JSON) can pass for one. The
 `X-Signature` header is `v1=<hex>`; during a secret rotation it may carry several comma-separated
 `v1=` values, and one match is enough (Stripe's scheme). The content is built from bytes, so the
 raw body is signed exactly as it travels; comparisons are constant-time.
@@ -19,10 +23,12 @@ __all__ = [
     "SCHEME",
     "WalletRestCredentials",
     "is_fresh",
+    "notification_content",
     "request_content",
     "response_content",
     "sign",
     "timestamp_of",
+    "timestamp_seconds",
     "verify",
 ]
 
@@ -39,6 +45,11 @@ def request_content(timestamp: str, method: str, path: str, body: bytes) -> byte
 def response_content(timestamp: str, status: int, body: bytes) -> bytes:
     """What an answer signs: `<timestamp>.<status code>.<raw body>`."""
     return f"{timestamp}.{status}.".encode() + body
+
+
+def notification_content(timestamp: str, body: bytes) -> bytes:
+    """What a partner's notification signs: `<timestamp>.<raw body>`."""
+    return f"{timestamp}.".encode() + body
 
 
 def _mac(secret: str, content: bytes) -> str:
@@ -64,13 +75,21 @@ def verify(secret: str, content: bytes, header: str | None) -> bool:
     return matched
 
 
+def timestamp_seconds(timestamp: str | None) -> int | None:
+    """An `X-Timestamp` as unix seconds, or None unless it is 1-12 ASCII digits."""
+    if not timestamp or len(timestamp) > _MAX_TIMESTAMP_DIGITS or not timestamp.isascii():
+        return None
+    if not timestamp.isdigit():
+        return None
+    return int(timestamp)
+
+
 def is_fresh(timestamp: str | None, now: datetime, tolerance_seconds: float) -> bool:
     """The `X-Timestamp` is whole unix seconds within `tolerance_seconds` of `now`."""
-    if not timestamp or len(timestamp) > _MAX_TIMESTAMP_DIGITS or not timestamp.isascii():
+    seconds = timestamp_seconds(timestamp)
+    if seconds is None:
         return False
-    if not timestamp.isdigit():
-        return False
-    return abs(now.timestamp() - int(timestamp)) <= tolerance_seconds
+    return abs(now.timestamp() - seconds) <= tolerance_seconds
 
 
 def timestamp_of(now: datetime) -> str:

@@ -169,6 +169,60 @@ def sandbox_keys(ctx: click.Context) -> None:
         click.echo(f"export {name}={shlex.quote(value)}")
 
 
+@sandbox.command("scan")
+@click.argument("qr_code")
+@click.option(
+    "--code-suffix",
+    default="0000",
+    show_default=True,
+    help="The tourist's wallet code's last 4 digits: 0000 pays, 0051 insufficient funds, "
+    "0059 risk rejected, 0054 code expired, 0503 partner unavailable.",
+)
+@click.option(
+    "--notify",
+    type=click.Choice(["now", "late", "twice", "bad_signature", "never"]),
+    default=None,
+    help="How the partner then notifies the gateway (anything but 'now': test profile only).",
+)
+@click.option("--delay", type=float, default=None, help="With --notify late: seconds to wait.")
+@click.option(
+    "--amount-delta", type=int, default=None, help="Notify this many minor units more (test)."
+)
+@click.option("--max-attempts", type=click.IntRange(1, 10), default=None, help="Deliveries (test).")
+@click.option("--json", "as_json", is_flag=True, help="Print the sandbox's JSON answer.")
+def sandbox_scan(
+    qr_code: str,
+    code_suffix: str,
+    notify: str | None,
+    delay: float | None,
+    amount_delta: int | None,
+    max_attempts: int | None,
+    as_json: bool,
+) -> None:
+    """Play the tourist: scan an order code a sandbox issued (QR_CODE, its URL) and pay it.
+
+    The scan goes to the sandbox that issued the code; it charges or declines as the suffix
+    says and notifies the gateway. Exits 1 when the sandbox refuses the scan (a code expired,
+    cancelled or paid already).
+    """
+    from adapters._sandbox.scan import ScanFailed, describe, dumps, scan
+
+    try:
+        answer = scan(
+            qr_code,
+            suffix=code_suffix,
+            notify=notify,
+            delay_seconds=delay,
+            amount_delta=amount_delta,
+            max_attempts=max_attempts,
+        )
+    except ScanFailed as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(dumps(answer) if as_json else describe(answer))
+    if not answer.ok:
+        sys.exit(1)
+
+
 # --- demo -------------------------------------------------------------------------------------
 
 _DEMO_MERCHANT: dict[str, Any] = {

@@ -8,7 +8,9 @@ The SDK's transport (``com.alipay.ams.api.net.default_http_rpc.do_post``) always
 443, so this script uses everything else the SDK offers and sends the bytes itself:
 
 * request models (``UserPresentedCodePaymentRequest`` and the ``Order``/``Merchant``/``Store``/
-  ``Env``/``Amount`` models for pay; ``AlipayPayQueryRequest``/``AlipayPayCancelRequest``;
+  ``Env``/``Amount`` models for pay; ``OrderCodePaymentRequest`` for a merchant-presented order
+  code, whose ``orderCodeForm`` the SDK's ``AlipayPayResponse`` reads back;
+  ``AlipayPayQueryRequest``/``AlipayPayCancelRequest``;
   ``AlipayRefundRequest``/``AlipayInquiryRefundRequest`` for refunds;
   ``AlipayInquireExchangeRateRequest`` with ``CurrencyPair`` for exchange rates);
 * the body exactly as the SDK's client produces it (``request.to_ams_json()``);
@@ -21,6 +23,12 @@ Like the SDK's ``do_post`` it uses ``http.client`` with the absolute URL as requ
 header names spelled exactly as the SDK spells them, and it reads the response headers the way
 ``DefaultAlipayClient`` does (exact, case-sensitive names ``signature``, ``response-time``,
 ``client-id``).
+
+Two more operations send nothing: ``sign_notification`` signs a ``notifyPayment`` body with
+``signature_tool.sign`` the way Ant signs its notifications (``--private-key-file`` is then the
+partner's key), and ``check_notification`` checks one with the SDK's ``webhook_tool.
+check_signature`` (with ``--partner-public-key-file``) and parses it with
+``AlipayPayResultNotify``, as a merchant using the SDK would.
 
 Prints one JSON line on stdout. Exit status: 0 when an HTTP answer came back (whatever it says),
 2 on a transport error (connection refused, timeout, malformed HTTP), 3 on bad arguments or keys.
@@ -44,6 +52,7 @@ from com.alipay.ams.api.model.merchant import Merchant
 from com.alipay.ams.api.model.order import Order
 from com.alipay.ams.api.model.product_code_type import ProductCodeType
 from com.alipay.ams.api.model.store import Store
+from com.alipay.ams.api.request.notify.alipay_pay_result_notify import AlipayPayResultNotify
 from com.alipay.ams.api.request.pay.alipay_inquire_exchange_rate_request import (
     AlipayInquireExchangeRateRequest,
 )
@@ -53,6 +62,7 @@ from com.alipay.ams.api.request.pay.alipay_inquiry_refund_request import (
 from com.alipay.ams.api.request.pay.alipay_pay_cancel_request import AlipayPayCancelRequest
 from com.alipay.ams.api.request.pay.alipay_pay_query_request import AlipayPayQueryRequest
 from com.alipay.ams.api.request.pay.alipay_refund_request import AlipayRefundRequest
+from com.alipay.ams.api.request.pay.order_code_payment_request import OrderCodePaymentRequest
 from com.alipay.ams.api.request.pay.user_presented_code_payment_request import (
     UserPresentedCodePaymentRequest,
 )
@@ -66,7 +76,7 @@ from com.alipay.ams.api.response.pay.alipay_pay_cancel_response import AlipayPay
 from com.alipay.ams.api.response.pay.alipay_pay_query_response import AlipayPayQueryResponse
 from com.alipay.ams.api.response.pay.alipay_pay_response import AlipayPayResponse
 from com.alipay.ams.api.response.pay.alipay_refund_response import AlipayRefundResponse
-from com.alipay.ams.api.tools import signature_tool
+from com.alipay.ams.api.tools import signature_tool, webhook_tool
 from com.alipay.ams.api.tools.constants import DEFAULT_CHARSET, DEFAULT_KEY_VERSION
 from com.alipay.ams.api.tools.date_tools import get_cur_iso8601_time
 from cryptography.hazmat.primitives import serialization
@@ -145,6 +155,36 @@ def build_pay(args: argparse.Namespace) -> UserPresentedCodePaymentRequest:
     )
 
 
+def build_order_code(args: argparse.Namespace) -> OrderCodePaymentRequest:
+    """A merchant-presented order code: no wallet code, no terminal (``env``); the SDK model
+    sets productCode, paymentMethod CONNECT_WALLET and inStorePaymentScenario OrderCode."""
+    store = Store()
+    store.reference_store_id = args.store_id
+    store.store_name = "Interop Test Store"
+    store.store_mcc = "5411"
+
+    merchant = Merchant()
+    merchant.reference_merchant_id = args.merchant_id
+    merchant.merchant_mcc = "5411"
+    merchant.merchant_name = "Interop Test Merchant"
+    merchant.store = store
+
+    order = Order()
+    order.reference_order_id = "ORD-" + args.request_id
+    order.order_description = "SDK interop order code"
+    order.order_amount = Amount(args.currency, args.value)
+    order.merchant = merchant
+
+    return OrderCodePaymentRequest(
+        payment_request_id=args.request_id,
+        order=order,
+        currency=args.currency,
+        amount_in_cents=args.value,
+        payment_notify_url=args.notify_url,
+        payment_expiry_time=args.expiry_time,
+    )
+
+
 def build_inquiry(args: argparse.Namespace) -> AlipayPayQueryRequest:
     req = AlipayPayQueryRequest()
     if args.payment_id:
@@ -193,6 +233,7 @@ def build_exchange_rate(args: argparse.Namespace) -> AlipayInquireExchangeRateRe
 
 BUILDERS = {
     "pay": build_pay,
+    "order_code": build_order_code,
     "inquiry": build_inquiry,
     "cancel": build_cancel,
     "refund": build_refund,
@@ -201,6 +242,7 @@ BUILDERS = {
 }
 RESPONSES = {
     "pay": AlipayPayResponse,
+    "order_code": AlipayPayResponse,
     "inquiry": AlipayPayQueryResponse,
     "cancel": AlipayPayCancelResponse,
     "refund": AlipayRefundResponse,
@@ -276,6 +318,62 @@ def amount_dict(a) -> dict | None:
     return {"currency": a.currency, "value": a.value}
 
 
+def sign_notification(args: argparse.Namespace, private_key: str) -> int:
+    """Sign ``--notify-body-file`` as Ant signs a notification: ``signature_tool.sign`` over
+    ``POST <notify path>\n<client-id>.<request-time>.<body>`` with the partner's key."""
+    with open(args.notify_body_file, encoding="utf-8") as fh:
+        body = fh.read()
+    request_time = args.request_time or get_cur_iso8601_time()
+    value = signature_tool.sign(
+        "POST", args.notify_path, args.client_id, request_time, body, private_key
+    )
+    header = "algorithm=RSA256,keyVersion=" + DEFAULT_KEY_VERSION + ",signature=" + value
+    print(json.dumps({"request_time": request_time, "signature": header, "body": body}))
+    return 0
+
+
+def check_notification(args: argparse.Namespace, partner_public_key: str) -> int:
+    """What a merchant using the SDK makes of a notification: ``webhook_tool.check_signature``
+    and ``AlipayPayResultNotify``."""
+    with open(args.notify_body_file, encoding="utf-8") as fh:
+        body = fh.read()
+    out: dict = {}
+    try:
+        out["signature_valid"] = bool(
+            webhook_tool.check_signature(
+                "POST",
+                args.notify_path,
+                args.client_id,
+                args.request_time,
+                body,
+                args.signature_header,
+                partner_public_key,
+            )
+        )
+    except Exception as exc:  # rsa.VerificationError and the like: the SDK raises
+        out["signature_valid"] = False
+        out["verify_error"] = f"{type(exc).__name__}: {exc}"
+    try:
+        notify = AlipayPayResultNotify(body)
+        result = notify.result
+        out["notify"] = {
+            "notifyType": notify.notify_type,
+            "resultStatus": enum_value(result.result_status) if result else None,
+            "resultCode": result.result_code if result else None,
+            "paymentRequestId": notify.payment_request_id,
+            "paymentId": notify.payment_id,
+            "paymentAmount": notify.payment_amount,
+            "paymentTime": notify.payment_time,
+        }
+    except Exception as exc:
+        out["parse_error"] = f"{type(exc).__name__}: {exc}"
+    print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+NOTIFICATION_OPS = ("sign_notification", "check_notification")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     p.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8080")
@@ -295,11 +393,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--refund-request-id", default=None, help="refund / inquiry_refund")
     p.add_argument("--pair", action="append", help="exchange_rate: SELL/BUY, repeatable")
-    p.add_argument("--op", choices=sorted(BUILDERS), default="pay")
+    p.add_argument("--op", choices=sorted([*BUILDERS, *NOTIFICATION_OPS]), default="pay")
     p.add_argument("--merchant-id", default="M-INTEROP-1")
     p.add_argument("--store-id", default="S-INTEROP-1")
     p.add_argument("--terminal-id", default="T-INTEROP-1")
     p.add_argument("--notify-url", default=None)
+    p.add_argument("--expiry-time", default=None, help="order_code: paymentExpiryTime")
+    p.add_argument("--notify-path", default=None, help="notifications: the signed path")
+    p.add_argument("--notify-body-file", default=None, help="notifications: the raw body")
+    p.add_argument("--request-time", default=None, help="notifications: request-time")
+    p.add_argument("--signature-header", default=None, help="check_notification: Signature")
     p.add_argument("--timeout", type=float, default=15.0)
     p.add_argument("--debug", action="store_true", help="add the raw request/response to the JSON")
     args = p.parse_args(argv)
@@ -312,6 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         print(json.dumps({"error": f"key: {type(exc).__name__}: {exc}"}))
         return EXIT_USAGE
+    if args.op == "sign_notification":
+        return sign_notification(args, private_key)
+    if args.op == "check_notification":
+        return check_notification(args, partner_public_key)
     if args.op == "pay" and not args.code:
         print(json.dumps({"error": "--code is required for pay"}))
         return EXIT_USAGE
@@ -429,6 +536,23 @@ def main(argv: list[str] | None = None) -> int:
         out["paymentAmount"] = amount_dict(getattr(parsed_rsp, "payment_amount", None))
         if args.op == "pay":
             out["paymentTime"] = parsed_rsp.payment_time
+        if args.op == "order_code":
+            form = parsed_rsp.order_code_form
+            out["orderCodeForm"] = (
+                None
+                if form is None
+                else {
+                    "expireTime": form.expire_time,
+                    "codeDetails": [
+                        {
+                            "codeValueType": enum_value(d.code_value_type),
+                            "codeValue": d.code_value,
+                            "displayType": enum_value(d.display_type),
+                        }
+                        for d in form.code_details or []
+                    ],
+                }
+            )
         if args.op == "inquiry":
             out["paymentStatus"] = enum_value(parsed_rsp.payment_status)
             out["paymentResultCode"] = parsed_rsp.payment_result_code

@@ -7,6 +7,12 @@ through ``sdk_client.py`` beside this file. That script builds the request with 
 serialises and signs it with the SDK's own code, sends the bytes over plain HTTP to our sandbox on
 loopback, and checks the response signature the way the SDK's ``DefaultAlipayClient`` does.
 
+Merchant-presented order codes (issue #15): the SDK's ``OrderCodePaymentRequest`` gets an order
+code from the sandbox that its ``AlipayPayResponse`` reads back (``orderCodeForm``), and the
+sandbox's notification of the scanned code verifies and parses with the SDK's webhook tools;
+a notification signed with the SDK's ``signature_tool`` (as Ant signs them) is accepted by our
+adapter's ``read_notification``, and refused with one byte flipped.
+
 Set ``GATEWAY_SKIP_SDK_INTEROP=1`` to skip (no PyPI access). Otherwise a failed install fails.
 """
 
@@ -22,6 +28,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -183,6 +190,7 @@ async def run_sdk(
     payment_id: str | None = None,
     refund_request_id: str | None = None,
     pairs: list[str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> dict[str, Any]:
     cmd = [
         str(sdk_python),
@@ -213,6 +221,7 @@ async def run_sdk(
         cmd += ["--refund-request-id", refund_request_id]
     for pair in pairs or []:
         cmd += ["--pair", pair]
+    cmd += extra_args or []
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
@@ -448,3 +457,189 @@ async def test_sdk_inquire_exchange_rate(sdk_python: Path, sandbox: Sandbox) -> 
     assert unknown["result"]["resultStatus"] == "F", explain(unknown)
     assert unknown["result"]["resultCode"] == "CURRENCY_NOT_SUPPORT", explain(unknown)
     assert unknown["quotes"] == [], explain(unknown)
+
+
+# ------------------------------------------------------------------------------------------------
+# merchant-presented order codes and notifications
+# ------------------------------------------------------------------------------------------------
+NOTIFY_PATH = "/partners/antom-interop/notify"
+ACK = b'{"result":{"resultCode":"SUCCESS","resultStatus":"S","resultMessage":"success"}}'
+
+
+@dataclass
+class Receiver:
+    url: str
+    received: list[tuple[dict[str, str], bytes]]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A merchant's notify endpoint that keeps what it gets and answers S (unsigned, as Antom
+    allows)."""
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    async def notify(request: web.Request) -> web.StreamResponse:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        received.append((headers, await request.read()))
+        return web.Response(body=ACK, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post(NOTIFY_PATH, notify)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield Receiver(f"http://127.0.0.1:{runner.addresses[0][1]}{NOTIFY_PATH}", received)
+    finally:
+        await runner.cleanup()
+
+
+async def test_sdk_order_code_pay_and_notification(
+    sdk_python: Path, sandbox: Sandbox, receiver: Receiver, tmp_path: Path
+) -> None:
+    import httpx
+
+    rid = new_request_id()
+    expiry = (datetime.now(UTC) + timedelta(minutes=10)).isoformat(timespec="seconds")
+    r = await run_sdk(
+        sdk_python,
+        sandbox,
+        op="order_code",
+        request_id=rid,
+        extra_args=["--notify-url", receiver.url, "--expiry-time", expiry],
+    )
+    assert_signed_and_accepted(r)
+    assert r["request_path"] == "/ams/api/v1/payments/pay"
+    sent = json.loads(r["debug"]["request_body"])
+    assert sent["paymentFactor"] == {"inStorePaymentScenario": "OrderCode"}, explain(r)
+    assert sent["paymentMethod"] == {"paymentMethodType": "CONNECT_WALLET"}, explain(r)
+    assert "env" not in sent["order"], explain(r)
+    assert r["result"]["resultStatus"] == "U", explain(r)
+    assert r["result"]["resultCode"] == "PAYMENT_IN_PROCESS", explain(r)
+    assert r["paymentId"] and r["paymentAmount"] == {"currency": CURRENCY, "value": VALUE}
+    form = r["orderCodeForm"]
+    assert form is not None and form["expireTime"] == expiry, explain(r)
+    (detail,) = form["codeDetails"]
+    assert detail["codeValueType"] == "QRCODE" and detail["displayType"] == "TEXT", explain(r)
+    assert detail["codeValue"].startswith(sandbox.base_url + "/oc/"), explain(r)
+    assert charges(sandbox, rid) == 0
+
+    # The tourist pays; the sandbox notifies the merchant; the SDK verifies the notification.
+    async with httpx.AsyncClient() as http:
+        scanned = await http.post(
+            sandbox.base_url + "/_sandbox/scan", json={"code": detail["codeValue"]}, timeout=30
+        )
+    assert scanned.status_code == 200 and scanned.json()["notified"] is True, scanned.text
+    assert charges(sandbox, rid) == 1
+    ((headers, body),) = receiver.received
+    body_file = tmp_path / "notification.json"
+    body_file.write_bytes(body)
+    check = await run_sdk(
+        sdk_python,
+        sandbox,
+        op="check_notification",
+        request_id=rid,
+        extra_args=[
+            "--notify-path",
+            NOTIFY_PATH,
+            "--notify-body-file",
+            str(body_file),
+            "--request-time",
+            headers["request-time"],
+            "--signature-header",
+            headers["signature"],
+        ],
+    )
+    assert headers["client-id"] == CLIENT_ID
+    assert check["signature_valid"] is True, check
+    notify = check["notify"]
+    assert (notify["notifyType"], notify["resultStatus"], notify["resultCode"]) == (
+        "PAYMENT_RESULT",
+        "S",
+        "SUCCESS",
+    ), check
+    assert notify["paymentRequestId"] == rid and notify["paymentId"] == r["paymentId"], check
+    assert notify["paymentAmount"] == {"currency": CURRENCY, "value": VALUE}, check
+    assert notify["paymentTime"], check
+
+
+async def test_sdk_signed_notification_is_read_by_our_adapter(
+    sdk_python: Path,
+    sandbox: Sandbox,
+    key_files: tuple[Path, Path, Path, str, str],
+    tmp_path: Path,
+) -> None:
+    import httpx
+
+    from adapters import (
+        InboundRequest,
+        NotificationProblem,
+        NotificationRefused,
+        Operation,
+        OutcomeStatus,
+        SystemClock,
+    )
+    from adapters.alipayplus import build_adapter
+    from fx import Money
+
+    merchant_key, _wrong, sandbox_public, sandbox_private, _merchant_public = key_files
+    partner_key = tmp_path / "partner_private.pem"  # Ant's own key: it signs notifications
+    partner_key.write_text(sandbox_private)
+    rid = new_request_id()
+    body = {
+        "notifyType": "PAYMENT_RESULT",
+        "result": {"resultCode": "SUCCESS", "resultStatus": "S", "resultMessage": "success"},
+        "paymentRequestId": rid,
+        "paymentId": "20261126194010800100188000000001",
+        "paymentAmount": {"currency": CURRENCY, "value": VALUE},
+        "paymentCreateTime": "2026-11-26T10:00:00+08:00",
+        "paymentTime": "2026-11-26T10:01:00+08:00",
+    }
+    body_file = tmp_path / "notify.json"
+    body_file.write_text(json.dumps(body, indent=2))
+    signed = await run_sdk(
+        sdk_python,
+        sandbox,
+        op="sign_notification",
+        request_id=rid,
+        private_key=partner_key,
+        extra_args=["--notify-path", NOTIFY_PATH, "--notify-body-file", str(body_file)],
+    )
+
+    async with httpx.AsyncClient() as http:
+        adapter = build_adapter(
+            partner_id="antom-interop",
+            base_url=sandbox.base_url,
+            credentials={
+                "client_id": CLIENT_ID,
+                "private_key": merchant_key.read_text(),
+                "partner_public_key": sandbox_public.read_text(),
+            },
+            http=http,
+            timeouts={op: 5.0 for op in Operation},
+            clock=SystemClock(),
+        )
+        raw = signed["body"].encode("utf-8")
+        headers = {
+            "content-type": "application/json",
+            "client-id": CLIENT_ID,
+            "request-time": signed["request_time"],
+            "signature": signed["signature"],
+        }
+        read = adapter.read_notification(
+            InboundRequest("POST", NOTIFY_PATH, headers, raw), datetime.now(UTC)
+        )
+        assert read.partner_request_id == rid
+        assert read.outcome.status is OutcomeStatus.SUCCEEDED
+        assert read.outcome.partner_reference == body["paymentId"]
+        assert read.payer_amount == Money.of(int(VALUE), CURRENCY)
+
+        flipped = bytearray(raw)
+        at = raw.index(b"SUCCESS")
+        flipped[at] ^= 0x01
+        with pytest.raises(NotificationRefused) as info:
+            adapter.read_notification(
+                InboundRequest("POST", NOTIFY_PATH, headers, bytes(flipped)), datetime.now(UTC)
+            )
+        assert info.value.problem is NotificationProblem.SIGNATURE

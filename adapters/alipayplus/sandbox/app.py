@@ -54,9 +54,20 @@ slow or broken and `GET /_sandbox/fx_feed` shows its mode and counters
 valid 10 minutes; unknown currencies are F CURRENCY_NOT_SUPPORT. The same switch makes them
 jump, fail (U UNKNOWN_EXCEPTION), unreadable or wrongly signed (`bad_signature`) (`rates`).
 
+Merchant-presented order codes (`orders`): a `pay` with `inStorePaymentScenario` OrderCode
+answers U PAYMENT_IN_PROCESS with an `orderCodeForm` whose code is a URL on this sandbox
+(`<base url>/oc/<token>`), payable until the asked `paymentExpiryTime` (30 minutes at most).
+`POST /_sandbox/scan` plays the tourist (`{"code": ..., "suffix": "0000"}`: 0051, 0059, 0054
+decline): the payment is charged or declined, then a signed `notifyPayment` goes to the
+order's `paymentNotifyUrl`, retried until acknowledged S; scanning a code expired, cancelled,
+paid or declined already is refused (409) with nothing charged. The scan's notify switches
+(late, twice, bad_signature, never, amount_delta, max_attempts) answer 403 unless
+`allow_settlement_tamper`. `GET /_sandbox/orders` lists the orders and their deliveries
+(`adapters._sandbox.orders` has the rules).
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, parsing and signing),
-`payments`, `refunds`, `settlement` and `rates` (the handlers), `ledger` (the books); this one
-wires them.
+`payments`, `orders`, `refunds`, `settlement` and `rates` (the handlers), `ledger` (the books);
+this one wires them.
 """
 
 from __future__ import annotations
@@ -64,11 +75,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters._sandbox.http import ledger_json_handler
+from adapters._sandbox.orders import OrderDesk, install_order_routes
 from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes
 from adapters.alipayplus.sandbox.exchange import STATE, SandboxState
 from adapters.alipayplus.sandbox.ledger import SandboxLedger
+from adapters.alipayplus.sandbox.orders import AlipayPlusOrders
 from adapters.alipayplus.sandbox.payments import handle_cancel, handle_inquiry, handle_pay
 from adapters.alipayplus.sandbox.rates import handle_inquire_exchange_rate
 from adapters.alipayplus.sandbox.refunds import handle_inquiry_refund, handle_refund
@@ -85,20 +98,29 @@ LEDGER = web.AppKey("alipayplus_sandbox_ledger", SandboxLedger)
 
 def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     """The sandbox partner as an aiohttp app; `app[LEDGER]` is its ledger."""
+    ledger = SandboxLedger(
+        settings.clock,
+        confirm_seconds=settings.confirm_seconds,
+        expire_seconds=settings.expire_seconds,
+    )
     state = SandboxState(
         settings=settings,
         private_key=load_private_key(settings.private_key_pem),
         merchant_keys={
             cid: load_public_key(pem) for cid, pem in settings.merchant_public_keys.items()
         },
-        ledger=SandboxLedger(
-            settings.clock,
-            confirm_seconds=settings.confirm_seconds,
-            expire_seconds=settings.expire_seconds,
-        ),
+        ledger=ledger,
         behaviour=CodeBehaviour(settings.hold_seconds),
         desk=SettlementDesk(settings.settlement, allow_tamper=settings.allow_settlement_tamper),
+        orders=OrderDesk(
+            ledger,
+            settings.clock,
+            allow_switches=settings.allow_settlement_tamper,
+            schedule=settings.notify_schedule,
+            max_attempts=settings.notify_attempts,
+        ),
     )
+    state.orders.attach(AlipayPlusOrders(state))
     app = web.Application()
     app[STATE] = state
     app[LEDGER] = state.ledger
@@ -114,6 +136,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         )
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
+    install_order_routes(app, state.orders)
     install_rate_feed_routes(
         app, RateFeed(settings.clock, allow_switches=settings.allow_settlement_tamper)
     )

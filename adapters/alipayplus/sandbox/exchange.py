@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, ValidationError
 
 from adapters._sandbox.http import validation_summary
+from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk
 from adapters.alipayplus import codes
@@ -50,6 +51,7 @@ class SandboxState:
     ledger: SandboxLedger
     behaviour: CodeBehaviour
     desk: SettlementDesk
+    orders: OrderDesk
 
 
 STATE = web.AppKey("alipayplus_sandbox_state", SandboxState)

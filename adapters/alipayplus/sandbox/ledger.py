@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from adapters._base import mask_code
 from adapters._sandbox import records
 from adapters._sandbox.ledger import SandboxLedger as BaseLedger
-from adapters._sandbox.scenarios import Phase, RefundDecline, Scenario
+from adapters._sandbox.scenarios import Outcome, Phase, RefundDecline, Scenario
 from adapters.alipayplus import codes
 from adapters.alipayplus import models as wire
 from fx import Money, from_minor_str
@@ -76,7 +76,16 @@ class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
             "created_at": self.created_at.isoformat(),
             "completed_at": records.iso_or_none(self.completed_at),
             "cancelled_at": records.iso_or_none(self.canceled_at),
+            "expires_at": records.iso_or_none(self.expires_at),
         }
+
+
+# The resultCode of an order code the scan declined (by the scan's test code).
+_DECLINE_CODES: Mapping[Outcome, str] = {
+    Outcome.INSUFFICIENT_FUNDS: codes.USER_BALANCE_NOT_ENOUGH,
+    Outcome.RISK_REJECTED: codes.RISK_REJECT,
+    Outcome.CODE_EXPIRED: codes.EXPIRED_CODE,
+}
 
 
 def _amount_json(amount: wire.Amount) -> dict[str, Any]:
@@ -122,6 +131,9 @@ class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
     def _expired(self, record: PaymentRecord) -> None:
         record.result_code = codes.ORDER_IS_CLOSED
 
+    def _declined(self, record: PaymentRecord, outcome: Outcome) -> None:
+        record.result_code = _DECLINE_CODES.get(outcome, codes.PROCESS_FAIL)
+
     def record(
         self,
         *,
@@ -132,6 +144,7 @@ class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
         scenario: Scenario,
         status: PaymentStatus,
         result_code: str,
+        expires_at: datetime | None = None,
     ) -> PaymentRecord:
         return self._add(
             PaymentRecord(
@@ -145,5 +158,6 @@ class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
                 status=status,
                 result_code=result_code,
                 created_at=self._clock.now(),
+                expires_at=expires_at,
             )
         )

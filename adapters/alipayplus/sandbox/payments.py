@@ -2,7 +2,9 @@
 
 The test codes decide what a new pay does (`adapters._sandbox.scenarios`); the app module's
 docstring lists the answers. A replay of a pay (same paymentRequestId, amount and code) returns
-the payment's current state and never charges twice.
+the payment's current state and never charges twice. A pay of `inStorePaymentScenario`
+OrderCode issues an order code instead (`orders`); a user-presented one (PaymentCode, or no
+scenario) needs `paymentMethod.paymentMethodId` and `order.env`.
 """
 
 from __future__ import annotations
@@ -32,13 +34,19 @@ from adapters.alipayplus.sandbox.ledger import (
     Scenario,
     code_digest,
 )
+from adapters.alipayplus.sandbox.orders import (
+    ORDER_CODE_SCENARIO,
+    open_order,
+    order_code_answer,
+)
 from fx import FXError, from_minor_str
 
-__all__ = ["handle_cancel", "handle_inquiry", "handle_pay"]
+__all__ = ["handle_cancel", "handle_inquiry", "handle_pay", "pay_answer"]
 
 log = logging.getLogger(__name__)
 
 _PRODUCT_CODE = "IN_STORE_PAYMENT"
+_PAYMENT_CODE_SCENARIO = "PaymentCode"
 
 
 def _same_request(record: PaymentRecord, amount: wire.Amount, code: str) -> bool:
@@ -50,7 +58,7 @@ def _same_request(record: PaymentRecord, amount: wire.Amount, code: str) -> bool
     )
 
 
-def _pay_answer(record: PaymentRecord) -> wire.PayResponse:
+def pay_answer(record: PaymentRecord) -> wire.PayResponse:
     """A pay answer for the payment's current state."""
     base: dict[str, Any] = {
         "payment_request_id": record.payment_request_id,
@@ -126,7 +134,6 @@ async def _do_pay(
     ledger = state.ledger
     request_id = body.payment_request_id
     amount = body.payment_amount
-    code = body.payment_method.payment_method_id
     if body.product_code != _PRODUCT_CODE:
         raise Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: productCode")
     try:
@@ -134,6 +141,20 @@ async def _do_pay(
             raise Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: paymentAmount")
     except FXError:
         raise Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: paymentAmount") from None
+    scenario = body.payment_factor.in_store_payment_scenario if body.payment_factor else None
+    if scenario == ORDER_CODE_SCENARIO:
+        ordered, order = open_order(request, state, body)
+        answer = order_code_answer(ordered, order) or pay_answer(ordered)
+        return signed(request, state, answer)
+    if scenario not in (None, _PAYMENT_CODE_SCENARIO):
+        raise Reply(
+            "F", codes.PARAM_ILLEGAL, "Illegal parameters: paymentFactor.inStorePaymentScenario"
+        )
+    code = body.payment_method.payment_method_id
+    if not code:
+        raise Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: paymentMethod.paymentMethodId")
+    if body.order.env is None:
+        raise Reply("F", codes.PARAM_ILLEGAL, "Illegal parameters: order.env")
 
     record = ledger.get(request_id)
     if record is not None:
@@ -145,7 +166,7 @@ async def _do_pay(
         if state.behaviour.holds_answer(code):
             await state.behaviour.hold()
             ledger.get(request_id)  # re-evaluate after the wait
-        return signed(request, state, _pay_answer(record))
+        return signed(request, state, pay_answer(record))
 
     log.debug("sandbox pay %s code %s", request_id, mask_code(code))
     outcome = state.behaviour.outcome(code, request_id)
@@ -169,7 +190,7 @@ async def _do_pay(
     if state.behaviour.holds_answer(code):
         await state.behaviour.hold()
         ledger.get(request_id)
-    return signed(request, state, _pay_answer(record))
+    return signed(request, state, pay_answer(record))
 
 
 async def handle_inquiry(request: web.Request) -> web.StreamResponse:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from adapters._clock import Clock, SystemClock
+from adapters._sandbox.orders import DEFAULT_MAX_ATTEMPTS, DEFAULT_SCHEDULE
 from adapters._sandbox.terms import SettlementTerms
 
 __all__ = ["SandboxSettings"]
@@ -27,8 +28,10 @@ class SandboxSettings:
     - `expire_seconds`: 0094's time until the partner expires the payment.
     - `clock`: business time for lazily evaluated states and `Response-Time`.
     - `settlement`: the partner's zone, cut-off and fee schedule, for its settlement file.
-    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` and the rate feed's
-      switches, `POST /_sandbox/fx_feed` (tests only).
+    - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper`, the rate feed's
+      switches (`POST /_sandbox/fx_feed`) and the order scan's notify switches (tests only).
+    - `notify_schedule`, `notify_attempts`: how a notification is retried until acknowledged
+      (seconds between deliveries, the last repeating; deliveries in all).
     """
 
     private_key_pem: str
@@ -41,6 +44,8 @@ class SandboxSettings:
     clock: Clock = dataclasses.field(default_factory=SystemClock)
     settlement: SettlementTerms = dataclasses.field(default_factory=SettlementTerms)
     allow_settlement_tamper: bool = False
+    notify_schedule: tuple[float, ...] = DEFAULT_SCHEDULE
+    notify_attempts: int = DEFAULT_MAX_ATTEMPTS
 
     def __repr__(self) -> str:
         merchants = sorted(self.merchant_public_keys)

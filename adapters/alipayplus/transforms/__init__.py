@@ -31,9 +31,17 @@ Exchange rates (`exchange_rate_body`, `partner_rates`): `inquireExchangeRate`, o
 pair per quote asked for, its answer read strictly, prices from their JSON text without float
 (`transforms.rates` says what is refused).
 
+Merchant-presented order codes (`order_code_body`, `order_code_result`): the `pay` with
+`inStorePaymentScenario` OrderCode, no wallet code and no terminal, the code's expiry asked in
+`paymentExpiryTime` and its result notified to `paymentNotifyUrl`; the answer's
+`orderCodeForm` gives the code (`transforms.orders` says what is trusted). The partner's
+`notifyPayment` body and our acknowledgment: `payment_notification`, `acknowledgment_body`,
+`signed_time` (`transforms.notifications`).
+
 Pure functions, no I/O, no clock, one job per module: `values` (amounts and times as the
 protocol writes them), `bodies` (domain requests -> request bodies), `answers` (verified answers
--> `Outcome`s), `settlement` (settlement files) and `rates` (exchange rates). This package
+-> `Outcome`s), `orders` (order code answers), `notifications` (the partner's notifications and
+our acknowledgments), `settlement` (settlement files) and `rates` (exchange rates). This package
 re-exports them all.
 """
 
@@ -48,15 +56,24 @@ from adapters.alipayplus.transforms.answers import (
 from adapters.alipayplus.transforms.bodies import (
     DEFAULT_TERMINAL_ID,
     IN_STORE_PAYMENT,
+    ORDER_CODE_SCENARIO,
     PAYMENT_CODE_SCENARIO,
     WALLET_METHOD,
     cancel_body,
     inquiry_body,
+    order_code_body,
     pay_body,
     refund_body,
     refund_inquiry_body,
     settlement_file_body,
 )
+from adapters.alipayplus.transforms.notifications import (
+    acknowledgment_body,
+    payment_notification,
+    read_strict_json,
+    signed_time,
+)
+from adapters.alipayplus.transforms.orders import order_code_result
 from adapters.alipayplus.transforms.rates import exchange_rate_body, partner_rates, read_json
 from adapters.alipayplus.transforms.settlement import settlement_file
 from adapters.alipayplus.transforms.values import amount_from_wire, amount_to_wire, format_time
@@ -64,8 +81,10 @@ from adapters.alipayplus.transforms.values import amount_from_wire, amount_to_wi
 __all__ = [
     "DEFAULT_TERMINAL_ID",
     "IN_STORE_PAYMENT",
+    "ORDER_CODE_SCENARIO",
     "PAYMENT_CODE_SCENARIO",
     "WALLET_METHOD",
+    "acknowledgment_body",
     "amount_from_wire",
     "amount_to_wire",
     "cancel_body",
@@ -74,15 +93,20 @@ __all__ = [
     "format_time",
     "inquiry_body",
     "inquiry_outcome",
+    "order_code_body",
+    "order_code_result",
     "parse_time",
     "partner_rates",
     "pay_body",
     "pay_outcome",
+    "payment_notification",
     "read_json",
+    "read_strict_json",
     "refund_body",
     "refund_inquiry_body",
     "refund_inquiry_outcome",
     "refund_outcome",
     "settlement_file",
     "settlement_file_body",
+    "signed_time",
 ]

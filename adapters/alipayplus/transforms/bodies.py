@@ -1,6 +1,7 @@
 """Domain requests -> Alipay+ request bodies (the package docstring has the amount mapping).
 
-The wallet code goes only into `paymentMethod.paymentMethodId`. A refund names its payment by
+The wallet code goes only into `paymentMethod.paymentMethodId`. An order code's `pay` has none
+(`order_code_body`). A refund names its payment by
 `paymentId` when the caller knows it, else by `paymentRequestId` (the package docstring says
 which partners accept that).
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 from adapters._base import (
     CancelRequest,
     InquiryRequest,
+    MerchantInfo,
+    OrderCodeRequest,
     PayRequest,
     RefundInquiryRequest,
     RefundRequest,
@@ -21,10 +24,12 @@ from adapters.alipayplus.transforms.values import amount_to_wire, format_time
 __all__ = [
     "DEFAULT_TERMINAL_ID",
     "IN_STORE_PAYMENT",
+    "ORDER_CODE_SCENARIO",
     "PAYMENT_CODE_SCENARIO",
     "WALLET_METHOD",
     "cancel_body",
     "inquiry_body",
+    "order_code_body",
     "pay_body",
     "refund_body",
     "refund_inquiry_body",
@@ -34,15 +39,28 @@ __all__ = [
 IN_STORE_PAYMENT = "IN_STORE_PAYMENT"
 WALLET_METHOD = "CONNECT_WALLET"
 PAYMENT_CODE_SCENARIO = "PaymentCode"
+ORDER_CODE_SCENARIO = "OrderCode"
 DEFAULT_TERMINAL_ID = "POS"  # storeTerminalId is required; merchants may not name terminals
 
 _MAX_REFUND_REASON = 256
 
 
+def _merchant(merchant: MerchantInfo) -> wire.Merchant:
+    return wire.Merchant(
+        reference_merchant_id=merchant.id,
+        merchant_mcc=merchant.mcc,
+        merchant_name=merchant.name,
+        store=wire.Store(
+            reference_store_id=merchant.store_id or merchant.id,
+            store_name=merchant.name,
+            store_mcc=merchant.mcc,
+        ),
+    )
+
+
 def pay_body(request: PayRequest) -> wire.PayRequest:
     """The user-presented-code `pay` body for one domain pay request."""
     merchant = request.merchant
-    store_id = merchant.store_id or merchant.id
     return wire.PayRequest(
         product_code=IN_STORE_PAYMENT,
         payment_request_id=request.partner_request_id,
@@ -50,16 +68,7 @@ def pay_body(request: PayRequest) -> wire.PayRequest:
             reference_order_id=request.reference,
             order_description=request.description or f"Order {request.reference}",
             order_amount=amount_to_wire(request.amount),
-            merchant=wire.Merchant(
-                reference_merchant_id=merchant.id,
-                merchant_mcc=merchant.mcc,
-                merchant_name=merchant.name,
-                store=wire.Store(
-                    reference_store_id=store_id,
-                    store_name=merchant.name,
-                    store_mcc=merchant.mcc,
-                ),
-            ),
+            merchant=_merchant(merchant),
             env=wire.Env(
                 store_terminal_id=merchant.terminal_id or DEFAULT_TERMINAL_ID,
                 store_terminal_request_time=format_time(request.requested_at),
@@ -71,6 +80,28 @@ def pay_body(request: PayRequest) -> wire.PayRequest:
             payment_method_id=request.code.value,
         ),
         payment_factor=wire.PaymentFactor(in_store_payment_scenario=PAYMENT_CODE_SCENARIO),
+    )
+
+
+def order_code_body(request: OrderCodeRequest) -> wire.PayRequest:
+    """The merchant-presented `pay` (`inStorePaymentScenario` OrderCode) asking for a code the
+    tourist scans: no wallet code and no terminal (`env`); the code is payable until
+    `paymentExpiryTime` and its result is notified to `paymentNotifyUrl`. The wallet the POS
+    chose is not named: under CONNECT_WALLET the tourist's wallet scans whatever it is."""
+    return wire.PayRequest(
+        product_code=IN_STORE_PAYMENT,
+        payment_request_id=request.partner_request_id,
+        order=wire.Order(
+            reference_order_id=request.reference,
+            order_description=request.description or f"Order {request.reference}",
+            order_amount=amount_to_wire(request.amount),
+            merchant=_merchant(request.merchant),
+        ),
+        payment_amount=amount_to_wire(request.payer_amount),
+        payment_method=wire.PaymentMethod(payment_method_type=WALLET_METHOD),
+        payment_factor=wire.PaymentFactor(in_store_payment_scenario=ORDER_CODE_SCENARIO),
+        payment_expiry_time=format_time(request.expires_at),
+        payment_notify_url=request.notify_url,
     )
 
 

@@ -49,9 +49,20 @@ feed and valid 10 minutes; an unknown currency is a signed 400 `currency_not_sup
 same switch makes them jump, fail (signed 500 `api_error`), unreadable or wrongly signed
 (`bad_signature`) (`rates`).
 
+`POST /v1/orders` makes an order code (merchant-presented): a pending payment, nothing charged,
+whose code `<sandbox base url>/oc/<token>` is payable until min(asked, 30 min) (`orders` has
+the answers). `POST /_sandbox/scan` `{"code", "suffix"?, "notify"?, "delay_seconds"?,
+"amount_delta"?, "max_attempts"?}` plays the tourist: it charges (0000 / other) or declines
+(0051 0059 0054; 0503 refuses with nothing done) the order, then POSTs the signed
+`payment.result` to its `notify_url`, retrying until a signed 200 `{"received": true}`; a
+code expired, closed (cancelled), paid or declined is refused (409) and charges nothing. The
+rules, the test switches (`notify`: late / twice / bad_signature / never, `amount_delta`,
+`max_attempts`; 403 unless `allow_settlement_tamper`) and `GET /oc/{token}`, `GET
+/_sandbox/orders` are the shared desk's (`adapters._sandbox.orders`).
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, idempotency keys, parsing
-and signing), `payments`, `refunds`, `settlement` and `rates` (the handlers), `ledger` (the
-books); this one wires them.
+and signing), `payments`, `orders`, `refunds`, `settlement` and `rates` (the handlers),
+`ledger` (the books); this one wires them.
 """
 
 from __future__ import annotations
@@ -59,11 +70,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters._sandbox.http import ledger_json_handler
+from adapters._sandbox.orders import OrderDesk, install_order_routes
 from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes
 from adapters.walletrest.sandbox.exchange import STATE, SandboxState, key_digest
 from adapters.walletrest.sandbox.ledger import SandboxLedger
+from adapters.walletrest.sandbox.orders import WalletRestOrders, handle_create_order
 from adapters.walletrest.sandbox.payments import (
     handle_cancel_payment,
     handle_create_payment,
@@ -81,21 +94,30 @@ LEDGER = web.AppKey("walletrest_sandbox_ledger", SandboxLedger)
 
 def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     """The sandbox partner as an aiohttp app; `app[LEDGER]` is its ledger."""
+    ledger = SandboxLedger(
+        settings.clock,
+        confirm_seconds=settings.confirm_seconds,
+        expire_seconds=settings.expire_seconds,
+    )
     state = SandboxState(
         settings=settings,
         key_digests=frozenset(key_digest(k) for k in settings.api_keys),
-        ledger=SandboxLedger(
-            settings.clock,
-            confirm_seconds=settings.confirm_seconds,
-            expire_seconds=settings.expire_seconds,
-        ),
+        ledger=ledger,
         behaviour=CodeBehaviour(settings.hold_seconds),
         desk=SettlementDesk(settings.settlement, allow_tamper=settings.allow_settlement_tamper),
+        orders=OrderDesk(
+            ledger,
+            settings.clock,
+            allow_switches=settings.allow_settlement_tamper,
+            schedule=settings.notify_schedule,
+        ),
     )
+    state.orders.attach(WalletRestOrders(state))
     app = web.Application()
     app[STATE] = state
     app[LEDGER] = state.ledger
     app.router.add_post("/v1/payments", handle_create_payment)
+    app.router.add_post("/v1/orders", handle_create_order)
     app.router.add_get("/v1/payments/{request_id}", handle_get_payment)
     app.router.add_post("/v1/payments/{request_id}/cancel", handle_cancel_payment)
     app.router.add_post("/v1/refunds", handle_create_refund)
@@ -104,6 +126,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     app.router.add_get("/v1/fx/rates", handle_get_fx_rates)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
+    install_order_routes(app, state.orders)
     install_rate_feed_routes(
         app, RateFeed(settings.clock, allow_switches=settings.allow_settlement_tamper)
     )

@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from adapters._sandbox.http import validation_summary
+from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk
 from adapters.walletrest import codes
@@ -63,6 +64,7 @@ class SandboxState:
     ledger: SandboxLedger
     behaviour: CodeBehaviour
     desk: SettlementDesk
+    orders: OrderDesk
 
 
 STATE = web.AppKey("walletrest_sandbox_state", SandboxState)

@@ -21,12 +21,13 @@ from adapters._base import mask_code
 from adapters._sandbox import records
 from adapters._sandbox.ledger import SandboxLedger as BaseLedger
 from adapters._sandbox.records import digest
-from adapters._sandbox.scenarios import Phase, RefundDecline, Scenario
+from adapters._sandbox.scenarios import Outcome, Phase, RefundDecline, Scenario
 from adapters.walletrest import codes
 from adapters.walletrest import models as wire
 from fx import Money
 
 __all__ = [
+    "DECLINE_CODES",
     "LedgerEntry",
     "PaymentRecord",
     "PaymentStatus",
@@ -34,10 +35,19 @@ __all__ = [
     "SandboxLedger",
     "Scenario",
     "digest",
+    "order_to_wire",
     "refund_to_wire",
 ]
 
 LedgerEntry = records.LedgerEntry
+
+DECLINE_CODES: Mapping[Outcome, str] = {
+    Outcome.INVALID_CODE: codes.INVALID_CODE,
+    Outcome.INSUFFICIENT_FUNDS: codes.INSUFFICIENT_FUNDS,
+    Outcome.RISK_REJECTED: codes.RISK_REJECTED,
+    Outcome.CODE_EXPIRED: codes.CODE_EXPIRED,
+}
+"""A test code's decline, in WalletRest's words (a pay's, or an order code's scan)."""
 
 
 class PaymentStatus(enum.StrEnum):
@@ -57,6 +67,14 @@ class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
     reference: str | None
     body_sha256: str = dataclasses.field(repr=False)
     decline_code: str | None
+    wallet: str | None = None  # an order code's wallet
+
+    @property
+    def wire_status(self) -> str:
+        """The status on the wire: an order code not paid yet is `awaiting_payment`."""
+        if self.scenario is Scenario.ORDER and self.status is PaymentStatus.PROCESSING:
+            return codes.AWAITING_PAYMENT
+        return self.status.value
 
     def to_wire(self) -> wire.Payment:
         refunded = None
@@ -66,7 +84,7 @@ class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
         return wire.Payment(
             id=self.payment_id,
             request_id=self.payment_request_id,
-            status=self.status.value,
+            status=self.wire_status,
             amount=self.amount,
             merchant_amount=self.merchant_amount,
             amount_refunded=refunded,
@@ -84,7 +102,8 @@ class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
             "amount": self.amount.model_dump() if self.amount else None,
             "merchant_amount": self.merchant_amount.model_dump() if self.merchant_amount else None,
             "masked_code": self.masked_code,
-            "status": self.status.value,
+            "status": self.wire_status,
+            "scenario": self.scenario.value,
             "decline_code": self.decline_code,
             "charged": self.charged,
             "reversed": self.reversed,
@@ -93,7 +112,27 @@ class PaymentRecord(records.PaymentRecordBase[wire.Amount, PaymentStatus]):
             "created_at": self.created_at.isoformat(),
             "completed_at": _iso(self.completed_at),
             "canceled_at": _iso(self.canceled_at),
+            "expires_at": _iso(self.expires_at),
         }
+
+
+def order_to_wire(record: PaymentRecord, *, order_id: str, qr_code: str | None) -> wire.Order:
+    """The order resource of an order code's payment (`qr_code` None for a cancel marker)."""
+    return wire.Order(
+        id=record.payment_id,
+        order_id=order_id,
+        status=record.wire_status,
+        amount=record.amount,
+        merchant_amount=record.merchant_amount,
+        wallet=record.wallet,
+        reference=record.reference,
+        qr_code=qr_code,
+        expires_at=_iso(record.expires_at),
+        decline_code=record.decline_code,
+        created_at=_iso(record.created_at),
+        completed_at=_iso(record.completed_at),
+        canceled_at=_iso(record.canceled_at),
+    )
 
 
 RefundRecord = records.RefundRecord  # [wire.Amount, PaymentStatus]
@@ -145,7 +184,11 @@ class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
         return f"wr_rf_{uuid.uuid4().hex[:24]}"
 
     def _expired(self, record: PaymentRecord) -> None:
-        record.decline_code = codes.PAYMENT_EXPIRED
+        unpaid_order = record.scenario is Scenario.ORDER
+        record.decline_code = codes.ORDER_EXPIRED if unpaid_order else codes.PAYMENT_EXPIRED
+
+    def _declined(self, record: PaymentRecord, outcome: Outcome) -> None:
+        record.decline_code = DECLINE_CODES.get(outcome, codes.INVALID_CODE)
 
     def record(
         self,
@@ -178,4 +221,32 @@ class SandboxLedger(BaseLedger[PaymentRecord, wire.Amount, PaymentStatus]):
             record.canceled_at = now
         elif status is PaymentStatus.FAILED:
             record.completed_at = now
+        return self._add(record)
+
+    def record_order(
+        self,
+        *,
+        payment_request_id: str,
+        body: wire.CreateOrder,
+        body_sha256: str,
+        expires_at: datetime,
+    ) -> PaymentRecord:
+        """A new order code's payment: in process (`awaiting_payment`), nothing charged, until
+        the code is scanned (`settle_order`), cancelled, or `expires_at` passes unpaid."""
+        record = PaymentRecord(
+            payment_request_id=payment_request_id,
+            payment_id=f"wr_pay_{uuid.uuid4().hex[:24]}",
+            amount=body.amount,
+            merchant_amount=body.merchant_amount,
+            reference=body.reference,
+            body_sha256=body_sha256,
+            code_sha256="",
+            masked_code="",
+            scenario=Scenario.ORDER,
+            status=PaymentStatus.PROCESSING,
+            decline_code=None,
+            wallet=body.wallet,
+            created_at=self._clock.now(),
+            expires_at=expires_at,
+        )
         return self._add(record)

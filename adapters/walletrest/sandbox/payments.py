@@ -27,6 +27,7 @@ from adapters.walletrest.sandbox.exchange import (
     signed,
 )
 from adapters.walletrest.sandbox.ledger import (
+    DECLINE_CODES,
     PaymentRecord,
     PaymentStatus,
     SandboxLedger,
@@ -76,12 +77,6 @@ _CANCEL_REFUSALS = {
         codes.CANCEL_WINDOW_CLOSED,
         "The cancel window has closed; refund instead.",
     ),
-}
-_DECLINES = {
-    Outcome.INVALID_CODE: codes.INVALID_CODE,
-    Outcome.INSUFFICIENT_FUNDS: codes.INSUFFICIENT_FUNDS,
-    Outcome.RISK_REJECTED: codes.RISK_REJECTED,
-    Outcome.CODE_EXPIRED: codes.CODE_EXPIRED,
 }
 
 
@@ -136,7 +131,7 @@ async def _do_create(state: SandboxState, key: str, body: wire.CreatePayment) ->
         body_sha256=fingerprint,
         scenario=outcome.scenario,
         status=SandboxLedger.STATUS[outcome.phase],
-        decline_code=_DECLINES.get(outcome),
+        decline_code=DECLINE_CODES.get(outcome),
     )
     record.pay_calls = 1
     if state.behaviour.holds_answer(code):

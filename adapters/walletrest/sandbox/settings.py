@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from adapters._clock import Clock, SystemClock
+from adapters._sandbox.orders import DEFAULT_SCHEDULE
 from adapters._sandbox.terms import SettlementTerms
 
 __all__ = ["SandboxSettings"]
@@ -25,7 +26,9 @@ class SandboxSettings:
     - `signature_tolerance_seconds`: how far a request's `X-Timestamp` may be from `clock`.
     - `settlement`: the partner's zone, cut-off and fee schedule, for its settlement reports.
     - `allow_settlement_tamper`: accept `POST /_sandbox/settlement_tamper` and the rate feed's
-      switches, `POST /_sandbox/fx_feed` (tests only).
+      switches, `POST /_sandbox/fx_feed`, and the scan's notification switches (tests only).
+    - `notify_schedule`: seconds between deliveries of one order notification (the last
+      repeats).
     """
 
     signing_secret: str
@@ -37,6 +40,7 @@ class SandboxSettings:
     signature_tolerance_seconds: float = 300.0
     settlement: SettlementTerms = dataclasses.field(default_factory=SettlementTerms)
     allow_settlement_tamper: bool = False
+    notify_schedule: Sequence[float] = DEFAULT_SCHEDULE
 
     def __repr__(self) -> str:
         return (

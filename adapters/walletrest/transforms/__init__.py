@@ -15,11 +15,15 @@ code is sent only as `payment_code`; partner messages are scrubbed of it in case
 
 Settlement reports (`settlement_file`): a verified 200 answer is read strictly
 (`transforms.settlement` says what makes a report unreadable). Exchange rates (`rates_path`,
-`partner_rates`) likewise (`transforms.rates`).
+`partner_rates`) likewise (`transforms.rates`). Order codes (`order_code_outcome`: a code to
+display, or the Outcome when there is none) in `transforms.orders`; the partner's notifications,
+verified before they are read, and our signed acknowledgments in `transforms.notifications`.
 
-Pure functions, no I/O, no clock, one job per module: `bodies` (domain requests -> request
-bodies and paths), `answers` (verified answers -> `Outcome`s), `settlement` (settlement
-reports) and `rates` (exchange rates). This package re-exports them all.
+Pure functions, no I/O, no clock (the time is passed in), one job per module: `bodies` (domain
+requests -> request bodies and paths), `answers` (verified answers -> `Outcome`s), `orders`
+(order codes), `notifications` (the partner's notifications and our answers to them),
+`settlement` (settlement reports) and `rates` (exchange rates). This package re-exports them
+all.
 """
 
 from adapters._base import parse_time
@@ -32,25 +36,41 @@ from adapters.walletrest.transforms.answers import (
 )
 from adapters.walletrest.transforms.bodies import (
     DEFAULT_TERMINAL_ID,
+    ORDERS_PATH,
+    create_order_body,
     create_payment_body,
     create_refund_body,
     format_time,
     settlement_report_path,
 )
+from adapters.walletrest.transforms.notifications import (
+    PAYMENT_RESULT,
+    acknowledgment,
+    notification_headers,
+    read_notification,
+)
+from adapters.walletrest.transforms.orders import order_code_outcome
 from adapters.walletrest.transforms.rates import partner_rates, rates_path
 from adapters.walletrest.transforms.settlement import settlement_file
 
 __all__ = [
     "DEFAULT_TERMINAL_ID",
+    "ORDERS_PATH",
+    "PAYMENT_RESULT",
+    "acknowledgment",
     "cancel_outcome",
+    "create_order_body",
     "create_payment_body",
     "create_refund_body",
     "format_time",
     "inquiry_outcome",
+    "notification_headers",
+    "order_code_outcome",
     "parse_time",
     "partner_rates",
     "pay_outcome",
     "rates_path",
+    "read_notification",
     "refund_inquiry_outcome",
     "refund_outcome",
     "settlement_file",

@@ -33,12 +33,15 @@ from adapters.walletrest.codes import ErrorVerdict, ResourceState
 from fx import FXError, Money
 
 __all__ = [
+    "amount_problem",
     "cancel_outcome",
+    "error_outcome",
     "inquiry_outcome",
     "parse_answer",
     "pay_outcome",
     "refund_inquiry_outcome",
     "refund_outcome",
+    "untrusted",
 ]
 
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -60,13 +63,13 @@ def _scrub(text: str, secret: str | None) -> str:
     return text
 
 
-def _untrusted(message: str, *, partner_code: str | None = None, http_status: int) -> Outcome:
+def untrusted(message: str, *, partner_code: str | None = None, http_status: int) -> Outcome:
     return Outcome.unknown(
         Delivery.MAYBE_SENT, message, partner_code=partner_code, http_status=http_status
     )
 
 
-def _amount_problem(echo: wire.Amount | None, expected: Money) -> str | None:
+def amount_problem(echo: wire.Amount | None, expected: Money) -> str | None:
     """Why an echoed amount cannot be trusted, or None when it equals `expected` exactly."""
     if echo is None:
         return "no amount echoed"
@@ -89,13 +92,13 @@ def _resource_outcome(
 ) -> Outcome:
     """A payment's or refund's own state -> Outcome, echoes checked before any success."""
     if resource.request_id != request_id:
-        return _untrusted(f"{kind} answer names another request_id", http_status=http_status)
+        return untrusted(f"{kind} answer names another request_id", http_status=http_status)
     state = codes.classify_status(resource.status)
     reference = resource.id
     if state is ResourceState.SUCCEEDED:
-        problem = _amount_problem(resource.amount, expected)
+        problem = amount_problem(resource.amount, expected)
         if problem:
-            return _untrusted(
+            return untrusted(
                 f"{kind} success not trusted: {problem}",
                 partner_code=codes.SUCCEEDED,
                 http_status=http_status,
@@ -134,7 +137,7 @@ def _resource_outcome(
             partner_reference=reference,
             http_status=http_status,
         )
-    return _untrusted(f"unrecognised {kind} status {resource.status!r}", http_status=http_status)
+    return untrusted(f"unrecognised {kind} status {resource.status!r}", http_status=http_status)
 
 
 def _read_resource(
@@ -150,12 +153,12 @@ def _read_resource(
     """A 200/201/202 answer carrying the resource itself (a refund's `payment` checked too)."""
     resource = parse_answer(model, body)
     if isinstance(resource, str):
-        return _untrusted(f"{kind}: {resource}", http_status=http_status)
+        return untrusted(f"{kind}: {resource}", http_status=http_status)
     if isinstance(resource, wire.Refund) and payment is not None and resource.payment != payment:
-        return _untrusted("refund answer names another payment", http_status=http_status)
+        return untrusted("refund answer names another payment", http_status=http_status)
     state = codes.classify_status(resource.status)
     if http_status == 202 and state is not ResourceState.PROCESSING:
-        return _untrusted(
+        return untrusted(
             f"{kind}: HTTP 202 with status {resource.status!r}", http_status=http_status
         )
     return _resource_outcome(
@@ -163,7 +166,7 @@ def _read_resource(
     )
 
 
-def _error_outcome(
+def error_outcome(
     body: bytes,
     *,
     operation: str,
@@ -177,7 +180,7 @@ def _error_outcome(
     """A 4xx/5xx answer: `{"error": {...}}` read through `codes.classify_error`."""
     parsed = parse_answer(wire.ErrorBody, body)
     if isinstance(parsed, str):
-        return _untrusted(f"{operation}: HTTP {http_status}, {parsed}", http_status=http_status)
+        return untrusted(f"{operation}: HTTP {http_status}, {parsed}", http_status=http_status)
     error = parsed.error
     partner_code = error.decline_code or error.type
     detail = _scrub(f"{error.type or '-'} {error.code or error.decline_code or '-'}", secret)
@@ -189,7 +192,7 @@ def _error_outcome(
     resource = decline_resource(parsed) if decline_resource is not None else None
     reference = resource.id if resource is not None else None
     if resource is not None and request_id is not None and resource.request_id != request_id:
-        return _untrusted(
+        return untrusted(
             f"{operation}: answer names another request_id ({detail})",
             partner_code=partner_code,
             http_status=http_status,
@@ -225,7 +228,7 @@ def _error_outcome(
             not_found=True,
             http_status=http_status,
         )
-    return _untrusted(
+    return untrusted(
         f"{operation}: HTTP {http_status} {detail}",
         partner_code=partner_code,
         http_status=http_status,
@@ -257,7 +260,7 @@ def pay_outcome(http_status: int, body: bytes, request: PayRequest) -> Outcome:
             expected=request.payer_amount,
             http_status=http_status,
         )
-    return _error_outcome(
+    return error_outcome(
         body,
         operation="pay",
         kind="payment",
@@ -284,7 +287,7 @@ def inquiry_outcome(http_status: int, body: bytes, request: InquiryRequest) -> O
             expected=request.payer_amount,
             http_status=http_status,
         )
-    return _error_outcome(
+    return error_outcome(
         body,
         operation="inquire",
         kind="payment",
@@ -299,11 +302,11 @@ def cancel_outcome(http_status: int, body: bytes, request: CancelRequest) -> Out
     if http_status == 200:
         payment = parse_answer(wire.Payment, body)
         if isinstance(payment, str):
-            return _untrusted(f"cancel: {payment}", http_status=http_status)
+            return untrusted(f"cancel: {payment}", http_status=http_status)
         if payment.request_id != request.partner_request_id:
-            return _untrusted("cancel answer names another request_id", http_status=http_status)
+            return untrusted("cancel answer names another request_id", http_status=http_status)
         if codes.classify_status(payment.status) is not ResourceState.CANCELED:
-            return _untrusted(
+            return untrusted(
                 f"cancel answered with status {payment.status!r}", http_status=http_status
             )
         return Outcome.succeeded(
@@ -313,7 +316,7 @@ def cancel_outcome(http_status: int, body: bytes, request: CancelRequest) -> Out
             message="payment canceled",
             http_status=http_status,
         )
-    return _error_outcome(
+    return error_outcome(
         body,
         operation="cancel",
         kind="payment",
@@ -334,7 +337,7 @@ def refund_outcome(http_status: int, body: bytes, request: RefundRequest) -> Out
             http_status=http_status,
             payment=request.payment_partner_request_id,
         )
-    return _error_outcome(
+    return error_outcome(
         body,
         operation="refund",
         kind="refund",
@@ -356,7 +359,7 @@ def refund_inquiry_outcome(http_status: int, body: bytes, request: RefundInquiry
             expected=request.payer_amount,
             http_status=http_status,
         )
-    return _error_outcome(
+    return error_outcome(
         body,
         operation="inquire_refund",
         kind="refund",

@@ -2,7 +2,8 @@
 
 `amount` is the payer amount and `merchant_amount` the merchant's (the package docstring has the
 mapping); the wallet code is sent only as `payment_code`. A refund names its payment by our
-request id of it (`RefundRequest.payment_partner_reference` is not used).
+request id of it (`RefundRequest.payment_partner_reference` is not used). An order (a code for
+the tourist to scan) carries the same amounts, the wallet, its expiry and where to notify.
 """
 
 from __future__ import annotations
@@ -10,11 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import quote
 
-from adapters._base import PayRequest, RefundRequest, SettlementFileRequest
+from adapters._base import (
+    MerchantInfo,
+    OrderCodeRequest,
+    PayRequest,
+    RefundRequest,
+    SettlementFileRequest,
+)
 from adapters.walletrest import models as wire
 
 __all__ = [
     "DEFAULT_TERMINAL_ID",
+    "ORDERS_PATH",
+    "create_order_body",
     "create_payment_body",
     "create_refund_body",
     "format_time",
@@ -22,6 +31,7 @@ __all__ = [
 ]
 
 DEFAULT_TERMINAL_ID = "POS"
+ORDERS_PATH = "/v1/orders"
 
 
 def format_time(moment: datetime) -> str:
@@ -34,23 +44,43 @@ def format_time(moment: datetime) -> str:
 # --- requests --------------------------------------------------------------------------------
 
 
+def _merchant(merchant: MerchantInfo) -> wire.Merchant:
+    return wire.Merchant(
+        id=merchant.id,
+        name=merchant.name,
+        country=merchant.country,
+        mcc=merchant.mcc,
+        store_id=merchant.store_id,
+        terminal_id=merchant.terminal_id or DEFAULT_TERMINAL_ID,
+    )
+
+
 def create_payment_body(request: PayRequest) -> wire.CreatePayment:
-    merchant = request.merchant
     return wire.CreatePayment(
         amount=wire.money_to_wire(request.payer_amount),
         merchant_amount=wire.money_to_wire(request.amount),
         payment_code=request.code.value,
         reference=request.reference,
         description=request.description or None,
-        merchant=wire.Merchant(
-            id=merchant.id,
-            name=merchant.name,
-            country=merchant.country,
-            mcc=merchant.mcc,
-            store_id=merchant.store_id,
-            terminal_id=merchant.terminal_id or DEFAULT_TERMINAL_ID,
-        ),
+        merchant=_merchant(request.merchant),
         requested_at=format_time(request.requested_at),
+    )
+
+
+def create_order_body(request: OrderCodeRequest) -> wire.CreateOrder:
+    """`POST /v1/orders`: the order is named by our partner request id (also its
+    Idempotency-Key); `expires_at` in whole seconds, never later than asked."""
+    return wire.CreateOrder(
+        order_id=request.partner_request_id,
+        amount=wire.money_to_wire(request.payer_amount),
+        merchant_amount=wire.money_to_wire(request.amount),
+        wallet=request.wallet,
+        reference=request.reference,
+        description=request.description or None,
+        merchant=_merchant(request.merchant),
+        requested_at=format_time(request.requested_at),
+        expires_at=format_time(request.expires_at),
+        notify_url=request.notify_url,
     )
 
 

@@ -493,6 +493,7 @@ def test_adapter_satisfies_the_protocol() -> None:
         Operation.INQUIRE_REFUND,
         Operation.SETTLEMENT_FILE,
         Operation.FX_RATES,
+        Operation.ORDER_CODE,
     }
     assert "PRIVATE" not in repr(adapter)
 
