@@ -304,6 +304,9 @@ def generate(
             "resolve_deadline": created + timedelta(seconds=60),
             "lease_owner": None,
             "lease_expires_at": None,
+            "payment_method": "wallet_code",
+            "qr_code": None,
+            "qr_expires_at": None,
             "version": 1,
         }
         totals.payments += 1

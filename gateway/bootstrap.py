@@ -17,6 +17,7 @@ from adapters import PROTOCOLS, Adapter, Clock, Operation, SystemClock
 from adapters._transport import new_http_client
 from gateway.api.events import routes as event_routes
 from gateway.api.middlewares import middlewares
+from gateway.api.presented import presented_routes
 from gateway.api.reconciliations import routes as reconciliation_routes
 from gateway.api.routes import routes
 from gateway.api.settlements import routes as settlement_routes
@@ -268,4 +269,5 @@ def create_app(
     app.add_routes(event_routes)
     app.add_routes(settlement_routes)
     app.add_routes(reconciliation_routes)
+    app.add_routes(presented_routes)
     return app

@@ -36,7 +36,12 @@ from gateway.wire.common import (
     METADATA_VALUE_LENGTH,
     MoneyInput,
 )
-from gateway.wire.payments import CancelRequest, PaymentMethodInput, PaymentRequest
+from gateway.wire.payments import (
+    CancelRequest,
+    MerchantQrInput,
+    PaymentRequest,
+    WalletCodeInput,
+)
 from gateway.wire.quotes import QuoteRequest
 from gateway.wire.refunds import REASON_LENGTH, RefundRequest
 
@@ -279,19 +284,14 @@ def _metadata(value: Any) -> dict[str, str]:
 
 def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
     fields = _fields(body, PaymentRequest)
-    method = _fields(fields["payment_method"], PaymentMethodInput, where="payment_method")
-    if method["type"] != "wallet_code":
-        raise InvalidRequest(
-            "payment_method.type must be 'wallet_code'.", param="payment_method.type"
-        )
-    if not isinstance(method["code"], str):
-        raise InvalidRequest("payment_method.code must be a string.", param="payment_method.code")
+    code, wallet = _payment_method(fields["payment_method"])
     # Absent means "quote on the spot"; `null` is not a quote id (the schema types it string).
     quote_id = _identifier(fields["quote_id"], "quote_id") if "quote_id" in fields else None
     return CreatePayment(
         merchant_reference=_identifier(fields["merchant_reference"], "merchant_reference"),
         amount=parse_money(fields["amount"], "amount"),
-        code=PaymentCode(method["code"]),
+        code=code,
+        wallet=wallet,
         quote_id=quote_id,
         store_id=_identifier(fields["store_id"], "store_id") if "store_id" in fields else None,
         terminal_id=_identifier(fields["terminal_id"], "terminal_id")
@@ -299,6 +299,27 @@ def parse_create_payment(body: dict[str, Any]) -> CreatePayment:
         else None,
         metadata=_metadata(fields["metadata"]) if "metadata" in fields else {},
     )
+
+
+def _payment_method(method: Any) -> tuple[PaymentCode | None, str | None]:
+    """(the scanned code, None) for `wallet_code`; (None, the wallet) for `merchant_qr`."""
+    kind = method.get("type") if isinstance(method, dict) else None
+    if kind == "merchant_qr":
+        fields = _fields(method, MerchantQrInput, where="payment_method")
+        if not isinstance(fields["wallet"], str):
+            raise InvalidRequest(
+                "payment_method.wallet must be a string.", param="payment_method.wallet"
+            )
+        return None, fields["wallet"]
+    fields = _fields(method, WalletCodeInput, where="payment_method")
+    if fields["type"] != "wallet_code":
+        raise InvalidRequest(
+            "payment_method.type must be 'wallet_code' or 'merchant_qr'.",
+            param="payment_method.type",
+        )
+    if not isinstance(fields["code"], str):
+        raise InvalidRequest("payment_method.code must be a string.", param="payment_method.code")
+    return PaymentCode(fields["code"]), None
 
 
 def parse_create_refund(body: dict[str, Any]) -> tuple[fx.Money, str | None]:

@@ -165,11 +165,19 @@ async def create_payment(request: web.Request) -> web.Response:
         merchant=post.merchant,
         key=post.key,
         request_hash=post.digest,
-        command=parse_create_payment(post.body),
+        command=dataclasses.replace(
+            parse_create_payment(post.body), notify_base=_public_url(request)
+        ),
         started_at=started,
     )
     request[PARTNER_SECONDS] = result.partner_seconds
     return _answer(result.status, result.body, result.replayed)
+
+
+def _public_url(request: web.Request) -> str:
+    """Where partners reach this gateway: `server.public_url`, else the URL the POS called."""
+    configured = request.app[CONTEXT].settings.server.public_url
+    return str(configured) if configured is not None else str(request.url.origin())
 
 
 @routes.get("/v1/payments/{payment_id}")

@@ -30,6 +30,14 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.notifications = Counter(
+            "gateway_partner_notifications_total",
+            "Partners' notifications received, by partner and what the gateway did with them "
+            "(booked, already, refused_signature, refused_stale, refused_malformed, "
+            "unknown_payment, amount_mismatch, contradicts, busy).",
+            ["partner", "verdict"],
+            registry=self.registry,
+        )
         self.resolved = Counter(
             "gateway_payments_resolved_total",
             "Payments the resolver settled after the POS answer, by final status.",

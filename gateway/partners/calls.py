@@ -12,6 +12,10 @@ One call:
   cancels; otherwise the resolver would fail at every attempt and the payment would stay
   `processing` for good;
 - is timed into `gateway_partner_call_seconds` and logged at debug level.
+
+A partner's notifications come the other way: `read_notification` and `acknowledge` hand
+them to its adapter (verification first), and an adapter that raises there refuses the
+notification (logged as an ALERT) rather than failing the request.
 """
 
 from __future__ import annotations
@@ -20,16 +24,25 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from datetime import datetime
 from typing import Any
 
 from adapters import (
+    Acknowledgment,
     Adapter,
     CancelRequest,
     Delivery,
+    InboundRequest,
     InquiryRequest,
+    NotificationProblem,
+    NotificationRefused,
     Operation,
+    OrderCode,
+    OrderCodeRequest,
     Outcome,
+    OutcomeStatus,
     PartnerRates,
+    PaymentNotification,
     PayRequest,
     RatesRequest,
     RatesUnavailable,
@@ -51,6 +64,7 @@ BUDGET_RAN_OUT = "the wait budget ran out"
 # The row column each operation counts itself in.
 _COUNTER: Mapping[Operation, str] = {
     Operation.PAY: "pay_calls",
+    Operation.ORDER_CODE: "pay_calls",  # it starts the payment at the partner, as a pay does
     Operation.INQUIRE: "inquiries",
     Operation.CANCEL: "cancel_calls",
     Operation.REFUND: "refund_calls",
@@ -136,6 +150,47 @@ class PartnerCalls:
         adapter = self._adapters[partner]
         call = adapter.inquire_refund(request)
         return await self._call(partner, Operation.INQUIRE_REFUND, call, tally, deadline)
+
+    async def order_code(
+        self,
+        partner: str,
+        request: OrderCodeRequest,
+        *,
+        tally: Tally,
+        deadline: float | None = None,
+    ) -> OrderCode | Outcome:
+        """The code to show, or the outcome saying there is none (`adapters._orders`)."""
+        adapter = self._adapters[partner]
+        issued: list[OrderCode] = []
+
+        async def call() -> Outcome:
+            result = await adapter.create_order_code(request)
+            if isinstance(result, OrderCode):
+                issued.append(result)
+                return Outcome.succeeded(partner_reference=result.partner_reference)
+            return result
+
+        outcome = await self._call(partner, Operation.ORDER_CODE, call(), tally, deadline)
+        if outcome.status is OutcomeStatus.SUCCEEDED and issued:
+            return issued[0]
+        return outcome
+
+    def read_notification(
+        self, partner: str, request: InboundRequest, now: datetime
+    ) -> PaymentNotification:
+        """The partner's notification, verified; `NotificationRefused` otherwise."""
+        try:
+            return self._adapters[partner].read_notification(request, now)
+        except NotificationRefused:
+            raise
+        except Exception as exc:
+            log.exception("ALERT adapter %s: reading a notification raised", partner)
+            raise NotificationRefused(
+                NotificationProblem.MALFORMED, f"the adapter raised {type(exc).__name__}"
+            ) from exc
+
+    def acknowledge(self, partner: str, request: InboundRequest, accepted: bool) -> Acknowledgment:
+        return self._adapters[partner].acknowledge(request, accepted)
 
     async def settlement_file(self, partner: str, request: SettlementFileRequest) -> SettlementFile:
         """The partner's file for a day; `SettlementFileUnavailable` when it cannot be had

@@ -346,7 +346,7 @@ async def _start_refund(
         now = ctx.clock.now()
         after = dataclasses.replace(locked, updated_at=now)
         rows: Rows = []
-        if locked.status is PaymentStatus.PROCESSING:
+        if not locked.is_final:
             booked = book_payment(ctx, locked.finished(known, now), merchant, now)
             # We keep the lease (and the resolver's schedule): the refund goes on at once.
             after = dataclasses.replace(

@@ -26,6 +26,7 @@ __all__ = [
     "CancelStatus",
     "Failure",
     "Payment",
+    "PaymentMethod",
     "PaymentStatus",
 ]
 
@@ -36,9 +37,21 @@ class PaymentStatus(enum.StrEnum):
     """A payment's status (API.md); refunds use the same words."""
 
     PROCESSING = "processing"
+    REQUIRES_CUSTOMER = "requires_customer"
+    """A merchant-presented code is on the till's screen: the tourist has yet to scan it."""
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELLED = "cancelled"
+
+
+_OPEN = frozenset({PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_CUSTOMER})
+
+
+class PaymentMethod(enum.StrEnum):
+    """How the tourist pays: the POS scans their wallet's code, or they scan the till's."""
+
+    WALLET_CODE = "wallet_code"
+    MERCHANT_QR = "merchant_qr"
 
 
 class CancelStatus(enum.StrEnum):
@@ -95,11 +108,39 @@ class Payment:
     resolve_deadline: datetime | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    method: PaymentMethod = PaymentMethod.WALLET_CODE
+    qr_code: str | None = None
+    """A merchant-presented payment's code (what the QR encodes), as the partner issued it."""
+    qr_expires_at: datetime | None = None
     version: int = 0
 
     @property
     def is_final(self) -> bool:
-        return self.status is not PaymentStatus.PROCESSING
+        return self.status not in _OPEN
+
+    def displaying(
+        self,
+        *,
+        code: str,
+        expires_at: datetime,
+        partner_reference: str | None,
+        now: datetime,
+        first_look: datetime,
+    ) -> Payment:
+        """The partner issued its code: shown until `expires_at`, our lease freed; the resolver
+        looks (inquires) from `first_look` on, and cancels the code once it has expired."""
+        return dataclasses.replace(
+            self,
+            status=PaymentStatus.REQUIRES_CUSTOMER,
+            qr_code=code,
+            qr_expires_at=expires_at,
+            partner_reference=partner_reference,
+            lease_owner=None,
+            lease_expires_at=None,
+            next_action_at=first_look,
+            resolve_deadline=expires_at,
+            updated_at=now,
+        )
 
     def finished(
         self, outcome: Outcome, now: datetime, booked: Mapping[str, Any] = _NOTHING

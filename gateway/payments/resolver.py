@@ -27,7 +27,7 @@ from gateway.merchants.model import Merchant
 from gateway.partners.retry import full_jitter
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.cancels import drive_cancel
-from gateway.payments.model import Attempt, CancelStatus, Payment
+from gateway.payments.model import Attempt, CancelStatus, Payment, PaymentStatus
 from gateway.refunds.service import commit_refund_outcome, drive_refund
 from gateway.storage import hand_over as net
 from gateway.storage import leases
@@ -154,11 +154,7 @@ class Resolver:
                 cancel = CancelRequest(attempt.partner_request_id)
                 outcome = await calls.cancel(partner, cancel, tally=counts)
                 if outcome.status is OutcomeStatus.SUCCEEDED:
-                    reversed_ = Outcome.failed(
-                        FailureCode.CANCELLED_AFTER_TIMEOUT,
-                        partner_code=outcome.partner_code,
-                        message="cancelled after the inquiry deadline",
-                    )
+                    reversed_ = _cancelled_unpaid(payment, outcome)
                     await self._commit(payment, merchant, (attempt, counts), reversed_, now)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
@@ -262,6 +258,22 @@ class Resolver:
             ctx.kick_webhooks()
             ctx.metrics.resolved.labels(final.status.value).inc()
             log.info("payment %s resolved: %s", payment.id, final.status.value)
+
+
+def _cancelled_unpaid(payment: Payment, cancel: Outcome) -> Outcome:
+    """The end of an open payment the partner cancelled at its deadline: a code nobody paid
+    in time expired; a payment whose outcome stayed unknown was cancelled after the timeout."""
+    if payment.status is PaymentStatus.REQUIRES_CUSTOMER:
+        return Outcome.failed(
+            FailureCode.CODE_EXPIRED,
+            partner_code=cancel.partner_code,
+            message="the code expired unpaid; cancelled at the partner",
+        )
+    return Outcome.failed(
+        FailureCode.CANCELLED_AFTER_TIMEOUT,
+        partner_code=cancel.partner_code,
+        message="cancelled after the inquiry deadline",
+    )
 
 
 def _open_attempt(attempts: list[Attempt]) -> Attempt:

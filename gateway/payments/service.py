@@ -23,6 +23,7 @@ from typing import TypeVar
 import fx
 from adapters import (
     MerchantInfo,
+    Operation,
     Outcome,
     PaymentCode,
     PayRequest,
@@ -35,6 +36,8 @@ from gateway.core.errors import (
     DuplicateMerchantReference,
     GatewayError,
     InvalidAmount,
+    InvalidRequest,
+    NoRoute,
     NotFound,
     PartnerUnavailable,
     QuoteExpired,
@@ -49,7 +52,8 @@ from gateway.partners.routing import Route
 from gateway.payments.booking import book_outcome, payment_body
 from gateway.payments.budget import answer_deadline
 from gateway.payments.driver import PayDriver
-from gateway.payments.model import Attempt, Payment, PaymentStatus
+from gateway.payments.model import Attempt, Payment, PaymentMethod, PaymentStatus
+from gateway.payments.presented import show_order_code
 from gateway.payments.views import payment_view
 from gateway.quotes.model import MerchantQuote, QuoteUse
 from gateway.quotes.service import price
@@ -76,13 +80,20 @@ T = TypeVar("T")
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CreatePayment:
+    """A sale: `code` (the wallet code the POS scanned) or `wallet` (a merchant-presented
+    payment, the tourist's chosen wallet), never both."""
+
     merchant_reference: str
     amount: fx.Money
-    code: PaymentCode
+    code: PaymentCode | None
+    wallet: str | None = None
     quote_id: str | None = None
     store_id: str | None = None
     terminal_id: str | None = None
     metadata: dict[str, str] = dataclasses.field(default_factory=dict)
+    notify_base: str = ""
+    """Where partners reach this gateway (`server.public_url`, or the URL the POS called):
+    a merchant-presented payment's result comes to `<notify_base>/partners/<id>/notify`."""
 
 
 async def create_payment(
@@ -126,8 +137,9 @@ async def create_payment(
         partner=routes[0].partner,
         route_reason=routes[0].reason,
         quote=None if quote is None else QuoteUse.of(quote),
-        code_mask=command.code.masked,
-        code_hash=ctx.hash_code(command.code.value),
+        code_mask="" if command.code is None else command.code.masked,
+        code_hash="" if command.code is None else ctx.hash_code(command.code.value),
+        method=PaymentMethod.MERCHANT_QR if command.code is None else PaymentMethod.WALLET_CODE,
         store_id=command.store_id,
         terminal_id=command.terminal_id,
         metadata=command.metadata,
@@ -166,13 +178,15 @@ async def create_payment(
         )
 
     log.debug(
-        "payment %s created: %s %s via %s, code %s",
+        "payment %s created: %s %s via %s, %s",
         payment_id,
         command.amount.format(),
         command.amount.currency.code,
         routes[0].partner,
-        command.code.masked,
+        "merchant-presented" if command.code is None else f"code {command.code.masked}",
     )
+    if command.code is None:
+        return await show_order_code(ctx, merchant, payment, attempt, deadline, command.notify_base)
     request = PayRequest(
         partner_request_id=attempt.partner_request_id,
         reference=payment_id,
@@ -261,7 +275,16 @@ async def _prepare(
     ctx: Context, merchant: Merchant, command: CreatePayment, now: datetime
 ) -> tuple[Wallet, fx.Quote | None, bool, Sequence[Route]]:
     """Wallet, quote (and whether it is made on the spot) and partners; or the error to answer."""
-    wallet = ctx.router.identify(command.code.value)
+    if command.code is not None:
+        wallet = ctx.router.identify(command.code.value)
+    else:
+        assert command.wallet is not None, "a merchant-presented payment names its wallet"
+        found = ctx.router.wallet(command.wallet)
+        if found is None:
+            raise InvalidRequest(
+                f"Unknown wallet {command.wallet!r}.", param="payment_method.wallet"
+            )
+        wallet = found
     if command.amount.currency.code != merchant.currency:
         raise InvalidAmount(
             f"The amount must be in the merchant's currency, {merchant.currency}.",
@@ -272,6 +295,18 @@ async def _prepare(
     quote, spot_quote = await _price(ctx, merchant, first, wallet, command, now)
     payer_amount = quote.payer_amount if quote is not None else command.amount
     configured = ctx.router.routes(merchant.country, wallet, payer_amount)
+    if command.code is None:  # only partners that issue codes
+        configured = [
+            route
+            for route in configured
+            if Operation.ORDER_CODE in ctx.partners.capabilities(route.partner)
+        ]
+        if not configured:
+            raise NoRoute(
+                f"No partner in {merchant.country} issues codes for {wallet.id}: scan the "
+                "tourist's code instead.",
+                param="payment_method.type",
+            )
     eligible = [route for route in configured if ctx.health.allows(route.partner)]
     if not eligible:
         raise PartnerUnavailable(

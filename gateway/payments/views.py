@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from gateway.core.render import rfc3339
-from gateway.payments.model import Payment
+from gateway.payments.model import Payment, PaymentMethod, PaymentStatus
 from gateway.quotes.views import quote_terms_view
 from gateway.wire.common import money
 
@@ -43,10 +43,28 @@ def payment_view(payment: Payment) -> wire.Payment:
         "cancellation": cancellation,
         "failure": None if failure is None else {"code": failure.code, "message": failure.message},
         "partner_reference": payment.partner_reference,
-        "payment_method": {"type": "wallet_code", "code_masked": payment.code_mask},
+        "payment_method": _method(payment),
+        "next_action": _next_action(payment),
         "store_id": payment.store_id,
         "terminal_id": payment.terminal_id,
         "metadata": dict(sorted(payment.metadata.items())),  # as stored: keys sorted
         "created_at": rfc3339(payment.created_at),
         "updated_at": rfc3339(payment.updated_at),
+    }
+
+
+def _method(payment: Payment) -> wire.WalletCodeMethod | wire.MerchantQrMethod:
+    if payment.method is PaymentMethod.MERCHANT_QR:
+        return {"type": "merchant_qr", "wallet": payment.wallet}
+    return {"type": "wallet_code", "code_masked": payment.code_mask}
+
+
+def _next_action(payment: Payment) -> wire.DisplayQr | None:
+    if payment.status is not PaymentStatus.REQUIRES_CUSTOMER or payment.qr_code is None:
+        return None
+    assert payment.qr_expires_at is not None, "a displayed code has its expiry"
+    return {
+        "type": "display_qr",
+        "qr_code": payment.qr_code,
+        "expires_at": rfc3339(payment.qr_expires_at),
     }

@@ -17,19 +17,22 @@ from gateway.storage.db import Database
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
-__all__ = ["claim_lease", "resumable_payments"]
+__all__ = ["claim_lease", "resumable_payments", "seize_lease"]
 
 payments = metadata.tables["payments"]
+_OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_CUSTOMER.value)
+"""Not final: a partner may still charge (or the tourist still scan)."""
 
 
 async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
-    """Processing payments and pending cancels due for a look, whose lease is free or expired."""
+    """Open payments (processing, or showing a code) and pending cancels due for a look,
+    whose lease is free or expired."""
     stmt = (
         sa.select(payments.c.id)
         .where(
             sa.or_(
                 sa.and_(
-                    payments.c.status == PaymentStatus.PROCESSING.value,
+                    payments.c.status.in_(_OPEN),
                     payments.c.next_action_at <= now,
                 ),
                 sa.and_(
@@ -49,7 +52,7 @@ async def resumable_payments(db: Database, now: datetime, limit: int) -> list[st
 def claim_lease(
     *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
 ) -> Unit[Payment | None]:
-    """Take a processing payment (or a pending cancel) whose lease is free or expired, or
+    """Take an open payment (or a pending cancel) whose lease is free or expired, or
     (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
     and a POS request of this process may still be working on the payment."""
 
@@ -59,7 +62,7 @@ def claim_lease(
             .where(
                 payments.c.id == payment_id,
                 sa.or_(
-                    payments.c.status == PaymentStatus.PROCESSING.value,
+                    payments.c.status.in_(_OPEN),
                     payments.c.cancel_status == CancelStatus.PENDING.value,
                 ),
                 sa.or_(
@@ -68,6 +71,29 @@ def claim_lease(
                     payments.c.lease_expires_at < now,
                 ),
             )
+            .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
+        )
+        if result.rowcount != 1:
+            return None
+        row = (
+            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+            .mappings()
+            .one()
+        )
+        return rows.payment(row)
+
+    return unit
+
+
+def seize_lease(*, payment_id: str, owner: str, until: datetime) -> Unit[Payment | None]:
+    """Take an open payment's lease whoever holds it: a partner's signed notification of its
+    outcome outranks the resolver's inquiries (the holder's next renewal or write fails, and
+    it lets go). None when the payment is no longer open."""
+
+    async def unit(conn: AsyncConnection) -> Payment | None:
+        result = await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id, payments.c.status.in_(_OPEN))
             .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
         )
         if result.rowcount != 1:

@@ -42,6 +42,7 @@ __all__ = [
     "DuplicateReference",
     "Rows",
     "api_keys",
+    "attempt_by_request_id",
     "attempts",
     "begin_payment",
     "commit_outcome",
@@ -112,6 +113,13 @@ def create_quote(
 async def get_payment(db: Database, payment_id: str) -> Payment | None:
     row = await _one(db, sa.select(payments).where(payments.c.id == payment_id))
     return None if row is None else rows.payment(row)
+
+
+async def attempt_by_request_id(db: Database, partner_request_id: str) -> Attempt | None:
+    """The attempt a partner knows by `partner_request_id` (unique across payments)."""
+    stmt = sa.select(attempts).where(attempts.c.partner_request_id == partner_request_id)
+    row = await _one(db, stmt)
+    return None if row is None else rows.attempt(row)
 
 
 async def get_attempts(db: Database, payment_id: str) -> list[Attempt]:

@@ -332,17 +332,29 @@ def _repeats_a_key(write: Update) -> bool:
 
 @cache
 def _postgres_types() -> dict[tuple[str, str], str]:
-    """(table, column) → its PostgreSQL type, for the array casts (from the schema's tables)."""
+    """(table, column) → its PostgreSQL type, for the array casts (from the schema's tables).
+
+    Without a length: an explicit cast to `VARCHAR(16)` silently truncates a longer value,
+    where the assignment into the column refuses it ("value too long"), as it should."""
     from sqlalchemy.dialects import postgresql
 
     from gateway.storage.tables import metadata
 
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     return {
-        (table.name, column.name): column.type.compile(dialect=dialect)
+        (table.name, column.name): _unbounded(column.type.compile(dialect=dialect))
         for table in metadata.tables.values()
         for column in table.columns
     }
+
+
+def _unbounded(sql_type: str) -> str:
+    """`VARCHAR(16)` → `VARCHAR`, `CHAR(3)` → `BPCHAR` (a bare `CHAR` is `CHAR(1)`)."""
+    if re.fullmatch(r"VARCHAR\(\d+\)", sql_type):
+        return "VARCHAR"
+    if re.fullmatch(r"CHAR\(\d+\)", sql_type):
+        return "BPCHAR"
+    return sql_type
 
 
 @cache

@@ -19,6 +19,7 @@ from gateway.payments.model import (
     CancelStatus,
     Failure,
     Payment,
+    PaymentMethod,
     PaymentStatus,
 )
 from gateway.quotes.model import MarkupRule, MerchantQuote, QuoteUse
@@ -129,6 +130,9 @@ def payment(row: Mapping[Any, Any]) -> Payment:
         resolve_deadline=row["resolve_deadline"],
         lease_owner=row["lease_owner"],
         lease_expires_at=row["lease_expires_at"],
+        method=PaymentMethod(row["payment_method"]),
+        qr_code=row["qr_code"],
+        qr_expires_at=row["qr_expires_at"],
         version=row["version"],
     )
 
@@ -175,6 +179,9 @@ def payment_row(p: Payment) -> dict[str, Any]:
         "resolve_deadline": p.resolve_deadline,
         "lease_owner": p.lease_owner,
         "lease_expires_at": p.lease_expires_at,
+        "payment_method": p.method.value,
+        "qr_code": p.qr_code,
+        "qr_expires_at": p.qr_expires_at,
         "version": p.version,
     }
 
@@ -242,6 +249,7 @@ _PAYMENT_COLUMNS: dict[str, Callable[[Payment], dict[str, Any]]] = {
     "cancel_status": lambda p: {
         "cancel_status": None if p.cancel_status is None else p.cancel_status.value
     },
+    "method": lambda p: {"payment_method": p.method.value},
 }
 """The columns of each field not stored as it is under its own name, as `payment_row` maps
 them (the others are; `tests/unit/gateway/test_rows.py` checks the two agree)."""

@@ -182,7 +182,7 @@ class Payment(SQLModel, table=True):
     merchant_id: str = Field(foreign_key="merchants.id", max_length=40)
     merchant_reference: str = Field(max_length=64)
     idempotency_key: str = Field(max_length=255)
-    status: str = Field(max_length=16)
+    status: str = Field(max_length=24)  # "requires_customer" is 17
     amount_value: int = _money()
     currency: str = _ccy()
     payer_value: int = _money()
@@ -229,6 +229,12 @@ class Payment(SQLModel, table=True):
     resolve_deadline: datetime | None = _ts(nullable=True)
     lease_owner: str | None = Field(default=None, max_length=64)
     lease_expires_at: datetime | None = _ts(nullable=True)
+    # How the tourist pays (`PaymentMethod`), and a merchant-presented payment's code.
+    payment_method: str = Field(
+        default="wallet_code", max_length=16, sa_column_kwargs={"server_default": "wallet_code"}
+    )
+    qr_code: str | None = Field(default=None, max_length=2048)
+    qr_expires_at: datetime | None = _ts(nullable=True)
     version: int = Field(default=0)
 
 

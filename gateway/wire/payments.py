@@ -58,6 +58,7 @@ PAYMENT_EXAMPLE: Final = {
     "failure": None,
     "partner_reference": "2026112614031100001",
     "payment_method": {"type": "wallet_code", "code_masked": "281234********0000"},
+    "next_action": None,
     "store_id": "bkk-siam-01",
     "terminal_id": "pos-17",
     "metadata": {},
@@ -70,7 +71,9 @@ PAYMENT_EXAMPLE: Final = {
 
 
 @with_config(CLOSED)
-class PaymentMethodInput(TypedDict):
+class WalletCodeInput(TypedDict):
+    """The POS scanned the tourist's wallet code."""
+
     type: Literal["wallet_code"]
     code: Annotated[
         str,
@@ -83,6 +86,28 @@ class PaymentMethodInput(TypedDict):
             examples=["281234567890120000"],
         ),
     ]
+
+
+@with_config(CLOSED)
+class MerchantQrInput(TypedDict):
+    """The tourist scans a code the till shows (an order code made for this sale): the answer
+    is `requires_customer` with `next_action.display_qr`, and the payment ends when the
+    tourist has paid (`succeeded`), declined (`failed`), let the code expire (`failed`,
+    `code_expired`) or the merchant cancelled it (`cancelled`)."""
+
+    type: Literal["merchant_qr"]
+    wallet: Annotated[
+        str,
+        Field(
+            pattern="^[a-z0-9_]{1,64}$",
+            description="The wallet the tourist chose on the till (its currency prices the "
+            "quote), e.g. `kakaopay`; an unknown one is `invalid_request`.",
+            examples=["kakaopay"],
+        ),
+    ]
+
+
+PaymentMethodInput = WalletCodeInput | MerchantQrInput
 
 
 @with_config(CLOSED)
@@ -158,12 +183,30 @@ class PaymentFailure(TypedDict):
 
 
 @with_config(CLOSED)
-class PaymentMethod(TypedDict):
+class WalletCodeMethod(TypedDict):
     type: Literal["wallet_code"]
     code_masked: Annotated[
         str,
         Field(description="First six and last four digits.", examples=["281234********0000"]),
     ]
+
+
+@with_config(CLOSED)
+class MerchantQrMethod(TypedDict):
+    type: Literal["merchant_qr"]
+    wallet: str
+
+
+@with_config(CLOSED)
+class DisplayQr(TypedDict):
+    """Show `qr_code` as a QR code (or fetch `GET /v1/payments/{payment_id}/qr.svg` or
+    `.png`) until `expires_at`; then the gateway cancels it at the partner."""
+
+    type: Literal["display_qr"]
+    qr_code: Annotated[
+        str, Field(description="What the QR code encodes, as the partner issued it.")
+    ]
+    expires_at: Timestamp
 
 
 @with_config(closed(PAYMENT_EXAMPLE))
@@ -191,7 +234,11 @@ class Payment(TypedDict):
     cancellation: Cancellation | None
     failure: PaymentFailure | None
     partner_reference: str | None
-    payment_method: PaymentMethod
+    payment_method: WalletCodeMethod | MerchantQrMethod
+    next_action: Annotated[
+        DisplayQr | None,
+        Field(description="What the till must do now: set while `requires_customer`."),
+    ]
     store_id: str | None
     terminal_id: str | None
     metadata: Metadata

@@ -12,6 +12,11 @@ raised (or a function of the `RatesRequest` giving either). Every call is record
 request, and the business time it was made), so a test can say exactly what the partner was
 asked.
 
+Merchant-presented payments (`order_code`, optional) answer an `OrderCode` or an `Outcome`.
+A notification is made by the test (`notification(...)` gives the `InboundRequest` the partner
+would send, its body a token naming what it says); `read_notification` reads it back, or
+refuses a body it did not make (a forgery), and `acknowledge` answers 200 or 503.
+
 A call nobody scripted is a failure of the test: it is recorded in `unscripted` and raises
 (which `PartnerCalls` would turn into an unknown outcome, so the harness checks `unscripted`).
 """
@@ -26,13 +31,20 @@ from datetime import datetime
 from typing import Any
 
 from adapters import (
+    Acknowledgment,
     CancelRequest,
     Clock,
     Delivery,
+    InboundRequest,
     InquiryRequest,
+    NotificationProblem,
+    NotificationRefused,
     Operation,
+    OrderCode,
+    OrderCodeRequest,
     Outcome,
     PartnerRates,
+    PaymentNotification,
     PayRequest,
     RatesRequest,
     RatesUnavailable,
@@ -60,6 +72,7 @@ Request = (
     | RefundRequest
     | RefundInquiryRequest
     | RatesRequest
+    | OrderCodeRequest
 )
 
 TIMED_OUT = Outcome.unknown(Delivery.MAYBE_SENT, "read timeout: the partner may have it")
@@ -95,6 +108,7 @@ RatesAnswer = PartnerRates | RatesUnavailable
 Answer = (
     Outcome
     | Held
+    | OrderCode
     | RatesAnswer
     | Callable[[Any], Outcome | Awaitable[Outcome]]
     | Callable[[Any], RatesAnswer | Awaitable[RatesAnswer]]
@@ -126,6 +140,7 @@ class ScriptedPartner:
             Operation.REFUND,
             Operation.INQUIRE_REFUND,
             Operation.FX_RATES,
+            Operation.ORDER_CODE,
         }
     )
 
@@ -135,6 +150,7 @@ class ScriptedPartner:
         self._scripts: dict[Operation, list[Answer]] = {}
         self.calls: list[Call] = []
         self.unscripted: list[Call] = []
+        self._notifications: dict[bytes, PaymentNotification] = {}
 
     @property
     def partner_id(self) -> str:
@@ -162,7 +178,7 @@ class ScriptedPartner:
             self.unscripted.append(call)
             raise AssertionError(f"{self._partner_id}: nobody scripted {operation.value}")
         answer = script.pop(0) if len(script) > 1 else script[0]
-        if isinstance(answer, Outcome | PartnerRates | RatesUnavailable):
+        if isinstance(answer, Outcome | OrderCode | PartnerRates | RatesUnavailable):
             return answer
         given = answer(request)
         if inspect.isawaitable(given):
@@ -199,3 +215,24 @@ class ScriptedPartner:
             raise given.with_traceback(None)  # a script may raise it again: no old frames
         assert isinstance(given, PartnerRates), given
         return given
+
+    async def create_order_code(self, request: OrderCodeRequest) -> OrderCode | Outcome:
+        given = await self._given(Operation.ORDER_CODE, request)
+        assert isinstance(given, OrderCode | Outcome), given
+        return given
+
+    def notification(self, said: PaymentNotification) -> InboundRequest:
+        """The request the partner would send to tell `said`."""
+        body = f"notification-{len(self._notifications) + 1}".encode()
+        self._notifications[body] = said
+        path = f"/partners/{self._partner_id}/notify"
+        return InboundRequest("POST", path, {"content-type": "text/plain"}, body)
+
+    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
+        said = self._notifications.get(request.body)
+        if said is None:
+            raise NotificationRefused(NotificationProblem.SIGNATURE, "not one the partner sent")
+        return said
+
+    def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
+        return Acknowledgment(200 if accepted else 503, {}, b"ok" if accepted else b"again")

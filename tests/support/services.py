@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import fx
-from adapters import PaymentCode
+from adapters import Acknowledgment, PaymentCode, PaymentNotification
 from gateway.bootstrap import running_context
 from gateway.context import Context
 from gateway.core.config import load_settings
@@ -32,6 +32,7 @@ from gateway.ledger.verify import verify_ledger
 from gateway.merchants.model import Merchant
 from gateway.payments.cancels import cancel_payment
 from gateway.payments.model import Attempt, Payment
+from gateway.payments.notifications import receive_notification
 from gateway.payments.resolver import Resolver
 from gateway.payments.service import CreatePayment, create_payment
 from gateway.refunds.model import Refund, RefundKind
@@ -87,6 +88,30 @@ class Services:
             command=command,
             started_at=asyncio.get_running_loop().time(),
         )
+
+    async def present(self, value: int = 125_050, *, wallet: str = "alipay_cn") -> Answer:
+        """`POST /v1/payments` of a merchant-presented code (`payment_method: merchant_qr`)."""
+        key = secrets.token_hex(8)
+        command = CreatePayment(
+            merchant_reference=f"R-{key}",
+            amount=fx.Money(value, fx.get_currency("THB")),
+            code=None,
+            wallet=wallet,
+            notify_base="http://gateway.test",
+        )
+        return await create_payment(
+            self.ctx,
+            merchant=self.merchant,
+            key=key,
+            request_hash=key,
+            command=command,
+            started_at=asyncio.get_running_loop().time(),
+        )
+
+    async def notify(self, partner_id: str, said: PaymentNotification) -> Acknowledgment:
+        """`partner_id` tells the gateway `said`, as its notification would."""
+        partner = self.partner(partner_id)
+        return await receive_notification(self.ctx, partner_id, partner.notification(said))
 
     async def cancel(self, payment_id: str) -> Answer:
         """`POST /v1/payments/{id}/cancel`."""

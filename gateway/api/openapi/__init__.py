@@ -12,7 +12,14 @@ registered routes, `gateway.core.errors` and real rendered views.
 import functools
 from typing import Any, Final
 
-from gateway.api.openapi import events, operations, payments, reconciliations, settlements
+from gateway.api.openapi import (
+    events,
+    operations,
+    payments,
+    presented,
+    reconciliations,
+    settlements,
+)
 from gateway.api.openapi.parts import components
 from gateway.wire import errors as wire_errors
 from gateway.wire import events as wire_events
@@ -124,13 +131,18 @@ def openapi_document() -> dict[str, Any]:
         "tags": [
             {"name": "Operations", "description": "Health, readiness and this document."},
             {"name": "FX quotes", "description": "Prices in the tourist's wallet currency."},
-            {"name": "Payments", "description": "User-presented wallet payments."},
+            {
+                "name": "Payments",
+                "description": "Wallet payments: the POS scans the tourist's code, or the "
+                "tourist scans the till's (merchant-presented).",
+            },
             {"name": "Refunds", "description": "Partial and repeated refunds of payments."},
             {"name": "Events", "description": "Events, their webhook delivery, redelivery."},
             {
                 "name": "Settlements",
                 "description": "Daily settlement batches and their files (finance, operator).",
             },
+            {"name": "Partners", "description": "Endpoints partners call (notifications)."},
             {
                 "name": "Reconciliation",
                 "description": "Partner settlement files matched against our books (operator).",
@@ -143,6 +155,7 @@ def openapi_document() -> dict[str, Any]:
             **events.paths(),
             **settlements.paths(),
             **reconciliations.paths(),
+            **presented.paths(),
         },
         "webhooks": events.webhooks(),
         "components": components(_schemas()),

@@ -250,6 +250,8 @@ class Durations(_Model):
     cancel_max_interval: Duration = timedelta(seconds=60)
     cancel_deadline: Duration = timedelta(hours=24)
     quote_lifetime: Duration = timedelta(minutes=5)
+    order_code_lifetime: Duration = timedelta(minutes=5)
+    """How long a merchant-presented code may be paid (Alipay+ allows at most 30 minutes)."""
     idempotency_retention: Duration = timedelta(hours=48)
     resume_interval: Duration = timedelta(seconds=5)
     """How often the background sweep looks for unfinished work."""
@@ -378,6 +380,7 @@ class Timeouts(_Model):
     inquire_refund: Duration = timedelta(seconds=5)
     fetch_settlement_file: Duration = timedelta(seconds=30)
     fx_rates: Duration = timedelta(seconds=5)
+    order_code: Duration = timedelta(seconds=8)
     connect: Duration = timedelta(seconds=2)
 
     def seconds(self, operation: str) -> float:

@@ -83,7 +83,7 @@ async def test_0007_gives_stored_payments_and_refunds_their_quote_terms(at_0006:
                 "quote_id": quote_id, "rate": quote_id and "0.185948",
                 "mid_rate": quote_id and "0.1832",
                 "quote_expires_at": quote_id and quote["expires_at"], "code_mask": "28****0000",
-                "code_hash": f"{n}" * 64, "created_at": NOW, "updated_at": NOW,
+                "code_hash": f"{n}" * 64, "created_at": NOW, "updated_at": NOW, "version": 0,
             }
             for n, value, payer, currency, wallet, quote_id in (
                 (1, 125050, 23253, "CNY", "alipay_cn", "qt_old"),
@@ -96,15 +96,16 @@ async def test_0007_gives_stored_payments_and_refunds_their_quote_terms(at_0006:
                 "kind": "merchant", "status": "succeeded", "amount_value": 1000,
                 "currency": "THB", "payer_value": payer, "payer_currency": currency,
                 "partner": "th-siampay", "partner_request_id": f"rf_{n}", "created_at": NOW,
-                "updated_at": NOW,
+                "updated_at": NOW, "version": 0, "refund_calls": 0, "inquiries": 0,
             }
             for n, payer, currency in ((1, 186, "CNY"), (2, 1000, "THB"))
         ]  # fmt: skip
         async with db.writer.begin() as conn:
-            # Only columns 0006 has: the model's tables type them (UTC datetimes on SQLite).
-            await conn.execute(sa.insert(metadata.tables["quotes"]).values(**quote))
-            await conn.execute(sa.insert(metadata.tables["payments"]), payments)
-            await conn.execute(sa.insert(metadata.tables["refunds"]), refunds)
+            # The tables as revision 0006 has them (the models' have later columns, defaults).
+            old = await conn.run_sync(_tables_as_they_are, ("quotes", "payments", "refunds"))
+            await conn.execute(sa.insert(old["quotes"]).values(**quote))
+            await conn.execute(sa.insert(old["payments"]), payments)
+            await conn.execute(sa.insert(old["refunds"]), refunds)
     finally:
         await db.dispose()
 
@@ -129,3 +130,8 @@ async def test_0007_gives_stored_payments_and_refunds_their_quote_terms(at_0006:
     )  # fmt: skip
     assert loaded["pay_1"].quote == expected and refunded["rf_1"].quote == expected
     assert loaded["pay_2"].quote is None and refunded["rf_2"].quote is None
+
+
+def _tables_as_they_are(conn: sa.Connection, names: tuple[str, ...]) -> dict[str, sa.Table]:
+    reflected = sa.MetaData()
+    return {name: sa.Table(name, reflected, autoload_with=conn) for name in names}

@@ -96,8 +96,10 @@ def test_shipped_configs_load_with_production_defaults() -> None:
         "inquire_refund": 5.0,
         "fetch_settlement_file": 30.0,
         "fx_rates": 5.0,
+        "order_code": 8.0,
         "connect": 2.0,
     }
+    assert d.order_code_lifetime == timedelta(minutes=5)
     assert settings.sandbox == SandboxDelays(
         hold=timedelta(seconds=9), confirm=timedelta(seconds=2), expire=timedelta(seconds=3)
     )

@@ -15,6 +15,7 @@ from gateway.payments.model import (
     CancelStatus,
     Failure,
     Payment,
+    PaymentMethod,
     PaymentStatus,
 )
 from gateway.quotes.model import QuoteUse
@@ -60,6 +61,9 @@ OTHER: dict[str, Any] = {
     "resolve_deadline": LATER,
     "lease_owner": "owner",
     "lease_expires_at": LATER,
+    "method": PaymentMethod.MERCHANT_QR,
+    "qr_code": "https://partner.test/oc/1",
+    "qr_expires_at": LATER,
 }
 
 

@@ -1,0 +1,165 @@
+"""A partner's signed notification of a merchant-presented payment's result (issue #15).
+
+    verify (the adapter: signature and time, before anything is read) → the payment of its
+    request id → the amount → take the payment's lease from whoever holds it → book the
+    outcome as the resolver would → the protocol's acknowledgment
+
+Idempotent: a payment already final with the same outcome is acknowledged again and changes
+nothing, whatever the order notifications and inquiries arrive in; two gateways receiving the
+same notification at once write one outcome (the lease decides, the loser finds it final).
+Anything that does not add up is refused loudly (an `ALERT` log line and a metric) and never
+booked: a forged, stale or unreadable notification, an unknown request id, another amount, or
+an outcome that contradicts the payment's (paid after we cancelled it). A refused
+notification is answered "not processed", so the partner sends it again.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+
+from adapters import (
+    Acknowledgment,
+    InboundRequest,
+    NotificationRefused,
+    Operation,
+    Outcome,
+    OutcomeStatus,
+    PaymentNotification,
+)
+from gateway.context import Context
+from gateway.core.errors import NotFound
+from gateway.payments.booking import book_outcome, payment_body
+from gateway.payments.model import Payment, PaymentStatus
+from gateway.storage import leases
+from gateway.storage import payments as repo
+
+__all__ = ["Verdict", "receive_notification"]
+
+log = logging.getLogger(__name__)
+
+_ATTEMPTS = 3  # lease takeovers lost to a concurrent writer before answering "send it again"
+
+
+class Verdict(enum.StrEnum):
+    BOOKED = "booked"
+    ALREADY = "already"
+    UNKNOWN_PAYMENT = "unknown_payment"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    CONTRADICTS = "contradicts"
+    BUSY = "busy"
+
+    @property
+    def accepted(self) -> bool:
+        return self in (Verdict.BOOKED, Verdict.ALREADY)
+
+
+async def receive_notification(
+    ctx: Context, partner: str, request: InboundRequest
+) -> Acknowledgment:
+    """What to answer `partner`'s notification `request` (`NotFound` for a partner that sends
+    none)."""
+    if partner not in ctx.partners or Operation.ORDER_CODE not in ctx.partners.capabilities(
+        partner
+    ):
+        raise NotFound("No such partner.")
+    try:
+        notification = ctx.partners.read_notification(partner, request, ctx.clock.now())
+    except NotificationRefused as exc:
+        log.error(
+            "ALERT notification from %s refused (%s): %s", partner, exc.problem.value, exc.message
+        )
+        ctx.metrics.notifications.labels(partner, f"refused_{exc.problem.value}").inc()
+        return ctx.partners.acknowledge(partner, request, accepted=False)
+    verdict = await _apply(ctx, partner, notification)
+    ctx.metrics.notifications.labels(partner, verdict.value).inc()
+    return ctx.partners.acknowledge(partner, request, accepted=verdict.accepted)
+
+
+async def _apply(ctx: Context, partner: str, notification: PaymentNotification) -> Verdict:
+    request_id = notification.partner_request_id
+    attempt = await repo.attempt_by_request_id(ctx.db, request_id)
+    if attempt is None or attempt.partner != partner:
+        log.error(
+            "ALERT %s notified an unknown payment request %r: not booked", partner, request_id
+        )
+        return Verdict.UNKNOWN_PAYMENT
+    payment = await repo.get_payment(ctx.db, attempt.payment_id)
+    assert payment is not None, "an attempt's payment exists"
+    if notification.payer_amount != payment.payer_amount:
+        log.error(
+            "ALERT %s notified payment %s paid %s %s, but it is for %s %s: not booked",
+            partner,
+            payment.id,
+            notification.payer_amount.format(),
+            notification.payer_amount.currency.code,
+            payment.payer_amount.format(),
+            payment.payer_amount.currency.code,
+        )
+        return Verdict.AMOUNT_MISMATCH
+    outcome = notification.outcome
+    for _ in range(_ATTEMPTS):
+        if payment.is_final:
+            return _against_final(payment, outcome, partner)
+        written = await _book(ctx, payment, outcome)
+        if written:
+            return Verdict.BOOKED
+        stored = await repo.get_payment(ctx.db, payment.id)
+        assert stored is not None
+        payment = stored
+    return Verdict.BUSY
+
+
+async def _book(ctx: Context, payment: Payment, outcome: Outcome) -> bool:
+    """Take the payment's lease and commit `outcome` as its final state; False if it was no
+    longer open, or another writer took it back before our commit."""
+    owner = f"{ctx.owner}:notify:{secrets.token_hex(4)}"
+    now = ctx.clock.now()
+    seized = await ctx.writer.run(
+        leases.seize_lease(
+            payment_id=payment.id, owner=owner, until=now + ctx.settings.durations.lease_duration
+        )
+    )
+    if seized is None:
+        return False
+    merchant = await repo.get_merchant(ctx.db, seized.merchant_id)
+    assert merchant is not None
+    attempt = (await repo.get_attempts(ctx.db, seized.id))[-1]
+    booked = book_outcome(ctx, seized, outcome, merchant, now)
+    final = booked.payment
+    written = await ctx.writer.run(
+        repo.commit_outcome(
+            before=seized,
+            after=final,
+            attempts=[(attempt, attempt.ended(outcome, now, note="notified by the partner"))],
+            owner=owner,
+            response=(201, payment_body(final)),
+            rows=booked.rows,
+        )
+    )
+    if written:
+        ctx.kick_webhooks()
+        log.info("payment %s %s (notified by %s)", seized.id, final.status.value, seized.partner)
+    return bool(written)
+
+
+def _against_final(payment: Payment, outcome: Outcome, partner: str) -> Verdict:
+    """A notification for a payment already ended: the same news again, or a contradiction."""
+    paid = outcome.status is OutcomeStatus.SUCCEEDED
+    if paid:
+        agrees = payment.status is PaymentStatus.SUCCEEDED or (
+            payment.status is PaymentStatus.CANCELLED and payment.partner_completed_at is not None
+        )
+    else:
+        agrees = payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED)
+    if agrees:
+        return Verdict.ALREADY
+    log.error(
+        "ALERT %s notified payment %s %s, but it ended %s: not booked; an operator must look",
+        partner,
+        payment.id,
+        "paid" if paid else "not paid",
+        payment.status.value,
+    )
+    return Verdict.CONTRADICTS

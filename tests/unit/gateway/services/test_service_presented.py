@@ -1,0 +1,179 @@
+"""Merchant-presented payments (issue #15), the gateway's own rules with the partner scripted,
+in virtual time: the code shown, the notification booked once whatever comes again or late,
+refused when it does not add up, the code cancelled at its expiry so that a late scan cannot
+charge, and a notification outranking the resolver's inquiries."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import fx
+from adapters import (
+    FailureCode,
+    Operation,
+    OrderCode,
+    OrderCodeRequest,
+    Outcome,
+    PaymentNotification,
+)
+from gateway.core.render import rfc3339
+from gateway.payments.model import PaymentStatus
+from tests.support.scripted import IN_PROCESS, TIMED_OUT, Held
+from tests.support.services import START, Services, body
+
+PARTNER = "th-siampay"
+CANCELLED = Outcome.succeeded(partner_reference="sp-cancel")
+
+
+def _issue(services: Services) -> None:
+    """The partner issues a code valid for its asked lifetime."""
+
+    def issue(request: OrderCodeRequest) -> OrderCode:
+        return OrderCode(
+            f"https://partner.test/oc/{request.partner_request_id}", request.expires_at, "sp-1"
+        )
+
+    services.partner(PARTNER).on(Operation.ORDER_CODE, issue)
+
+
+async def _shown(services: Services) -> dict[str, object]:
+    _issue(services)
+    answer = await services.present()
+    assert answer.status == 201, answer.body
+    shown = body(answer)
+    assert shown["status"] == "requires_customer", shown
+    return shown
+
+
+def _said(
+    services: Services, outcome: Outcome, payer: fx.Money | None = None
+) -> PaymentNotification:
+    [call] = services.partner(PARTNER).asked(Operation.ORDER_CODE)
+    request = call.request
+    assert isinstance(request, OrderCodeRequest)
+    return PaymentNotification(request.partner_request_id, outcome, payer or request.payer_amount)
+
+
+PAID = Outcome.succeeded(partner_reference="sp-1", completed_at=START + timedelta(seconds=40))
+
+
+async def test_the_code_is_shown_with_what_the_till_needs(services: Services) -> None:
+    shown = await _shown(services)
+    [call] = services.partner(PARTNER).asked(Operation.ORDER_CODE)
+    request = call.request
+    assert isinstance(request, OrderCodeRequest)
+    assert request.notify_url == f"http://gateway.test/partners/{PARTNER}/notify"
+    assert request.expires_at == START + services.ctx.settings.durations.order_code_lifetime
+    assert request.payer_amount.currency.code == "CNY" and request.amount.value == 125_050
+    assert shown["payment_method"] == {"type": "merchant_qr", "wallet": "alipay_cn"}
+    assert shown["next_action"] == {
+        "type": "display_qr",
+        "qr_code": f"https://partner.test/oc/{request.partner_request_id}",
+        "expires_at": rfc3339(request.expires_at),
+    }
+    assert shown["payer_amount"] == {"currency": "CNY", "value": request.payer_amount.value}
+    assert services.partner(PARTNER).asked(Operation.PAY) == []
+
+
+async def test_a_notification_books_once_however_often_it_comes(services: Services) -> None:
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    said = _said(services, PAID)
+    acks = [await services.notify(PARTNER, said) for _ in range(5)]
+    assert [a.status for a in acks] == [200] * 5
+    paid = await services.payment(payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED and paid.partner_reference == "sp-1"
+    assert await services.journal(payment_id) == ["payment"]
+    assert paid.next_action_at is None and paid.lease_owner is None
+    # ...and a late inquiry saying the same finds nothing left to do
+    await services.resolver.resolve(payment_id)
+    assert services.partner(PARTNER).asked(Operation.INQUIRE) == []
+    await services.assert_books_balance()
+
+
+async def test_what_does_not_add_up_is_refused_and_nothing_booked(services: Services) -> None:
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    said = _said(services, PAID)
+    other = fx.Money(said.payer_amount.value + 1, said.payer_amount.currency)
+    assert (await services.notify(PARTNER, _said(services, PAID, other))).status == 503
+    forged = partner.notification(said)
+    forged = type(forged)(forged.method, forged.path, forged.headers, b"forged")
+    from gateway.payments.notifications import receive_notification
+
+    assert (await receive_notification(services.ctx, PARTNER, forged)).status == 503
+    stranger = PaymentNotification("nobody-asked", PAID, said.payer_amount)
+    assert (await services.notify(PARTNER, stranger)).status == 503
+    assert (await services.payment(payment_id)).status is PaymentStatus.REQUIRES_CUSTOMER
+    assert await services.journal(payment_id) == []
+    assert (await services.notify(PARTNER, said)).status == 200  # the real one still books
+    assert (await services.payment(payment_id)).status is PaymentStatus.SUCCEEDED
+
+
+async def test_an_unpaid_code_is_cancelled_at_its_expiry(services: Services) -> None:
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    partner.on(Operation.CANCEL, CANCELLED)
+    await services.resolver.resolve(payment_id)  # inquires until the code expires, then cancels
+    expired = await services.payment(payment_id)
+    assert expired.status is PaymentStatus.FAILED
+    assert expired.failure is not None and expired.failure.code == FailureCode.CODE_EXPIRED
+    [cancel] = partner.asked(Operation.CANCEL)
+    lifetime = services.ctx.settings.durations.order_code_lifetime
+    assert cancel.at is not None and cancel.at >= START + lifetime
+    assert len(partner.asked(Operation.INQUIRE)) > 1
+    # a late "paid" contradicts what the partner confirmed: refused loudly, never booked
+    assert (await services.notify(PARTNER, _said(services, PAID))).status == 503
+    assert (await services.payment(payment_id)).status is PaymentStatus.FAILED
+    assert await services.journal(payment_id) == []
+
+
+async def test_a_declined_or_unknown_order_code(services: Services) -> None:
+    partner = services.partner(PARTNER)
+    partner.on(Operation.ORDER_CODE, Outcome.failed(FailureCode.PARTNER_DECLINED))
+    declined = body(await services.present())
+    assert declined["status"] == "failed" and declined["next_action"] is None
+    partner.on(Operation.ORDER_CODE, TIMED_OUT)
+    unknown = body(await services.present())
+    assert unknown["status"] == "processing" and unknown["next_action"] is None
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    partner.on(Operation.CANCEL, CANCELLED)
+    await services.resolver.resolve(str(unknown["id"]))  # a code may be pending: cancelled
+    ended = await services.payment(str(unknown["id"]))
+    assert ended.failure is not None
+    assert ended.failure.code == FailureCode.CANCELLED_AFTER_TIMEOUT
+
+
+async def test_a_notification_outranks_the_resolvers_inquiry(services: Services) -> None:
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    inquiry = Held()
+    partner.on(Operation.INQUIRE, inquiry)
+    resolving = asyncio.create_task(services.resolver.resolve(payment_id))
+    await inquiry.arrived.wait()  # the resolver holds the payment's lease, asking
+    assert (await services.notify(PARTNER, _said(services, PAID))).status == 200
+    inquiry.give(IN_PROCESS)  # its answer comes after the notification
+    await resolving
+    paid = await services.payment(payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED
+    assert partner.asked(Operation.CANCEL) == []
+    assert await services.journal(payment_id) == ["payment"]
+
+
+async def test_a_merchant_cancel_closes_the_code(services: Services) -> None:
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    partner.on(Operation.CANCEL, CANCELLED)
+    cancelled = await services.cancel(payment_id)
+    assert cancelled.status == 200 and body(cancelled)["status"] == "cancelled", cancelled.body
+    assert body(cancelled)["next_action"] is None
+    assert (
+        await services.notify(PARTNER, _said(services, Outcome.failed(FailureCode.PAYMENT_EXPIRED)))
+    ).status == 200
+    assert await services.journal(payment_id) == []
