@@ -14,7 +14,8 @@ of layout gets a new number, and batches closed before it keep rendering the old
 - Format 1: API.md's 14 columns, `record_type` .. `net`.
 - Format 2 (current): the same 14 in the same order, then where `fx_rate` came from:
   `fx_mid_rate`, `fx_markup_bps`, `fx_rate_source`, `fx_rate_set`, `fx_rate_as_of` (empty on
-  lines without FX and on the `total` row).
+  lines without FX), then `payment_method` (`wallet_code` or `merchant_qr`); all empty on the
+  `total` row.
 """
 
 from __future__ import annotations
@@ -58,14 +59,15 @@ _FORMAT_1: tuple[str, ...] = (
     "fee",
     "net",
 )
-_FX_TERMS: tuple[str, ...] = (
+_FORMAT_2_ADDS: tuple[str, ...] = (
     "fx_mid_rate",
     "fx_markup_bps",
     "fx_rate_source",
     "fx_rate_set",
     "fx_rate_as_of",
+    "payment_method",
 )
-_COLUMNS = {1: _FORMAT_1, 2: _FORMAT_1 + _FX_TERMS}
+_COLUMNS = {1: _FORMAT_1, 2: _FORMAT_1 + _FORMAT_2_ADDS}
 COLUMNS = _COLUMNS[FORMAT]
 
 
@@ -147,6 +149,7 @@ def render_line(line: Mapping[str, Any], file_format: int = FORMAT) -> str:
         cell(line.get("fx_rate_source")),
         cell(line.get("fx_rate_set")),
         cell(None if rate_as_of is None else rfc3339(rate_as_of)),
+        cell(line.get("payment_method")),
     )
     return ",".join(cells + fx_cells) + "\n"
 

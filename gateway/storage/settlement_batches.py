@@ -243,6 +243,7 @@ _LINE_COLUMNS = (
     "fx_rate_source",
     "fx_rate_set",
     "fx_rate_as_of",
+    "payment_method",
 )
 
 

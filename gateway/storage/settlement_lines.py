@@ -144,13 +144,14 @@ def _zero(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 
 def _fx_terms() -> tuple[sa.ColumnElement[Any], ...]:
     """Where each line's `fx_rate` came from: its payment's quote terms (a refund or reversal
-    is priced at its payment's rate)."""
+    is priced at its payment's rate); and how its payment was paid."""
     return (
         _p.mid_rate.label("fx_mid_rate"),
         _p.markup_bps.label("fx_markup_bps"),
         _p.rate_source.label("fx_rate_source"),
         _p.rate_set_id.label("fx_rate_set"),
         _p.rate_as_of.label("fx_rate_as_of"),
+        _p.payment_method.label("payment_method"),
     )
 
 

@@ -478,6 +478,8 @@ class SettlementLine(SQLModel, table=True):
     fx_rate_source: str | None = Field(default=None, max_length=32)
     fx_rate_set: str | None = Field(default=None, max_length=40)
     fx_rate_as_of: datetime | None = _ts(nullable=True)
+    payment_method: str | None = Field(default=None, max_length=16)
+    """Format 2's last column: how the payment was paid (`wallet_code`, `merchant_qr`)."""
 
 
 class Reconciliation(SQLModel, table=True):

@@ -400,6 +400,7 @@ async def test_a_business_day_in_two_zones(day: Day, tmp_path: Path) -> None:
         for row in rows:
             quote = quotes[row["payment_id"]]
             assert [row[f"fx_{name}"] for name in terms] == [str(quote[n]) for n in terms], row
+            assert row["payment_method"] == "wallet_code", row
 
     # Each partner batch is what its sandbox charged, less what it refunded and reversed.
     for partner in ("th-siampay", "jp-sakurapay"):

@@ -1,5 +1,5 @@
 """Merchant-presented payments: how each payment is paid, the code a till shows, and room in
-`payments.status` for `requires_customer`.
+`payments.status` for `requires_customer`; settlement lines say how each payment was paid.
 
 Revision ID: 0008
 Revises: 0007
@@ -37,9 +37,13 @@ def upgrade() -> None:
         )
         batch_op.add_column(sa.Column("qr_code", sa.String(length=2048), nullable=True))
         batch_op.add_column(sa.Column("qr_expires_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("payment_method", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("settlement_lines", schema=None) as batch_op:
+        batch_op.drop_column("payment_method")
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_column("qr_expires_at")
         batch_op.drop_column("qr_code")

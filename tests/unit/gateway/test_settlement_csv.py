@@ -51,6 +51,7 @@ def _line(**values: Any) -> dict[str, Any]:
         "fx_rate_source": "ecb",
         "fx_rate_set": "rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50",
         "fx_rate_as_of": datetime(2026, 11, 25, 15, 0, tzinfo=UTC),
+        "payment_method": "wallet_code",
     }
     line.update(values)
     return line
@@ -71,7 +72,8 @@ def test_header_is_the_contract() -> None:
     assert csvfile.header(1) == API_MD_HEADER + "\n"
     assert csvfile.FORMAT == 2
     assert csvfile.header() == (
-        API_MD_HEADER + ",fx_mid_rate,fx_markup_bps,fx_rate_source,fx_rate_set,fx_rate_as_of\n"
+        API_MD_HEADER + ",fx_mid_rate,fx_markup_bps,fx_rate_source,fx_rate_set,fx_rate_as_of,"
+        "payment_method\n"
     )
     with pytest.raises(ValueError, match="unknown settlement file format 3"):
         csvfile.header(3)
@@ -81,8 +83,8 @@ def test_a_payment_row() -> None:
     """A batch closed as format 1 renders as it did, whatever its lines now hold."""
     assert csvfile.render_line(_line(), 1) == API_MD_ROW + "\n"
     assert csvfile.render_line(_line()) == (
-        API_MD_ROW
-        + ",0.1832,150,ecb,rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50,2026-11-25T15:00:00.000Z\n"
+        API_MD_ROW + ",0.1832,150,ecb,rs_3f5c0e9d1a7b4c2e8f6a0b1c2d3e4f50,2026-11-25T15:00:00.000Z,"
+        "wallet_code\n"
     )
 
 
@@ -101,7 +103,7 @@ def test_lines_without_fx_leave_the_terms_empty() -> None:
          "fx_rate_source", "fx_rate_set", "fx_rate_as_of")
     )  # fmt: skip
     cells = next(csv.reader([csvfile.render_line(_line(**no_fx))]))
-    assert len(cells) == 19 and cells[14:] == ["", "", "", "", ""]
+    assert len(cells) == 20 and cells[14:] == ["", "", "", "", "", "wallet_code"]
 
 
 @pytest.mark.parametrize(
@@ -185,7 +187,7 @@ def test_total_row() -> None:
         "net": 1251,
     }
     assert csvfile.render_line(total, 1) == "total,3,,,,,,KWD,1.250,,,,-0.001,1.251\n"
-    assert csvfile.render_line(total) == "total,3,,,,,,KWD,1.250,,,,-0.001,1.251,,,,,\n"
+    assert csvfile.render_line(total) == "total,3,,,,,,KWD,1.250,,,,-0.001,1.251,,,,,,\n"
 
 
 def test_a_whole_file_reads_back_with_a_csv_reader() -> None:
