@@ -241,12 +241,16 @@ async def _demo_merchant_and_key(db: Database) -> tuple[str, str]:
     return merchant_id, await admin.create_key(db, role=Role.POS, merchant_id=merchant_id)
 
 
-def _curl_example(url: str, key: str) -> str:
+_SCANNED = '{"type": "wallet_code", "code": "281234567890120000"}'
+_PRESENTED = '{"type": "merchant_qr", "wallet": "alipay_cn"}'
+
+
+def _curl_example(url: str, key: str, method: str = _SCANNED) -> str:
     reference = f"DEMO-{secrets.token_hex(4).upper()}"
     body = (
         '{"merchant_reference": "' + reference + '", '
         '"amount": {"currency": "THB", "value": 125050}, '
-        '"payment_method": {"type": "wallet_code", "code": "281234567890120000"}}'
+        '"payment_method": ' + method + "}"
     )
     return (
         f"curl -s {url}/v1/payments \\\n"
@@ -288,6 +292,12 @@ def demo(ctx: click.Context, port: int | None) -> None:
                 "Take a payment (Alipay code, 1,250.50 THB; last 4 digits pick the outcome):"
             )
             click.echo(_curl_example(url, key))
+            click.echo("Or show a QR code at the till (the answer's next_action.qr_code):")
+            click.echo(_curl_example(url, key, _PRESENTED))
+            click.echo("...and pay it as the tourist (0000 pays, 0051 declines):")
+            click.echo(
+                "  .venv/bin/gateway sandbox scan '<next_action.qr_code>' --code-suffix 0000"
+            )
             click.echo("Press Ctrl-C to stop.")
             await asyncio.Event().wait()
         finally:
