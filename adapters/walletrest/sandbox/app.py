@@ -70,7 +70,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from adapters._sandbox.http import ledger_json_handler
-from adapters._sandbox.orders import OrderDesk, install_order_routes
+from adapters._sandbox.order_routes import install_order_routes
+from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes

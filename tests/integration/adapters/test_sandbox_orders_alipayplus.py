@@ -40,7 +40,8 @@ from adapters import (
     SystemClock,
     new_http_client,
 )
-from adapters._sandbox.orders import ORDERS, OrderDesk
+from adapters._sandbox.order_routes import ORDERS
+from adapters._sandbox.orders import OrderDesk
 from adapters.alipayplus import AlipayPlusAdapter, build_adapter, generate_keypair
 from adapters.alipayplus.sandbox import LEDGER, SandboxLedger, SandboxSettings, create_sandbox_app
 from fx import Money
