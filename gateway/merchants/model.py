@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
+from adapters import MerchantInfo
 from gateway.core.business_days import business_date
 from gateway.quotes.model import MarkupRule
 
@@ -39,6 +40,16 @@ class Merchant:
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def at_till(self, store_id: str | None, terminal_id: str | None) -> MerchantInfo:
+        """What a partner is told of the merchant selling, at which store and terminal."""
+        return MerchantInfo(
+            id=self.id,
+            name=self.name,
+            country=self.country,
+            store_id=store_id,
+            terminal_id=terminal_id,
+        )
 
     def business_date(self, at: datetime) -> date:
         """The merchant's business day of a state committing at `at`."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from adapters import MerchantInfo, OrderCode, OrderCodeRequest, OutcomeStatus
+from adapters import OrderCode, OrderCodeRequest, OutcomeStatus
 from gateway.context import Context
 from gateway.core.render import dumps
 from gateway.idempotency import Answer
@@ -54,13 +54,7 @@ async def show_order_code(
         amount=payment.amount,
         payer_amount=payment.payer_amount,
         wallet=payment.wallet,
-        merchant=MerchantInfo(
-            id=merchant.id,
-            name=merchant.name,
-            country=merchant.country,
-            store_id=payment.store_id,
-            terminal_id=payment.terminal_id,
-        ),
+        merchant=merchant.at_till(payment.store_id, payment.terminal_id),
         requested_at=now,
         expires_at=now + durations.order_code_lifetime,
         notify_url=notify_url(notify_base, attempt.partner),

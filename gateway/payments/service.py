@@ -22,7 +22,6 @@ from typing import TypeVar
 
 import fx
 from adapters import (
-    MerchantInfo,
     Operation,
     Outcome,
     PaymentCode,
@@ -193,13 +192,7 @@ async def create_payment(
         amount=command.amount,
         payer_amount=payer_amount,
         code=command.code,
-        merchant=MerchantInfo(
-            id=merchant.id,
-            name=merchant.name,
-            country=merchant.country,
-            store_id=command.store_id,
-            terminal_id=command.terminal_id,
-        ),
+        merchant=merchant.at_till(command.store_id, command.terminal_id),
         requested_at=now,
     )
     driver = PayDriver(ctx, payment, attempt, routes, request, deadline)

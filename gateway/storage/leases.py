@@ -73,14 +73,7 @@ def claim_lease(
             )
             .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
         )
-        if result.rowcount != 1:
-            return None
-        row = (
-            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
-            .mappings()
-            .one()
-        )
-        return rows.payment(row)
+        return await _taken(conn, payment_id, result.rowcount)
 
     return unit
 
@@ -96,13 +89,18 @@ def seize_lease(*, payment_id: str, owner: str, until: datetime) -> Unit[Payment
             .where(payments.c.id == payment_id, payments.c.status.in_(_OPEN))
             .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
         )
-        if result.rowcount != 1:
-            return None
-        row = (
-            (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
-            .mappings()
-            .one()
-        )
-        return rows.payment(row)
+        return await _taken(conn, payment_id, result.rowcount)
 
     return unit
+
+
+async def _taken(conn: AsyncConnection, payment_id: str, rowcount: int) -> Payment | None:
+    """The payment as the lease update left it, if it took (one row)."""
+    if rowcount != 1:
+        return None
+    row = (
+        (await conn.execute(sa.select(payments).where(payments.c.id == payment_id)))
+        .mappings()
+        .one()
+    )
+    return rows.payment(row)
