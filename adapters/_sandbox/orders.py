@@ -406,6 +406,11 @@ class OrderDesk:
 
     # --- the notifier --------------------------------------------------------------------------
 
+    def notification_for(self, order: Order) -> OutboundNotification:
+        """The signed notification of `order`'s result as the notifier sends it (a test
+        delivers it again, or to another gateway)."""
+        return self._notification(order, order.amount, False)
+
     def _notification(self, order: Order, amount: Money, bad: bool) -> OutboundNotification:
         if self._protocol is None:
             raise RuntimeError("no OrderProtocol attached to the desk")

@@ -6,7 +6,8 @@
 
 Idempotent: a payment already final with the same outcome is acknowledged again and changes
 nothing, whatever the order notifications and inquiries arrive in; two gateways receiving the
-same notification at once write one outcome (the lease decides, the loser finds it final).
+same notification at once write one outcome (one takes the lease, the other waits its turn and
+finds it final).
 Anything that does not add up is refused loudly (an `ALERT` log line and a metric) and never
 booked: a forged, stale or unreadable notification, an unknown request id, another amount, or
 an outcome that contradicts the payment's (paid after we cancelled it). A refused
@@ -39,7 +40,8 @@ __all__ = ["Verdict", "receive_notification"]
 
 log = logging.getLogger(__name__)
 
-_ATTEMPTS = 3  # lease takeovers lost to a concurrent writer before answering "send it again"
+_TURNS = 20  # looks while another notification of the payment books it, before "send it again"
+_TURN = 0.05  # seconds between them (doubling, to a second)
 
 
 class Verdict(enum.StrEnum):
@@ -99,12 +101,15 @@ async def _apply(ctx: Context, partner: str, notification: PaymentNotification) 
         )
         return Verdict.AMOUNT_MISMATCH
     outcome = notification.outcome
-    for _ in range(_ATTEMPTS):
+    pause = _TURN
+    for _ in range(_TURNS):
         if payment.is_final:
             return _against_final(payment, outcome, partner)
-        written = await _book(ctx, payment, outcome)
-        if written:
+        if await _book(ctx, payment, outcome):
             return Verdict.BOOKED
+        # Another notification of it is booking it (or took it back from us): its turn.
+        await ctx.sleep(pause)
+        pause = min(pause * 2, 1.0)
         stored = await repo.get_payment(ctx.db, payment.id)
         assert stored is not None
         payment = stored
@@ -114,11 +119,14 @@ async def _apply(ctx: Context, partner: str, notification: PaymentNotification) 
 async def _book(ctx: Context, payment: Payment, outcome: Outcome) -> bool:
     """Take the payment's lease and commit `outcome` as its final state; False if it was no
     longer open, or another writer took it back before our commit."""
-    owner = f"{ctx.owner}:notify:{secrets.token_hex(4)}"
+    owner = f"{ctx.owner}{leases.NOTIFIED}{secrets.token_hex(4)}"
     now = ctx.clock.now()
     seized = await ctx.writer.run(
         leases.seize_lease(
-            payment_id=payment.id, owner=owner, until=now + ctx.settings.durations.lease_duration
+            payment_id=payment.id,
+            owner=owner,
+            now=now,
+            until=now + ctx.settings.durations.lease_duration,
         )
     )
     if seized is None:

@@ -17,7 +17,7 @@ from gateway.storage.db import Database
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
-__all__ = ["claim_lease", "resumable_payments", "seize_lease"]
+__all__ = ["NOTIFIED", "claim_lease", "resumable_payments", "seize_lease"]
 
 payments = metadata.tables["payments"]
 _OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_CUSTOMER.value)
@@ -78,15 +78,33 @@ def claim_lease(
     return unit
 
 
-def seize_lease(*, payment_id: str, owner: str, until: datetime) -> Unit[Payment | None]:
-    """Take an open payment's lease whoever holds it: a partner's signed notification of its
-    outcome outranks the resolver's inquiries (the holder's next renewal or write fails, and
-    it lets go). None when the payment is no longer open."""
+NOTIFIED = ":notify:"
+"""Marks the owner name of a lease taken for a partner's notification (`seize_lease`)."""
+
+
+def seize_lease(
+    *, payment_id: str, owner: str, now: datetime, until: datetime
+) -> Unit[Payment | None]:
+    """Take an open payment's lease from whoever holds it, unless another notification does
+    (its lease still running): a partner's signed notification of the outcome outranks the
+    resolver's inquiries and a POS request's (the holder's next renewal or write fails, and it
+    lets go), while notifications of one payment take turns instead of taking it from each
+    other. `owner` must contain `NOTIFIED`. None when the payment is no longer open, or
+    another notification holds it."""
+    assert NOTIFIED in owner, owner
 
     async def unit(conn: AsyncConnection) -> Payment | None:
         result = await conn.execute(
             sa.update(payments)
-            .where(payments.c.id == payment_id, payments.c.status.in_(_OPEN))
+            .where(
+                payments.c.id == payment_id,
+                payments.c.status.in_(_OPEN),
+                sa.or_(
+                    payments.c.lease_owner.is_(None),
+                    ~payments.c.lease_owner.contains(NOTIFIED, autoescape=True),
+                    payments.c.lease_expires_at < now,
+                ),
+            )
             .values(lease_owner=owner, lease_expires_at=until, version=payments.c.version + 1)
         )
         return await _taken(conn, payment_id, result.rowcount)
