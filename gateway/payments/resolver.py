@@ -155,7 +155,8 @@ class Resolver:
                 outcome = await calls.cancel(partner, cancel, tally=counts)
                 if outcome.status is OutcomeStatus.SUCCEEDED:
                     reversed_ = _cancelled_unpaid(payment, outcome)
-                    await self._commit(payment, merchant, (attempt, counts), reversed_, now)
+                    if not await self._commit(payment, merchant, (attempt, counts), reversed_, now):
+                        await self._cancelled_after_a_success(payment_id)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
@@ -235,7 +236,7 @@ class Resolver:
         tallied: tuple[Attempt, dict[str, int]],
         outcome: Outcome,
         now: datetime,
-    ) -> None:
+    ) -> bool:
         ctx = self._ctx
         booked = book_payment(ctx, payment.finished(outcome, now), merchant, ctx.clock.now())
         final = booked.payment
@@ -258,6 +259,23 @@ class Resolver:
             ctx.kick_webhooks()
             ctx.metrics.resolved.labels(final.status.value).inc()
             log.info("payment %s resolved: %s", payment.id, final.status.value)
+        return bool(written)
+
+    async def _cancelled_after_a_success(self, payment_id: str) -> None:
+        """Our cancel went through at the partner, but meanwhile the payment was taken from us
+        and booked: if as paid (the partner's notification of a scan just before the code
+        expired), the partner has now reversed that payment, so it must be reversed here too:
+        its cancel is marked pending and the cancel flow undoes it (journal reversal)."""
+        ctx = self._ctx
+        marked = await ctx.writer.run(
+            leases.mark_reversed_at_partner(payment_id=payment_id, now=ctx.clock.now())
+        )
+        if marked:
+            log.error(
+                "ALERT payment %s was booked paid while the partner cancelled it: reversing it",
+                payment_id,
+            )
+            ctx.kick(payment_id)
 
 
 def _cancelled_unpaid(payment: Payment, cancel: Outcome) -> Outcome:

@@ -17,7 +17,13 @@ from gateway.storage.db import Database
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
-__all__ = ["NOTIFIED", "claim_lease", "resumable_payments", "seize_lease"]
+__all__ = [
+    "NOTIFIED",
+    "claim_lease",
+    "mark_reversed_at_partner",
+    "resumable_payments",
+    "seize_lease",
+]
 
 payments = metadata.tables["payments"]
 _OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_CUSTOMER.value)
@@ -122,3 +128,28 @@ async def _taken(conn: AsyncConnection, payment_id: str, rowcount: int) -> Payme
         .one()
     )
     return rows.payment(row)
+
+
+def mark_reversed_at_partner(*, payment_id: str, now: datetime) -> Unit[bool]:
+    """Mark a succeeded payment's cancel pending (the resolver then reverses it), when the
+    partner has cancelled it: True if it was marked."""
+
+    async def unit(conn: AsyncConnection) -> bool:
+        result = await conn.execute(
+            sa.update(payments)
+            .where(
+                payments.c.id == payment_id,
+                payments.c.status == PaymentStatus.SUCCEEDED.value,
+                payments.c.cancel_status.is_(None),
+            )
+            .values(
+                cancel_status=CancelStatus.PENDING.value,
+                cancel_requested_at=now,
+                next_action_at=now,
+                updated_at=now,
+                version=payments.c.version + 1,
+            )
+        )
+        return bool(result.rowcount == 1)
+
+    return unit

@@ -177,3 +177,31 @@ async def test_a_merchant_cancel_closes_the_code(services: Services) -> None:
         await services.notify(PARTNER, _said(services, Outcome.failed(FailureCode.PAYMENT_EXPIRED)))
     ).status == 200
     assert await services.journal(payment_id) == []
+
+
+async def test_a_scan_paid_while_the_expiry_cancel_was_on_its_way_is_reversed(
+    services: Services,
+) -> None:
+    """The tourist pays just before the code expires; the resolver's cancel is already on its
+    way: the notification books the payment, the partner then reverses it, so the gateway
+    reverses it too (never a payment booked paid that the partner undid)."""
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    cancelling = Held()
+    partner.on(Operation.CANCEL, cancelling)
+    resolving = asyncio.create_task(services.resolver.resolve(payment_id))
+    await cancelling.arrived.wait()  # the code expired: the resolver is cancelling it
+    assert (await services.notify(PARTNER, _said(services, PAID))).status == 200
+    cancelling.give(CANCELLED)  # ...and the partner's cancel reversed the payment
+    await resolving
+    paid = await services.payment(payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED and paid.cancel_status is not None
+    partner.on(Operation.CANCEL, CANCELLED)
+    await services.resolver.resolve(payment_id)  # the cancel flow undoes it here too
+    undone = await services.payment(payment_id)
+    assert undone.status is PaymentStatus.CANCELLED
+    assert await services.journal(payment_id) == ["payment", "reversal"]
+    assert set((await services.balances(payment_id)).values()) == {0}
+    await services.assert_books_balance()
