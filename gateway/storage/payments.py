@@ -302,6 +302,17 @@ class CommitOutcome:
             [*held_args, *args],
         )
         lease = {r["id"]: r["lease_owner"] for r in holders}
+        if tx.dialect == "postgresql":
+            # A lease may be taken from a live holder (`leases.seize_lease`): lock the rows and
+            # read their owners again, so that no other writer commits between this check and
+            # the write (under READ COMMITTED the SELECT above does not stop one).
+            ids = sorted({c.payment_id for c in commands})
+            locked = await tx.fetch(
+                "SELECT id, lease_owner FROM payments WHERE id = ANY(?::text[])"
+                " ORDER BY id FOR UPDATE",
+                [ids],
+            )
+            lease = {r["id"]: r["lease_owner"] for r in locked}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
         await move_to_open_days(tx, states(owned))
         answers = [
