@@ -16,6 +16,12 @@ measured, same references scheme) runs first at the same concurrency.
 `--kind quotes` sends `POST /v1/fx/quotes` bodies instead (`{"amount": THB, "wallet":
 "alipay_cn"}`, the amount varying per request, its own `Idempotency-Key` each); an answer counts
 as good when it is `201` with `"object": "fx_quote"` (a payment's: `201` `succeeded`).
+`--kind merchant_qr` makes merchant-presented payments (`payment_method: {"type": "merchant_qr",
+"wallet": "alipay_cn"}`, otherwise as a payment): good when `201` `requires_customer` (an order
+code shown at the till, pending at the partner).
+
+`closed_loop` and `Plan` are also the loop of `bench.notify_load` (partners' notifications); a
+`Sample` then carries the protocol acknowledgment's `result.resultStatus`.
 
 Output: one JSON object with the counts, wall time (and when the measured requests started and
 the last answer came, in Unix seconds), payments/s, client latency and the gateway's own time
@@ -40,7 +46,7 @@ from typing import Any
 
 import aiohttp
 
-__all__ = ["Sample", "main", "percentiles", "server_timing"]
+__all__ = ["Plan", "Sample", "closed_loop", "main", "percentiles", "server_timing"]
 
 PERCENTILES = (50, 95, 99)
 
@@ -58,6 +64,7 @@ class Sample:
     own_ms: float | None = None
     partner_ms: float | None = None
     error: str | None = None
+    result_status: str | None = None  # an Alipay+ acknowledgment's `result.resultStatus`
 
 
 @dataclass
@@ -99,7 +106,7 @@ def _code(nonce: str, seq: int) -> str:
     return f"28{nonce}{seq:08d}0000"
 
 
-KINDS = ("payments", "quotes")
+KINDS = ("payments", "quotes", "merchant_qr")
 
 
 def build_plan(
@@ -112,15 +119,16 @@ def build_plan(
     for seq in range(start, start + count):
         reference = f"{tag}-{seq:07d}"
         money = {"currency": "THB", "value": amount + seq % 1000}
-        body: dict[str, Any] = (
-            {"amount": money, "wallet": "alipay_cn"}
-            if kind == "quotes"
-            else {
-                "merchant_reference": reference,
-                "amount": money,
-                "payment_method": {"type": "wallet_code", "code": _code(nonce, seq)},
-            }
-        )
+        body: dict[str, Any]
+        if kind == "quotes":
+            body = {"amount": money, "wallet": "alipay_cn"}
+        else:
+            method = (
+                {"type": "merchant_qr", "wallet": "alipay_cn"}
+                if kind == "merchant_qr"
+                else {"type": "wallet_code", "code": _code(nonce, seq)}
+            )
+            body = {"merchant_reference": reference, "amount": money, "payment_method": method}
         bodies.append(json.dumps(body, separators=(",", ":")).encode())
         headers.append(
             {
@@ -161,12 +169,17 @@ async def _one(
         sample.object = answer.get("object")
         if "error" in answer and isinstance(answer["error"], dict):
             sample.error = str(answer["error"].get("code"))
+        result = answer.get("result")
+        if isinstance(result, dict) and isinstance(result.get("resultStatus"), str):
+            sample.result_status = result["resultStatus"]
     return sample
 
 
-async def _closed_loop(
+async def closed_loop(
     session: aiohttp.ClientSession, url: str, plan: Plan, concurrency: int
 ) -> list[Sample]:
+    """Every request of `plan` once, `concurrency` at a time, each worker sending its next as
+    soon as its previous one is answered; the samples in the plan's order."""
     samples: list[Sample | None] = [None] * len(plan.bodies)
     counter = iter(range(len(plan.bodies)))
 
@@ -207,14 +220,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     connector = aiohttp.TCPConnector(limit=limit, limit_per_host=0, keepalive_timeout=60)
     timeout = aiohttp.ClientTimeout(total=args.timeout)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        warm_samples = await _closed_loop(session, args.url, warm, args.concurrency)
+        warm_samples = await closed_loop(session, args.url, warm, args.concurrency)
         cpu0 = time.process_time()
         started_unix = time.time()
         started = time.perf_counter()
         if args.rate:
             samples = await _open_loop(session, args.url, plan, args.rate)
         else:
-            samples = await _closed_loop(session, args.url, plan, args.concurrency)
+            samples = await closed_loop(session, args.url, plan, args.concurrency)
         wall = time.perf_counter() - started
         ended_unix = time.time()
         cpu = time.process_time() - cpu0
@@ -222,6 +235,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     def ok(sample: Sample) -> bool:
         if kind == "quotes":
             return sample.status == 201 and sample.object == "fx_quote"
+        if kind == "merchant_qr":
+            return sample.status == 201 and sample.payment_status == "requires_customer"
         return sample.status == 201 and sample.payment_status == "succeeded"
 
     succeeded = [s for s in samples if ok(s)]
