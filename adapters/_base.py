@@ -39,7 +39,8 @@ answer verified like any other), or raises `RatesUnavailable`, never a partial s
 `DEFAULT_TIMEOUTS` when a partner's timeouts do not name it.
 
 Merchant-presented payments (`Operation.ORDER_CODE`, optional): an order code for the tourist
-to scan, and the partner's signed notification of its result: `adapters._orders`.
+to scan, and the partner's signed notification of its result: `adapters._orders`. Static store
+codes (`Operation.ENTRY_CODE`, optional): `adapters._entry`.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
+from adapters._entry import (
+    EntryCode,
+    EntryOrder,
+    EntryOrderConfirmation,
+    EntryOrderRefusal,
+    StoreRegistration,
+)
 from adapters._orders import (
     DEFAULT_ORDER_CODE_TIMEOUT,
     Acknowledgment,
@@ -87,6 +95,10 @@ __all__ = [
     "AdapterConfigError",
     "CancelRequest",
     "Delivery",
+    "EntryCode",
+    "EntryOrder",
+    "EntryOrderConfirmation",
+    "EntryOrderRefusal",
     "FailureCode",
     "InboundRequest",
     "InquiryRequest",
@@ -111,6 +123,7 @@ __all__ = [
     "SettlementFileUnavailable",
     "SettlementLine",
     "SettlementRecordType",
+    "StoreRegistration",
     "implied_rate",
     "mask_code",
 ]
@@ -126,6 +139,7 @@ class Operation(enum.StrEnum):
     FETCH_SETTLEMENT_FILE = "fetch_settlement_file"  # an alias of SETTLEMENT_FILE
     FX_RATES = "fx_rates"  # optional in configuration: see DEFAULT_TIMEOUTS
     ORDER_CODE = "order_code"  # optional: merchant-presented codes and their notifications
+    ENTRY_CODE = "entry_code"  # optional: static store codes and their entry orders
 
 
 class OutcomeStatus(enum.StrEnum):
@@ -399,13 +413,26 @@ class Adapter(Protocol):
         none to show (FAILED: refused; UNKNOWN: one may be pending, cancel it)."""
         ...
 
-    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
-        """A partner's notification, its signature and time checked before anything is read;
-        `NotificationRefused` otherwise."""
+    def read_notification(
+        self, request: InboundRequest, now: datetime
+    ) -> PaymentNotification | EntryOrder:
+        """A partner's notification (or, with `ENTRY_CODE`, an entry order), its signature
+        and time checked before anything is read; `NotificationRefused` otherwise."""
         ...
 
     def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
         """The protocol's answer to a notification: processed, or send it again."""
+        ...
+
+    async def register_store(self, request: StoreRegistration) -> EntryCode | Outcome:
+        """A store's static entry code (`adapters._entry`); an `Outcome` when none was
+        issued (FAILED: refused; UNKNOWN: ask again, it is the same registration)."""
+        ...
+
+    def confirm_entry_order(
+        self, request: InboundRequest, confirmation: EntryOrderConfirmation
+    ) -> Acknowledgment:
+        """The protocol's signed answer to an entry order: charge this, or refused."""
         ...
 
 
@@ -413,7 +440,11 @@ class Adapter(Protocol):
 Timeouts = Mapping[Operation, float]
 
 DEFAULT_TIMEOUTS: Mapping[Operation, float] = MappingProxyType(
-    {Operation.FX_RATES: DEFAULT_RATES_TIMEOUT, Operation.ORDER_CODE: DEFAULT_ORDER_CODE_TIMEOUT}
+    {
+        Operation.FX_RATES: DEFAULT_RATES_TIMEOUT,
+        Operation.ORDER_CODE: DEFAULT_ORDER_CODE_TIMEOUT,
+        Operation.ENTRY_CODE: DEFAULT_ORDER_CODE_TIMEOUT,  # registering a store
+    }
 )
 """Timeouts of the operations a partner's configuration may leave out (seconds): an adapter
 uses these when its timeouts mapping has no entry, so adding an operation to a protocol does

@@ -13,6 +13,7 @@ from gateway.api.body import raw_body
 from gateway.api.state import CONTEXT, KEYS
 from gateway.core.errors import NotFound
 from gateway.payments import service as payments
+from gateway.payments.model import PaymentStatus
 from gateway.payments.notifications import receive_notification
 
 __all__ = ["presented_routes"]
@@ -25,12 +26,13 @@ async def notify(request: web.Request) -> web.Response:
     """A partner's notification: no API key (the partner's signature is checked by its
     adapter, before anything is read), answered in the partner's protocol."""
     body = await raw_body(request)
-    inbound = InboundRequest(
-        method=request.method,
-        path=request.path,
-        headers={name.lower(): value for name, value in request.headers.items()},
-        body=body,
-    )
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        # A repeated field is one value, joined (RFC 9110 5.3): a second signature header can
+        # only make the signature unreadable, never choose which one is checked.
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    inbound = InboundRequest(method=request.method, path=request.path, headers=headers, body=body)
     ack = await receive_notification(
         request.app[CONTEXT], request.match_info["partner_id"], inbound
     )
@@ -44,6 +46,8 @@ async def _code(request: web.Request) -> str:
     )
     if payment.qr_code is None:
         raise NotFound("This payment has no code to show.")
+    if payment.status is not PaymentStatus.REQUIRES_CUSTOMER or payment.cancel_status is not None:
+        raise NotFound(f"This payment's code can no longer be paid (it is {payment.status}).")
     return payment.qr_code
 
 

@@ -36,6 +36,7 @@ from gateway.refunds.model import Refund, RefundKind, RefundStatus
 from gateway.refunds.service import drive_refund
 from gateway.storage import hand_over as net
 from gateway.storage import idempotency as records
+from gateway.storage import leases
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
@@ -65,12 +66,13 @@ async def cancel_payment(
         ),
         "resource_id": resource,
     }
+    lease = leases.lease_name(ctx.owner)
     marked = await ctx.writer.run(
         lifecycle.mark_cancel(
             claim=claim,
             payment_id=payment_id,
             merchant_id=merchant.id,
-            owner=ctx.owner,
+            owner=lease,
             now=now,
             until=now + durations.pos_wait_budget + durations.lease_duration,
         )
@@ -88,7 +90,7 @@ async def cancel_payment(
     assert isinstance(marked, tuple)
     payment, leased = marked
     expires_at = payment.lease_expires_at
-    own_lease = (ctx.owner, expires_at) if leased and expires_at is not None else None
+    own_lease = (lease, expires_at) if leased and expires_at is not None else None
     loop = asyncio.get_running_loop()
     partner_started = loop.time()
     try:
@@ -220,9 +222,11 @@ AttemptStates = tuple[Attempt, Attempt]
 
 
 async def _commit(
-    ctx: Context, payment_id: str, decide: Decide, attempt: AttemptStates | None
+    ctx: Context, held: Payment, decide: Decide, attempt: AttemptStates | None
 ) -> Payment | None:
-    """Write what `decide` says (and the attempt's cancel count); None if our lease is gone."""
+    """Write what `decide` says (and the attempt's cancel count) while the lease `held` was
+    taken under is still ours; None if it is gone."""
+    assert held.lease_owner is not None
 
     def with_attempt(locked: Payment, lines: list[dict[str, Any]]) -> CancelWrite:
         write = decide(locked, lines)
@@ -230,7 +234,7 @@ async def _commit(
         return write
 
     written = await ctx.writer.run(
-        lifecycle.commit_cancel(payment_id=payment_id, owner=ctx.owner, decide=with_attempt)
+        lifecycle.commit_cancel(payment_id=held.id, owner=held.lease_owner, decide=with_attempt)
     )
     if written is not None:
         ctx.kick_webhooks()  # a cancel or a success may have been booked with its event
@@ -244,7 +248,7 @@ async def _write(
     attempt: AttemptStates | None = None,
 ) -> Payment:
     """`_commit`, then the payment as stored (someone else's, if our lease expired meanwhile)."""
-    written = await _commit(ctx, payment.id, decide, attempt)
+    written = await _commit(ctx, payment, decide, attempt)
     if written is not None:
         return written
     stored = await repo.get_payment(ctx.db, payment.id)
@@ -381,7 +385,7 @@ async def _start_refund(
         started["refund"] = refund
         return CancelWrite(after, new_refund=refund, rows=rows)
 
-    written = await _commit(ctx, payment.id, decide, attempt)
+    written = await _commit(ctx, payment, decide, attempt)
     if written is None:
         stored = await repo.get_payment(ctx.db, payment.id)
         assert stored is not None

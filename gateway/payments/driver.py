@@ -22,6 +22,12 @@ from gateway.payments.budget import MIN_CALL_SECONDS
 from gateway.payments.model import Attempt, AttemptStatus, Payment
 from gateway.storage import payments as repo
 
+
+class LeaseLost(Exception):
+    """The payment was taken from this request (by a partner's notification): stop, and let
+    the safety net show what is stored."""
+
+
 __all__ = ["PayDriver"]
 
 log = logging.getLogger(__name__)
@@ -133,14 +139,16 @@ class PayDriver:
             outcome.message,
             route.partner,
         )
-        await self.ctx.writer.run(
+        switched = await self.ctx.writer.run(
             repo.switch_partner(
-                payment_id=self.payment.id,
+                payment=self.payment,
                 failed_attempt=(self.attempt, failed),
                 next_attempt=nxt,
                 now=now,
             )
         )
+        if not switched:  # taken from us (a partner's notification): it is theirs to end
+            raise LeaseLost(f"payment {self.payment.id}: lease lost before failing over")
         self.attempt, self.counts = nxt, nxt.counts()
         self.payment = self.payment.routed(route.partner, route.reason, now)
         self.request = dataclasses.replace(self.request, partner_request_id=nxt.partner_request_id)

@@ -16,9 +16,10 @@ notification is answered "not processed", so the partner sends it again.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import logging
-import secrets
+from datetime import datetime
 
 from adapters import (
     Acknowledgment,
@@ -32,7 +33,7 @@ from adapters import (
 from gateway.context import Context
 from gateway.core.errors import NotFound
 from gateway.payments.booking import book_outcome, payment_body
-from gateway.payments.model import Payment, PaymentStatus
+from gateway.payments.model import Attempt, AttemptStatus, CancelStatus, Payment, PaymentStatus
 from gateway.storage import leases
 from gateway.storage import payments as repo
 
@@ -40,7 +41,7 @@ __all__ = ["Verdict", "receive_notification"]
 
 log = logging.getLogger(__name__)
 
-_TURNS = 20  # looks while another notification of the payment books it, before "send it again"
+_TURNS = 10  # looks (about 6 s) while another notification books it, before "send it again"
 _TURN = 0.05  # seconds between them (doubling, to a second)
 
 
@@ -89,6 +90,14 @@ async def _apply(ctx: Context, partner: str, notification: PaymentNotification) 
         return Verdict.UNKNOWN_PAYMENT
     payment = await repo.get_payment(ctx.db, attempt.payment_id)
     assert payment is not None, "an attempt's payment exists"
+    if attempt.status is AttemptStatus.NOT_ACCEPTED:
+        log.error(
+            "ALERT %s notified payment %s's request %r, which it did not accept: not booked",
+            partner,
+            payment.id,
+            request_id,
+        )
+        return Verdict.CONTRADICTS
     if notification.payer_amount != payment.payer_amount:
         log.error(
             "ALERT %s notified payment %s paid %s %s, but it is for %s %s: not booked",
@@ -105,7 +114,7 @@ async def _apply(ctx: Context, partner: str, notification: PaymentNotification) 
     for _ in range(_TURNS):
         if payment.is_final:
             return _against_final(payment, outcome, partner)
-        if await _book(ctx, payment, outcome):
+        if await _book(ctx, payment, attempt.id, outcome):
             return Verdict.BOOKED
         # Another notification of it is booking it (or took it back from us): its turn.
         await ctx.sleep(pause)
@@ -116,15 +125,15 @@ async def _apply(ctx: Context, partner: str, notification: PaymentNotification) 
     return Verdict.BUSY
 
 
-async def _book(ctx: Context, payment: Payment, outcome: Outcome) -> bool:
-    """Take the payment's lease and commit `outcome` as its final state; False if it was no
-    longer open, or another writer took it back before our commit."""
-    owner = f"{ctx.owner}{leases.NOTIFIED}{secrets.token_hex(4)}"
+async def _book(ctx: Context, payment: Payment, attempt_id: str, outcome: Outcome) -> bool:
+    """Take the payment's lease and commit `outcome` as its final state (of the attempt
+    `attempt_id`, the one notified); False if it was no longer open, or another writer took it
+    back before our commit."""
     now = ctx.clock.now()
     seized = await ctx.writer.run(
         leases.seize_lease(
             payment_id=payment.id,
-            owner=owner,
+            owner=leases.lease_name(ctx.owner, notified=True),
             now=now,
             until=now + ctx.settings.durations.lease_duration,
         )
@@ -133,23 +142,44 @@ async def _book(ctx: Context, payment: Payment, outcome: Outcome) -> bool:
         return False
     merchant = await repo.get_merchant(ctx.db, seized.merchant_id)
     assert merchant is not None
-    attempt = (await repo.get_attempts(ctx.db, seized.id))[-1]
+    # Read after the seize: a cancel the previous holder noted before sending it is seen here.
+    attempt = next(a for a in await repo.get_attempts(ctx.db, seized.id) if a.id == attempt_id)
     booked = book_outcome(ctx, seized, outcome, merchant, now)
-    final = booked.payment
+    final = _undone_if_cancelled(booked.payment, attempt, now)
     written = await ctx.writer.run(
         repo.commit_outcome(
             before=seized,
             after=final,
             attempts=[(attempt, attempt.ended(outcome, now, note="notified by the partner"))],
-            owner=owner,
             response=(201, payment_body(final)),
             rows=booked.rows,
         )
     )
-    if written:
-        ctx.kick_webhooks()
-        log.info("payment %s %s (notified by %s)", seized.id, final.status.value, seized.partner)
-    return bool(written)
+    if not written:
+        return False
+    ctx.kick_webhooks()
+    log.info("payment %s %s (notified by %s)", seized.id, final.status.value, seized.partner)
+    if final.cancel_status is CancelStatus.PENDING and final.status is PaymentStatus.SUCCEEDED:
+        log.error(
+            "ALERT payment %s was paid while a cancel of it was on its way: reversing it",
+            seized.id,
+        )
+        ctx.kick(seized.id)
+    return True
+
+
+def _undone_if_cancelled(paid: Payment, attempt: Attempt, now: datetime) -> Payment:
+    """A payment booked paid after the gateway sent the partner a cancel of it (at the code's
+    expiry, or after an unknown outcome): the cancel may have reversed it at the partner, so it
+    is undone here too (its cancel pending: the cancel flow finishes it, a journal reversal).
+    A merchant's pending cancel stays pending likewise."""
+    if paid.status is not PaymentStatus.SUCCEEDED or paid.cancel_status is not None:
+        return paid
+    if attempt.cancel_calls == 0:
+        return paid
+    return dataclasses.replace(
+        paid, cancel_status=CancelStatus.PENDING, cancel_requested_at=now, next_action_at=now
+    )
 
 
 def _against_final(payment: Payment, outcome: Outcome, partner: str) -> Verdict:

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from datetime import datetime
 
-from adapters import OrderCode, OrderCodeRequest, OutcomeStatus
+from adapters import Delivery, OrderCode, OrderCodeRequest, Outcome, OutcomeStatus
 from gateway.context import Context
 from gateway.core.render import dumps
 from gateway.idempotency import Answer
@@ -28,6 +29,11 @@ from gateway.storage import payments as repo
 __all__ = ["notify_url", "show_order_code"]
 
 log = logging.getLogger(__name__)
+
+
+QR_CAPACITY = 2331
+"""Bytes a QR code holds at most (version 40, error correction M, byte mode): a longer code
+cannot be shown on a till."""
 
 
 def notify_url(base: str, partner: str) -> str:
@@ -63,6 +69,10 @@ async def show_order_code(
         attempt.partner, request, tally=counts, deadline=deadline
     )
     now = ctx.clock.now()
+    if isinstance(result, OrderCode) and (problem := _unshowable(result, request, now)):
+        # Nothing a tourist can pay: a code may still be pending there, so it is cancelled.
+        log.error("ALERT payment %s: %s's code %s", payment.id, attempt.partner, problem)
+        result = Outcome.unknown(Delivery.MAYBE_SENT, f"the code {problem}")
     tallied = attempt.counted(counts)
     rows: repo.Rows = []
     if isinstance(result, OrderCode):
@@ -91,7 +101,6 @@ async def show_order_code(
             before=payment,
             after=after,
             attempts=[(attempt, ended)],
-            owner=ctx.owner,
             response=(201, body),
             rows=rows,
         )
@@ -107,3 +116,12 @@ async def show_order_code(
     log.info("payment %s %s (merchant-presented: %s)", payment.id, after.status.value, note)
     ctx.metrics.payments.labels(after.status.value).inc()
     return Answer(201, body)
+
+
+def _unshowable(code: OrderCode, request: OrderCodeRequest, now: datetime) -> str | None:
+    """Why the partner's code cannot go on the till's screen, if it cannot."""
+    if min(code.expires_at, request.expires_at) <= now:
+        return "came back already expired"
+    if len(code.code.encode("utf-8", "surrogatepass")) > QR_CAPACITY:
+        return f"is longer than a QR code holds ({QR_CAPACITY} bytes)"
+    return None

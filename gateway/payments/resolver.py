@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 
@@ -99,14 +100,17 @@ class Resolver:
         except Exception:
             log.exception("resolving %s failed; the sweep will retry it", item_id)
 
-    async def _lease(self, payment_id: str, *, renew: bool = False) -> Payment | None:
+    async def _lease(self, payment_id: str, *, held: Payment | None = None) -> Payment | None:
+        """Take the payment's lease, or renew the one `held` was taken under."""
         ctx = self._ctx
         now = ctx.clock.now()
+        owner = held.lease_owner if held is not None else leases.lease_name(ctx.owner)
+        assert owner is not None
         return await ctx.writer.run(
             leases.claim_lease(
                 payment_id=payment_id,
-                owner=ctx.owner,
-                renew=renew,
+                owner=owner,
+                renew=held is not None,
                 now=now,
                 until=now + ctx.settings.durations.lease_duration,
             )
@@ -150,13 +154,14 @@ class Resolver:
             else:
                 if not cancelling:
                     log.info("payment %s still unknown at its deadline: cancelling", payment_id)
-                cancelling = True
+                    cancelling = True
+                    if not await self._cancel_ahead(payment, attempt, counts):
+                        return  # taken from us: its new holder ends it
                 cancel = CancelRequest(attempt.partner_request_id)
                 outcome = await calls.cancel(partner, cancel, tally=counts)
                 if outcome.status is OutcomeStatus.SUCCEEDED:
                     reversed_ = _cancelled_unpaid(payment, outcome)
-                    if not await self._commit(payment, merchant, (attempt, counts), reversed_, now):
-                        await self._cancelled_after_a_success(payment_id)
+                    await self._commit(payment, merchant, (attempt, counts), reversed_, now)
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
@@ -174,14 +179,13 @@ class Resolver:
                         repo.commit_outcome(
                             before=payment,
                             after=payment.released(due=now + durations.cancel_max_interval),
-                            attempts=[],
-                            owner=ctx.owner,
+                            attempts=[(attempt, attempt.counted(counts))],
                         )
                     )
                     return
                 pause = cancel_wait(counts["cancel_calls"])
             await ctx.sleep(pause)
-            renewed = await self._lease(payment_id, renew=True)
+            renewed = await self._lease(payment_id, held=payment)
             if renewed is None:
                 return
             payment = renewed
@@ -248,7 +252,6 @@ class Resolver:
                 before=payment,
                 after=final,
                 attempts=[(attempt, ended)],
-                owner=ctx.owner,
                 # A crash (or the safety net) lost the POS's answer: its retry with the same key
                 # gets this one. Rendered so that it cannot stop the final state.
                 response=(201, payment_body(final)),
@@ -261,21 +264,23 @@ class Resolver:
             log.info("payment %s resolved: %s", payment.id, final.status.value)
         return bool(written)
 
-    async def _cancelled_after_a_success(self, payment_id: str) -> None:
-        """Our cancel went through at the partner, but meanwhile the payment was taken from us
-        and booked: if as paid (the partner's notification of a scan just before the code
-        expired), the partner has now reversed that payment, so it must be reversed here too:
-        its cancel is marked pending and the cancel flow undoes it (journal reversal)."""
+    async def _cancel_ahead(
+        self, payment: Payment, attempt: Attempt, counts: dict[str, int]
+    ) -> bool:
+        """Write, before a cancel is sent, that it may reach the partner (the attempt's cancel
+        count, one ahead): whoever books the payment paid from then on (a partner's
+        notification takes the lease) sees it and undoes the payment, as our cancel may have at
+        the partner. False if the lease is no longer ours (nothing is sent then)."""
         ctx = self._ctx
-        marked = await ctx.writer.run(
-            leases.mark_reversed_at_partner(payment_id=payment_id, now=ctx.clock.now())
-        )
-        if marked:
-            log.error(
-                "ALERT payment %s was booked paid while the partner cancelled it: reversing it",
-                payment_id,
+        ahead = dict(counts, cancel_calls=counts["cancel_calls"] + 1)
+        written = await ctx.writer.run(
+            repo.commit_outcome(
+                before=payment,
+                after=dataclasses.replace(payment, updated_at=ctx.clock.now()),
+                attempts=[(attempt, attempt.counted(ahead))],
             )
-            ctx.kick(payment_id)
+        )
+        return bool(written)
 
 
 def _cancelled_unpaid(payment: Payment, cancel: Outcome) -> Outcome:

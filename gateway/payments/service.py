@@ -57,6 +57,7 @@ from gateway.payments.views import payment_view
 from gateway.quotes.model import MerchantQuote, QuoteUse
 from gateway.quotes.service import price
 from gateway.storage import hand_over as net
+from gateway.storage import leases
 from gateway.storage import payments as repo
 from gateway.storage.hand_over import GATEWAY_ERROR
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
@@ -124,6 +125,7 @@ async def create_payment(
     deadline = answer_deadline(ctx, started_at)
     durations = ctx.settings.durations
     lease_expires_at = now + durations.pos_wait_budget + durations.lease_duration
+    lease_name = leases.lease_name(ctx.owner)
     payment = Payment(
         id=payment_id,
         merchant_id=merchant.id,
@@ -147,7 +149,7 @@ async def create_payment(
         # If this process dies mid-call, the resolver finds the payment once the lease expires.
         next_action_at=now + durations.pos_wait_budget,
         resolve_deadline=now + durations.inquiry_deadline,
-        lease_owner=ctx.owner,
+        lease_owner=lease_name,
         lease_expires_at=lease_expires_at,
     )
     attempt = Attempt.first(payment_id, 1, routes[0].partner, routes[0].reason, now)
@@ -215,7 +217,7 @@ async def create_payment(
             exc,
             net.hand_over_payment(
                 payment_id=payment_id,
-                lease=(ctx.owner, lease_expires_at),
+                lease=(lease_name, lease_expires_at),
                 note=gateway_error_note(exc),
                 now=ctx.clock.now(),
                 counters={k: driver.counts[k] for k in ("pay_calls", "inquiries")},
@@ -354,10 +356,8 @@ async def _finish(
     if driver.all_refused:
         await ctx.writer.run(
             repo.discard_payment(
-                payment_id=payment.id,
-                merchant_id=payment.merchant_id,
+                payment=payment,
                 key=key,
-                owner=ctx.owner,
                 spot_quote_id=payment.quote.id if spot_quote and payment.quote else None,
             )
         )
@@ -382,7 +382,6 @@ async def _finish(
             before=payment,
             after=after,
             attempts=driver.ended(outcome, now),
-            owner=ctx.owner,
             response=(201, body),
             rows=rows,
         )

@@ -2,10 +2,15 @@
 
 A lease (owner, expiry, version) on the payment row says who works on it; a payment left behind
 by a dead process is picked up once its lease expires, by any process sharing the database.
+
+The owner is a name made for one taking of the lease (`lease_name`: the process and a random
+part), never the process's name alone: every write checks it exactly, so a piece of work that
+lost its lease cannot write, even when whoever took it over runs in the same process.
 """
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -20,7 +25,7 @@ from gateway.storage.writer import Unit
 __all__ = [
     "NOTIFIED",
     "claim_lease",
-    "mark_reversed_at_partner",
+    "lease_name",
     "resumable_payments",
     "seize_lease",
 ]
@@ -28,6 +33,16 @@ __all__ = [
 payments = metadata.tables["payments"]
 _OPEN = (PaymentStatus.PROCESSING.value, PaymentStatus.REQUIRES_CUSTOMER.value)
 """Not final: a partner may still charge (or the tourist still scan)."""
+
+
+NOTIFIED = ":notify:"
+"""Marks the owner name of a lease taken for a partner's notification (`seize_lease`)."""
+
+
+def lease_name(process: str, *, notified: bool = False) -> str:
+    """A new owner name for one taking of a payment's lease by `process` (`Context.owner`);
+    bounded to fit the column (64) whatever the host's name."""
+    return f"{process[:44]}{NOTIFIED if notified else '/'}{secrets.token_hex(4)}"
 
 
 async def resumable_payments(db: Database, now: datetime, limit: int) -> list[str]:
@@ -59,8 +74,7 @@ def claim_lease(
     *, payment_id: str, owner: str, now: datetime, until: datetime, renew: bool = False
 ) -> Unit[Payment | None]:
     """Take an open payment (or a pending cancel) whose lease is free or expired, or
-    (`renew`) extend our own. A first claim never takes "ours": the owner names a process,
-    and a POS request of this process may still be working on the payment."""
+    (`renew`) extend our own (`owner`: the name we took it under)."""
 
     async def unit(conn: AsyncConnection) -> Payment | None:
         result = await conn.execute(
@@ -84,10 +98,6 @@ def claim_lease(
     return unit
 
 
-NOTIFIED = ":notify:"
-"""Marks the owner name of a lease taken for a partner's notification (`seize_lease`)."""
-
-
 def seize_lease(
     *, payment_id: str, owner: str, now: datetime, until: datetime
 ) -> Unit[Payment | None]:
@@ -95,8 +105,8 @@ def seize_lease(
     (its lease still running): a partner's signed notification of the outcome outranks the
     resolver's inquiries and a POS request's (the holder's next renewal or write fails, and it
     lets go), while notifications of one payment take turns instead of taking it from each
-    other. `owner` must contain `NOTIFIED`. None when the payment is no longer open, or
-    another notification holds it."""
+    other. `owner` is a `lease_name(..., notified=True)`. None when the payment is no longer
+    open, or another notification holds it."""
     assert NOTIFIED in owner, owner
 
     async def unit(conn: AsyncConnection) -> Payment | None:
@@ -128,28 +138,3 @@ async def _taken(conn: AsyncConnection, payment_id: str, rowcount: int) -> Payme
         .one()
     )
     return rows.payment(row)
-
-
-def mark_reversed_at_partner(*, payment_id: str, now: datetime) -> Unit[bool]:
-    """Mark a succeeded payment's cancel pending (the resolver then reverses it), when the
-    partner has cancelled it: True if it was marked."""
-
-    async def unit(conn: AsyncConnection) -> bool:
-        result = await conn.execute(
-            sa.update(payments)
-            .where(
-                payments.c.id == payment_id,
-                payments.c.status == PaymentStatus.SUCCEEDED.value,
-                payments.c.cancel_status.is_(None),
-            )
-            .values(
-                cancel_status=CancelStatus.PENDING.value,
-                cancel_requested_at=now,
-                next_action_at=now,
-                updated_at=now,
-                version=payments.c.version + 1,
-            )
-        )
-        return bool(result.rowcount == 1)
-
-    return unit

@@ -241,35 +241,40 @@ def begin_payment(
 
 def switch_partner(
     *,
-    payment_id: str,
+    payment: Payment,
     failed_attempt: tuple[Attempt, Attempt],
     next_attempt: Attempt,
     now: datetime,
-) -> Unit[None]:
-    """Fail over after a partner certainly charged nothing: close its attempt, open the next."""
+) -> Unit[bool]:
+    """Fail over after a partner certainly charged nothing: close its attempt, open the next;
+    False (nothing written) if `payment`'s lease is no longer the one it was taken under."""
 
-    async def unit(conn: AsyncConnection) -> None:
-        ended = rows.attempt_changes(*failed_attempt)
-        await conn.execute(
-            sa.update(attempts).where(attempts.c.id == ended.pop("id")).values(**ended)
-        )
-        await conn.execute(sa.insert(attempts).values(**rows.new_attempt_row(next_attempt)))
-        await conn.execute(
+    async def unit(conn: AsyncConnection) -> bool:
+        moved = await conn.execute(
             sa.update(payments)
-            .where(payments.c.id == payment_id)
+            .where(payments.c.id == payment.id, payments.c.lease_owner == payment.lease_owner)
             .values(
                 partner=next_attempt.partner,
                 route_reason=next_attempt.route_reason,
                 updated_at=now,
             )
         )
+        if moved.rowcount != 1:
+            return False
+        ended = rows.attempt_changes(*failed_attempt)
+        await conn.execute(
+            sa.update(attempts).where(attempts.c.id == ended.pop("id")).values(**ended)
+        )
+        await conn.execute(sa.insert(attempts).values(**rows.new_attempt_row(next_attempt)))
+        return True
 
     return unit
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CommitOutcome:
-    """Write a payment's new state (and its attempts') if `owner` still holds its lease.
+    """Write a payment's new state (and its attempts') if `owner` (a lease name,
+    `leases.lease_name`) still holds its lease.
 
     `response` completes the idempotency record `(merchant_id, key, status, body)` in the same
     commit, unless an answer is already stored there (the POS got it). The result is False when
@@ -402,14 +407,16 @@ def commit_outcome(
     before: Payment,
     after: Payment,
     attempts: Sequence[tuple[Attempt, Attempt]],
-    owner: str,
     response: tuple[int, str] | None = None,
     rows: Rows | None = None,
 ) -> CommitOutcome:
-    """Take the payment from `before` (as this process last knew it) to `after`, and its
-    `attempts` likewise (each as last known, and as it ended); `response` (status, body)
-    completes its Idempotency-Key; `rows` are what the new state brings (a state that brings
-    rows is dated: its business dates move to open days if need be)."""
+    """Take the payment from `before` (as this process last knew it, under the lease it holds)
+    to `after`, and its `attempts` likewise (each as last known, and as it ended); written only
+    while `before.lease_owner` still holds the lease. `response` (status, body) completes its
+    Idempotency-Key; `rows` are what the new state brings (a state that brings rows is dated:
+    its business dates move to open days if need be)."""
+    owner = before.lease_owner
+    assert owner is not None, "a payment is written under the lease its writer holds"
     return CommitOutcome(
         payment_id=after.id,
         changes=_rows.payment_changes(before, after),
@@ -423,21 +430,21 @@ def commit_outcome(
     )
 
 
-def discard_payment(
-    *, payment_id: str, merchant_id: str, key: str, owner: str, spot_quote_id: str | None
-) -> Unit[bool]:
+def discard_payment(*, payment: Payment, key: str, spot_quote_id: str | None) -> Unit[bool]:
     """Forget a payment that no partner accepted: nothing was charged, the sale may be retried.
 
     The quote made on the spot for it goes too; a quote the POS asked for stays usable.
     """
+    payment_id, merchant_id = payment.id, payment.merchant_id
 
     async def unit(conn: AsyncConnection) -> bool:
-        owned = await conn.scalar(
-            sa.select(payments.c.id).where(
-                payments.c.id == payment_id, payments.c.lease_owner == owner
-            )
+        # An update, not a read: it locks the row, so nobody takes the lease before the delete.
+        owned = await conn.execute(
+            sa.update(payments)
+            .where(payments.c.id == payment_id, payments.c.lease_owner == payment.lease_owner)
+            .values(version=payments.c.version + 1)
         )
-        if owned is None:
+        if owned.rowcount != 1:
             return False
         await conn.execute(sa.delete(attempts).where(attempts.c.payment_id == payment_id))
         await conn.execute(sa.delete(payments).where(payments.c.id == payment_id))

@@ -367,8 +367,8 @@ def mark_cancel(
             marked = dataclasses.replace(
                 marked, cancel_status=CancelStatus.PENDING, cancel_requested_at=now, updated_at=now
             )
-        # Not "ours" as well: our own owner name may be a POS request of this process still
-        # paying; the cancel then waits for it (202) and the resolver carries it on.
+        # A held lease (a POS request still paying, the resolver) is not taken: the cancel
+        # then waits for its holder (202) and the resolver carries it on.
         leased = payment.cancel_status is not CancelStatus.CONFIRMED and (
             payment.lease_owner is None
             or (payment.lease_expires_at is not None and payment.lease_expires_at < now)

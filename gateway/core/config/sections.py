@@ -381,6 +381,7 @@ class Timeouts(_Model):
     fetch_settlement_file: Duration = timedelta(seconds=30)
     fx_rates: Duration = timedelta(seconds=5)
     order_code: Duration = timedelta(seconds=8)
+    entry_code: Duration = timedelta(seconds=8)  # registering a store
     connect: Duration = timedelta(seconds=2)
 
     def seconds(self, operation: str) -> float:

@@ -97,6 +97,7 @@ def test_shipped_configs_load_with_production_defaults() -> None:
         "fetch_settlement_file": 30.0,
         "fx_rates": 5.0,
         "order_code": 8.0,
+        "entry_code": 8.0,
         "connect": 2.0,
     }
     assert d.order_code_lifetime == timedelta(minutes=5)

@@ -205,3 +205,102 @@ async def test_a_scan_paid_while_the_expiry_cancel_was_on_its_way_is_reversed(
     assert await services.journal(payment_id) == ["payment", "reversal"]
     assert set((await services.balances(payment_id)).values()) == {0}
     await services.assert_books_balance()
+
+
+async def test_a_scan_paid_while_an_unanswered_expiry_cancel_may_have_landed_is_reversed(
+    services: Services,
+) -> None:
+    """The resolver's cancel at the code's expiry gets no answer (it may have reached the
+    partner, which then reverses any payment); a notification of the tourist's scan takes the
+    payment: it sees the cancel noted before it was sent and books the payment with its cancel
+    pending, which the cancel flow then finishes (never paid here while undone there)."""
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    cancelling = Held()
+    partner.on(Operation.CANCEL, cancelling)
+    resolving = asyncio.create_task(services.resolver.resolve(payment_id))
+    await cancelling.arrived.wait()
+    assert (await services.notify(PARTNER, _said(services, PAID))).status == 200
+    cancelling.give(TIMED_OUT)  # the cancel's answer is lost
+    await resolving  # its next look finds the lease gone: it stops there
+    paid = await services.payment(payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED and paid.cancel_status is not None
+    partner.on(Operation.CANCEL, CANCELLED)
+    await services.resolver.resolve(payment_id)
+    undone = await services.payment(payment_id)
+    assert undone.status is PaymentStatus.CANCELLED
+    assert await services.journal(payment_id) == ["payment", "reversal"]
+    await services.assert_books_balance()
+
+
+async def test_a_paid_scan_with_no_cancel_sent_stays_paid(services: Services) -> None:
+    """The converse: inquiries only (no cancel ever sent), then the notification: paid, with
+    nothing to undo."""
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    inquiry = Held()
+    partner.on(Operation.INQUIRE, inquiry)
+    resolving = asyncio.create_task(services.resolver.resolve(payment_id))
+    await inquiry.arrived.wait()
+    assert (await services.notify(PARTNER, _said(services, PAID))).status == 200
+    inquiry.give(TIMED_OUT)
+    await resolving
+    paid = await services.payment(payment_id)
+    assert paid.status is PaymentStatus.SUCCEEDED and paid.cancel_status is None
+    assert partner.asked(Operation.CANCEL) == []
+
+
+async def test_work_that_lost_the_lease_writes_nothing_even_in_the_same_process(
+    services: Services,
+) -> None:
+    """The POS request waits on the partner for the code; meanwhile the tourist pays (the
+    notification takes the payment) and the merchant cancels it (the cancel flow, in this same
+    process, takes the lease). The code's late answer must not write over any of it: a lease
+    is checked by the name it was taken under, not by the process."""
+    partner = services.partner(PARTNER)
+    issuing = Held()
+    partner.on(Operation.ORDER_CODE, issuing)
+    presenting = asyncio.create_task(services.present())
+    await issuing.arrived.wait()
+    [call] = partner.asked(Operation.ORDER_CODE)
+    request = call.request
+    assert isinstance(request, OrderCodeRequest)
+    payment_id = request.reference
+    said = PaymentNotification(request.partner_request_id, PAID, request.payer_amount)
+    assert (await services.notify(PARTNER, said)).status == 200
+    undoing = Held()
+    partner.on(Operation.CANCEL, undoing)
+    cancelling = asyncio.create_task(services.cancel(payment_id))
+    await undoing.arrived.wait()  # the cancel flow holds the lease now
+    issuing.give(OrderCode("https://partner.test/oc/late", request.expires_at, "sp-1"))  # type: ignore[arg-type]
+    answer = await presenting
+    assert body(answer)["status"] == "succeeded", answer.body
+    assert (await services.payment(payment_id)).status is PaymentStatus.SUCCEEDED
+    undoing.give(CANCELLED)
+    assert body(await cancelling)["status"] == "cancelled"
+    ended = await services.payment(payment_id)
+    assert ended.status is PaymentStatus.CANCELLED and ended.qr_code is None
+    assert await services.journal(payment_id) == ["payment", "reversal"]
+    await services.assert_books_balance()
+
+
+async def test_a_code_the_till_cannot_show_is_not_shown_but_cancelled(services: Services) -> None:
+    """A code that comes back already expired, or too long for a QR code: the POS gets no code
+    to display, and the resolver cancels whatever may be pending at the partner."""
+    partner = services.partner(PARTNER)
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    partner.on(Operation.CANCEL, CANCELLED)
+    for code in (
+        lambda r: OrderCode("https://partner.test/oc/old", r.requested_at, "sp-1"),
+        lambda r: OrderCode("\u0e3f" * 800, r.expires_at, "sp-1"),  # 2,400 bytes of UTF-8
+    ):
+        partner.on(Operation.ORDER_CODE, code)
+        answer = body(await services.present())
+        assert answer["status"] == "processing" and answer["next_action"] is None, answer
+        await services.resolver.resolve(str(answer["id"]))
+        ended = await services.payment(str(answer["id"]))
+        assert ended.status is PaymentStatus.FAILED and ended.qr_code is None
+    assert len(partner.asked(Operation.CANCEL)) == 2
