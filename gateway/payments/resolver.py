@@ -46,6 +46,7 @@ class Resolver:
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._wakers: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
 
@@ -63,9 +64,12 @@ class Resolver:
         self._running.clear()
 
     def kick(self, item_id: str) -> None:
-        """Look at a payment (`pay_...`) or a refund (`rf_...`) now."""
+        """Look at a payment (`pay_...`) or a refund (`rf_...`) now (one being resolved is
+        woken from its pause: a merchant's cancel must not wait for the next inquiry)."""
         if item_id not in self._running:
             self._spawn(item_id)
+        elif (waker := self._wakers.get(item_id)) is not None:
+            waker.set()
 
     @property
     def active(self) -> int:
@@ -74,7 +78,13 @@ class Resolver:
     def _spawn(self, item_id: str) -> None:
         task = asyncio.create_task(self._resolve_logged(item_id), name=f"resolve-{item_id}")
         self._running[item_id] = task
-        task.add_done_callback(lambda _t: self._running.pop(item_id, None))
+        self._wakers[item_id] = asyncio.Event()
+
+        def done(_task: asyncio.Task[None]) -> None:
+            self._running.pop(item_id, None)
+            self._wakers.pop(item_id, None)
+
+        task.add_done_callback(done)
 
     async def _sweep_forever(self) -> None:
         interval = self._ctx.settings.durations.resume_interval.total_seconds()
@@ -184,7 +194,7 @@ class Resolver:
                     )
                     return
                 pause = cancel_wait(counts["cancel_calls"])
-            await ctx.sleep(pause)
+            await self._pause(payment_id, pause)
             renewed = await self._lease(payment_id, held=payment)
             if renewed is None:
                 return
@@ -192,6 +202,21 @@ class Resolver:
             if payment.cancel_status is CancelStatus.PENDING:  # the merchant cancelled meanwhile
                 await drive_cancel(ctx, payment, merchant, None)
                 return
+
+    async def _pause(self, item_id: str, seconds: float) -> None:
+        """`ctx.sleep(seconds)`, cut short by a `kick` of the item since the last pause."""
+        waker = self._wakers.get(item_id)
+        if waker is None:  # resolved directly (tests, the CLI), not through `kick`
+            await self._ctx.sleep(seconds)
+            return
+        sleeping = asyncio.ensure_future(self._ctx.sleep(seconds))
+        woken = asyncio.ensure_future(waker.wait())
+        try:
+            await asyncio.wait((sleeping, woken), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
+            waker.clear()
 
     async def resolve_refund(self, refund_id: str) -> None:
         """One round on an unknown refund: ask the partner (re-send if it never arrived), write

@@ -62,6 +62,8 @@ def _method(payment: Payment) -> wire.WalletCodeMethod | wire.MerchantQrMethod:
 def _next_action(payment: Payment) -> wire.DisplayQr | None:
     if payment.status is not PaymentStatus.REQUIRES_CUSTOMER or payment.qr_code is None:
         return None
+    if payment.cancel_status is not None:  # being closed at the partner: nothing to scan
+        return None
     assert payment.qr_expires_at is not None, "a displayed code has its expiry"
     return {
         "type": "display_qr",

@@ -304,3 +304,33 @@ async def test_a_code_the_till_cannot_show_is_not_shown_but_cancelled(services: 
         ended = await services.payment(str(answer["id"]))
         assert ended.status is PaymentStatus.FAILED and ended.qr_code is None
     assert len(partner.asked(Operation.CANCEL)) == 2
+
+
+async def test_a_merchant_cancel_wakes_the_resolver_from_its_pause(services: Services) -> None:
+    """The resolver holds a shown code's lease between two inquiries; the merchant cancels:
+    the cancel is pending (202) and the resolver, woken at once rather than at its next
+    inquiry, closes the code at the partner."""
+    shown = await _shown(services)
+    payment_id = str(shown["id"])
+    partner = services.partner(PARTNER)
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    partner.on(Operation.CANCEL, CANCELLED)
+    pausing, never = asyncio.Event(), asyncio.Event()
+
+    async def long_pause(_seconds: float) -> None:
+        pausing.set()
+        await never.wait()  # a pause that would outlast the test
+
+    services.ctx.sleep = long_pause
+    services.ctx.kick = services.resolver.kick
+    services.resolver.kick(payment_id)
+    await pausing.wait()  # it inquired once, and pauses holding the lease
+    answer = await services.cancel(payment_id)
+    assert answer.status == 202 and body(answer)["next_action"] is None, answer.body
+    for _ in range(200):  # the woken resolver's few steps, no clock involved
+        if (await services.payment(payment_id)).status is PaymentStatus.CANCELLED:
+            break
+        await asyncio.sleep(0)
+    assert (await services.payment(payment_id)).status is PaymentStatus.CANCELLED
+    assert len(partner.asked(Operation.INQUIRE)) == 1
+    await services.resolver.stop()
