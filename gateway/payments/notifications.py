@@ -186,9 +186,19 @@ def _against_final(payment: Payment, outcome: Outcome, partner: str) -> Verdict:
     """A notification for a payment already ended: the same news again, or a contradiction."""
     paid = outcome.status is OutcomeStatus.SUCCEEDED
     if paid:
-        agrees = payment.status is PaymentStatus.SUCCEEDED or (
-            payment.status is PaymentStatus.CANCELLED and payment.partner_completed_at is not None
-        )
+        # A cancel the partner confirmed undid the payment whenever it was paid: a "paid"
+        # arriving after it is old news, not a charge (answered, so the partner stops).
+        agrees = payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELLED)
+        known = payment.partner_reference
+        if agrees and known and outcome.partner_reference not in (None, known):
+            log.error(
+                "ALERT %s notified payment %s paid as %r, booked as %r: not booked again;"
+                " an operator must look",
+                partner,
+                payment.id,
+                outcome.partner_reference,
+                known,
+            )
     else:
         agrees = payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELLED)
     if agrees:
