@@ -375,6 +375,13 @@ class OrderDesk:
         order = self.by_code(code)
         if order is None:
             raise ScanRefused(404, "not_found", "no order has this code")
+        if options.for_entry_code:
+            raise ScanRefused(
+                400,
+                "invalid_request",
+                "amount, wallet and entry_twice go with an entry code: an order code has its "
+                "amount",
+            )
         record = self._ledger.get(order.payment_request_id)
         assert record is not None  # open() follows the protocol's record
         state = self.state(order)

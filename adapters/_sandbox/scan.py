@@ -4,6 +4,10 @@ An order code a sandbox issued is a URL on that sandbox (`<base url>/oc/<token>`
 `adapters._sandbox.orders`), so the scan goes to the code's own origin: no configuration
 needed. `scan` posts the scan and returns the sandbox's JSON answer; `describe` words it for a
 terminal.
+
+A store's entry code (static: the tourist types the amount) also takes `amount` (major units
+as typed, "125.50") and `wallet`; its URL form (`<base url>/e/<id>`) is scanned at its origin,
+but an EMVCo payload names no sandbox: pass `sandbox_url` (the CLI's `--sandbox`).
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ class ScanAnswer:
         return self.status == 200
 
 
-def scan_url(code: str) -> str:
-    """Where a code is scanned: `<origin of the code URL>/_sandbox/scan`."""
+def scan_url(code: str, sandbox_url: str | None = None) -> str:
+    """Where a code is scanned: `<origin of the code URL>/_sandbox/scan`, or
+    `<sandbox_url>/_sandbox/scan` when given (an EMVCo entry code names no sandbox)."""
+    if sandbox_url is not None:
+        code = sandbox_url
     try:
         url = httpx.URL(code)
     except httpx.InvalidURL:
@@ -55,22 +62,32 @@ def scan_body(
     delay_seconds: float | None = None,
     amount_delta: int | None = None,
     max_attempts: int | None = None,
+    amount: str | None = None,
+    wallet: str | None = None,
+    entry_twice: bool | None = None,
 ) -> dict[str, Any]:
-    """The JSON body of a scan; options left as None are not sent (the sandbox's defaults)."""
+    """The JSON body of a scan; options left as None are not sent (the sandbox's defaults).
+    `amount` and `wallet` are for an entry code (required there, refused for an order code)."""
     body: dict[str, Any] = {"code": code, "suffix": suffix}
     optional = {
         "notify": notify,
         "delay_seconds": delay_seconds,
         "amount_delta": amount_delta,
         "max_attempts": max_attempts,
+        "amount": amount,
+        "wallet": wallet,
+        "entry_twice": entry_twice,
     }
     body.update({k: v for k, v in optional.items() if v is not None})
     return body
 
 
-def scan(code: str, *, timeout: float = 60.0, **options: Any) -> ScanAnswer:
-    """POST a scan of `code` (options as `scan_body`) to the sandbox that issued it."""
-    url = scan_url(code)
+def scan(
+    code: str, *, timeout: float = 60.0, sandbox_url: str | None = None, **options: Any
+) -> ScanAnswer:
+    """POST a scan of `code` (options as `scan_body`) to the sandbox that issued it (or to
+    `sandbox_url`)."""
+    url = scan_url(code, sandbox_url)
     try:
         response = httpx.post(url, json=scan_body(code, **options), timeout=timeout)
     except httpx.HTTPError as exc:
@@ -92,9 +109,25 @@ def describe(answer: ScanAnswer) -> str:
         state = f" (the order is {body['state']})" if body.get("state") else ""
         message = error.get("message") or f"HTTP {answer.status}"
         return f"refused: {message}{state}"
+    entry = body.get("entry_order")
+    if isinstance(entry, dict) and not body.get("charged") and body.get("order") is None:
+        answers = entry.get("answers") or [{}]
+        why = answers[0].get("code") or answers[0].get("error") or "-"
+        return (
+            f"entry order {entry.get('entry_order_id')} for store {entry.get('store_id')}: "
+            f"{body.get('state')} ({why}); nothing charged"
+        )
     order = body.get("order") or {}
     amount = order.get("amount") or {}
-    lines = [
+    lines = (
+        []
+        if not isinstance(entry, dict)
+        else [
+            f"entry order {entry.get('entry_order_id')} for store {entry.get('store_id')}: "
+            f"confirmed as {order.get('payment_request_id')}"
+        ]
+    )
+    lines += [
         f"order {order.get('payment_request_id')}: {body.get('state')} "
         f"({amount.get('value')} minor units {amount.get('currency')}, "
         f"scan outcome {body.get('outcome')})"

@@ -1,7 +1,9 @@
-"""A tourist's scan of a sandbox order code: the scan request (`ScanOptions`, parsed strictly),
+"""A tourist's scan of a sandbox order code or entry code: the scan request (`ScanOptions`,
+parsed strictly),
 what its test code does (`scan_outcome`), how the partner then notifies (`NotifyMode`), and
 the refusals (`ScanRefused`). The order desk that applies them is `adapters._sandbox.orders`
-(which re-exports these names)."""
+(which re-exports these names); entry codes (a store's static QR: the tourist also types
+`amount` and names a `wallet`) are `adapters._sandbox.entry`'s."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ __all__ = ["NotifyMode", "OrderState", "ScanOptions", "ScanRefused", "scan_outco
 _MAX_SCAN_BODY = 4096
 _MAX_DELAY = 600.0
 _SUFFIX = re.compile(r"[0-9]{4}")
+_TYPED_AMOUNT = re.compile(r"[0-9]{1,13}(\.[0-9]{1,4})?")
+_WALLET = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 class OrderState(enum.StrEnum):
@@ -74,13 +78,21 @@ class ScanRefused(Exception):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ScanOptions:
-    """How the tourist pays (`suffix`) and how the partner then notifies (test switches)."""
+    """How the tourist pays (`suffix`) and how the partner then notifies (test switches).
+
+    For an entry code only: `amount` (what the tourist types: a major-unit decimal string in
+    the store's currency, e.g. "125.50", at most the currency's decimals), `wallet` (the
+    wallet paying, e.g. "alipay_cn"), and the test switch `entry_twice` (send the same entry
+    order twice, as a partner that lost the first answer)."""
 
     suffix: str = "0000"
     notify: NotifyMode = NotifyMode.NOW
     delay_seconds: float = 2.0
     amount_delta: int = 0
     max_attempts: int | None = None
+    amount: str | None = None
+    wallet: str | None = None
+    entry_twice: bool = False
 
     @property
     def uses_switches(self) -> bool:
@@ -89,7 +101,13 @@ class ScanOptions:
             self.notify is not NotifyMode.NOW
             or self.amount_delta != 0
             or self.max_attempts is not None
+            or self.entry_twice
         )
+
+    @property
+    def for_entry_code(self) -> bool:
+        """Says something only an entry code's scan uses."""
+        return self.amount is not None or self.wallet is not None or self.entry_twice
 
     @classmethod
     def parse(cls, raw: bytes) -> tuple[str, ScanOptions]:
@@ -132,17 +150,41 @@ class ScanOptions:
             isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 10
         ):
             raise ValueError("max_attempts must be a whole number from 1 to 10")
+        amount = body.get("amount")
+        if amount is not None and (
+            not isinstance(amount, str) or not _TYPED_AMOUNT.fullmatch(amount)
+        ):
+            raise ValueError('amount must be a decimal string in major units, e.g. "125.50"')
+        wallet = body.get("wallet")
+        if wallet is not None and (not isinstance(wallet, str) or not _WALLET.fullmatch(wallet)):
+            raise ValueError("wallet must be 1-32 letters, digits, '_', '.' or '-'")
+        twice = body.get("entry_twice", False)
+        if not isinstance(twice, bool):
+            raise ValueError("entry_twice must be true or false")
         return code, cls(
             suffix=suffix,
             notify=notify,
             delay_seconds=float(delay),
             amount_delta=delta,
             max_attempts=attempts,
+            amount=amount,
+            wallet=wallet,
+            entry_twice=twice,
         )
 
 
 _SCAN_FIELDS = frozenset(
-    {"code", "suffix", "notify", "delay_seconds", "amount_delta", "max_attempts"}
+    {
+        "code",
+        "suffix",
+        "notify",
+        "delay_seconds",
+        "amount_delta",
+        "max_attempts",
+        "amount",
+        "wallet",
+        "entry_twice",
+    }
 )
 
 

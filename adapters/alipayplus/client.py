@@ -14,6 +14,11 @@ Merchant-presented order codes (`Operation.ORDER_CODE`): `create_order_code` is 
 scenario OrderCode, sent, verified and distrusted like any call; `read_notification` checks a
 `notifyPayment`'s signature, addressee and time before its body is read, and `acknowledge`
 signs our answer to it like the partner signs its answers.
+
+Entry codes (`Operation.ENTRY_CODE`): `register_store` is `merchants/registration`, sent,
+verified and distrusted like any call; an entry order arrives on the notify URL, checked like
+a `notifyPayment` before `read_notification` tells the two apart (`notifyType`), and
+`confirm_entry_order` signs our answer to it like an acknowledgment (`transforms.entry`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,9 @@ from adapters._base import (
     Acknowledgment,
     CancelRequest,
     Delivery,
+    EntryCode,
+    EntryOrder,
+    EntryOrderConfirmation,
     InboundRequest,
     InquiryRequest,
     NotificationProblem,
@@ -49,6 +57,7 @@ from adapters._base import (
     SettlementFile,
     SettlementFileRequest,
     SettlementFileUnavailable,
+    StoreRegistration,
 )
 from adapters._clock import Clock
 from adapters._http import SignedHttpClient
@@ -79,6 +88,7 @@ PATHS: Mapping[Operation, str] = {
     Operation.SETTLEMENT_FILE: "/v1/settlements/file",
     Operation.FX_RATES: "/v1/payments/inquireExchangeRate",
     Operation.ORDER_CODE: "/v1/payments/pay",  # the pay of scenario OrderCode
+    Operation.ENTRY_CODE: "/v1/merchants/registration",  # the store's entry code
 }
 _CONTENT_TYPE = "application/json; charset=UTF-8"
 
@@ -251,11 +261,22 @@ class AlipayPlusAdapter(SignedHttpClient):
         )
         return result
 
-    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
-        """A `notifyPayment`: its signature (a partner key we hold, over `<METHOD> <path>\n
-        <client-id>.<request-time>.<raw body>`, addressed to our client id) and its time
-        (within `NOTIFICATION_TOLERANCE` of `now`) are checked before the body is read
-        (`transforms.notifications`)."""
+    async def register_store(self, request: StoreRegistration) -> EntryCode | Outcome:
+        """`merchants/registration` of `request`'s store: its entry code, or the Outcome that
+        is none (`transforms.entry`)."""
+        body = transforms.registration_body(request)
+        answer = await self._call(Operation.ENTRY_CODE, body, wire.RegistrationResponse)
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.entry_code_result(answer, request, http_status=200)
+
+    def read_notification(
+        self, request: InboundRequest, now: datetime
+    ) -> PaymentNotification | EntryOrder:
+        """A `notifyPayment` or an entry order (`userInitiatedPay`): its signature (a partner
+        key we hold, over `<METHOD> <path>\n<client-id>.<request-time>.<raw body>`, addressed
+        to our client id) and its time (within `NOTIFICATION_TOLERANCE` of `now`) are checked
+        before the body is read (`transforms.notifications`, `transforms.entry`)."""
         headers = request.headers
         problem = self._notification_signature_problem(request)
         if problem is not None:
@@ -272,14 +293,29 @@ class AlipayPlusAdapter(SignedHttpClient):
                 f"notifyPayment: signed at {signed_at.isoformat()}, "
                 f"more than {NOTIFICATION_TOLERANCE} from now",
             )
+        try:
+            data = transforms.read_strict_json(request.body)
+        except ValueError:
+            data = None  # payment_notification says why, in its words
+        if transforms.is_entry_order(data):
+            return transforms.entry_order(request.body, signed_at)
         return transforms.payment_notification(request.body)
 
     def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
         """HTTP 200 with S SUCCESS (processed) or F PROCESS_FAIL (send it again), signed as an
         answer is: `client-id`, `response-time`, `signature` over `<METHOD> <path>\n
         <client-id>.<response-time>.<body>`."""
+        return self._signed_answer(request, transforms.acknowledgment_body(accepted))
+
+    def confirm_entry_order(
+        self, request: InboundRequest, confirmation: EntryOrderConfirmation
+    ) -> Acknowledgment:
+        """HTTP 200, signed like an acknowledgment: S with the payment request to charge, or
+        the refusal's F (U for `unavailable`) (`transforms.entry`)."""
+        return self._signed_answer(request, transforms.entry_answer_body(confirmation))
+
+    def _signed_answer(self, request: InboundRequest, body: bytes) -> Acknowledgment:
         credentials = self._credentials
-        body = transforms.acknowledgment_body(accepted)
         response_time = transforms.format_time(self._clock.now())
         content = build_content(
             request.method.upper(), request.path, credentials.client_id, response_time, body

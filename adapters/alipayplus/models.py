@@ -29,6 +29,7 @@ __all__ = [
     "SETTLEMENT_END",
     "SETTLEMENT_REQUIRED",
     "AckResult",
+    "Address",
     "Amount",
     "CancelRequest",
     "CancelResponse",
@@ -54,12 +55,18 @@ __all__ = [
     "Quote",
     "RefundRequest",
     "RefundResponse",
+    "RegistrationMerchantInfo",
+    "RegistrationRequest",
+    "RegistrationResponse",
+    "RegistrationStoreInfo",
     "Result",
     "SettlementFileRefusal",
     "SettlementFileRequest",
     "SettlementRecord",
     "SettlementStrategy",
     "Store",
+    "UserInitiatedPayRequest",
+    "UserInitiatedPayResponse",
     "encode",
     "encode_with_prices",
 ]
@@ -222,6 +229,79 @@ class NotifyPaymentRequest(_Inbound):
     payment_amount: Amount | None = None
     payment_create_time: str | None = None
     payment_time: str | None = None
+
+
+class Address(_Wire):
+    region: str  # ISO 3166 alpha-2
+
+
+class RegistrationMerchantInfo(_Wire):
+    reference_merchant_id: str = Field(min_length=1, max_length=64)
+    merchant_mcc: str = Field(alias="merchantMCC")
+    merchant_name: str = Field(min_length=1, max_length=256)
+    merchant_address: Address | None = None
+
+
+class RegistrationStoreInfo(_Wire):
+    reference_store_id: str = Field(min_length=1, max_length=64)
+    store_name: str = Field(min_length=1, max_length=256)
+    store_mcc: str = Field(alias="storeMCC")
+    store_address: Address | None = None
+
+
+class RegistrationRequest(_Wire):
+    """`POST /v1/merchants/registration` (after Antom's): register a store for entry codes.
+    `registrationRequestId` is the merchant's store id (a re-sent registration is the same
+    one); entry orders and payment notifications for it go to `paymentNotifyUrl`; the store
+    is paid in `settlementStrategy.settlementCurrency`."""
+
+    registration_request_id: str = Field(min_length=1, max_length=64)
+    product_codes: list[str] | None = None
+    merchant_info: RegistrationMerchantInfo
+    store_info: RegistrationStoreInfo
+    settlement_strategy: SettlementStrategy
+    payment_notify_url: str = Field(min_length=1, max_length=2048)
+
+
+class RegistrationResponse(_Wire):
+    """The store's entry code in `entryCodeForm.codeDetails` (TEXT: the QR's content) and the
+    partner's own id of the store (`storeId`)."""
+
+    result: Result | None = None
+    registration_request_id: str | None = None
+    reference_store_id: str | None = None
+    store_id: str | None = None
+    entry_code_form: OrderCodeForm | None = None
+
+
+class UserInitiatedPayRequest(_Inbound):
+    """The entry order, after Alipay+ `userInitiatedPay` (field names as in Ant's SDK where it
+    has them: `pspId`, `codeValue`, `customerId`): the partner's signed POST to the store's
+    `paymentNotifyUrl`, told apart from `notifyPayment` by `notifyType` USER_INITIATED_PAY.
+    A tourist paying with `pspId`'s wallet scanned `codeValue` (the store
+    `referenceStoreId`'s entry code) and typed `orderAmount` (the store's currency)."""
+
+    notify_type: str | None = None
+    entry_order_id: str | None = None
+    psp_id: str | None = None
+    code_value: str | None = None
+    customer_id: str | None = None
+    reference_store_id: str | None = None
+    store_id: str | None = None
+    order_amount: Amount | None = None
+    order_create_time: str | None = None
+
+
+class UserInitiatedPayResponse(_Wire):
+    """The merchant's signed answer to an entry order (after `userInitiatedPay`'s response):
+    S SUCCESS with the payment request to charge (`paymentRequestId`, `amount` in the
+    wallet's currency, `paymentExpiryTime`), or F / U with nothing to charge."""
+
+    result: Result | None = None
+    entry_order_id: str | None = None
+    payment_request_id: str | None = None
+    amount: Amount | None = None
+    payment_expiry_time: str | None = None
 
 
 class AckResult(_Wire):

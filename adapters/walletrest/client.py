@@ -8,6 +8,10 @@ and the exchange rates are fetched and verified the same way, but what cannot be
 raised (`SettlementFileUnavailable`, `RatesUnavailable`): a file or a rate set is not an
 outcome. An order code is an answer like any other; the partner's notifications come the other
 way and are verified (HMAC and time) by `read_notification` before anything of them is read.
+Entry codes: `register_store` is `POST /v1/stores` (keyed by the store id), an answer like any
+other; an entry order arrives on the notify URL, verified like a notification before
+`read_notification` tells it apart (`type`), and `confirm_entry_order` signs our answer to it
+like an acknowledgment (`transforms.entry`).
 The sending itself (base URL, timeouts,
 transport errors) is `SignedHttpClient`'s; this class adds the protocol's HMAC signature
 (`_request_headers`), the `Idempotency-Key`, and what it trusts of an answer.
@@ -27,6 +31,9 @@ from adapters._base import (
     AdapterConfigError,
     CancelRequest,
     Delivery,
+    EntryCode,
+    EntryOrder,
+    EntryOrderConfirmation,
     InboundRequest,
     InquiryRequest,
     Operation,
@@ -43,6 +50,7 @@ from adapters._base import (
     SettlementFile,
     SettlementFileRequest,
     SettlementFileUnavailable,
+    StoreRegistration,
 )
 from adapters._clock import Clock
 from adapters._http import SignedHttpClient
@@ -107,7 +115,11 @@ class WalletRestAdapter(SignedHttpClient):
         signature_tolerance: float = DEFAULT_SIGNATURE_TOLERANCE,
     ) -> None:
         super().__init__(
-            partner_id=partner_id, base_url=base_url, http=http, timeouts=timeouts, clock=clock
+            partner_id=partner_id,
+            base_url=base_url,
+            http=http,
+            timeouts=timeouts,
+            clock=clock,
         )
         if not signature_tolerance > 0:
             raise AdapterConfigError(f"partner {partner_id!r}: signature_tolerance must be > 0")
@@ -126,6 +138,7 @@ class WalletRestAdapter(SignedHttpClient):
                 Operation.SETTLEMENT_FILE,
                 Operation.FX_RATES,
                 Operation.ORDER_CODE,
+                Operation.ENTRY_CODE,
             }
         )
 
@@ -217,9 +230,24 @@ class WalletRestAdapter(SignedHttpClient):
         )
         return result
 
-    def read_notification(self, request: InboundRequest, now: datetime) -> PaymentNotification:
-        """A `payment.result` notification, its HMAC and time checked before it is read
-        (`transforms.notifications`); `NotificationRefused` otherwise."""
+    async def register_store(self, request: StoreRegistration) -> EntryCode | Outcome:
+        """`POST /v1/stores` keyed by the store id: its entry code, or the Outcome that is
+        none (`transforms.entry`)."""
+        body = wire.encode(transforms.registration_body(request))
+        store_id = request.merchant.store_id
+        answer = await self._call(
+            Operation.ENTRY_CODE, "POST", transforms.STORES_PATH, body, store_id
+        )
+        if isinstance(answer, Outcome):
+            return answer
+        return transforms.entry_code_outcome(*answer, request)
+
+    def read_notification(
+        self, request: InboundRequest, now: datetime
+    ) -> PaymentNotification | EntryOrder:
+        """A `payment.result` notification or an `entry_order.created`, its HMAC and time
+        checked before it is read (`transforms.notifications`); `NotificationRefused`
+        otherwise."""
         return transforms.read_notification(request, now, secret=self._credentials.signing_secret)
 
     def acknowledge(self, request: InboundRequest, accepted: bool) -> Acknowledgment:
@@ -227,6 +255,16 @@ class WalletRestAdapter(SignedHttpClient):
         del request  # the answer is the same for every notification
         return transforms.acknowledgment(
             accepted, self._clock.now(), secret=self._credentials.signing_secret
+        )
+
+    def confirm_entry_order(
+        self, request: InboundRequest, confirmation: EntryOrderConfirmation
+    ) -> Acknowledgment:
+        """200 with the order to charge, or 422 (503: ask again) with the refusal, signed
+        like every answer (`transforms.entry`)."""
+        del request  # the answer depends on the confirmation alone
+        return transforms.entry_answer(
+            confirmation, self._clock.now(), secret=self._credentials.signing_secret
         )
 
     async def _call(

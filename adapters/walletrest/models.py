@@ -20,6 +20,10 @@ __all__ = [
     "CreateOrder",
     "CreatePayment",
     "CreateRefund",
+    "CreateStore",
+    "EntryOrderAnswer",
+    "EntryOrderCreated",
+    "EntryOrderRefusalBody",
     "ErrorBody",
     "ErrorDetail",
     "FxRates",
@@ -32,6 +36,7 @@ __all__ = [
     "SettlementEntry",
     "SettlementReport",
     "SettlementTotal",
+    "Store",
     "encode",
     "money_from_wire",
     "money_to_wire",
@@ -178,6 +183,68 @@ class PaymentResult(_Wire):
     completed_at: str | None = None
     failure_code: str | None = Field(default=None, min_length=1, max_length=64)
     created_at: str | None = None
+
+
+class CreateStore(_Wire):
+    """`POST /v1/stores` (Idempotency-Key = `store_id`): register a store for an entry code.
+    Entry orders and payment results for it go to `notify_url`; it is paid in `currency`."""
+
+    store_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=128)
+    currency: str = Field(min_length=3, max_length=3)
+    notify_url: str = Field(min_length=1, max_length=2048)
+    merchant: Merchant
+
+
+class Store(_Wire):
+    """A registered store: `entry_code` is what its printed QR encodes, `id` the partner's."""
+
+    object: str = "store"
+    id: str | None = None
+    store_id: str | None = None
+    name: str | None = None
+    currency: str | None = None
+    country: str | None = None
+    status: str | None = None  # active
+    entry_code: str | None = None
+    notify_url: str | None = None
+    created_at: str | None = None
+
+
+class EntryOrderCreated(BaseModel):
+    """`entry_order.created`, the partner's signed POST to a store's `notify_url`: a tourist
+    scanned the store's entry code and typed `amount` (the store's currency) to pay with
+    `wallet`. Read strictly: no unknown fields' twins matter, every field typed."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: str
+    id: str = Field(min_length=1, max_length=128)  # the event's own id
+    entry_order_id: str
+    store_id: str
+    store: str | None = None  # the partner's id of the store
+    amount: Amount
+    wallet: str
+    created_at: str | None = None
+
+
+class EntryOrderAnswer(_Wire):
+    """Our 200 answer to an entry order: charge `amount` (wallet currency) under `order_id`
+    (our partner request id) before `expires_at`."""
+
+    object: str = "entry_order"
+    entry_order_id: str
+    status: str  # confirmed
+    order_id: str
+    amount: Amount
+    expires_at: str
+
+
+class EntryOrderRefusalBody(_Wire):
+    """Our 4xx/503 answer to an entry order: nothing to charge (`error.code` says why)."""
+
+    error: ErrorDetail
+    entry_order_id: str
 
 
 class NotificationAck(_Wire):

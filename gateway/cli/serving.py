@@ -189,17 +189,40 @@ def sandbox_keys(ctx: click.Context) -> None:
     "--amount-delta", type=int, default=None, help="Notify this many minor units more (test)."
 )
 @click.option("--max-attempts", type=click.IntRange(1, 10), default=None, help="Deliveries (test).")
+@click.option(
+    "--amount",
+    default=None,
+    help="A store's entry code: the amount the tourist types, e.g. 125.50.",
+)
+@click.option("--wallet", default=None, help="A store's entry code: the tourist's wallet.")
+@click.option(
+    "--partner",
+    default=None,
+    help="The partner whose sandbox issued the code (needed for an EMVCo entry code, which "
+    "names no sandbox).",
+)
+@click.option(
+    "--entry-twice", is_flag=True, default=None, help="Send the entry order twice (test)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the sandbox's JSON answer.")
+@click.pass_context
 def sandbox_scan(
+    ctx: click.Context,
+    /,
     qr_code: str,
     code_suffix: str,
     notify: str | None,
     delay: float | None,
     amount_delta: int | None,
     max_attempts: int | None,
+    amount: str | None,
+    wallet: str | None,
+    partner: str | None,
+    entry_twice: bool | None,
     as_json: bool,
 ) -> None:
-    """Play the tourist: scan an order code a sandbox issued (QR_CODE, its URL) and pay it.
+    """Play the tourist: scan a code a sandbox issued and pay it: an order code (its URL), or
+    a store's entry code with --amount and --wallet (the tourist types the amount).
 
     The scan goes to the sandbox that issued the code; it charges or declines as the suffix
     says and notifies the gateway. Exits 1 when the sandbox refuses the scan (a code expired,
@@ -207,14 +230,24 @@ def sandbox_scan(
     """
     from adapters._sandbox.scan import ScanFailed, describe, dumps, scan
 
+    sandbox_url = None
+    if partner is not None:
+        settings = _settings(ctx)
+        if partner not in {p.id for p in settings.partners}:
+            raise click.BadParameter(f"no partner {partner!r}", param_hint="--partner")
+        sandbox_url = f"http://127.0.0.1:{settings.partner(partner).port}"
     try:
         answer = scan(
             qr_code,
+            sandbox_url=sandbox_url,
             suffix=code_suffix,
             notify=notify,
             delay_seconds=delay,
             amount_delta=amount_delta,
             max_attempts=max_attempts,
+            amount=amount,
+            wallet=wallet,
+            entry_twice=entry_twice,
         )
     except ScanFailed as exc:
         raise click.ClickException(str(exc)) from exc

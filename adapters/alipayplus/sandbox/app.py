@@ -65,6 +65,15 @@ paid or declined already is refused (409) with nothing charged. The scan's notif
 `allow_settlement_tamper`. `GET /_sandbox/orders` lists the orders and their deliveries
 (`adapters._sandbox.orders` has the rules).
 
+Entry codes (`entry`): `merchants/registration` registers a store and answers its static
+code (EMVCo for TH/THB and PH/PHP stores, else `<base url>/e/<storeId>`), the same one for the
+same store id. `POST /_sandbox/scan` of an entry code needs `amount` (typed, major units) and
+`wallet`: the sandbox POSTs a signed entry order (`notifyType` USER_INITIATED_PAY) to the
+store's `paymentNotifyUrl`, and on a signed S answer charges exactly its `amount` under its
+`paymentRequestId` as an order code's payment, then notifies it (`adapters._sandbox.entry`
+has the rules; `entry_twice` is a test switch). `GET /_sandbox/stores` lists the stores and
+entry orders.
+
 Modules: `settings` (`SandboxSettings`), `exchange` (authentication, parsing and signing),
 `payments`, `orders`, `refunds`, `settlement` and `rates` (the handlers), `ledger` (the books);
 this one wires them.
@@ -74,12 +83,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters._sandbox.entry import EntryDesk
 from adapters._sandbox.http import ledger_json_handler
 from adapters._sandbox.order_routes import install_order_routes
 from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes
+from adapters._sandbox.stores import StoreRegistry
+from adapters.alipayplus.sandbox.entry import STORE_ID_PREFIX, AlipayPlusEntry, handle_registration
 from adapters.alipayplus.sandbox.exchange import STATE, SandboxState
 from adapters.alipayplus.sandbox.ledger import SandboxLedger
 from adapters.alipayplus.sandbox.orders import AlipayPlusOrders
@@ -122,6 +134,15 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         ),
     )
     state.orders.attach(AlipayPlusOrders(state))
+    state.entries = EntryDesk(
+        StoreRegistry(settings.clock, id_prefix=STORE_ID_PREFIX),
+        state.orders,
+        ledger,
+        settings.clock,
+        id_prefix="SBXEO",
+        protocol=AlipayPlusEntry(state),
+        allow_switches=settings.allow_settlement_tamper,
+    )
     app = web.Application()
     app[STATE] = state
     app[LEDGER] = state.ledger
@@ -135,9 +156,10 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         app.router.add_post(
             f"{prefix}/v1/payments/inquireExchangeRate", handle_inquire_exchange_rate
         )
+        app.router.add_post(f"{prefix}/v1/merchants/registration", handle_registration)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
-    install_order_routes(app, state.orders)
+    install_order_routes(app, state.orders, state.entries)
     install_rate_feed_routes(
         app, RateFeed(settings.clock, allow_switches=settings.allow_settlement_tamper)
     )

@@ -17,6 +17,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import BaseModel, ValidationError
 
+from adapters._sandbox.entry import EntryDesk
 from adapters._sandbox.http import validation_summary
 from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.scenarios import CodeBehaviour
@@ -52,6 +53,7 @@ class SandboxState:
     behaviour: CodeBehaviour
     desk: SettlementDesk
     orders: OrderDesk
+    entries: EntryDesk | None = None  # set once the state exists (its protocol needs it)
 
 
 STATE = web.AppKey("alipayplus_sandbox_state", SandboxState)

@@ -38,6 +38,10 @@ Merchant-presented order codes (`order_code_body`, `order_code_result`): the `pa
 `notifyPayment` body and our acknowledgment: `payment_notification`, `acknowledgment_body`,
 `signed_time` (`transforms.notifications`).
 
+Entry codes (`registration_body`, `entry_code_result`, `entry_order`, `entry_answer_body`):
+the store's registration and its entry code, the partner's entry order (a `userInitiatedPay`
+on the notify URL) and our signed answer to it (`transforms.entry`).
+
 Pure functions, no I/O, no clock, one job per module: `values` (amounts and times as the
 protocol writes them), `bodies` (domain requests -> request bodies), `answers` (verified answers
 -> `Outcome`s), `orders` (order code answers), `notifications` (the partner's notifications and
@@ -67,6 +71,15 @@ from adapters.alipayplus.transforms.bodies import (
     refund_inquiry_body,
     settlement_file_body,
 )
+from adapters.alipayplus.transforms.entry import (
+    REFUSAL_CODES,
+    USER_INITIATED_PAY,
+    entry_answer_body,
+    entry_code_result,
+    entry_order,
+    is_entry_order,
+    registration_body,
+)
 from adapters.alipayplus.transforms.notifications import (
     acknowledgment_body,
     payment_notification,
@@ -83,16 +96,22 @@ __all__ = [
     "IN_STORE_PAYMENT",
     "ORDER_CODE_SCENARIO",
     "PAYMENT_CODE_SCENARIO",
+    "REFUSAL_CODES",
+    "USER_INITIATED_PAY",
     "WALLET_METHOD",
     "acknowledgment_body",
     "amount_from_wire",
     "amount_to_wire",
     "cancel_body",
     "cancel_outcome",
+    "entry_answer_body",
+    "entry_code_result",
+    "entry_order",
     "exchange_rate_body",
     "format_time",
     "inquiry_body",
     "inquiry_outcome",
+    "is_entry_order",
     "order_code_body",
     "order_code_result",
     "parse_time",
@@ -106,6 +125,7 @@ __all__ = [
     "refund_inquiry_body",
     "refund_inquiry_outcome",
     "refund_outcome",
+    "registration_body",
     "settlement_file",
     "settlement_file_body",
     "signed_time",

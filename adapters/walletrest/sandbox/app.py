@@ -69,12 +69,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters._sandbox.entry import EntryDesk
 from adapters._sandbox.http import ledger_json_handler
 from adapters._sandbox.order_routes import install_order_routes
 from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.ratefeed import RateFeed, install_rate_feed_routes
 from adapters._sandbox.scenarios import CodeBehaviour
 from adapters._sandbox.settlement import SettlementDesk, install_settlement_routes
+from adapters._sandbox.stores import StoreRegistry
+from adapters.walletrest.sandbox.entry import STORE_ID_PREFIX, WalletRestEntry, handle_create_store
 from adapters.walletrest.sandbox.exchange import STATE, SandboxState, key_digest
 from adapters.walletrest.sandbox.ledger import SandboxLedger
 from adapters.walletrest.sandbox.orders import WalletRestOrders, handle_create_order
@@ -114,11 +117,21 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
         ),
     )
     state.orders.attach(WalletRestOrders(state))
+    state.entries = EntryDesk(
+        StoreRegistry(settings.clock, id_prefix=STORE_ID_PREFIX),
+        state.orders,
+        ledger,
+        settings.clock,
+        id_prefix="wr_eo_",
+        protocol=WalletRestEntry(state),
+        allow_switches=settings.allow_settlement_tamper,
+    )
     app = web.Application()
     app[STATE] = state
     app[LEDGER] = state.ledger
     app.router.add_post("/v1/payments", handle_create_payment)
     app.router.add_post("/v1/orders", handle_create_order)
+    app.router.add_post("/v1/stores", handle_create_store)
     app.router.add_get("/v1/payments/{request_id}", handle_get_payment)
     app.router.add_post("/v1/payments/{request_id}/cancel", handle_cancel_payment)
     app.router.add_post("/v1/refunds", handle_create_refund)
@@ -127,7 +140,7 @@ def create_sandbox_app(settings: SandboxSettings) -> web.Application:
     app.router.add_get("/v1/fx/rates", handle_get_fx_rates)
     app.router.add_get("/_sandbox/ledger", ledger_json_handler(LEDGER))
     install_settlement_routes(app, state.desk, LEDGER)
-    install_order_routes(app, state.orders)
+    install_order_routes(app, state.orders, state.entries)
     install_rate_feed_routes(
         app, RateFeed(settings.clock, allow_switches=settings.allow_settlement_tamper)
     )

@@ -18,6 +18,7 @@ from typing import TypeVar
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from adapters._sandbox.entry import EntryDesk
 from adapters._sandbox.http import validation_summary
 from adapters._sandbox.orders import OrderDesk
 from adapters._sandbox.scenarios import CodeBehaviour
@@ -65,6 +66,7 @@ class SandboxState:
     behaviour: CodeBehaviour
     desk: SettlementDesk
     orders: OrderDesk
+    entries: EntryDesk | None = None  # set once the state exists (its protocol needs it)
 
 
 STATE = web.AppKey("walletrest_sandbox_state", SandboxState)

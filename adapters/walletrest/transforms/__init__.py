@@ -43,6 +43,14 @@ from adapters.walletrest.transforms.bodies import (
     format_time,
     settlement_report_path,
 )
+from adapters.walletrest.transforms.entry import (
+    ENTRY_ORDER_CREATED,
+    STORES_PATH,
+    entry_answer,
+    entry_code_outcome,
+    entry_order,
+    registration_body,
+)
 from adapters.walletrest.transforms.notifications import (
     PAYMENT_RESULT,
     acknowledgment,
@@ -55,13 +63,18 @@ from adapters.walletrest.transforms.settlement import settlement_file
 
 __all__ = [
     "DEFAULT_TERMINAL_ID",
+    "ENTRY_ORDER_CREATED",
     "ORDERS_PATH",
     "PAYMENT_RESULT",
+    "STORES_PATH",
     "acknowledgment",
     "cancel_outcome",
     "create_order_body",
     "create_payment_body",
     "create_refund_body",
+    "entry_answer",
+    "entry_code_outcome",
+    "entry_order",
     "format_time",
     "inquiry_outcome",
     "notification_headers",
@@ -73,6 +86,7 @@ __all__ = [
     "read_notification",
     "refund_inquiry_outcome",
     "refund_outcome",
+    "registration_body",
     "settlement_file",
     "settlement_report_path",
 ]

@@ -8,8 +8,11 @@
 2. that timestamp within `adapters._orders.NOTIFICATION_TOLERANCE` of `now`, either way: else
    `STALE` (an old, or future-dated, notification is a replay, even when its signature holds).
 
-Only then is the body parsed strictly (`models.PaymentResult`; amounts with exactly their
-currency's decimals), anything unexpected being `MALFORMED`: another method than POST, a `type`
+Only then is the body parsed strictly; a body whose `type` is `entry_order.created` is an
+entry order (`transforms.entry`: `read_notification` returns an `EntryOrder`, requested at
+the signed `X-Timestamp`), any other one a payment result, parsed strictly
+(`models.PaymentResult`; amounts with exactly their currency's decimals), anything unexpected
+being `MALFORMED`: another method than POST, a `type`
 other than `payment.result`, a `status` other than `succeeded` / `failed`, a success without
 `payment_id` or a readable `completed_at`, an amount that is not positive.
 
@@ -21,10 +24,11 @@ other than `payment.result`, a `status` other than `succeeded` / `failed`, a suc
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 
 from adapters._base import (
     Acknowledgment,
+    EntryOrder,
     InboundRequest,
     NotificationProblem,
     NotificationRefused,
@@ -44,6 +48,7 @@ from adapters.walletrest.signing import (
     verify,
 )
 from adapters.walletrest.transforms.answers import parse_answer
+from adapters.walletrest.transforms.entry import entry_order, is_entry_order
 from fx import FXError
 
 __all__ = [
@@ -62,8 +67,9 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
     return headers.get(name)
 
 
-def _verified_body(request: InboundRequest, now: datetime, secret: str) -> bytes:
-    """The raw body, once the signature and its time hold (module docstring, steps 1-2)."""
+def _verified_body(request: InboundRequest, now: datetime, secret: str) -> tuple[bytes, int]:
+    """The raw body and its signed time (unix seconds), once the signature and that time
+    hold (module docstring, steps 1-2)."""
     signature = _header(request.headers, "x-signature")
     timestamp = _header(request.headers, "x-timestamp")
     seconds = timestamp_seconds(timestamp)
@@ -77,7 +83,7 @@ def _verified_body(request: InboundRequest, now: datetime, secret: str) -> bytes
         raise NotificationRefused(
             NotificationProblem.STALE, "X-Timestamp is outside the tolerance of our clock"
         )
-    return request.body
+    return request.body, seconds
 
 
 def _malformed(why: str) -> NotificationRefused:
@@ -86,11 +92,14 @@ def _malformed(why: str) -> NotificationRefused:
 
 def read_notification(
     request: InboundRequest, now: datetime, *, secret: str
-) -> PaymentNotification:
-    """A verified `payment.result` -> `PaymentNotification`, else `NotificationRefused`."""
-    body = _verified_body(request, now, secret)
+) -> PaymentNotification | EntryOrder:
+    """A verified `payment.result` -> `PaymentNotification` (an `entry_order.created` ->
+    `EntryOrder`), else `NotificationRefused`."""
+    body, seconds = _verified_body(request, now, secret)
     if request.method.upper() != "POST":
         raise _malformed(f"method {request.method[:10]!r} is not POST")
+    if is_entry_order(body):
+        return entry_order(body, datetime.fromtimestamp(seconds, UTC))
     result = parse_answer(wire.PaymentResult, body)
     if isinstance(result, str):
         raise _malformed(result)

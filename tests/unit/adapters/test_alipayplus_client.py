@@ -494,6 +494,7 @@ def test_adapter_satisfies_the_protocol() -> None:
         Operation.SETTLEMENT_FILE,
         Operation.FX_RATES,
         Operation.ORDER_CODE,
+        Operation.ENTRY_CODE,
     }
     assert "PRIVATE" not in repr(adapter)
 

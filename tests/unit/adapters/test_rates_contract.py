@@ -40,7 +40,7 @@ def test_the_operation_and_its_names_are_public() -> None:
     assert Operation.FX_RATES.value == "fx_rates"
     assert DEFAULT_TIMEOUTS[Operation.FX_RATES] == 5.0 == DEFAULT_RATES_TIMEOUT
     # the optional operations, and only those, have a default (configurations may omit them)
-    assert set(DEFAULT_TIMEOUTS) == {Operation.FX_RATES, Operation.ORDER_CODE}
+    assert set(DEFAULT_TIMEOUTS) == {Operation.FX_RATES, Operation.ORDER_CODE, Operation.ENTRY_CODE}
     for name in ("PartnerRates", "RatesRequest", "RatesUnavailable", "DEFAULT_TIMEOUTS"):
         assert name in adapters.__all__
     assert RATE_DIGITS == 10
