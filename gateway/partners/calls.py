@@ -15,7 +15,12 @@ One call:
 
 A partner's notifications come the other way: `read_notification` and `acknowledge` hand
 them to its adapter (verification first), and an adapter that raises there refuses the
-notification (logged as an ALERT) rather than failing the request.
+notification (logged as an ALERT) rather than failing the request. An entry order (a tourist
+typed an amount at a store's static code, `adapters._entry`) comes the same way and is answered
+with `confirm_entry_order`; an adapter that raises there answers "send it again" instead (the
+repeated order gets the same confirmation). `register_store` asks for a store's static code:
+counted in no row (a store has no call counters), otherwise bounded, recorded and timed as a
+payment call.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ from adapters import (
     Adapter,
     CancelRequest,
     Delivery,
+    EntryCode,
+    EntryOrder,
+    EntryOrderConfirmation,
     InboundRequest,
     InquiryRequest,
     NotificationProblem,
@@ -51,6 +59,7 @@ from adapters import (
     SettlementFile,
     SettlementFileRequest,
     SettlementFileUnavailable,
+    StoreRegistration,
 )
 from gateway.core.metrics import Metrics
 from gateway.partners.health import Health
@@ -175,10 +184,35 @@ class PartnerCalls:
             return issued[0]
         return outcome
 
+    async def register_store(
+        self,
+        partner: str,
+        request: StoreRegistration,
+        *,
+        deadline: float | None = None,
+    ) -> EntryCode | Outcome:
+        """The store's static code, or the outcome saying there is none (`adapters._entry`):
+        FAILED, refused; UNKNOWN, ask again (the same store id is the same registration)."""
+        adapter = self._adapters[partner]
+        issued: list[EntryCode] = []
+
+        async def call() -> Outcome:
+            result = await adapter.register_store(request)
+            if isinstance(result, EntryCode):
+                issued.append(result)
+                return Outcome.succeeded(partner_reference=result.partner_store_id)
+            return result
+
+        outcome = await self._call(partner, Operation.ENTRY_CODE, call(), None, deadline)
+        if outcome.status is OutcomeStatus.SUCCEEDED and issued:
+            return issued[0]
+        return outcome
+
     def read_notification(
         self, partner: str, request: InboundRequest, now: datetime
-    ) -> PaymentNotification:
-        """The partner's notification, verified; `NotificationRefused` otherwise."""
+    ) -> PaymentNotification | EntryOrder:
+        """The partner's notification (or entry order), verified; `NotificationRefused`
+        otherwise."""
         try:
             return self._adapters[partner].read_notification(request, now)
         except NotificationRefused:
@@ -191,6 +225,29 @@ class PartnerCalls:
 
     def acknowledge(self, partner: str, request: InboundRequest, accepted: bool) -> Acknowledgment:
         return self._adapters[partner].acknowledge(request, accepted)
+
+    def confirm_entry_order(
+        self, partner: str, request: InboundRequest, confirmation: EntryOrderConfirmation
+    ) -> Acknowledgment:
+        """The protocol's signed answer to an entry order: charge this, or refused. An adapter
+        that raises (an ALERT) answers "not processed, send it again" instead: the repeated
+        order gets the same confirmation from the gateway's records."""
+        started = self._timer()
+        label = "refused" if confirmation.refusal is not None else "succeeded"
+        try:
+            return self._adapters[partner].confirm_entry_order(request, confirmation)
+        except Exception:
+            label = "failed"
+            log.exception(
+                "ALERT adapter %s: confirming entry order %r raised; answered 'send it again'",
+                partner,
+                confirmation.partner_order_id,
+            )
+            return self._adapters[partner].acknowledge(request, False)
+        finally:
+            self._metrics.partner_calls.labels(partner, "confirm_entry_order", label).observe(
+                self._timer() - started
+            )
 
     async def settlement_file(self, partner: str, request: SettlementFileRequest) -> SettlementFile:
         """The partner's file for a day; `SettlementFileUnavailable` when it cannot be had
@@ -239,10 +296,11 @@ class PartnerCalls:
         partner: str,
         operation: Operation,
         call: Awaitable[Outcome],
-        tally: Tally,
+        tally: Tally | None,
         deadline: float | None,
     ) -> Outcome:
-        tally[_COUNTER[operation]] += 1
+        if tally is not None:  # None: a call made for no row (a store's registration)
+            tally[_COUNTER[operation]] += 1
         self._health.begin_call(partner)
         started = self._timer()
         try:

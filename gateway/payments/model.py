@@ -48,10 +48,12 @@ _OPEN = frozenset({PaymentStatus.PROCESSING, PaymentStatus.REQUIRES_CUSTOMER})
 
 
 class PaymentMethod(enum.StrEnum):
-    """How the tourist pays: the POS scans their wallet's code, or they scan the till's."""
+    """How the tourist pays: the POS scans their wallet's code, they scan the till's, or they
+    scan a store's static entry code and type the amount (`gateway/payments/entry.py`)."""
 
     WALLET_CODE = "wallet_code"
     MERCHANT_QR = "merchant_qr"
+    ENTRY_CODE = "entry_code"
 
 
 class CancelStatus(enum.StrEnum):

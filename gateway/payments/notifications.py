@@ -23,6 +23,7 @@ from datetime import datetime
 
 from adapters import (
     Acknowledgment,
+    EntryOrder,
     InboundRequest,
     NotificationRefused,
     Operation,
@@ -33,6 +34,7 @@ from adapters import (
 from gateway.context import Context
 from gateway.core.errors import NotFound
 from gateway.payments.booking import book_outcome, payment_body
+from gateway.payments.entry import receive_entry_order
 from gateway.payments.model import Attempt, AttemptStatus, CancelStatus, Payment, PaymentStatus
 from gateway.storage import leases
 from gateway.storage import payments as repo
@@ -75,6 +77,8 @@ async def receive_notification(
         )
         ctx.metrics.notifications.labels(partner, f"refused_{exc.problem.value}").inc()
         return ctx.partners.acknowledge(partner, request, accepted=False)
+    if isinstance(notification, EntryOrder):  # a tourist typed an amount at a store's code
+        return await receive_entry_order(ctx, partner, request, notification)
     verdict = await _apply(ctx, partner, notification)
     ctx.metrics.notifications.labels(partner, verdict.value).inc()
     return ctx.partners.acknowledge(partner, request, accepted=verdict.accepted)

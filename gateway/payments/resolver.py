@@ -28,7 +28,7 @@ from gateway.merchants.model import Merchant
 from gateway.partners.retry import full_jitter
 from gateway.payments.booking import book_payment, payment_body
 from gateway.payments.cancels import drive_cancel
-from gateway.payments.model import Attempt, CancelStatus, Payment, PaymentStatus
+from gateway.payments.model import Attempt, CancelStatus, Payment, PaymentMethod, PaymentStatus
 from gateway.refunds.service import commit_refund_outcome, drive_refund
 from gateway.storage import hand_over as net
 from gateway.storage import leases
@@ -316,6 +316,12 @@ def _cancelled_unpaid(payment: Payment, cancel: Outcome) -> Outcome:
             FailureCode.CODE_EXPIRED,
             partner_code=cancel.partner_code,
             message="the code expired unpaid; cancelled at the partner",
+        )
+    if payment.method is PaymentMethod.ENTRY_CODE:
+        return Outcome.failed(
+            FailureCode.PAYMENT_EXPIRED,
+            partner_code=cancel.partner_code,
+            message="the tourist did not confirm the entry order in time; cancelled",
         )
     return Outcome.failed(
         FailureCode.CANCELLED_AFTER_TIMEOUT,

@@ -53,9 +53,13 @@ def payment_view(payment: Payment) -> wire.Payment:
     }
 
 
-def _method(payment: Payment) -> wire.WalletCodeMethod | wire.MerchantQrMethod:
+def _method(
+    payment: Payment,
+) -> wire.WalletCodeMethod | wire.MerchantQrMethod | wire.EntryCodeMethod:
     if payment.method is PaymentMethod.MERCHANT_QR:
         return {"type": "merchant_qr", "wallet": payment.wallet}
+    if payment.method is PaymentMethod.ENTRY_CODE:
+        return {"type": "entry_code", "wallet": payment.wallet}
     return {"type": "wallet_code", "code_masked": payment.code_mask}
 
 

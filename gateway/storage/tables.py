@@ -31,6 +31,7 @@ __all__ = [
     "RateSet",
     "Reconciliation",
     "Refund",
+    "Store",
     "UTCDateTime",
     "metadata",
 ]
@@ -502,6 +503,25 @@ class Reconciliation(SQLModel, table=True):
     report: str = Field(sa_type=sa.Text())
     report_sha256: str = Field(max_length=64)
     created_at: datetime = _ts()
+
+
+class Store(SQLModel, table=True):
+    """A merchant's store with a static entry code (issue #15, `gateway/stores/`): registered
+    with one partner (`partner`, the merchant market's), whose code (`code`, what the printed
+    QR encodes) every tourist scans, typing the amount. `pending` until the partner has issued
+    the code; `disabled` stores are refused every entry order."""
+
+    __tablename__ = "stores"
+
+    id: str = Field(primary_key=True, max_length=40)
+    merchant_id: str = Field(foreign_key="merchants.id", max_length=40, index=True)
+    name: str = Field(max_length=100)
+    partner: str = Field(max_length=64)
+    partner_store_id: str | None = Field(default=None, max_length=128)
+    code: str | None = Field(default=None, max_length=2048)
+    status: str = Field(max_length=16)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
 
 
 # Batches are computed from the business dates of payments and refunds: each batch's lines are

@@ -198,6 +198,16 @@ class MerchantQrMethod(TypedDict):
 
 
 @with_config(CLOSED)
+class EntryCodeMethod(TypedDict):
+    """The tourist scanned the store's static entry code (`store_id`) and typed the amount:
+    the payment was created when the partner asked for it, and ends by the partner's
+    notification (the merchant learns of it by webhook)."""
+
+    type: Literal["entry_code"]
+    wallet: str
+
+
+@with_config(CLOSED)
 class DisplayQr(TypedDict):
     """Show `qr_code` as a QR code (or fetch `GET /v1/payments/{payment_id}/qr.svg` or
     `.png`) until `expires_at`; then the gateway cancels it at the partner."""
@@ -234,7 +244,7 @@ class Payment(TypedDict):
     cancellation: Cancellation | None
     failure: PaymentFailure | None
     partner_reference: str | None
-    payment_method: WalletCodeMethod | MerchantQrMethod
+    payment_method: WalletCodeMethod | MerchantQrMethod | EntryCodeMethod
     next_action: Annotated[
         DisplayQr | None,
         Field(description="What the till must do now: set while `requires_customer`."),
