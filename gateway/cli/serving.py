@@ -331,6 +331,18 @@ def demo(ctx: click.Context, port: int | None) -> None:
             click.echo(
                 "  .venv/bin/gateway sandbox scan '<next_action.qr_code>' --code-suffix 0000"
             )
+            click.echo("Or print a store's static code (it prints the store id, then the code):")
+            click.echo(
+                f"  .venv/bin/gateway stores create --merchant {merchant_id} --name 'Front desk'"
+                " --qr-out store.svg"
+            )
+            click.echo(
+                "...and pay it as a tourist typing the amount (the webhook names the store):"
+            )
+            click.echo(
+                "  .venv/bin/gateway sandbox scan '<code>' --amount 125.50 --wallet alipay_cn"
+                " --partner <the store's partner: gateway stores list>"
+            )
             click.echo("Press Ctrl-C to stop.")
             await asyncio.Event().wait()
         finally:

@@ -34,7 +34,8 @@ class Metrics:
             "gateway_partner_notifications_total",
             "Partners' notifications received, by partner and what the gateway did with them "
             "(booked, already, refused_signature, refused_stale, refused_malformed, "
-            "unknown_payment, amount_mismatch, contradicts, busy).",
+            "unknown_payment, amount_mismatch, contradicts, busy; entry orders: entry_confirmed, "
+            "entry_repeated, entry_<refusal>).",
             ["partner", "verdict"],
             registry=self.registry,
         )

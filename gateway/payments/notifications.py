@@ -43,6 +43,8 @@ __all__ = ["Verdict", "receive_notification"]
 
 log = logging.getLogger(__name__)
 
+_NOTIFYING = frozenset({Operation.ORDER_CODE, Operation.ENTRY_CODE})
+"""What a partner must offer to send the gateway anything."""
 _TURNS = 10  # looks (about 6 s) while another notification books it, before "send it again"
 _TURN = 0.05  # seconds between them (doubling, to a second)
 
@@ -65,9 +67,7 @@ async def receive_notification(
 ) -> Acknowledgment:
     """What to answer `partner`'s notification `request` (`NotFound` for a partner that sends
     none)."""
-    if partner not in ctx.partners or Operation.ORDER_CODE not in ctx.partners.capabilities(
-        partner
-    ):
+    if partner not in ctx.partners or not _NOTIFYING & ctx.partners.capabilities(partner):
         raise NotFound("No such partner.")
     try:
         notification = ctx.partners.read_notification(partner, request, ctx.clock.now())
