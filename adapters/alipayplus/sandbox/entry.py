@@ -48,15 +48,14 @@ from adapters.alipayplus.sandbox.exchange import (
     signed,
 )
 from adapters.alipayplus.sandbox.ledger import PaymentStatus
-from adapters.alipayplus.sandbox.orders import QR_CODE, TEXT, _http_url
-from adapters.alipayplus.signing import SignatureHeader, build_content, sign, verify
+from adapters.alipayplus.sandbox.orders import QR_CODE, TEXT, _http_url, signed_request
+from adapters.alipayplus.signing import SignatureHeader, build_content, verify
 from fx import FXError, from_minor_str, to_minor_str
 
 __all__ = ["STORE_ID_PREFIX", "AlipayPlusEntry", "handle_registration"]
 
 STORE_ID_PREFIX = "SBXST"
 USER_INITIATED_PAY = "USER_INITIATED_PAY"
-_CONTENT_TYPE = "application/json; charset=UTF-8"
 
 
 def _illegal(field: str) -> Reply:
@@ -139,22 +138,7 @@ class AlipayPlusEntry:
             "orderCreateTime": entry.created_at.isoformat(timespec="seconds"),
         }
         raw = wire.encode(wire.UserInitiatedPayRequest.model_validate(fields))
-        request_time = state.settings.clock.now().isoformat(timespec="seconds")
-        path = httpx.URL(store.notify_url).path
-        content = build_content("POST", path, store.owner, request_time, raw)
-        header = SignatureHeader(
-            signature=sign(state.private_key, content), key_version=state.settings.key_version
-        )
-        return OutboundNotification(
-            url=store.notify_url,
-            headers={
-                "content-type": _CONTENT_TYPE,
-                "client-id": store.owner,
-                "request-time": request_time,
-                "signature": header.render(),
-            },
-            body=raw,
-        )
+        return signed_request(state, store.notify_url, store.owner, raw)
 
     def entry_answer(
         self, entry: EntryOrderRecord, status: int, headers: Mapping[str, str], body: bytes

@@ -76,6 +76,30 @@ _FAILURE_MESSAGES = {
 }
 
 
+def signed_request(
+    state: SandboxState, url: str, client_id: str, raw: bytes, *, spoil: bool = False
+) -> OutboundNotification:
+    """A request from the partner to the gateway at `url` (a notification, an entry order),
+    signed as Alipay+ signs them (`spoil`: a signature that does not verify, for tests)."""
+    request_time = _iso(state.settings.clock.now())
+    content = build_content("POST", httpx.URL(url).path, client_id, request_time, raw)
+    if spoil:
+        content += b" "
+    header = SignatureHeader(
+        signature=sign(state.private_key, content), key_version=state.settings.key_version
+    )
+    return OutboundNotification(
+        url=url,
+        headers={
+            "content-type": _CONTENT_TYPE,
+            "client-id": client_id,
+            "request-time": request_time,
+            "signature": header.render(),
+        },
+        body=raw,
+    )
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
@@ -203,24 +227,7 @@ class AlipayPlusOrders(OrderProtocol):
         if paid and record.completed_at is not None:
             fields["paymentTime"] = _iso(record.completed_at)
         raw = wire.encode(wire.NotifyPaymentRequest.model_validate(fields))
-        request_time = _iso(state.settings.clock.now())
-        path = httpx.URL(order.notify_url).path
-        content = build_content("POST", path, order.recipient, request_time, raw)
-        if bad_signature:
-            content += b" "
-        header = SignatureHeader(
-            signature=sign(state.private_key, content), key_version=state.settings.key_version
-        )
-        return OutboundNotification(
-            url=order.notify_url,
-            headers={
-                "content-type": _CONTENT_TYPE,
-                "client-id": order.recipient,
-                "request-time": request_time,
-                "signature": header.render(),
-            },
-            body=raw,
-        )
+        return signed_request(state, order.notify_url, order.recipient, raw, spoil=bad_signature)
 
     def acknowledgment(
         self, order: Order, status: int, headers: Mapping[str, str], body: bytes
