@@ -14,8 +14,8 @@ of layout gets a new number, and batches closed before it keep rendering the old
 - Format 1: API.md's 14 columns, `record_type` .. `net`.
 - Format 2 (current): the same 14 in the same order, then where `fx_rate` came from:
   `fx_mid_rate`, `fx_markup_bps`, `fx_rate_source`, `fx_rate_set`, `fx_rate_as_of` (empty on
-  lines without FX), then `payment_method` (`wallet_code`, `merchant_qr` or `entry_code`); all empty on the
-  `total` row.
+  lines without FX), then `payment_method` (`wallet_code`, `merchant_qr` or `entry_code`); all
+  empty on the `total` row.
 """
 
 from __future__ import annotations
