@@ -92,6 +92,7 @@ class EntryOrderRefusal(enum.StrEnum):
     STORE_DISABLED = "store_disabled"
     WALLET_NOT_ACCEPTED = "wallet_not_accepted"
     AMOUNT_INVALID = "amount_invalid"
+    ORDER_CLOSED = "order_closed"  # its payment ended unpaid (expired, cancelled): never charge
     UNAVAILABLE = "unavailable"  # the gateway cannot take it now (no fresh rate): ask again
 
 

@@ -320,6 +320,16 @@ async def _again(ctx: Context, payment: Payment, order: EntryOrder) -> EntryOrde
     expires_at = payment.resolve_deadline  # set once, when the payment was made
     if expires_at is None:  # pragma: no cover - defensive
         expires_at = payment.created_at + ctx.settings.durations.order_code_lifetime
+    paid = payment.status is PaymentStatus.SUCCEEDED and payment.cancel_status is None
+    payable = not payment.is_final and payment.cancel_status is None
+    if not paid and not (payable and expires_at > ctx.clock.now()):
+        # Charging it now would charge for a payment that ended (or is being cancelled).
+        raise _Refused(
+            EntryOrderRefusal.ORDER_CLOSED,
+            f"order {order.partner_order_id!r} was payment {payment.id}, which is "
+            f"{payment.status.value}{' and being cancelled' if payment.cancel_status else ''}"
+            f" (its confirmation expired {expires_at.isoformat()}): do not charge",
+        )
     log.info(
         "entry order %r again: payment %s (%s), the same confirmation",
         order.partner_order_id,

@@ -190,9 +190,12 @@ def _against_final(payment: Payment, outcome: Outcome, partner: str) -> Verdict:
     """A notification for a payment already ended: the same news again, or a contradiction."""
     paid = outcome.status is OutcomeStatus.SUCCEEDED
     if paid:
-        # A cancel the partner confirmed undid the payment whenever it was paid: a "paid"
-        # arriving after it is old news, not a charge (answered, so the partner stops).
-        agrees = payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.CANCELLED)
+        # Cancelled agrees only when we knew it was paid before undoing it: a cancel may also
+        # have ended on the partner's "no such payment", and a charge after that is real money
+        # nobody has returned (refused loudly: an operator refunds it).
+        agrees = payment.status is PaymentStatus.SUCCEEDED or (
+            payment.status is PaymentStatus.CANCELLED and payment.partner_completed_at is not None
+        )
         known = payment.partner_reference
         if agrees and known and outcome.partner_reference not in (None, known):
             log.error(

@@ -50,7 +50,7 @@ from gateway.merchants.model import Merchant
 from gateway.partners.routing import Route
 from gateway.payments.booking import book_outcome, payment_body
 from gateway.payments.budget import answer_deadline
-from gateway.payments.driver import PayDriver
+from gateway.payments.driver import LeaseLost, PayDriver
 from gateway.payments.model import Attempt, Payment, PaymentMethod, PaymentStatus
 from gateway.payments.presented import show_order_code
 from gateway.payments.views import payment_view
@@ -205,6 +205,9 @@ async def create_payment(
         return await _finish(ctx, merchant, driver, outcome, key, spot_quote, partner_seconds)
     except GatewayError:
         raise
+    except LeaseLost:
+        # A partner's notification took the payment (and ends it): show what is stored.
+        return Answer(201, await _stored_body(ctx, payment_id), partner_seconds=0.0)
     except Exception as exc:
         # The partner may have charged: the payment goes to the resolver, which ends it and
         # completes the key (still `in_progress` unless commit #2 happened) with the final answer.
@@ -354,13 +357,15 @@ async def _finish(
     now = ctx.clock.now()
     payment = driver.payment
     if driver.all_refused:
-        await ctx.writer.run(
+        discarded = await ctx.writer.run(
             repo.discard_payment(
                 payment=payment,
                 key=key,
                 spot_quote_id=payment.quote.id if spot_quote and payment.quote else None,
             )
         )
+        if not discarded:  # taken from us meanwhile (a notification booked it): not ours to drop
+            return Answer(201, await _stored_body(ctx, payment.id), partner_seconds=partner_seconds)
         log.info("payment %s: no partner accepted it; nothing charged", payment.id)
         raise PartnerUnavailable(
             "No partner can take this payment right now; nothing was charged. Retry later.",
@@ -392,10 +397,8 @@ async def _finish(
         # The commit wrote the outcome's event. Without a URL there is nothing to hurry: the
         # worker's next look marks it `no_endpoint` together with the others, in one write.
         ctx.kick_webhooks()
-    if not written:  # pragma: no cover - our lease expired mid-call; show what is stored
-        stored = await repo.get_payment(ctx.db, payment.id)
-        assert stored is not None
-        body = dumps(payment_view(stored))
+    if not written:  # taken from us mid-call (a notification, or our lease expired)
+        body = await _stored_body(ctx, payment.id)
     log.info(
         "payment %s %s (%s, code %s)",
         payment.id,
@@ -436,3 +439,10 @@ async def list_payments(
         limit=limit,
         starting_after=starting_after,
     )
+
+
+async def _stored_body(ctx: Context, payment_id: str) -> str:
+    """The payment as stored, rendered: what the POS sees when someone else ended it."""
+    stored = await repo.get_payment(ctx.db, payment_id)
+    assert stored is not None
+    return dumps(payment_view(stored))

@@ -3,8 +3,8 @@ following a partner call, note it on the attempt and free the request's own leas
 due now, so the resolver takes it over at once.
 
 Small on purpose: they may run on the heels of the failure they record. A lease is matched
-exactly (owner and expiry): the owner names a process, and this process's resolver may hold the
-item by now (an item already final, or leased anew, keeps its state; only the note is added).
+exactly (owner and expiry): someone else may hold the item by now (an item already final, or
+leased anew, keeps its state; only the note is added).
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def hand_over_payment(
     the payment as stored (None: there is no such payment).
 
     Small on purpose: it may run on the heels of the failure it records. The lease must match
-    exactly: the owner names a process, and this process's resolver may hold the payment by now
-    (a payment already final, or leased anew, keeps its state; only the note is added)."""
+    exactly: someone else (the resolver, a notification) may hold the payment by now (a
+    payment already final, or leased anew, keeps its state; only the note is added)."""
 
     async def unit(conn: AsyncConnection) -> Payment | None:
         await note_on_attempt(conn, payment_id, note, counters)

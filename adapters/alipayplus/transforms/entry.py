@@ -93,6 +93,7 @@ REFUSAL_CODES: dict[EntryOrderRefusal, tuple[str, str]] = {
     EntryOrderRefusal.STORE_DISABLED: ("F", "MERCHANT_STATUS_ABNORMAL"),
     EntryOrderRefusal.WALLET_NOT_ACCEPTED: ("F", "PAYMENT_METHOD_NOT_SUPPORTED"),
     EntryOrderRefusal.AMOUNT_INVALID: ("F", codes.PARAM_ILLEGAL),
+    EntryOrderRefusal.ORDER_CLOSED: ("F", "ORDER_IS_CLOSED"),
     EntryOrderRefusal.UNAVAILABLE: ("U", codes.UNKNOWN_EXCEPTION),
 }
 """(resultStatus, resultCode) of each refusal (our choices among Alipay+-style codes)."""

@@ -95,6 +95,15 @@ def _schedule_problems(settings: Settings) -> list[tuple[str, str, str]]:
                     f"lower sandbox.{name} or raise durations.inquiry_deadline",
                 )
             )
+    if durations.order_code_lifetime > durations.quote_lifetime:
+        problems.append(
+            (
+                "durations.order_code_lifetime",
+                "must not outlast durations.quote_lifetime: a code (or an entry order) is paid "
+                "at the rate quoted when it was made",
+                "lower durations.order_code_lifetime or raise durations.quote_lifetime",
+            )
+        )
     timeouts = [settings.partner_defaults.timeouts] + [p.timeouts for p in settings.partners]
     if durations.lease_duration <= max(t.longest for t in timeouts):
         problems.append(

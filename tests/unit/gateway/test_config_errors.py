@@ -315,6 +315,15 @@ def test_durations_must_be_consistent(configs: Path) -> None:
     ]
 
 
+def test_a_code_is_not_payable_past_its_quote(configs: Path) -> None:
+    edit(configs / "gateway.toml", 'order_code_lifetime = "5m"', 'order_code_lifetime = "6m"')
+    assert problems(configs) == [
+        "configs/gateway.toml: durations.order_code_lifetime: must not outlast "
+        "durations.quote_lifetime: a code (or an entry order) is paid at the rate quoted when it "
+        "was made. Fix: lower durations.order_code_lifetime or raise durations.quote_lifetime."
+    ]
+
+
 def test_sandbox_ports_must_differ(configs: Path) -> None:
     edit(configs / "partners" / "jp-sakurapay.toml", "port = 9102", "port = 9101")
     assert problems(configs) == [

@@ -511,3 +511,25 @@ async def test_an_order_never_charged_is_cancelled_at_its_expiry(entry: Services
     assert cancel.at is not None and cancel.at >= said.expires_at
     assert cancel.request_id == said.partner_request_id
     assert await entry.journal(ended.id) == []
+
+
+async def test_the_same_order_after_its_payment_ended_is_refused_closed(entry: Services) -> None:
+    """Once the payment of an order has ended unpaid (expired and cancelled) or its cancel is
+    pending, the same order again gets no confirmation to charge: `order_closed`."""
+    store = await _store(entry)
+    order = _order(store.id)
+    _ack, said = await _send(entry, order)
+    assert said.partner_request_id is not None
+    attempt = await repo.attempt_by_request_id(entry.ctx.db, said.partner_request_id)
+    assert attempt is not None
+    partner = _partner(entry)
+    partner.on(Operation.INQUIRE, IN_PROCESS)
+    partner.on(Operation.CANCEL, CANCELLED)
+    await entry.resolver.resolve(attempt.payment_id)  # expired: cancelled at the partner
+    assert (await entry.payment(attempt.payment_id)).status is PaymentStatus.FAILED
+    before = await _footprint(entry)
+    ack, again = await _send(entry, order)
+    assert again.refusal is EntryOrderRefusal.ORDER_CLOSED and again.partner_request_id is None
+    assert ack.body != b"confirmed"
+    assert await _footprint(entry) == before
+    assert _verdicts(entry, "entry_order_closed") == 1

@@ -10,11 +10,13 @@ one says afterwards. In Thailand th-siampay comes first and th-krungpay could ta
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from adapters import Delivery, Operation, Outcome
+from adapters import Delivery, Operation, Outcome, PaymentNotification, PayRequest
 from gateway.payments.model import AttemptStatus, PaymentStatus
-from tests.support.scripted import NOT_FOUND, NOT_SENT, TIMED_OUT
+from tests.support.scripted import NOT_FOUND, NOT_SENT, TIMED_OUT, Held
 from tests.support.services import Services, body
 
 FIRST, SECOND = "th-siampay", "th-krungpay"
@@ -117,3 +119,26 @@ async def test_still_unknown_at_the_deadline_it_is_cancelled_never_replaced(
     assert all(c.at is not None and c.at < deadline for c in inquiries)
     assert cancel.at is not None and cancel.at >= deadline
     assert services.partner(SECOND).calls == []
+
+
+async def test_a_payment_a_notification_booked_is_never_discarded_as_refused(
+    services: Services,
+) -> None:
+    """The last partner refuses every send, so the request would drop the payment as charged
+    nowhere; but meanwhile that partner's signed notification said it was paid, and booked it.
+    The POS must get the stored payment (succeeded), never "nothing was charged"."""
+    first, second = services.partner(FIRST), services.partner(SECOND)
+    first.on(Operation.PAY, NOT_SENT)
+    held = Held()
+    second.on(Operation.PAY, held, NOT_SENT)
+    paying = asyncio.create_task(services.pay())
+    await held.arrived.wait()
+    request = second.calls[0].request
+    assert isinstance(request, PayRequest)
+    said = PaymentNotification(request.partner_request_id, APPROVED, request.payer_amount)
+    assert (await services.notify(SECOND, said)).status == 200
+    held.give(NOT_SENT)
+    answer = await paying
+    assert answer.status == 201, answer.body
+    assert (body(answer)["status"], body(answer)["partner"]) == ("succeeded", SECOND)
+    assert await services.journal(body(answer)["id"]) == ["payment"]

@@ -176,9 +176,9 @@ async def test_a_merchant_cancel_closes_the_code(services: Services) -> None:
     assert (
         await services.notify(PARTNER, _said(services, Outcome.failed(FailureCode.PAYMENT_EXPIRED)))
     ).status == 200
-    # a "paid" delivered after the confirmed cancel is old news (the cancel undid it): answered
-    # so the partner stops sending it, and nothing booked
-    assert (await services.notify(PARTNER, _said(services, PAID))).status == 200
+    # a "paid" after the cancel was never known paid here: refused loudly (an operator looks),
+    # never dropped as old news, and nothing booked
+    assert (await services.notify(PARTNER, _said(services, PAID))).status == 503
     assert (await services.payment(payment_id)).status is PaymentStatus.CANCELLED
     assert await services.journal(payment_id) == []
 
