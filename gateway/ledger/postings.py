@@ -21,6 +21,12 @@ partner fee pf and FX revenue fxr, posts
     P: Dr partner_receivable X − pf, Dr partner_fees pf, Cr fx_position X − fxr, Cr fx_revenue fxr
     M: Dr fx_position A, Cr merchant_payable A − mf, Cr merchant_fees mf
 and a refund posts the mirror image with its own amounts and the fees and FX revenue it gives back.
+What a refund gives back is cumulative over the payment's refunds (API.md, Business days and
+fees): each is what everything refunded so far, this one included, gives back less what the earlier
+refunds gave back, so refunds that add up to the payment give back exactly its % fees and its FX
+revenue, and a fully refunded payment nets to 0 on every account but the fixed fees kept (and the
+partner's whole fee, when its schedule keeps it on refunds). A refund of a payment whose tourist
+already has every payer unit back carries a payer amount of 0: it only returns the merchant side.
 A cancelled payment is reversed by the exact negation of its entry, so it nets to zero everywhere.
 
 Lines of zero are not written. When P == M (no FX) the two `fx_position` legs are both in one
@@ -51,6 +57,7 @@ from gateway.ledger.model import (
     PAYMENT,
     REFUND,
     REVERSAL,
+    FeeTerms,
     JournalEntry,
 )
 
@@ -65,12 +72,15 @@ __all__ = [
     "PAYMENT",
     "REFUND",
     "REVERSAL",
+    "FeeTerms",
     "JournalEntry",
     "balanced",
     "fx_revenue",
     "fx_revenue_reversed",
     "merchant_fee",
+    "merchant_fee_returned",
     "merchant_refund_fee",
+    "partner_fee_returned",
     "partner_refund_fee",
     "payment_entry",
     "refund_entry",
@@ -113,16 +123,49 @@ def merchant_fee(amount_value: int, mdr_bps: int, fixed_fee: int) -> int:
     return _bps_of(amount_value, mdr_bps) + _int(fixed_fee, "fixed_fee")
 
 
+def merchant_fee_returned(refunded_after: int, mdr_bps: int, returned_before: int) -> int:
+    """The merchant fee a refund gives back (positive), cumulatively like payer amounts (API.md,
+    Business days and fees): round_half_up(Σ refunded incl. this × mdr_bps / 10^4) − Σ what the
+    payment's earlier refunds gave back.
+
+    The returns telescope: whatever the sizes and order of the refunds, once they add up to the
+    amount they have given back exactly round_half_up(amount × mdr_bps / 10^4), the payment's %
+    fee (the fixed fee is kept). Earlier returns booked under another rule are corrected by the
+    next refund, which may then give back less than its share, or even take some back.
+    """
+    _int(returned_before, "returned_before")
+    if _int(refunded_after, "refunded_after") < 0:
+        raise ValueError(f"refunded_after must not be negative, got {refunded_after}")
+    return _bps_of(refunded_after, mdr_bps) - returned_before
+
+
+def partner_fee_returned(
+    payer_refunded_after: int, bps: int, returned_before: int, *, returned: bool
+) -> int:
+    """The partner fee a refund gives back (positive, payer-currency minor units) under the
+    partner's schedule: nothing if it keeps its fee on refunds; else, cumulatively like the
+    merchant's, round_half_up(Σ payer amounts refunded incl. this × bps / 10^4) − Σ what the
+    earlier refunds gave back (the fixed part is kept)."""
+    _int(returned_before, "returned_before")
+    if _int(payer_refunded_after, "payer_refunded_after") < 0:
+        raise ValueError(f"payer_refunded_after must not be negative, got {payer_refunded_after}")
+    if not returned:
+        return 0
+    return _bps_of(payer_refunded_after, bps) - returned_before
+
+
 def merchant_refund_fee(refund_value: int, mdr_bps: int) -> int:
-    """The merchant fee a refund gives back, as a positive number: only the variable part; the
-    fixed fee of the payment is kept (API.md)."""
+    """The merchant fee one refund line returned on its own before issue #17 (positive): only
+    the variable part. Refunds now return it cumulatively (`merchant_fee_returned`); this is the
+    rule `ledger verify` judges refunds booked before then by."""
     return _bps_of(refund_value, mdr_bps)
 
 
 def partner_refund_fee(payer_refund_value: int, bps: int) -> int:
-    """The partner fee a refund gives back, in payer-currency minor units (positive): only the
-    variable part, like the merchant's; `gateway.partners.routing.partner_fee` prices the
-    payment."""
+    """The partner fee one refund line returns on its own (positive, payer-currency minor
+    units): only the variable part. The gateway books partner returns cumulatively
+    (`partner_fee_returned`); this per-line figure is what refunds booked before issue #17
+    returned, and what a single full refund returns either way."""
     return _bps_of(payer_refund_value, bps)
 
 
@@ -175,6 +218,7 @@ def _entry(
     payment_id: str,
     refund_id: str | None,
     now: datetime,
+    terms: FeeTerms | None = None,
 ) -> JournalEntry:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -203,6 +247,8 @@ def _entry(
         "refund_id": refund_id,
         "created_at": now,
     }
+    if terms is not None:
+        entry.update(terms.columns())
     return JournalEntry(entry=entry, lines=lines)
 
 
@@ -258,11 +304,14 @@ def payment_entry(
     merchant_date: str,
     partner_date: str,
     now: datetime,
+    terms: FeeTerms | None = None,
 ) -> JournalEntry:
     """The entry of a succeeded payment (kind `payment`): the fees and FX revenue are the ones
     stored on the payment row, so the journal and the row always tell the same story.
 
-    Merchant-currency lines carry `merchant_date`, payer-currency lines `partner_date`.
+    Merchant-currency lines carry `merchant_date`, payer-currency lines `partner_date`. `terms`,
+    the fee terms the fees were computed under, are stored on the entry (its refunds and
+    `ledger verify` use them).
     """
     legs = _legs(
         sign=1,
@@ -276,7 +325,7 @@ def payment_entry(
         merchant_date=merchant_date,
         partner_date=partner_date,
     )
-    return _entry(PAYMENT, legs, payment_id=payment_id, refund_id=None, now=now)
+    return _entry(PAYMENT, legs, payment_id=payment_id, refund_id=None, now=now, terms=terms)
 
 
 def refund_entry(
@@ -293,12 +342,15 @@ def refund_entry(
     merchant_date: str,
     partner_date: str,
     now: datetime,
+    terms: FeeTerms | None = None,
 ) -> JournalEntry:
     """The entry of a succeeded refund (kind `refund`), the mirror image of a payment's.
 
     `amount`/`payer_amount` are the refund's; `merchant_fee`, `partner_fee` and `fx_revenue` are
-    what it gives back, as positive numbers (`merchant_refund_fee`, `partner_refund_fee`,
-    `fx_revenue_reversed`), as stored on the refund row.
+    what it gives back, as positive numbers (`merchant_fee_returned`, `partner_fee_returned`,
+    `fx_revenue_reversed`: all cumulative), as stored on the refund row. `terms`: the payment's
+    fee terms the returns were computed under (an entry with them was booked under the
+    cumulative rule; `ledger verify` judges refunds booked before it, without, line by line).
     """
     legs = _legs(
         sign=-1,
@@ -312,7 +364,7 @@ def refund_entry(
         merchant_date=merchant_date,
         partner_date=partner_date,
     )
-    return _entry(REFUND, legs, payment_id=payment_id, refund_id=refund_id, now=now)
+    return _entry(REFUND, legs, payment_id=payment_id, refund_id=refund_id, now=now, terms=terms)
 
 
 def reversal_entry(

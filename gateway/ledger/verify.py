@@ -7,10 +7,21 @@ Checks (each reported with a count and the first few offending ids):
   differs from what the succeeded payments and succeeded merchant refunds imply under the posting
   rules of `gateway.ledger.postings`, with the fees stored on their rows.
 - `cancelled_not_zero`: a cancelled payment whose lines do not net to 0 on every account.
-- `payment_fees` / `refund_fees`: stored fees and FX revenue that differ from the formulas (the
-  merchant's current mdr_bps and fixed_fee, the partner's configured fees, the payment's mid rate).
-  Refunds' FX reversals are checked per payment, as a sum: being cumulative, they must add up to
-  round_half_up(fx_revenue × refunded / amount) whatever order the refunds succeeded in.
+- `payment_fees` / `refund_fees`: stored fees and FX revenue that differ from the formulas, under
+  the fee terms stored with the payment (its `payment` journal entry: mdr_bps, fixed fee, the
+  partner's bps and fixed fee and whether it returns its fee on refunds), never today's
+  configuration; and the payment's mid rate. (A payment booked before revision 0010 has its
+  merchant's terms at migration time; its partner terms were not kept, so its partner fee is judged
+  by the partner's configuration, as it was before.)
+  What refunds give back is checked per payment, as sums, since it is cumulative (API.md, Business
+  days and fees): whatever the order the refunds succeeded in, they must add up to
+  round_half_up(fx_revenue × refunded / amount) of FX revenue, round_half_up(refunded × mdr_bps /
+  10^4) of merchant fee, and round_half_up(payer amounts refunded × bps / 10^4) of partner fee
+  (nothing, by the refunds booked since 0010, for a partner that keeps its fee). Refunds booked
+  before 0010 (their entries record no terms) returned fees one line at a time: each is judged by
+  that rule, and a later refund's cumulative return makes up for their rounding.
+- `refund_payer_amounts`: a payment whose succeeded refunds return more payer units than the tourist
+  paid, or, refunded in full, not exactly what the tourist paid.
 - `entry_counts`: a record without exactly the entries its status calls for: one `payment` entry
   per succeeded payment, one `refund` entry per succeeded merchant refund, a `reversal` for each
   payment entry of a cancelled payment, nothing for anything else (a refund the gateway made to
@@ -60,7 +71,7 @@ async def verify_ledger(db: Database, settings: Settings) -> LedgerReport:
             account_problems,
             await _check_cancelled(snap),
             await _check_payment_fees(snap, settings),
-            await _check_refund_fees(snap, settings),
+            *await _check_refund_fees(snap, settings),
             await _check_entry_counts(snap),
             await _check_malformed(snap),
             await _check_business_dates(snap),
@@ -215,19 +226,25 @@ async def _check_payment_fees(snap: repo.LedgerSnapshot, settings: Settings) -> 
     )
     async for rows in repo.payment_fee_rows(snap):
         for row in rows:
-            partner = partners.get(row["partner"])
-            if partner is None:
-                found.add(f"{row['id']}: partner {row['partner']!r} is not configured")
-                continue
             try:
                 amount = fx.Money.of(row["amount_value"], row["currency"])
                 payer = fx.Money.of(row["payer_value"], row["payer_currency"])
                 mid = Decimal(row["mid_rate"]) if row["mid_rate"] is not None else None
+                if row["partner_fee_bps"] is not None:  # the partner's terms it was booked under
+                    expected_partner_fee = ledger.merchant_fee(
+                        payer.value, row["partner_fee_bps"], int(row["partner_fee_fixed"] or 0)
+                    )
+                else:  # booked before 0010: only the partner's configuration is known
+                    partner = partners.get(row["partner"])
+                    if partner is None:
+                        found.add(f"{row['id']}: partner {row['partner']!r} is not configured")
+                        continue
+                    expected_partner_fee = partner_fee(partner, payer)
                 expected = {
                     "merchant_fee": ledger.merchant_fee(
-                        amount.value, row["mdr_bps"], row["fixed_fee"]
+                        amount.value, row["mdr_bps"], int(row["fixed_fee"])
                     ),
-                    "partner_fee": partner_fee(partner, payer),
+                    "partner_fee": expected_partner_fee,
                     "fx_revenue": ledger.fx_revenue(amount, payer, mid),
                 }
             except (fx.FXError, InvalidOperation) as exc:
@@ -239,12 +256,23 @@ async def _check_payment_fees(snap: repo.LedgerSnapshot, settings: Settings) -> 
     return found.finding()
 
 
-async def _check_refund_fees(snap: repo.LedgerSnapshot, settings: Settings) -> Finding | None:
+def _first(*values: Any) -> Any:
+    return next((v for v in values if v is not None), None)
+
+
+async def _check_refund_fees(
+    snap: repo.LedgerSnapshot, settings: Settings
+) -> tuple[Finding | None, Finding | None]:
     partners = _Partners(settings)
     found = Collector(
         "refund_fees",
-        "succeeded refunds whose stored fees, or per-payment FX reversals, break the formulas",
+        "succeeded refunds whose stored fees, or per-payment returns, break the formulas",
     )
+    payer_found = Collector(
+        "refund_payer_amounts",
+        "payments whose refunds return more than the tourist paid, or not all of it when full",
+    )
+    # Refunds booked before 0010, one line at a time.
     async for rows in repo.refund_fee_rows(snap):
         for row in rows:
             partner = partners.get(row["partner"])
@@ -259,25 +287,65 @@ async def _check_refund_fees(snap: repo.LedgerSnapshot, settings: Settings) -> F
             if wrong:
                 found.add(f"{row['id']}: " + ", ".join(wrong))
 
-    # FX reversals telescope: per payment they add up to the reversal of the refunded total.
+    # Cumulative returns telescope: per payment they add up to the return of the refunded total.
     async for rows in repo.refund_fx_per_payment(snap):
         for row in rows:
+            payment_id = row["payment_id"]
             refunded, reversed_ = _int(row["refunded"]), _int(row["reversed"])
+            payer_refunded, payer_value = _int(row["payer_refunded"]), _int(row["payer_value"])
+            if payer_refunded > payer_value or (
+                refunded == row["amount_value"] and payer_refunded != payer_value
+            ):
+                payer_found.add(
+                    f"{payment_id}: refunds return {payer_refunded} of {payer_value} payer units"
+                    f" ({refunded} of {row['amount_value']} refunded)"
+                )
+            for problem in _cumulative_returns(row, refunded, payer_refunded):
+                found.add(f"{payment_id}: {problem}")
             if row["stored"] != row["refunds"]:
-                found.add(f"{row['payment_id']}: a refund's fx_revenue is not stored")
+                found.add(f"{payment_id}: a refund's fx_revenue is not stored")
                 continue
             try:
                 due = ledger.fx_revenue_reversed(
                     _int(row["fx_revenue"]), row["amount_value"], 0, refunded
                 )
             except ValueError:
-                found.add(f"{row['payment_id']}: refunds total {refunded} > the payment")
+                found.add(f"{payment_id}: refunds total {refunded} > the payment")
                 continue
             if reversed_ != due:
-                found.add(
-                    f"{row['payment_id']}: refunds reverse fx_revenue {reversed_} (expected {due})"
-                )
-    return found.finding()
+                found.add(f"{payment_id}: refunds reverse fx_revenue {reversed_} (expected {due})")
+    return found.finding(), payer_found.finding()
+
+
+def _cumulative_returns(row: Mapping[str, Any], refunded: int, payer_refunded: int) -> list[str]:
+    """What is wrong with the fees a payment's refunds returned, if any was booked under the
+    cumulative rule (0010 on), under the payment's stored terms."""
+    if not _int(row["cumulative"]):
+        return []
+    wrong: list[str] = []
+    mdr = _first(row["mdr_bps"], row["refund_mdr_max"])
+    low, high = row["refund_mdr_min"], row["refund_mdr_max"]
+    if low != high or high != mdr:
+        wrong.append(f"refund entries record mdr_bps {low}..{high} (the payment's: {mdr})")
+    due = ledger.merchant_fee_returned(refunded, int(mdr), 0)
+    if _int(row["merchant_returned"]) != due:
+        wrong.append(
+            f"refunds return merchant_fee {_int(row['merchant_returned'])} (expected {due})"
+        )
+    bps = _first(row["partner_fee_bps"], row["refund_partner_bps"])
+    gives_back = _first(row["partner_fee_returned"], row["refund_partner_returned"])
+    if bps is None or gives_back is None:
+        return wrong
+    if gives_back:
+        got, due = (
+            _int(row["partner_returned"]),
+            ledger.partner_fee_returned(payer_refunded, int(bps), 0, returned=True),
+        )
+    else:  # the partner keeps its fee: the refunds booked since 0010 return nothing
+        got, due = _int(row["partner_returned_cumulative"]), 0
+    if got != due:
+        wrong.append(f"refunds return partner_fee {got} (expected {due})")
+    return wrong
 
 
 # --- (d) one entry per record, dates ----------------------------------------------------------

@@ -24,7 +24,7 @@ from gateway.merchants.model import Merchant
 from gateway.partners.routing import partner_fee
 from gateway.payments.model import Payment, PaymentStatus
 from gateway.payments.views import payment_view
-from gateway.refunds.model import Refund, RefundKind, RefundStatus
+from gateway.refunds.model import Refund, RefundBasis, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage.payments import Rows
 from gateway.wire.common import money
@@ -36,6 +36,7 @@ __all__ = [
     "book_payment",
     "book_refund",
     "booking_dates",
+    "fee_terms",
     "payment_body",
     "refund_body",
     "reverse_payment",
@@ -70,6 +71,27 @@ def booking_dates(
     merchant_day = merchant.business_date(now)
     partner_day = business_date(now, partner.zone, partner.cutoff)
     return merchant_day.isoformat(), partner_day.isoformat()
+
+
+def fee_terms(
+    ctx: Context, merchant: Merchant, partner_id: str, payer_currency: str
+) -> ledger.FeeTerms:
+    """The fee terms a payment booked now is charged under: the merchant's, and its partner's
+    schedule for the payer currency. Stored on the payment's journal entry."""
+    fees = ctx.settings.partner(partner_id).fees
+    return ledger.FeeTerms(
+        mdr_bps=merchant.mdr_bps,
+        fixed_fee=merchant.fixed_fee,
+        partner_fee_bps=fees.bps,
+        partner_fee_fixed=fees.fixed.get(payer_currency, 0),
+        partner_fee_returned=fees.refunds == "returned",
+    )
+
+
+def _payment_terms(ctx: Context, payment: Payment, merchant: Merchant) -> ledger.FeeTerms | None:
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        return None
+    return fee_terms(ctx, merchant, payment.partner, payment.payer_amount.currency.code)
 
 
 # --- rendering that cannot stop a final state -----------------------------------------------------
@@ -165,7 +187,8 @@ def book_payment(
     """A final state's business dates (kept if it has them), and for a success its fees and
     journal entry; the event of the outcome."""
     booked = _booking(ctx, payment, payment.status is PaymentStatus.SUCCEEDED, merchant, now)
-    return _with_rows(dataclasses.replace(payment, **booked), now)
+    final = dataclasses.replace(payment, **booked)
+    return _with_rows(final, now, _payment_terms(ctx, final, merchant))
 
 
 def book_outcome(
@@ -174,9 +197,8 @@ def book_outcome(
     """`book_payment` of `payment.finished(outcome, now)`, in one copy of the payment (this runs
     for every payment): finishing changes nothing the booking reads but the status."""
     succeeded = outcome.status is OutcomeStatus.SUCCEEDED
-    return _with_rows(
-        payment.finished(outcome, now, _booking(ctx, payment, succeeded, merchant, now)), now
-    )
+    final = payment.finished(outcome, now, _booking(ctx, payment, succeeded, merchant, now))
+    return _with_rows(final, now, _payment_terms(ctx, final, merchant))
 
 
 def _booking(
@@ -202,9 +224,9 @@ def _booking(
     return booked
 
 
-def _with_rows(payment: Payment, now: datetime) -> BookedPayment:
+def _with_rows(payment: Payment, now: datetime, terms: ledger.FeeTerms | None) -> BookedPayment:
     """A booked final state with what it commits beside itself: for a success its journal
-    entry, and the event of the outcome."""
+    entry (with the fee `terms` its fees were computed under), and the event of the outcome."""
     rows: Rows = []
     if payment.status is PaymentStatus.SUCCEEDED:
         assert payment.merchant_business_date is not None
@@ -224,6 +246,7 @@ def _with_rows(payment: Payment, now: datetime) -> BookedPayment:
                 merchant_fee=payment.merchant_fee,
                 partner_fee=payment.partner_fee,
                 fx_revenue=payment.fx_revenue,
+                terms=terms,
             )
         )
     event = _PAYMENT_EVENTS.get(payment.status)
@@ -240,13 +263,21 @@ def reverse_payment(lines: list[dict[str, Any]], now: datetime) -> Rows:
 
 
 def book_refund(
-    ctx: Context, payment: Payment, refund: Refund, merchant: Merchant, now: datetime
+    ctx: Context,
+    payment: Payment,
+    refund: Refund,
+    merchant: Merchant,
+    now: datetime,
+    *,
+    basis: RefundBasis,
 ) -> BookedRefund:
-    """A refund's final state: its dates, and for a success its reversed fees and entry; a
+    """A refund's final state: its dates, and for a success its returned fees and entry; a
     merchant refund's event.
 
-    `payment` must be read inside the writing transaction: the FX revenue given back is
-    cumulative over the refunds that succeeded before this one.
+    `payment` and `basis` must be read inside the writing transaction, with the payment locked:
+    what a refund gives back is cumulative over the refunds that succeeded before it (API.md,
+    Business days and fees), under the fee terms stored with the payment (`basis.terms`; today's
+    configuration only for what a payment booked before they were kept lacks).
     """
     merchant_date, partner_date = booking_dates(ctx, merchant, refund.partner, now)
     refund = dataclasses.replace(
@@ -255,11 +286,18 @@ def book_refund(
     rows: Rows = []
     if refund.status is RefundStatus.SUCCEEDED:
         amount, payer = refund.amount, refund.payer_amount
-        partner = ctx.settings.partner(refund.partner)
+        terms = fee_terms(ctx, merchant, refund.partner, payer.currency.code).filled(basis.terms)
         refund = dataclasses.replace(
             refund,
-            merchant_fee=ledger.merchant_refund_fee(amount.value, merchant.mdr_bps),
-            partner_fee=ledger.partner_refund_fee(payer.value, partner.fees.bps),
+            merchant_fee=ledger.merchant_fee_returned(
+                payment.refunded_value + amount.value, terms.mdr_bps, basis.merchant_returned
+            ),
+            partner_fee=ledger.partner_fee_returned(
+                basis.payer_refunded + payer.value,
+                terms.partner_fee_bps,
+                basis.partner_returned,
+                returned=terms.partner_fee_returned,
+            ),
             fx_revenue=ledger.fx_revenue_reversed(
                 payment.fx_revenue or 0,
                 payment.amount.value,
@@ -283,6 +321,7 @@ def book_refund(
                 merchant_fee=refund.merchant_fee,
                 partner_fee=refund.partner_fee,
                 fx_revenue=refund.fx_revenue,
+                terms=terms,
             )
         )
     if refund.kind is RefundKind.MERCHANT:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 import fx
 from adapters import Outcome, OutcomeStatus
 from gateway.payments.failures import failure_message
-from gateway.payments.model import Failure
+from gateway.payments.model import Failure, Payment
 from gateway.quotes.model import QuoteUse
 
-__all__ = ["Refund", "RefundKind", "RefundStatus"]
+__all__ = ["Refund", "RefundBasis", "RefundKind", "RefundStatus", "payer_verdict"]
 
 
 class RefundStatus(enum.StrEnum):
@@ -29,6 +31,39 @@ class RefundStatus(enum.StrEnum):
 class RefundKind(enum.StrEnum):
     MERCHANT = "merchant"
     CANCEL = "cancel"
+
+
+def payer_verdict(payment: Payment, payer_value: int) -> str:
+    """What becomes of a refund priced at `payer_value` payer units on the locked `payment`
+    (API.md, Business days and fees): `priced` (≥ 1: sent to the partner); `residue` (0, and the
+    tourist already has every payer unit back, no refund in flight: booked at once, no partner
+    call); `in_flight` (0, every payer unit reserved but some refund still processing: refused
+    for now); `too_small` (0 while the tourist is still owed some: refused, `invalid_amount`)."""
+    if payer_value >= 1:
+        return "priced"
+    if payer_value < 0 or payment.reserved_payer_value != payment.payer_amount.value:
+        return "too_small"
+    if payment.reserved_value != payment.refunded_value:
+        return "in_flight"
+    return "residue"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RefundBasis:
+    """What a refund's returned fees are computed from, read with the payment row locked (so no
+    other refund of it can succeed meanwhile): the payment's stored fee terms, and what its
+    earlier succeeded merchant refunds returned (API.md, Business days and fees: returns are
+    cumulative, like payer amounts)."""
+
+    terms: Mapping[str, Any] | None
+    """The payment entry's fee-term columns (`ledger.model.FEE_TERM_COLUMNS`), None where not
+    stored (a payment booked before they were kept); None: no payment entry found."""
+    payer_refunded: int = 0
+    """Σ payer amounts of the succeeded merchant refunds (payer-currency minor units)."""
+    merchant_returned: int = 0
+    """Σ merchant fees they returned (merchant-currency minor units)."""
+    partner_returned: int = 0
+    """Σ partner fees they returned (payer-currency minor units)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

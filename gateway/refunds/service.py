@@ -8,6 +8,11 @@ more than the tourist paid and a full refund returns exactly the payer amount. A
 outcome stays `processing`: the resolver asks the partner (`inquire_refund`, same partner request
 id) and re-sends the refund only when the partner has no record of it — the partner keys refunds
 by that id, so a re-send is never a second refund.
+
+What a refund gives back of the fees is cumulative too (`booking.book_refund`), and a refund priced
+at 0 in the payer currency is refused, except the residue of a payment whose tourist already has
+every payer unit back: that one is booked at once, without a partner call, so the payment can be
+refunded in full (API.md, Business days and fees).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import fx
@@ -42,7 +48,7 @@ from gateway.payments.booking import book_refund, refund_body
 from gateway.payments.budget import MIN_CALL_SECONDS, answer_deadline
 from gateway.payments.model import Attempt, Payment
 from gateway.payments.service import gateway_error_note, get_payment, hand_over
-from gateway.refunds.model import Refund, RefundKind, RefundStatus
+from gateway.refunds.model import Refund, RefundBasis, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage import hand_over as net
 from gateway.storage import payments as repo
@@ -138,6 +144,7 @@ async def create_refund(
             refund=refund,
             payer_value_for=cumulative_payer_value,
             now=now,
+            book_residue=_residue_booking(ctx, merchant),
         )
     )
     if isinstance(begun, IdempotencyReplay):
@@ -147,6 +154,10 @@ async def create_refund(
     if isinstance(begun, RefundRefused):
         _refuse(begun, payment)
     assert isinstance(begun, Refund)
+    if begun.status is RefundStatus.SUCCEEDED:  # a residue: booked at once, no partner call
+        ctx.kick_webhooks()
+        log.info("refund %s of %s: succeeded (residue, payer amount 0)", refund_id, payment_id)
+        return Answer(201, dumps(refund_view(begun)))
     attempt = attempts[-1]
     counts = begun.counts()
     loop = asyncio.get_running_loop()
@@ -189,6 +200,35 @@ async def create_refund(
         return Answer(201, refund_body(known), partner_seconds=loop.time() - partner_started)
 
 
+def _residue_booking(
+    ctx: Context, merchant: Merchant
+) -> Callable[[Payment, Refund, RefundBasis], RefundWrite]:
+    """How `begin_refund` books a residue: a refund whose payer amount is 0 once the tourist
+    already has every payer unit back (API.md, Business days and fees). No partner is called:
+    it succeeds at once, returns the rest of the merchant's % fee and FX revenue, and brings
+    `amount_refunded` to the payment's amount."""
+
+    def book(payment: Payment, refund: Refund, basis: RefundBasis) -> RefundWrite:
+        now = ctx.clock.now()
+        final = dataclasses.replace(
+            refund.released(now=now),
+            status=RefundStatus.SUCCEEDED,
+            partner_completed_at=now,
+            next_action_at=None,
+        )
+        booked = book_refund(ctx, payment, final, merchant, now, basis=basis)
+        value = refund.amount.value
+        paid_back = dataclasses.replace(
+            payment,
+            reserved_value=payment.reserved_value + value,
+            refunded_value=payment.refunded_value + value,
+            updated_at=now,
+        )
+        return RefundWrite(booked.refund, paid_back, booked.rows, (201, refund_body(booked.refund)))
+
+    return book
+
+
 def _refuse(refused: RefundRefused, payment: Payment) -> None:
     if refused.reason == "not_found":
         raise NotFound("No such payment.")
@@ -199,6 +239,13 @@ def _refuse(refused: RefundRefused, payment: Payment) -> None:
     if refused.reason == "too_small":
         raise InvalidAmount(
             f"The refund is too small to return anything in {payment.payer_amount.currency.code}.",
+            param="amount.value",
+        )
+    if refused.reason == "in_flight":
+        raise InvalidAmount(
+            "The refund would return nothing in "
+            f"{payment.payer_amount.currency.code}: it can be accepted once the refunds still "
+            "processing have succeeded.",
             param="amount.value",
         )
     currency = payment.amount.currency
@@ -280,7 +327,7 @@ def commit_refund_outcome(
     unknown (due again at `retry_at`). `answer`: store the response for the POS's key even if
     the outcome is unknown (the POS request's own answer)."""
 
-    def decide(payment: Payment, refund: Refund) -> RefundWrite:
+    def decide(payment: Payment, refund: Refund, basis: RefundBasis) -> RefundWrite:
         now = ctx.clock.now()
         counted = refund.counted(counters) if counters else refund
         if not outcome.is_final:
@@ -298,7 +345,7 @@ def commit_refund_outcome(
                 reserved_payer_value=payment.reserved_payer_value - refund.payer_amount.value,
                 updated_at=now,
             )
-        booked = book_refund(ctx, payment, final, merchant, now)
+        booked = book_refund(ctx, payment, final, merchant, now, basis=basis)
         # Rendered so that it cannot stop the final state (the resolver writes it too).
         body = refund_body(booked.refund)
         return RefundWrite(booked.refund, paid_back, booked.rows, (201, body))

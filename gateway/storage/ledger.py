@@ -48,6 +48,8 @@ _lines = metadata.tables["journal_lines"]
 
 _SUCCEEDED = "succeeded"
 _MERCHANT_REFUND = "merchant"
+_PAYMENT_ENTRY = "payment"
+_REFUND_ENTRY = "refund"
 
 
 class LedgerSnapshot:
@@ -145,6 +147,20 @@ def _sums(table: sa.Table) -> sa.Select[Any]:
     ).group_by(c.merchant_id, c.partner, c.currency, c.payer_currency)
 
 
+def _unindexed(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+    """`column` as an expression no index covers: the keyset pages below must walk their key's
+    index (a page then stops at its limit), not the status index (which SQLite otherwise picks,
+    reading every succeeded row again for each page: quadratic at a million)."""
+    return sa.func.coalesce(column, "")
+
+
+def _paged_merchant_refunds() -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _unindexed(_refunds.c.status) == _SUCCEEDED,
+        _unindexed(_refunds.c.kind) == _MERCHANT_REFUND,
+    )
+
+
 def _merchant_refunds() -> sa.ColumnElement[bool]:
     return sa.and_(_refunds.c.status == _SUCCEEDED, _refunds.c.kind == _MERCHANT_REFUND)
 
@@ -165,8 +181,30 @@ async def merchant_refund_sums(snap: LedgerSnapshot) -> list[Mapping[str, Any]]:
 # --- rows whose fees are recomputed in Python ------------------------------------------------
 
 
+_pe = _entries.alias("payment_entry")
+"""A payment's own entry (kind `payment`): the fee terms it was booked under."""
+_re = _entries.alias("refund_entry")
+"""A refund's entry (kind `refund`): the terms its cumulative returns used (none: before 0010)."""
+
+
+def _payment_entry_of(payment_id: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+    return sa.and_(_pe.c.payment_id == payment_id, _pe.c.kind == _PAYMENT_ENTRY)
+
+
+def _refund_entry_of(refund: sa.Table) -> sa.ColumnElement[bool]:
+    # Found through the payment (`journal_entries.payment_id` is indexed; `refund_id` is not).
+    return sa.and_(
+        _re.c.payment_id == refund.c.payment_id,
+        _re.c.refund_id == refund.c.id,
+        _re.c.kind == _REFUND_ENTRY,
+    )
+
+
 def payment_fee_rows(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
-    """Succeeded payments with their stored fees and their merchant's fee schedule, by id."""
+    """Succeeded payments with their stored fees and the fee terms they were booked under, by
+    id: `mdr_bps`/`fixed_fee` from their entry (the merchant's current ones for an entry without:
+    none is written so since 0010, which backfilled them), `partner_fee_bps`/`partner_fee_fixed`
+    from their entry (None: booked before 0010, judged by the partner's configuration)."""
     p, m = _payments.c, _merchants.c
     query = (
         sa.select(
@@ -180,45 +218,79 @@ def payment_fee_rows(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str
             p.merchant_fee,
             p.partner_fee,
             p.fx_revenue,
-            m.mdr_bps,
-            m.fixed_fee,
+            sa.func.coalesce(_pe.c.mdr_bps, m.mdr_bps).label("mdr_bps"),
+            sa.func.coalesce(_pe.c.fixed_fee, m.fixed_fee).label("fixed_fee"),
+            _pe.c.partner_fee_bps,
+            _pe.c.partner_fee_fixed,
         )
         .join(_merchants, m.id == p.merchant_id)
-        .where(p.status == _SUCCEEDED)
+        .outerjoin(_pe, _payment_entry_of(p.id))
+        .where(_unindexed(p.status) == _SUCCEEDED)
     )
     return _pages(snap, query, p.id, "id")
 
 
 def refund_fee_rows(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
-    """Succeeded merchant refunds with their stored fees and their merchant's mdr_bps, by id."""
+    """Succeeded merchant refunds booked one line at a time (before 0010: their entry records no
+    fee terms), with their stored fees and their payment's mdr_bps, by id."""
     r, m = _refunds.c, _merchants.c
     query = (
         sa.select(r.id, r.amount_value, r.payer_value, r.partner, r.merchant_fee, r.partner_fee)
-        .add_columns(m.mdr_bps)
+        .add_columns(sa.func.coalesce(_pe.c.mdr_bps, m.mdr_bps).label("mdr_bps"))
         .join(_merchants, m.id == r.merchant_id)
-        .where(_merchant_refunds())
+        .outerjoin(_re, _refund_entry_of(_refunds))
+        .outerjoin(_pe, _payment_entry_of(r.payment_id))
+        .where(_paged_merchant_refunds(), _re.c.mdr_bps.is_(None))
     )
     return _pages(snap, query, r.id, "id")
 
 
 def refund_fx_per_payment(snap: LedgerSnapshot) -> AsyncIterator[Sequence[Mapping[str, Any]]]:
-    """Per payment with succeeded merchant refunds: what they refunded (`refunded`), the FX
-    revenue they reversed (`reversed`), how many store one (`stored`) of how many (`refunds`),
-    and the payment's `amount_value` and `fx_revenue`; by payment id."""
+    """Per payment with succeeded merchant refunds, by payment id: what they refunded
+    (`refunded`, and `payer_refunded` in the payer currency), the FX revenue they reversed
+    (`reversed`), how many store one (`stored`) of how many (`refunds`), the fees they returned
+    (`merchant_returned`, `partner_returned`; `partner_returned_cumulative` by those booked
+    under the cumulative rule, `cumulative` of them), the fee terms their entries recorded
+    (`refund_mdr_min`/`_max`, `refund_partner_bps`, `refund_partner_returned`), and the
+    payment's `amount_value`, `payer_value`, `fx_revenue` and stored terms (`mdr_bps`,
+    `partner_fee_bps`, `partner_fee_returned`: its entry's, None where not stored)."""
     r, p = _refunds.c, _payments.c
+    cumulative = _re.c.mdr_bps.is_not(None)
+    returned = sa.cast(_re.c.partner_fee_returned, sa.Integer)
     query = (
         sa.select(
             r.payment_id,
             sa.func.sum(r.amount_value).label("refunded"),
+            sa.func.sum(r.payer_value).label("payer_refunded"),
             sa.func.sum(sa.func.coalesce(r.fx_revenue, 0)).label("reversed"),
             sa.func.count(r.fx_revenue).label("stored"),
             sa.func.count().label("refunds"),
-            p.amount_value,
-            p.fx_revenue,
+            sa.func.sum(sa.func.coalesce(r.merchant_fee, 0)).label("merchant_returned"),
+            sa.func.sum(sa.func.coalesce(r.partner_fee, 0)).label("partner_returned"),
+            sa.func.sum(sa.case((cumulative, sa.func.coalesce(r.partner_fee, 0)), else_=0)).label(
+                "partner_returned_cumulative"
+            ),
+            sa.func.sum(sa.case((cumulative, 1), else_=0)).label("cumulative"),
+            sa.func.min(_re.c.mdr_bps).label("refund_mdr_min"),
+            sa.func.max(_re.c.mdr_bps).label("refund_mdr_max"),
+            sa.func.max(_re.c.partner_fee_bps).label("refund_partner_bps"),
+            sa.func.max(returned).label("refund_partner_returned"),
+            # One value per payment: grouped by its id alone, so that a page is read in the
+            # order of the refunds' payment_id index and stops at its limit.
+            sa.func.max(p.amount_value).label("amount_value"),
+            sa.func.max(p.payer_value).label("payer_value"),
+            sa.func.max(p.fx_revenue).label("fx_revenue"),
+            sa.func.max(_pe.c.mdr_bps).label("mdr_bps"),
+            sa.func.max(_pe.c.partner_fee_bps).label("partner_fee_bps"),
+            sa.func.max(sa.cast(_pe.c.partner_fee_returned, sa.Integer)).label(
+                "partner_fee_returned"
+            ),
         )
         .join(_payments, p.id == r.payment_id)
-        .where(_merchant_refunds())
-        .group_by(r.payment_id, p.amount_value, p.fx_revenue)
+        .outerjoin(_re, _refund_entry_of(_refunds))
+        .outerjoin(_pe, _payment_entry_of(r.payment_id))
+        .where(_paged_merchant_refunds())
+        .group_by(r.payment_id)
     )
     return _pages(snap, query, r.payment_id, "payment_id")
 

@@ -16,8 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 import fx
+from gateway.ledger.model import FEE_TERM_COLUMNS, PAYMENT
 from gateway.payments.model import Attempt, CancelStatus, Payment, PaymentStatus
-from gateway.refunds.model import Refund, RefundKind, RefundStatus
+from gateway.refunds.model import (
+    Refund,
+    RefundBasis,
+    RefundKind,
+    RefundStatus,
+    payer_verdict,
+)
 from gateway.storage import rows as _rows
 from gateway.storage.db import Database
 from gateway.storage.idempotency import (
@@ -47,6 +54,7 @@ __all__ = [
     "mark_cancel",
     "open_cancel_refund",
     "payment_lines",
+    "refund_basis",
     "refunds",
     "resumable_refunds",
 ]
@@ -59,7 +67,7 @@ _TABLES = {t: metadata.tables[t] for t in ("refunds", "journal_entries", "journa
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RefundRefused:
-    reason: str  # "not_found" | "not_refundable" | "exceeds" | "too_small"
+    reason: str  # "not_found" | "not_refundable" | "exceeds" | "too_small" | "in_flight"
     remaining: int = 0
 
 
@@ -132,6 +140,43 @@ async def payment_lines(conn: AsyncConnection, payment_id: str) -> list[dict[str
     return [dict(r) for r in (await conn.execute(stmt)).mappings()]
 
 
+async def refund_basis(conn: AsyncConnection, payment_id: str) -> RefundBasis:
+    """What a refund of the payment returns its fees from (`RefundBasis`): the fee terms stored
+    on its `payment` entry, and the sums of its succeeded merchant refunds. Read inside the
+    transaction that holds the payment row locked."""
+    e, r = journal_entries.c, refunds.c
+    terms_row = (
+        (
+            await conn.execute(
+                sa.select(*(e[name] for name in FEE_TERM_COLUMNS)).where(
+                    e.payment_id == payment_id, e.kind == PAYMENT
+                )
+            )
+        )
+        .mappings()
+        .first()
+    )
+    sums = (
+        await conn.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(r.payer_value), 0),
+                sa.func.coalesce(sa.func.sum(r.merchant_fee), 0),
+                sa.func.coalesce(sa.func.sum(r.partner_fee), 0),
+            ).where(
+                r.payment_id == payment_id,
+                r.kind == RefundKind.MERCHANT.value,
+                r.status == RefundStatus.SUCCEEDED.value,
+            )
+        )
+    ).one()
+    return RefundBasis(
+        terms=None if terms_row is None else dict(terms_row),
+        payer_refunded=int(sums[0]),
+        merchant_returned=int(sums[1]),
+        partner_returned=int(sums[2]),
+    )
+
+
 # --- helpers ----------------------------------------------------------------------------------
 
 
@@ -183,11 +228,16 @@ def begin_refund(
     refund: Refund,
     payer_value_for: Callable[[Payment, int], int],
     now: datetime,
+    book_residue: Callable[[Payment, Refund, RefundBasis], RefundWrite] | None = None,
 ) -> Unit[IdempotencyOutcome | RefundRefused | Refund]:
     """Reserve `refund.amount` on the payment and write the processing refund, priced.
 
     `payer_value_for(payment, reserved_after)` prices the refund cumulatively from the locked
-    payment row. Refusals write nothing (the key stays free for a corrected request)."""
+    payment row. A refund priced at 0 in the payer currency is refused (`too_small`), unless
+    the tourist already has every payer unit back (succeeded refunds return the whole payer
+    amount, none in flight): such a residue needs no partner, and `book_residue(payment, refund,
+    basis)` books it at once, succeeded, in this same commit (API.md, Business days and fees).
+    Refusals write nothing (the key stays free for a corrected request)."""
 
     async def unit(conn: AsyncConnection) -> IdempotencyOutcome | RefundRefused | Refund:
         verdict = await claim_key(conn, claim, now)
@@ -203,8 +253,11 @@ def begin_refund(
         if reserved_after > payment.amount.value:
             return RefundRefused("exceeds", payment.amount.value - payment.reserved_value)
         payer_value = payer_value_for(payment, reserved_after)
-        if payer_value < 1:
-            return RefundRefused("too_small")
+        pricing = payer_verdict(payment, payer_value)
+        if pricing == "residue" and book_residue is not None:
+            return await _book_residue(conn, claim, payment, refund, book_residue)
+        if pricing != "priced":
+            return RefundRefused("too_small" if pricing == "residue" else pricing)
         reserved = dataclasses.replace(
             payment,
             reserved_value=reserved_after,
@@ -220,6 +273,30 @@ def begin_refund(
         return priced
 
     return in_own_transaction(unit)
+
+
+async def _book_residue(
+    conn: AsyncConnection,
+    claim: dict[str, Any],
+    payment: Payment,
+    refund: Refund,
+    book: Callable[[Payment, Refund, RefundBasis], RefundWrite],
+) -> Refund:
+    """Write a residue refund (payer amount 0) succeeded, booked, its key answered."""
+    priced = dataclasses.replace(refund, payer_amount=fx.Money(0, refund.payer_amount.currency))
+    write = book(payment, priced, await refund_basis(conn, payment.id))
+    assert write.payment is not None and write.refund.status is RefundStatus.SUCCEEDED
+    row = _rows.refund_row(write.refund)
+    await move_to_open_days(
+        ConnectionStatements(conn), [(_rows.refund_sides(write.refund), row, write.rows)]
+    )
+    await _write_payment(conn, payment, write.payment)
+    await conn.execute(sa.insert(idempotency).values(**claim))
+    await conn.execute(sa.insert(refunds).values(**row))
+    await _insert_rows(conn, write.rows)
+    if write.answer is not None:
+        await complete_answer(conn, refund.merchant_id, refund.id, *write.answer)
+    return _rows.refund(row)
 
 
 def claim_refund_lease(
@@ -281,11 +358,13 @@ def commit_refund(
     *,
     refund_id: str,
     owner: str,
-    decide: Callable[[Payment, Refund], RefundWrite],
+    decide: Callable[[Payment, Refund, RefundBasis], RefundWrite],
 ) -> Unit[Refund | None]:
     """Write a refund's outcome while `owner` holds its lease, deciding on the locked payment.
 
-    `decide(payment, refund)` says what to write. None: the lease was lost, nothing written."""
+    `decide(payment, refund, basis)` says what to write; `basis` is what the payment's earlier
+    refunds returned and its fee terms (`refund_basis`), read under the same lock. None: the
+    lease was lost, nothing written."""
 
     async def unit(conn: AsyncConnection) -> Refund | None:
         current = (
@@ -304,7 +383,7 @@ def commit_refund(
         refund = _rows.refund(current)
         payment = await _locked_payment(conn, refund.payment_id)
         assert payment is not None
-        write = decide(payment, refund)
+        write = decide(payment, refund, await refund_basis(conn, payment.id))
         changes = _rows.refund_changes(refund, write.refund)
         dated = [(_rows.refund_sides(refund), changes, write.rows)]
         await move_to_open_days(ConnectionStatements(conn), dated)

@@ -335,6 +335,14 @@ class JournalEntry(SQLModel, table=True):
     payment_id: str = Field(foreign_key="payments.id", max_length=40, index=True)
     refund_id: str | None = Field(default=None, foreign_key="refunds.id", max_length=40)
     created_at: datetime = _ts()
+    # The fee terms it was booked under (`ledger.model.FeeTerms`): on a payment's entry, the
+    # terms its fees were computed with; on a refund's, the payment's terms its cumulative
+    # returns used (none: booked before 0010, one line at a time). None on reversals.
+    mdr_bps: int | None = None
+    fixed_fee: int | None = Field(default=None, sa_type=sa.BigInteger())
+    partner_fee_bps: int | None = None
+    partner_fee_fixed: int | None = Field(default=None, sa_type=sa.BigInteger())
+    partner_fee_returned: bool | None = None
 
 
 class JournalLine(SQLModel, table=True):

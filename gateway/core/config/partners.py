@@ -122,6 +122,12 @@ class Fees(_Model):
     bps: int = Field(0, ge=0, le=10_000)
     fixed: dict[CurrencyCode, NonNegative] = {}
     """Minor units per payment, by payer currency."""
+    refunds: Literal["returned", "kept"] = "returned"
+    """What becomes of the `bps` part of its fee when a payment is refunded: `returned` (the
+    default, what every partner did before it could be said) gives it back cumulatively, like the
+    merchant's fee (round_half_up(Σ payer amounts refunded × bps / 10^4) in all, so a full refund
+    gets the whole % fee back); `kept` gives nothing back. The fixed part is always kept. Each
+    payment stores the schedule it was booked under (its journal entry's fee terms)."""
 
 
 class AmountLimit(_Model):
