@@ -111,9 +111,17 @@ async def list_batches(
 async def file_chunks(
     db: Database, batch: ClosedBatch, *, page_rows: int = 1000
 ) -> AsyncIterator[bytes]:
-    """The closed batch's CSV: the header, then one chunk per page of frozen lines (the last
+    """The closed batch's CSV as stored at closing, or (a batch closed before files were stored)
+    rendered again: the header, then one chunk per page of frozen lines (the last
     page ends with the `total` row), in the layout it was closed with. The same bytes on every
     call, in any process."""
+    stored = False
+    async for part in closed_repo.file_parts(db, batch.id):
+        stored = True
+        yield part
+    if stored:
+        return
+    # Closed before files were stored: rendered again from the frozen lines (the same bytes).
     layout = batch.file_format
     yield csvfile.header(layout).encode()  # ValueError for a layout this code does not know
     async for page in closed_repo.page_lines(db, batch.id, page_rows=page_rows):

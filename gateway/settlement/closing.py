@@ -12,8 +12,9 @@ PostgreSQL; on SQLite the transaction is `BEGIN IMMEDIATE` like every write):
    closes exactly once;
 3. its lines copied into `settlement_lines` in file order by one statement, and the `total` row
    after them;
-4. the file rendered page by page from those rows (constant memory) into its SHA-256 and size,
-   stored on the row with the totals;
+4. the file rendered page by page from those rows (memory: one part) into its SHA-256 and size,
+   stored on the row with the totals, and its bytes stored in parts (`settlement_file_parts`):
+   rendered once, every download and export streams them;
 5. for a merchant batch, the `settlement.closed` event (the Batch object, `file` included) in the
    outbox. Partner batches have no merchant to notify and emit none: operators list them.
 
@@ -59,6 +60,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+FILE_PART_BYTES = 1 << 20
+"""The file is stored in parts of at least this many bytes (the last one may be shorter)."""
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Closed:
@@ -100,11 +104,15 @@ async def close_batch(
             return Closed(key, existing, newly=False)
         totals = await closing.freeze_lines()
         digest = csvfile.FileDigest()
-        digest.update(csvfile.header(csvfile.FORMAT).encode())
+        parts = 0
+        part = bytearray(csvfile.header(csvfile.FORMAT).encode())
         async for page in closing.pages(page_rows=page_rows):
-            digest.update(
-                "".join(csvfile.render_line(line, csvfile.FORMAT) for line in page).encode()
-            )
+            part += "".join(csvfile.render_line(line, csvfile.FORMAT) for line in page).encode()
+            if len(part) >= FILE_PART_BYTES:
+                parts += 1
+                await closing.store_part(parts, digest.feed(part))
+        if part or parts == 0:
+            await closing.store_part(parts + 1, digest.feed(part))
         batch = dataclasses.replace(
             placeholder, totals=totals, file_sha256=digest.hexdigest, file_bytes=digest.bytes
         )

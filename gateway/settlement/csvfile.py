@@ -175,6 +175,13 @@ class FileDigest:
         self._hash.update(chunk)
         self.bytes += len(chunk)
 
+    def feed(self, part: bytearray) -> bytes:
+        """Take what `part` holds into the digest, and empty it: its bytes."""
+        data = bytes(part)
+        part.clear()
+        self.update(data)
+        return data
+
     @property
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

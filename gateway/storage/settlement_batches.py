@@ -26,7 +26,14 @@ from gateway.storage.settlement import lock_for_close
 from gateway.storage.settlement_lines import LineFilter, fetch_all, line_source
 from gateway.storage.tables import metadata
 
-__all__ = ["BatchClosing", "closing_batch", "get_batch", "list_closed", "page_lines"]
+__all__ = [
+    "BatchClosing",
+    "closing_batch",
+    "file_parts",
+    "get_batch",
+    "list_closed",
+    "page_lines",
+]
 
 
 def _closed(row: Mapping[Any, Any]) -> ClosedBatch:
@@ -77,6 +84,7 @@ def _row(batch: ClosedBatch) -> dict[str, Any]:
 
 _batches = metadata.tables["settlement_batches"]
 _frozen = metadata.tables["settlement_lines"]
+_parts = metadata.tables["settlement_file_parts"]
 _events = metadata.tables["events"]
 
 
@@ -149,6 +157,23 @@ async def _pages(
             return
 
 
+async def file_parts(db: Database, batch_id: str) -> AsyncIterator[bytes]:
+    """A closed batch's file as stored at closing, part by part (one short query each, so
+    memory stays at one part); nothing for a batch closed before files were stored."""
+    async with db.reader.connect() as conn:
+        seq = 0
+        while True:
+            data = await conn.scalar(
+                sa.select(_parts.c.data).where(
+                    _parts.c.batch_id == batch_id, _parts.c.seq == seq + 1
+                )
+            )
+            if data is None:
+                return
+            seq += 1
+            yield bytes(data)
+
+
 # --- closing -----------------------------------------------------------------------------------
 
 
@@ -177,6 +202,12 @@ class BatchClosing:
     def pages(self, *, page_rows: int) -> AsyncIterator[list[dict[str, Any]]]:
         """The frozen lines in file order, read back inside this transaction."""
         return page_lines(self._conn, self._key.id, page_rows=page_rows)
+
+    async def store_part(self, seq: int, data: bytes) -> None:
+        """Store part `seq` (from 1) of the rendered file."""
+        await self._conn.execute(
+            sa.insert(_parts).values(batch_id=self._key.id, seq=seq, data=data)
+        )
 
     async def finish(self, batch: ClosedBatch, event: Mapping[str, Any] | None) -> None:
         """Store `batch`'s totals and file digest on its row, and the outbox `event` if any."""

@@ -31,6 +31,7 @@ __all__ = [
     "RateSet",
     "Reconciliation",
     "Refund",
+    "SettlementFilePart",
     "Store",
     "UTCDateTime",
     "metadata",
@@ -454,6 +455,17 @@ class SettlementBatch(SQLModel, table=True):
     """Closed on demand before its cut-off + grace had passed (`gateway settle --force`)."""
     closed_by: str = Field(max_length=120)
     closed_at: datetime = _ts()
+
+
+class SettlementFilePart(SQLModel, table=True):
+    """A closed batch's file as rendered at closing, in parts of about a mebibyte (`seq` from
+    1): the file is rendered once, and every download or export streams these bytes."""
+
+    __tablename__ = "settlement_file_parts"
+
+    batch_id: str = Field(primary_key=True, foreign_key="settlement_batches.id", max_length=40)
+    seq: int = Field(primary_key=True)
+    data: bytes = Field(sa_type=sa.LargeBinary())
 
 
 class SettlementLine(SQLModel, table=True):

@@ -24,11 +24,12 @@ import fx
 from gateway.core.config import Settings, load_settings
 from gateway.core.ids import new_id
 from gateway.ledger import postings as ledger
-from gateway.settlement import csvfile
+from gateway.settlement import closing, csvfile
 from gateway.settlement.batches import file_chunks, find_batch, list_batches
 from gateway.settlement.closing import close_batch, settle_day
 from gateway.settlement.model import BatchKey, BatchType, ClosedBatch
 from gateway.storage import settlement as stl
+from gateway.storage import settlement_batches as closed_repo
 from gateway.storage.db import Database, open_database
 from gateway.storage.raw import ConnectionStatements
 from gateway.storage.tables import metadata
@@ -393,6 +394,29 @@ async def test_a_batch_closed_as_format_1_keeps_its_layout_and_bytes(
     assert list(old_rows[0]) == list(csvfile.columns(1))
     assert list(new_rows[0]) == [*csvfile.columns(1), *csvfile.columns(2)[14:]]
     assert new_rows[0]["fx_mid_rate"] == "0.1951219512"
+
+
+async def test_the_file_is_stored_at_closing_and_streamed_as_stored(
+    books: Books, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rendered once: the closing stores the file in parts, which every download streams; a
+    batch closed before parts were stored renders the same bytes again from its lines."""
+    db = books.db
+    for value in range(10_000, 10_030):
+        await books.pay(value)
+    monkeypatch.setattr(closing, "FILE_PART_BYTES", 600)  # several parts from a small batch
+    closed = await close_batch(db, books.merchant_key(), now=NOW, closed_by="test", page_rows=3)
+    batch = closed.batch
+    parts = [part async for part in closed_repo.file_parts(db, batch.id)]
+    assert len(parts) > 2 and all(len(part) >= 600 for part in parts[:-1])
+    stored = b"".join(parts)
+    _check_file(stored, batch)
+    assert len(_rows(stored)) == 31  # 30 payments and the total
+    assert await _file(db, batch) == stored
+    async with db.writer.begin() as conn:
+        await conn.execute(sa.delete(_T["settlement_file_parts"]))
+    assert [part async for part in closed_repo.file_parts(db, batch.id)] == []
+    assert await _file(db, batch) == stored
 
 
 async def _ask(db: Database, question: Callable[..., Awaitable[T]], *args: Any) -> T:
