@@ -371,7 +371,15 @@ class SandboxLedger(Generic[R, A, S]):
         """What the partner settles for `business_date`: charges of payments not reversed and
         refunds made, each dated by its own time (`settlement`'s docstring). Untampered."""
         rows: list[SettlementRow] = []
+        given: dict[str, tuple[int, int]] = {}  # per payment: refunded, fee given back, so far
         for entry in self.entries:
+            if entry.kind == "refund" and entry.refund_request_id is not None:
+                refunded, returned = given.get(entry.payment_request_id, (0, 0))
+                fee = terms.refund_fee(self._money(entry.amount), refunded, returned)
+                given[entry.payment_request_id] = (
+                    refunded + self._money(entry.amount).value,
+                    returned + fee.value,
+                )
             if entry.kind == "reversal" or terms.business_date(entry.at) != business_date:
                 continue
             amount = self._money(entry.amount)
@@ -405,7 +413,7 @@ class SandboxLedger(Generic[R, A, S]):
                         payment_request_id=entry.payment_request_id,
                         payment_reference=entry.payment_id,
                         amount=amount,
-                        fee=terms.refund_fee(amount),
+                        fee=fee,
                         merchant_amount=merchant,
                         fx_rate=implied_rate(amount, merchant) if merchant else None,
                         completed_at=entry.at,

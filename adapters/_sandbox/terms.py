@@ -108,6 +108,11 @@ class SettlementTerms:
         fixed = self.fee_fixed.get(amount.currency.code, 0)
         return Money(self._bps_of(amount.value) + fixed, amount.currency)
 
-    def refund_fee(self, amount: Money) -> Money:
-        """The fee a refund gives back: round_half_up(refund × bps / 10^4) (fixed part kept)."""
-        return Money(self._bps_of(amount.value), amount.currency)
+    def refund_fee(
+        self, amount: Money, refunded_before: int = 0, returned_before: int = 0
+    ) -> Money:
+        """The fee a refund gives back, cumulatively like the gateway's (API.md): round_half_up(
+        (refunded before + this refund) × bps / 10^4) − what earlier refunds of the payment gave
+        back (the fixed part kept), so a payment refunded in full returns exactly its % fee."""
+        returned = self._bps_of(refunded_before + amount.value) - returned_before
+        return Money(returned, amount.currency)

@@ -278,6 +278,30 @@ def test_a_confirmed_payment_is_dated_by_its_confirmation() -> None:
     assert row.request_id == "att_confirm"
 
 
+def test_refund_fees_are_given_back_cumulatively_across_days() -> None:
+    """Like the gateway's books (API.md): each refund gives back round_half_up(refunded so far
+    × bps) less what earlier refunds gave, so three partial refunds, one on the next day, give
+    back exactly the payment's % fee, not the sum of each refund's own rounding."""
+    clock = at(22, 0)
+    ledger = SandboxLedger(clock, confirm_seconds=2, expire_seconds=3)
+    pay(ledger, "att_split", value=100)
+    for n, value in enumerate((33, 33), start=1):
+        refund(ledger, f"rfs_{n}", "att_split", value)
+    clock.advance(timedelta(hours=1, minutes=30))  # the next business day
+    refund(ledger, "rfs_3", "att_split", 34)
+    today = ledger.settlement_rows(TERMS, DAY)
+    tomorrow = ledger.settlement_rows(TERMS, date(2026, 11, 27))
+    fees = [r.fee.value for r in [*today, *tomorrow] if r.record_type == "refund"]
+    per_line = [TERMS.refund_fee(Money.of(v, "CNY")).value for v in (33, 33, 34)]
+    whole = TERMS.refund_fee(Money.of(100, "CNY")).value
+    assert sum(fees) == whole and fees == [
+        TERMS.refund_fee(Money.of(33, "CNY")).value,
+        TERMS.refund_fee(Money.of(66, "CNY")).value - TERMS.refund_fee(Money.of(33, "CNY")).value,
+        whole - TERMS.refund_fee(Money.of(66, "CNY")).value,
+    ]
+    assert sum(per_line) != whole  # the old per-line rule would not have added up
+
+
 # --- tampering -----------------------------------------------------------------------------------
 
 
