@@ -88,7 +88,8 @@ async def gateway_movements(
 ) -> dict[date, list[Movement]]:
     """What we booked with `partner` on each of `days` (its business dates), keyed by the
     partner request id we sent."""
-    bps = settings.partner(partner).fees.bps
+    fees = settings.partner(partner).fees
+    bps = fees.bps if fees.refunds == "returned" else 0  # what a full refund gives back
     payments, refunds = await repo.booked_with_partner(db, partner, days)
     out: dict[date, list[Movement]] = {d: [] for d in days}
     for row in payments:
@@ -110,8 +111,8 @@ async def gateway_movements(
         payer = _money(row["payer_currency"], row["payer_value"])
         merchant = _money(row["currency"], row["amount_value"])
         fee = row["partner_fee"]
-        if fee is None:  # a cancel's own refund books no fees; the partner still returns its
-            fee = ledger.partner_refund_fee(payer.value, bps)
+        if fee is None:  # a cancel's own refund (a full one) books no fees; the partner still
+            fee = ledger.partner_refund_fee(payer.value, bps)  # returns its own, unless kept
         out[date.fromisoformat(row["partner_business_date"])].append(
             Movement(
                 key=row["partner_request_id"],
