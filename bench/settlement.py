@@ -1,5 +1,6 @@
-"""The settlement benchmark (issue #6): closing and exporting one merchant's batch of N payments,
-beside one plain SQL aggregate over the same rows, in one run; memory must stay flat as N grows.
+"""The settlement benchmark (issues #6 and #16): closing and exporting one merchant's batch of N
+payments, beside one plain SQL aggregate over the same rows and one PostgreSQL `COPY` of the
+same frozen lines, in one run; memory must stay flat as N grows.
 
     .venv/bin/python -m bench.settlement [--sizes 100000,1000000] [--database postgresql|sqlite]
                                          [--quick] [--no-http] [--out bench/results] [--no-docs]
@@ -29,17 +30,24 @@ Per database and per N, on a fresh database (SQLite: a file in the temp dir; Pos
    - `close`: `gateway settle --date D --merchant M --force`, the operator's command, run in the
      child through `gateway.cli.main` so that the time of the command itself is told apart from
      the interpreter's start-up, with its SQL timed by statement kind;
+   - `copy` (PostgreSQL only): `COPY (SELECT <the file's columns> FROM settlement_lines WHERE
+     batch_id = '<id>' ORDER BY seq) TO STDOUT WITH (FORMAT csv)` through asyncpg's
+     `copy_from_query` into a sink that counts the bytes: the same lines as the file, straight
+     out of the database (run after the close and again after the download; the faster one is
+     the denominator of export ÷ copy and download ÷ copy);
    - `export`: `gateway settlements export --date D --merchant M --out DIR`, the same way;
    - `http` (unless `--no-http`): `gateway serve` on that database, and the file downloaded once
      with a finance key (`GET /v1/settlements/{id}/file`); the server's VmHWM before and after;
 3. **verify**: the exported file's rows, its `total` row equal to the sum of its lines, the lines'
    sums equal to the aggregate (and to what was generated), `net = amount − fee` on every line,
    its SHA-256 and size equal to those stored when the batch closed (and in the manifest), the
-   download's bytes and `Content-Digest` the same.
+   download's bytes and `Content-Digest` the same, and the file's stored parts
+   (`settlement_file_parts`, read back part by part) hashing to the batch's `file_sha256`.
 
 Reported per step and N: the command's own time, the process's wall time, peak RSS and its growth
-over the interpreter with its imports; close ÷ aggregate; and whether memory is flat: the peak at
-the largest N ≤ the peak at the smallest + 20 MB (PASS/FAIL, printed, never enforced).
+over the interpreter with its imports; and issue #16's targets, PASS/FAIL (printed, never
+enforced): close ÷ aggregate ≤ 10, export ÷ copy ≤ 2 and download ÷ copy ≤ 2 (per N), and memory
+flat: the peak at the largest N ≤ the peak at the smallest + 20 MB (per step).
 The business date is three weeks back, outside `durations.settlement_lookback`, so the
 settlement worker of the `gateway serve` started for the download never touches its batches.
 
@@ -98,8 +106,10 @@ MEMORY_MARGIN_MB = 20.0
 FULL_SIZES = (100_000, 1_000_000)
 QUICK_SIZE = 2_000
 STEP_TIMEOUT_S = 3600.0
-MEASURED = ("aggregate", "close", "export", "http")
+MEASURED = ("aggregate", "close", "copy", "export", "http")
 FLAT_STEPS = ("close", "export", "http")
+CLOSE_LIMIT = 10.0  # issue #16: close ≤ 10 × the aggregate
+STREAM_LIMIT = 2.0  # issue #16: export and download ≤ 2 × the COPY of the same lines
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 _STANDARD = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -477,6 +487,24 @@ async def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         await db.close()
 
 
+def copy_select(batch_id: str) -> str:
+    """The COPY denominator's query: the batch's frozen lines, every column its file has (the
+    CSV's `id` is `object_id`), in file order, the `total` row included. asyncpg's
+    `copy_from_query(…, format="csv")` sends it as `COPY (<this>) TO STDOUT (FORMAT 'csv')`."""
+    from gateway.settlement import csvfile
+    from gateway.storage.tables import metadata
+
+    table = metadata.tables["settlement_lines"]
+    names = [{"id": "object_id"}.get(c, c) for c in csvfile.COLUMNS]
+    missing = [name for name in names if name not in table.c]
+    if missing:
+        raise RuntimeError(f"settlement_lines has no {missing}: the COPY would not match the file")
+    quoted = batch_id.replace("'", "''")
+    return (
+        f"SELECT {', '.join(names)} FROM settlement_lines WHERE batch_id = '{quoted}' ORDER BY seq"
+    )
+
+
 AGGREGATE_SQL = (
     "SELECT 'payment', count(*), sum(amount_value), sum(merchant_fee) FROM payments"
     " WHERE merchant_id = ? AND merchant_business_date = ? AND status = 'succeeded'"
@@ -506,6 +534,10 @@ def _statement_kind(statement: str) -> str:
         return "totals"
     if "from settlement_lines" in text and "order by settlement_lines.seq" in text:
         return "pages"
+    if text.startswith("insert into settlement_file_parts"):
+        return "store_parts"
+    if "from settlement_file_parts" in text:
+        return "read_parts"
     if "union all" in text:
         return "find_open"
     return "other"
@@ -555,6 +587,30 @@ def run_step(args: argparse.Namespace) -> int:
         seconds, rows = asyncio.run(aggregate())
         out["seconds"] = seconds
         out["aggregate"] = {str(r[0]): [int(v or 0) for v in r[1:]] for r in rows}
+    elif args.step == "copy":
+        import asyncpg
+
+        select = copy_select(args.batch)  # imports the gateway's tables before the RSS is read
+
+        async def copy() -> tuple[float, int, int]:
+            conn = await asyncpg.connect(pg_dsn(url))
+            size = chunks = 0
+
+            async def sink(chunk: bytes) -> None:
+                nonlocal size, chunks
+                size += len(chunk)
+                chunks += 1
+
+            try:
+                started = time.perf_counter()
+                await conn.copy_from_query(select, output=sink, format="csv")
+                return time.perf_counter() - started, size, chunks
+            finally:
+                await conn.close()
+
+        out["rss_before_mb"] = _status_mb("VmRSS")
+        out["seconds"], out["bytes"], out["chunks"] = asyncio.run(copy())
+        out["sql"] = f"COPY ({select}) TO STDOUT (FORMAT 'csv')"
     else:
         from gateway import cli
 
@@ -854,22 +910,40 @@ class Bench:
             _log(f"{database} N={n:,}: aggregate {steps['aggregate']['seconds']:.3f} s")
             steps["close"] = self.step("close", url, merchant, day)
             _log(f"{database} N={n:,}: close {steps['close']['seconds']:.2f} s")
+            batch = self.batch_row(url, merchant, day)
+            copies: list[dict[str, Any]] = []
+            if database == "postgresql" and batch is not None:
+                copies.append(self.step("copy", url, merchant, day, batch=batch["id"]))
+                steps["copy"] = copies[0]
+                _log(f"{database} N={n:,}: copy {copies[0]['seconds']:.2f} s")
             export_dir = self.tmp / f"export-{database}-{n}"
             steps["export"] = self.step("export", url, merchant, day, export_dir=str(export_dir))
             _log(f"{database} N={n:,}: export {steps['export']['seconds']:.2f} s")
-            batch = self.batch_row(url, merchant, day)
             if self.options.http and batch is not None:
                 steps["http"] = self.http_step(url, batch["id"], key, batch["file_sha256"])
                 _log(f"{database} N={n:,}: http {steps['http']['seconds']:.2f} s")
+            if copies:
+                copies.append(self.step("copy", url, merchant, day, batch=batch["id"]))
+                result["copy_again"] = copies[1]
+                _log(f"{database} N={n:,}: copy again {copies[1]['seconds']:.2f} s")
             again = self.step("aggregate", url, merchant, day)
             result["aggregate_again"] = again
             result["aggregate_seconds"] = min(steps["aggregate"]["seconds"], again["seconds"])
             result["close_over_aggregate"] = steps["close"]["seconds"] / max(
                 result["aggregate_seconds"], 1e-9
             )
+            result["copy_seconds"] = min(c["seconds"] for c in copies) if copies else None
+            result["targets"] = targets(result)
             result["sizes_mb"] = self.sizes(url)
+            parts = self.stored_parts(url, batch["id"]) if batch is not None else None
+            result["stored_parts"] = parts
             result["checks"] = verify(
-                generated, steps["aggregate"]["aggregate"], batch, export_dir, steps.get("http")
+                generated,
+                steps["aggregate"]["aggregate"],
+                batch,
+                export_dir,
+                steps.get("http"),
+                parts=parts,
             )
             result["loadavg_after"] = _loadavg()
             if not self.options.keep:
@@ -902,6 +976,49 @@ class Bench:
         )
         return dict(zip(names, rows[0], strict=True)) if rows else None
 
+    def stored_parts(self, url: str, batch_id: str) -> dict[str, Any]:
+        """The batch's file as stored at closing, read back one part at a time (memory: one
+        part): its parts, their sizes, SHA-256 and total size."""
+        from gateway.settlement.closing import FILE_PART_BYTES
+
+        async def read() -> dict[str, Any]:
+            db = await RawDb.connect(url)
+            digest = hashlib.sha256()
+            sizes: list[int] = []
+            started = time.perf_counter()
+            try:
+                while True:
+                    rows = await db.fetch(
+                        "SELECT data FROM settlement_file_parts WHERE batch_id = ? AND seq = ?",
+                        batch_id,
+                        len(sizes) + 1,
+                    )
+                    if not rows:
+                        break
+                    data = bytes(rows[0][0])
+                    digest.update(data)
+                    sizes.append(len(data))
+                (count,) = (
+                    await db.fetch(
+                        "SELECT count(*) FROM settlement_file_parts WHERE batch_id = ?", batch_id
+                    )
+                )[0]
+            finally:
+                await db.close()
+            return {
+                "parts": len(sizes),
+                "parts_in_table": int(count),
+                "bytes": sum(sizes),
+                "smallest_part": min(sizes, default=0),
+                "largest_part": max(sizes, default=0),
+                # every part but the last at least `closing.FILE_PART_BYTES`
+                "parts_full": all(size >= FILE_PART_BYTES for size in sizes[:-1]),
+                "sha256": digest.hexdigest(),
+                "seconds": time.perf_counter() - started,
+            }
+
+        return asyncio.run(read())
+
     def sizes(self, url: str) -> dict[str, float]:
         if url.startswith("sqlite"):
             path = Path(url.split(":///", 1)[1])
@@ -910,10 +1027,12 @@ class Bench:
             query(
                 url,
                 "SELECT pg_total_relation_size('payments'), pg_total_relation_size('refunds'),"
-                " pg_total_relation_size('settlement_lines'), pg_database_size(current_database())",
+                " pg_total_relation_size('settlement_lines'),"
+                " pg_total_relation_size('settlement_file_parts'),"
+                " pg_database_size(current_database())",
             )
         )
-        names = ("payments", "refunds", "settlement_lines", "database")
+        names = ("payments", "refunds", "settlement_lines", "settlement_file_parts", "database")
         return {k: round(int(v) / 2**20, 1) for k, v in zip(names, rows[0], strict=True)}
 
 
@@ -937,6 +1056,8 @@ def verify(
     batch: dict[str, Any] | None,
     export_dir: Path,
     http: dict[str, Any] | None,
+    *,
+    parts: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     checks: list[tuple[str, bool, str]] = []
 
@@ -983,6 +1104,19 @@ def verify(
         ),
         f"net {batch['net']}",
     )
+    if parts is not None:
+        check(
+            "file stored in parts",
+            parts["parts"] > 0
+            and parts["parts"] == parts["parts_in_table"]
+            and parts["parts_full"],
+            f"{parts['parts']} parts of {parts['smallest_part']:,}–{parts['largest_part']:,} bytes",
+        )
+        check(
+            "stored parts sha256 = stored",
+            parts["sha256"] == batch["file_sha256"] and parts["bytes"] == batch["file_bytes"],
+            parts["sha256"],
+        )
     files = sorted(export_dir.glob("merchant_*.csv"))
     if len(files) != 1:
         check("one exported file", False, f"found {[f.name for f in files]}")
@@ -1054,6 +1188,42 @@ def _summary(checks: list[tuple[str, bool, str]]) -> dict[str, Any]:
 
 
 # --- the run -----------------------------------------------------------------------------------
+
+
+def _target(
+    name: str, over: float | None, under: float | None, limit: float, why: str
+) -> dict[str, Any]:
+    if over is None or under is None:
+        return {"name": name, "ratio": None, "limit": limit, "status": "n/a", "why": why}
+    ratio = over / max(under, 1e-9)
+    status = "PASS" if ratio <= limit else "FAIL"
+    return {"name": name, "ratio": ratio, "limit": limit, "status": status, "why": ""}
+
+
+def targets(run: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue #16's per-N targets: close ≤ 10 × the aggregate, export and download ≤ 2 × the
+    COPY of the same lines (the faster of its two runs; PostgreSQL only)."""
+    steps = run["steps"]
+    copy = run.get("copy_seconds")
+    no_copy = "no COPY on SQLite" if run["database"] == "sqlite" else "no COPY"
+    http = steps.get("http")
+    return [
+        _target(
+            "close ÷ aggregate",
+            steps["close"]["seconds"],
+            run["aggregate_seconds"],
+            CLOSE_LIMIT,
+            "",
+        ),
+        _target("export ÷ copy", steps["export"]["seconds"], copy, STREAM_LIMIT, no_copy),
+        _target(
+            "download ÷ copy",
+            None if http is None else http["seconds"],
+            copy,
+            STREAM_LIMIT,
+            "no download (--no-http)" if http is None else no_copy,
+        ),
+    ]
 
 
 def flatness(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1153,6 +1323,7 @@ def _rows(run: dict[str, Any]) -> list[list[str]]:
         label = {
             "aggregate": "plain SQL aggregate",
             "close": "`gateway settle --force` (close)",
+            "copy": "COPY (SELECT …) TO STDOUT",
             "export": "`gateway settlements export`",
             "http": "`GET …/file` (gateway serve)",
         }[name]
@@ -1173,11 +1344,38 @@ def _breakdown(step: dict[str, Any]) -> str:
     sql: dict[str, float] = step.get("sql_seconds", {})
     parts = [
         f"{kind} {_s(sql[kind])}"
-        for kind in ("find_open", "freeze", "totals", "pages")
+        for kind in ("find_open", "freeze", "totals", "pages", "store_parts", "read_parts")
         if kind in sql
     ]
     rest = step["seconds"] - sum(sql.values())
     return ", ".join([*parts, f"other SQL {_s(sql.get('other', 0.0))}", f"Python {_s(rest)}"])
+
+
+def _targets(run: dict[str, Any]) -> list[dict[str, Any]]:
+    # Results saved before issue #16's targets have none stored: work them out.
+    if "targets" in run:
+        return list(run["targets"])
+    return targets({"copy_seconds": None, **run})
+
+
+def _ratio(target: dict[str, Any]) -> str:
+    ratio = target["ratio"]
+    if ratio is None:
+        return "n/a"
+    return f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×"
+
+
+def _verdict(target: dict[str, Any]) -> str:
+    if target["ratio"] is None:
+        return f"{target['name']} n/a ({target['why']})"
+    return f"{target['name']} {_ratio(target)} (≤ {target['limit']:g}×): {target['status']}"
+
+
+def _memory_status(result: dict[str, Any]) -> str:
+    verdicts = result.get("memory_flat") or []
+    if not verdicts:
+        return "n/a (one size only)"
+    return "PASS" if all(v["status"] == "PASS" for v in verdicts) else "FAIL"
 
 
 def render_summary(result: dict[str, Any]) -> str:
@@ -1193,13 +1391,18 @@ def render_summary(result: dict[str, Any]) -> str:
         lines.append("")
         lines.append(
             f"{run['database']} N={run['n']:,} ({rows:,} rows in the file, "
-            f"{run['steps']['export'].get('sql_statements', {}).get('pages', 0)} pages); "
+            f"{run['steps']['close'].get('sql_statements', {}).get('pages', 0)} pages); "
             f"generated in {gen['seconds']:.1f} s"
         )
         lines.append(f"  {'step':<36} {'time':>10} {'process':>10} {'peak RSS':>9} {'growth':>7}")
         for row in _rows(run):
             lines.append(f"  {row[0]:<36} {row[1]:>10} {row[2]:>10} {row[3]:>9} {row[4]:>7}")
-        lines.append(f"  close ÷ aggregate: {run['close_over_aggregate']:.0f}×")
+        if "copy_again" in run:
+            lines.append(
+                f"  COPY again after the download: {_s(run['copy_again']['seconds'])} "
+                f"({run['steps']['copy']['bytes'] / 2**20:.1f} MB of CSV)"
+            )
+        lines.append("  targets (issue #16): " + "; ".join(_verdict(t) for t in _targets(run)))
         lines.append(f"  close: {_breakdown(run['steps']['close'])}")
         lines.append(f"  export: {_breakdown(run['steps']['export'])}")
         failed = [c for c in run["checks"]["checks"] if not c["ok"]]
@@ -1210,7 +1413,10 @@ def render_summary(result: dict[str, Any]) -> str:
         )
     if result["memory_flat"]:
         lines.append("")
-        lines.append(f"memory flat (peak at largest N ≤ smallest + {MEMORY_MARGIN_MB:.0f} MB):")
+        lines.append(
+            f"memory flat (peak at largest N ≤ smallest + {MEMORY_MARGIN_MB:.0f} MB): "
+            + _memory_status(result)
+        )
         for v in result["memory_flat"]:
             lines.append(
                 f"  {v['database']} {v['step']}: {v['small_mb']:.0f} MB at {v['small_n']:,} → "
@@ -1256,24 +1462,41 @@ def _database_section(database: str, runs: list[dict[str, Any]]) -> list[str]:
     title = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(database, database)
     lines = [f"## {title}", "", "Time of the operation itself (lines per second in brackets):", ""]
     lines += _table(
-        ["N (file lines)", "aggregate", "close", "export", "download", "close ÷ aggregate"],
+        [
+            "N (file lines)",
+            "aggregate",
+            "close",
+            "COPY",
+            "export",
+            "download",
+            "close ÷ aggregate",
+            "export ÷ COPY",
+            "download ÷ COPY",
+        ],
         [
             [
                 f"{run['n']:,} ({_lines_of(run):,})",
                 _s(run["aggregate_seconds"]),
                 f"{_s(run['steps']['close']['seconds'])} ({_per_second(run, 'close')})",
+                "n/a" if run.get("copy_seconds") is None else _s(run["copy_seconds"]),
                 f"{_s(run['steps']['export']['seconds'])} ({_per_second(run, 'export')})",
                 f"{_s(run['steps']['http']['seconds'])} ({_per_second(run, 'http')})"
                 if "http" in run["steps"]
                 else "–",
-                f"**{run['close_over_aggregate']:.0f}×**",
             ]
+            + [f"**{_ratio(t)}** {t['status']}" for t in _targets(run)]
             for run in runs
         ],
     )
-    lines += ["", "Peak RSS of each step's process, and its growth during the step:", ""]
+    lines += [
+        "",
+        f"Targets (issue #16): close ≤ {CLOSE_LIMIT:g} × the aggregate, export and download ≤ "
+        f"{STREAM_LIMIT:g} × the COPY (the faster of its two runs, after the close and after the "
+        "download). Peak RSS of each step's process, and its growth during the step:",
+        "",
+    ]
     lines += _table(
-        ["N", "aggregate", "close", "export", "download (server)"],
+        ["N", "aggregate", "close", "COPY", "export", "download (server)"],
         [
             [f"{run['n']:,}"]
             + [
@@ -1296,7 +1519,7 @@ def _database_section(database: str, runs: list[dict[str, Any]]) -> list[str]:
             "- whole processes (start-up included): "
             + ", ".join(
                 f"{step} {_s(steps[step]['wall_seconds'])}"
-                for step in ("aggregate", "close", "export")
+                for step in ("aggregate", "close", "copy", "export")
                 if step in steps
             )
             + f"; aggregate {_s(steps['aggregate']['seconds'])} before the close, "
@@ -1304,6 +1527,20 @@ def _database_section(database: str, runs: list[dict[str, Any]]) -> list[str]:
             f"- close, by SQL statement: {_breakdown(steps['close'])}",
             f"- export, by SQL statement: {_breakdown(steps['export'])}",
         ]
+        if "copy" in steps:
+            copy = steps["copy"]
+            again = run.get("copy_again", {}).get("seconds")
+            lines.append(
+                f"- COPY: {copy['bytes'] / 2**20:.1f} MB of CSV in {copy.get('chunks', '?'):,} "
+                f"chunks; {_s(copy['seconds'])} after the close, {_s(again)} after the download"
+            )
+        parts = run.get("stored_parts")
+        if parts:
+            lines.append(
+                f"- stored file: {parts['parts']} parts of {parts['smallest_part'] / 2**20:.2f}–"
+                f"{parts['largest_part'] / 2**20:.2f} MB, {parts['bytes'] / 2**20:.1f} MB "
+                f"(read back and hashed in {_s(parts['seconds'])})"
+            )
         http = steps.get("http")
         cpu = [
             f"{step} {_s(steps[step]['cpu_seconds'])}"
@@ -1336,7 +1573,8 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         "# Settlement benchmark",
         "",
         "What closing and exporting one merchant's daily settlement batch costs as it grows,",
-        "beside the cost of one plain SQL aggregate over the same rows in the same run (issue #6). "
+        "beside the cost of one plain SQL aggregate over the same rows and one PostgreSQL `COPY` "
+        "of the same frozen lines in the same run (issues #6 and #16). "
         f"Generated by `python -m bench.settlement` on {machine['date']}; the raw figures are in",
         "`bench/results/settlement-<ts>.json` (not committed).",
         "",
@@ -1369,8 +1607,11 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         "- **Steps**, each its own process (peak RSS = that process's VmHWM): the aggregate "
         "(one `SELECT count(*), sum(amount_value), sum(merchant_fee)` over the day's payments, "
         "`UNION ALL` the same over its refunds), `gateway settle --date D --merchant M --force`, "
-        "`gateway settlements export --date D --merchant M --out DIR`, and one download of the "
-        "file from `gateway serve` with a finance key (the server's VmHWM).",
+        "on PostgreSQL `COPY (SELECT <the file's columns> FROM settlement_lines WHERE "
+        "batch_id = '<id>' ORDER BY seq) TO STDOUT (FORMAT 'csv')` through asyncpg's "
+        "`copy_from_query` into a sink counting the bytes (after the close, and again after the "
+        "download), `gateway settlements export --date D --merchant M --out DIR`, and one "
+        "download of the file from `gateway serve` with a finance key (the server's VmHWM).",
         f"- **This run**: sizes {', '.join(f'{n:,}' for n in config['sizes'])} on "
         f"{', '.join(config['databases'])}.",
         "- **time** is the operation inside the process (the query; the CLI command after its "
@@ -1379,6 +1620,33 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         "interpreter with the gateway imported; for the server, after start-up and one request).",
         "",
     ]
+    lines += ["## Targets (issue #16)", ""]
+    rows: list[list[str]] = []
+    for run in sorted(result["runs"], key=lambda r: (r["database"], r["n"])):
+        for t in _targets(run):
+            rows.append(
+                [
+                    run["database"],
+                    f"{run['n']:,}",
+                    t["name"],
+                    f"≤ {t['limit']:g}×",
+                    _ratio(t),
+                    f"**{t['status']}**" if t["ratio"] is not None else f"n/a ({t['why']})",
+                ]
+            )
+    for v in result["memory_flat"]:
+        rows.append(
+            [
+                v["database"],
+                f"{v['small_n']:,} → {v['large_n']:,}",
+                f"peak RSS, {v['step']}",
+                f"≤ +{MEMORY_MARGIN_MB:.0f} MB",
+                f"{v['small_mb']:.0f} → {v['large_mb']:.0f} MB",
+                f"**{v['status']}**",
+            ]
+        )
+    lines += _table(["database", "N", "target", "limit", "measured", ""], rows)
+    lines.append("")
     for database in dict.fromkeys(run["database"] for run in result["runs"]):
         lines += _database_section(
             database, sorted((r for r in result["runs"] if r["database"] == database), key=_n)
@@ -1465,7 +1733,10 @@ def _parser() -> argparse.ArgumentParser:
         help=f"only rewrite docs/{DOCS.name} from a saved result (no run)",
     )
     # The child's side (one measured step): not for people.
-    parser.add_argument("--step", choices=("aggregate", "close", "export"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--step", choices=("aggregate", "close", "copy", "export"), help=argparse.SUPPRESS
+    )
+    parser.add_argument("--batch", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--config-dir", help=argparse.SUPPRESS)
     parser.add_argument("--merchant", help=argparse.SUPPRESS)

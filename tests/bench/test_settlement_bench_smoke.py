@@ -2,9 +2,10 @@
 
 No performance thresholds: the figures and the memory PASS/FAIL are the benchmark's own output
 (docs/settlement-benchmark.md), never a timed test. This proves that one small run generates the
-payments, closes and exports the batch and downloads its file, each step in a process of its own,
-that every check holds (the file's rows, sums and total row against the aggregate, the SHA-256
-against the stored one), and that nothing it started is left behind.
+payments, closes and exports the batch and downloads its file (and, on PostgreSQL, COPYs its frozen
+lines), each step in a process of its own, that every check holds (the file's rows, sums and total
+row against the aggregate, the SHA-256 against the stored one, the stored parts hashing to it),
+that issue #16's targets are reported, and that nothing it started is left behind.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.settlement import QUICK_SIZE, Generated, flatness, verify
+from bench.settlement import QUICK_SIZE, Generated, flatness, targets, verify
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = {"aggregate", "close", "export", "http"}
+PG_STEPS = STEPS | {"copy"}  # the COPY denominator: PostgreSQL only
 
 
 @pytest.mark.slow
@@ -51,14 +53,27 @@ def test_quick_settlement_benchmark_run(tmp_path: Path) -> None:
         assert run["n"] == QUICK_SIZE, name
         generated = run["generated"]
         assert generated["payments"] == QUICK_SIZE and generated["refunds"] > 0, name
-        assert set(run["steps"]) == STEPS, name
+        assert set(run["steps"]) == (PG_STEPS if name == "postgresql" else STEPS), name
         for step in run["steps"].values():
             assert step["seconds"] > 0 and step["peak_rss_mb"] > 0, (name, step)
         payments, refunds = run["steps"]["aggregate"]["aggregate"].values()
         assert payments[0] == QUICK_SIZE and refunds[0] == generated["refunds"], name
         assert run["close_over_aggregate"] > 0, name
         assert run["checks"]["ok"], (name, run["checks"])
-        assert len(run["checks"]["checks"]) >= 10, name
+        assert len(run["checks"]["checks"]) >= 12, name
+        names = {check["name"] for check in run["checks"]["checks"]}
+        assert {"file stored in parts", "stored parts sha256 = stored"} <= names, name
+        verdicts = {t["name"]: t for t in run["targets"]}
+        assert set(verdicts) == {"close ÷ aggregate", "export ÷ copy", "download ÷ copy"}, name
+        assert verdicts["close ÷ aggregate"]["status"] in ("PASS", "FAIL"), name
+        if name == "postgresql":
+            copy = run["steps"]["copy"]
+            assert copy["bytes"] > 0 and run["copy_seconds"] > 0, name
+            assert all(t["status"] in ("PASS", "FAIL") for t in verdicts.values()), name
+        else:
+            assert run["copy_seconds"] is None, name
+            assert verdicts["export ÷ copy"]["status"] == "n/a", name
+    assert "targets (issue #16): close ÷ aggregate" in proc.stdout
     assert result["ok"]
     assert "checks: all passed" in proc.stdout
     # Nothing it started is left running, and its temp dir is gone.
@@ -87,6 +102,23 @@ def test_memory_is_flat_within_the_margin() -> None:
         ("close", 110.0, 125.0, "PASS"),
         ("export", 110.0, 140.0, "FAIL"),
     ]
+
+
+def test_targets_against_the_limits() -> None:
+    def run(close: float, export: float, download: float | None, copy: float | None) -> list[str]:
+        steps = {"close": {"seconds": close}, "export": {"seconds": export}}
+        if download is not None:
+            steps["http"] = {"seconds": download}
+        database = "sqlite" if copy is None else "postgresql"
+        found = targets(
+            {"database": database, "steps": steps, "aggregate_seconds": 1.0, "copy_seconds": copy}
+        )
+        return [t["status"] for t in found]
+
+    assert run(10.0, 2.0, 2.0, 1.0) == ["PASS", "PASS", "PASS"]
+    assert run(10.5, 2.1, 1.0, 1.0) == ["FAIL", "FAIL", "PASS"]
+    assert run(3.0, 5.0, None, 1.0) == ["PASS", "FAIL", "n/a"]
+    assert run(3.0, 5.0, 5.0, None) == ["PASS", "n/a", "n/a"]
 
 
 def test_verify_catches_a_total_row_that_is_not_the_sum(tmp_path: Path) -> None:
