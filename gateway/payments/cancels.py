@@ -374,7 +374,7 @@ async def _start_refund(
             reason="cancel refused by the partner",
             created_at=now,
             updated_at=now,
-            lease_owner=ctx.owner,
+            lease_owner=locked.lease_owner,  # the cancel's own lease name: it goes on at once
             lease_expires_at=locked.lease_expires_at,
         )
         after = dataclasses.replace(

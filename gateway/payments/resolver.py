@@ -227,7 +227,7 @@ class Resolver:
         refund = await ctx.writer.run(
             lifecycle.claim_refund_lease(
                 refund_id=refund_id,
-                owner=ctx.owner,
+                owner=leases.lease_name(ctx.owner),
                 now=now,
                 until=now + durations.lease_duration,
             )
@@ -246,7 +246,7 @@ class Resolver:
         written = await ctx.writer.run(
             commit_refund_outcome(
                 ctx,
-                refund_id,
+                refund,
                 merchant,
                 outcome,
                 answer=False,

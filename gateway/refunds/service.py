@@ -51,6 +51,7 @@ from gateway.payments.service import gateway_error_note, get_payment, hand_over
 from gateway.refunds.model import Refund, RefundBasis, RefundKind, RefundStatus
 from gateway.refunds.views import refund_view
 from gateway.storage import hand_over as net
+from gateway.storage import leases
 from gateway.storage import payments as repo
 from gateway.storage import reversals as lifecycle
 from gateway.storage.idempotency import IdempotencyConflict, IdempotencyReplay
@@ -110,6 +111,7 @@ async def create_refund(
     refund_id = new_id("rf")
     budget = ctx.settings.durations.pos_wait_budget
     lease_expires_at = now + budget + ctx.settings.durations.lease_duration
+    lease = leases.lease_name(ctx.owner)
     refund = Refund(
         id=refund_id,
         payment_id=payment_id,
@@ -127,7 +129,7 @@ async def create_refund(
         updated_at=now,
         # If this process dies mid-call, the resolver finds the refund once the lease expires.
         next_action_at=now + budget,
-        lease_owner=ctx.owner,
+        lease_owner=lease,
         lease_expires_at=lease_expires_at,
     )
     claim = {
@@ -167,7 +169,7 @@ async def create_refund(
         outcome = await drive_refund(ctx, begun, payment, attempt, deadline, counts=counts)
         partner_seconds = loop.time() - partner_started
         written = await ctx.writer.run(
-            commit_refund_outcome(ctx, begun.id, merchant, outcome, answer=True, counters=counts)
+            commit_refund_outcome(ctx, begun, merchant, outcome, answer=True, counters=counts)
         )
         if written is not None and outcome.is_final:
             ctx.kick_webhooks()
@@ -190,7 +192,7 @@ async def create_refund(
             net.hand_over_refund(
                 refund_id=refund_id,
                 payment_id=payment_id,
-                lease=(ctx.owner, lease_expires_at),
+                lease=(lease, lease_expires_at),
                 note=f"{gateway_error_note(exc)} on refund {refund_id}",
                 now=ctx.clock.now(),
                 counters=counts,
@@ -315,7 +317,7 @@ async def drive_refund(
 
 def commit_refund_outcome(
     ctx: Context,
-    refund_id: str,
+    held: Refund,
     merchant: Merchant,
     outcome: Outcome,
     *,
@@ -324,7 +326,8 @@ def commit_refund_outcome(
     counters: dict[str, int] | None = None,
 ) -> Unit[Refund | None]:
     """The unit writing `outcome` for a merchant refund: final (with its booking), or still
-    unknown (due again at `retry_at`). `answer`: store the response for the POS's key even if
+    unknown (due again at `retry_at`), while the lease `held` was taken under is still ours.
+    `answer`: store the response for the POS's key even if
     the outcome is unknown (the POS request's own answer)."""
 
     def decide(payment: Payment, refund: Refund, basis: RefundBasis) -> RefundWrite:
@@ -350,7 +353,8 @@ def commit_refund_outcome(
         body = refund_body(booked.refund)
         return RefundWrite(booked.refund, paid_back, booked.rows, (201, body))
 
-    return lifecycle.commit_refund(refund_id=refund_id, owner=ctx.owner, decide=decide)
+    assert held.lease_owner is not None, "a refund is written under the lease its writer holds"
+    return lifecycle.commit_refund(refund_id=held.id, owner=held.lease_owner, decide=decide)
 
 
 async def list_refunds(ctx: Context, principal: Principal, payment_id: str) -> list[Refund]:
