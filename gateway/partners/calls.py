@@ -30,7 +30,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters import (
     Acknowledgment,
@@ -82,6 +82,7 @@ _COUNTER: Mapping[Operation, str] = {
 
 Tally = MutableMapping[str, Any]
 """The attempt or refund a call is made for: its counter columns are incremented in place."""
+Issued = TypeVar("Issued")
 
 
 class PartnerCalls:
@@ -169,20 +170,8 @@ class PartnerCalls:
         deadline: float | None = None,
     ) -> OrderCode | Outcome:
         """The code to show, or the outcome saying there is none (`adapters._orders`)."""
-        adapter = self._adapters[partner]
-        issued: list[OrderCode] = []
-
-        async def call() -> Outcome:
-            result = await adapter.create_order_code(request)
-            if isinstance(result, OrderCode):
-                issued.append(result)
-                return Outcome.succeeded(partner_reference=result.partner_reference)
-            return result
-
-        outcome = await self._call(partner, Operation.ORDER_CODE, call(), tally, deadline)
-        if outcome.status is OutcomeStatus.SUCCEEDED and issued:
-            return issued[0]
-        return outcome
+        produce = self._adapters[partner].create_order_code(request)
+        return await self._issue(partner, Operation.ORDER_CODE, produce, OrderCode, tally, deadline)
 
     async def register_store(
         self,
@@ -193,17 +182,31 @@ class PartnerCalls:
     ) -> EntryCode | Outcome:
         """The store's static code, or the outcome saying there is none (`adapters._entry`):
         FAILED, refused; UNKNOWN, ask again (the same store id is the same registration)."""
-        adapter = self._adapters[partner]
-        issued: list[EntryCode] = []
+        produce = self._adapters[partner].register_store(request)
+        return await self._issue(partner, Operation.ENTRY_CODE, produce, EntryCode, None, deadline)
+
+    async def _issue(
+        self,
+        partner: str,
+        operation: Operation,
+        produce: Awaitable[Issued | Outcome],
+        kind: type[Issued],
+        tally: Tally | None,
+        deadline: float | None,
+    ) -> Issued | Outcome:
+        """A call that issues a document (a code) or says why not, made like any other call
+        (counted, bounded, timed, never raising): the document is a success to the breaker."""
+        issued: list[Issued] = []
 
         async def call() -> Outcome:
-            result = await adapter.register_store(request)
-            if isinstance(result, EntryCode):
+            result = await produce
+            if isinstance(result, kind):
                 issued.append(result)
-                return Outcome.succeeded(partner_reference=result.partner_store_id)
+                return Outcome.succeeded()
+            assert isinstance(result, Outcome)
             return result
 
-        outcome = await self._call(partner, Operation.ENTRY_CODE, call(), None, deadline)
+        outcome = await self._call(partner, operation, call(), tally, deadline)
         if outcome.status is OutcomeStatus.SUCCEEDED and issued:
             return issued[0]
         return outcome
