@@ -33,9 +33,9 @@ async def raw_body(request: web.Request) -> bytes:
 
 async def json_body(request: web.Request, *, may_be_empty: bool = False) -> dict[str, Any]:
     """The body as a JSON object. `may_be_empty`: no body at all reads as `{}` (cancel,
-    redeliver), whatever its Content-Type."""
+    redeliver), whatever its Content-Type; a body of blanks is not JSON, and is refused."""
     raw = await raw_body(request)
-    if may_be_empty and not raw.strip():
+    if may_be_empty and not raw:
         return {}
     charset = (request.charset or "utf-8").lower()
     if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):

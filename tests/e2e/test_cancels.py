@@ -123,6 +123,14 @@ async def test_what_cannot_be_cancelled(gateway: Gateway) -> None:
         idempotency_key=secrets.token_hex(8),
     )
     assert body.status == 400 and body.error == "invalid_request"
+    blanks = await gateway.request(  # no body reads as {}; blanks are not JSON (schemathesis)
+        "POST",
+        f"/v1/payments/{paid.body['id']}/cancel",
+        data=b" ",
+        headers={"Content-Type": "application/json"},
+        idempotency_key=secrets.token_hex(8),
+    )
+    assert blanks.status == 400 and blanks.error == "invalid_request", blanks.body
     no_key = await gateway.request("POST", f"/v1/payments/{paid.body['id']}/cancel", json={})
     assert no_key.status == 400 and no_key.error == "idempotency_key_missing"
 
