@@ -28,7 +28,17 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
     work = tmp_path / "work"  # the run's temp dir (configs, SQLite file, logs) goes here
     work.mkdir()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--no-docs", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--requests",
+            "60",
+            "--no-docs",
+            "--out",
+            str(out),
+        ],
         cwd=REPO,
         env={**os.environ, "TMPDIR": str(work)},
         capture_output=True,
