@@ -51,6 +51,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -844,13 +845,40 @@ def main(argv: list[str] | None = None) -> int:
         write_docs(json.loads(options.render.read_text()))
         print(f"docs:   {DOCS}")
         return 0
+    return orchestrate(None, options, run, render_summary, write_docs, DOCS, _integrity_line)
+
+
+def _integrity_line(integrity: dict[str, Any]) -> str:
+    return f"integrity: failed: {integrity['failed']}, duplicated: {integrity['duplicated']}" + (
+        "" if integrity["ok"] else f" — PROBLEMS: {'; '.join(integrity['problems'])}"
+    )
+
+
+def _problems_line(integrity: dict[str, Any]) -> str:
+    return "integrity: " + (
+        "ok" if integrity["ok"] else "PROBLEMS: " + "; ".join(integrity["problems"])
+    )
+
+
+def orchestrate(
+    kind: str | None,
+    options: Any,
+    run: Callable[[Any, Path, Children], dict[str, Any]],
+    summary: Callable[[dict[str, Any]], str],
+    docs: Callable[[dict[str, Any]], None],
+    docs_path: Path,
+    integrity_line: Callable[[dict[str, Any]], str] = _problems_line,
+) -> int:
+    """What every benchmark's `main` does around its `run`: a temp dir and its child processes
+    (killed however the run ends, SIGTERM and SIGINT included), the result JSON in
+    `options.out` (`<kind>-<stamp>.json`), the summary, the docs, the integrity verdict."""
     # Ctrl-C and SIGTERM both unwind through the `finally`s that kill the children and drop
     # the PostgreSQL database (SIGINT too: a shell may have started us with it ignored).
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     if options.profile_dir is not None:
         options.profile_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    tmp = Path(tempfile.mkdtemp(prefix=f"gateway-bench-{kind}-" if kind else "gateway-bench-"))
     (tmp / "logs").mkdir()
     children = Children(tmp / "logs")
     keep = options.keep
@@ -870,21 +898,17 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(tmp, ignore_errors=True)
     options.out.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = options.out / f"{stamp}.json"
+    path = options.out / (f"{kind}-{stamp}.json" if kind else f"{stamp}.json")
     path.write_text(json.dumps(result, indent=2) + "\n")
-    print(render_summary(result))
+    print(summary(result))
     print(f"\nresult: {path}  ({result['elapsed_s']} s)")
     if options.docs:
-        write_docs(result)
-        print(f"docs:   {DOCS}")
+        docs(result)
+        print(f"docs:   {docs_path}")
     if keep:
         print(f"temp:   {tmp}")
-    integrity = result["integrity"]
-    print(
-        f"integrity: failed: {integrity['failed']}, duplicated: {integrity['duplicated']}"
-        + ("" if integrity["ok"] else f" — PROBLEMS: {'; '.join(integrity['problems'])}")
-    )
-    return 0 if integrity["ok"] else 1
+    print(integrity_line(result["integrity"]))
+    return 0 if result["integrity"]["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -48,14 +48,10 @@ import argparse
 import dataclasses
 import json
 import secrets
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,11 +60,11 @@ from bench.__main__ import (
     REPO,
     Bench,
     GatewaySpec,
-    _interrupt,
     _loadavg,
     _log,
     _machine,
     _postgres_version,
+    orchestrate,
 )
 from bench.__main__ import parse_options as parse_main_options
 from bench._checks import SUCCEEDED_EVENT, read_database
@@ -442,44 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         write_docs(json.loads(render.read_text()))
         print(f"docs:   {DOCS}")
         return 0
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)
-    if options.profile_dir is not None:
-        options.profile_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="gateway-bench-notify-"))
-    (tmp / "logs").mkdir()
-    children = Children(tmp / "logs")
-    keep = options.keep
-    try:
-        result = run(options, tmp, children)
-    except KeyboardInterrupt as exc:
-        _log(f"interrupted ({exc or 'SIGINT'}): stopping every child process")
-        return 130
-    except Exception as exc:
-        _log(f"failed: {exc}")
-        _log(f"logs kept in {tmp / 'logs'}")
-        keep = True
-        return 2
-    finally:
-        children.kill_all()
-        if not keep:
-            shutil.rmtree(tmp, ignore_errors=True)
-    options.out.mkdir(parents=True, exist_ok=True)
-    path = options.out / f"notify-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(render_summary(result))
-    print(f"\nresult: {path}  ({result['elapsed_s']} s)")
-    if options.docs:
-        write_docs(result)
-        print(f"docs:   {DOCS}")
-    if keep:
-        print(f"temp:   {tmp}")
-    integrity = result["integrity"]
-    print(
-        "integrity: "
-        + ("ok" if integrity["ok"] else "PROBLEMS: " + "; ".join(integrity["problems"]))
-    )
-    return 0 if integrity["ok"] else 1
+    return orchestrate("notify", options, run, render_summary, write_docs, DOCS)
 
 
 if __name__ == "__main__":
