@@ -31,8 +31,8 @@ from gateway.storage.idempotency import (
     judge_idempotency,
 )
 from gateway.storage.open_days import Dated, Sides, batch_keys, move_to_open_days
-from gateway.storage.raw import Insert, RawTransaction, Update
-from gateway.storage.settlement import holding_open
+from gateway.storage.raw import Insert, OneStatement, RawTransaction, Update, Write
+from gateway.storage.settlement import holding_open, holding_open_in_statement
 from gateway.storage.tables import metadata
 from gateway.storage.writer import Unit
 
@@ -219,13 +219,41 @@ class BeginPayment:
         if expired:
             match, args = tx.matching(("merchant_id", "key"), expired)
             await tx.execute(f"DELETE FROM idempotency_keys WHERE {match}", args)
-        await tx.write(
-            Insert("idempotency_keys", [c.claim for c in go]),
-            Insert("quotes", [rows.quote_row(c.quote) for c in go if c.quote is not None]),
-            Insert("payments", [rows.new_payment_row(c.payment) for c in go]),
-            Insert("payment_attempts", [rows.new_attempt_row(c.attempt) for c in go]),
-        )
+        await tx.write(*cls._writes(go))
         return results
+
+    @classmethod
+    async def run_in_one_statement(
+        cls, db: OneStatement, commands: Sequence[BeginPayment]
+    ) -> list[BeginOutcome] | None:
+        """The usual batch in one round trip (PostgreSQL): no key and no reference of it is
+        known yet, nor twice in it, so every payment begins. Otherwise nothing is written and
+        the answer is None: `run_batch` looks them up and judges each."""
+        keys = list(dict.fromkeys(c._key() for c in commands))
+        references = list(dict.fromkeys(c._reference() for c in commands))
+        if len(keys) != len(commands) or len(references) != len(commands):
+            return None
+        known_keys, key_args = db.matching(("merchant_id", "key"), keys)
+        known_references, reference_args = db.matching(
+            ("merchant_id", "merchant_reference"), references
+        )
+        fresh = (
+            f"SELECT NOT EXISTS (SELECT 1 FROM idempotency_keys WHERE {known_keys})"
+            f" AND NOT EXISTS (SELECT 1 FROM payments WHERE {known_references}) AS ok"
+        )
+        written = await db.write_if(
+            [("fresh", fresh)], [*key_args, *reference_args], *cls._writes(commands)
+        )
+        return [None] * len(commands) if written else None
+
+    @staticmethod
+    def _writes(commands: Sequence[BeginPayment]) -> list[Write]:
+        return [
+            Insert("idempotency_keys", [c.claim for c in commands]),
+            Insert("quotes", [rows.quote_row(c.quote) for c in commands if c.quote is not None]),
+            Insert("payments", [rows.new_payment_row(c.payment) for c in commands]),
+            Insert("payment_attempts", [rows.new_attempt_row(c.attempt) for c in commands]),
+        ]
 
 
 def begin_payment(
@@ -296,11 +324,8 @@ class CommitOutcome:
 
     @classmethod
     async def run_batch(cls, tx: RawTransaction, commands: Sequence[CommitOutcome]) -> list[bool]:
-        def states(commits: Sequence[CommitOutcome]) -> list[Dated]:
-            return [(c.sides, c.changes, c.rows) for c in commits if c.sides is not None]
-
         # The days the states date are held open (PostgreSQL) by the lease read itself.
-        held, held_args = holding_open(tx, batch_keys(states(commands)))
+        held, held_args = holding_open(tx, batch_keys(_states(commands)))
         match, args = tx.matching(("id",), [(c.payment_id,) for c in commands])
         holders = await tx.fetch(
             f"SELECT id, lease_owner FROM {held} LEFT JOIN payments ON {match}",
@@ -319,7 +344,47 @@ class CommitOutcome:
             )
             lease = {r["id"]: r["lease_owner"] for r in locked}
         owned = [c for c in commands if lease.get(c.payment_id) == c.owner]
-        await move_to_open_days(tx, states(owned))
+        await move_to_open_days(tx, _states(owned))
+        await tx.write(*cls._writes(owned))
+        written = {c.payment_id for c in owned}
+        return [c.payment_id in written for c in commands]
+
+    @classmethod
+    async def run_in_one_statement(
+        cls, db: OneStatement, commands: Sequence[CommitOutcome]
+    ) -> list[bool] | None:
+        """The usual batch in one round trip (PostgreSQL): every payment's lease is still its
+        writer's and every day its lines are dated to is open. The statement holds those days
+        open first (as `run_batch` does), then locks the payments whose lease is as expected;
+        unless it locked them all and found the days open, it writes nothing and the answer is
+        None: `run_batch` sorts the batch out (lost leases, lines moved to open days)."""
+        ids = [c.payment_id for c in commands]
+        if len(set(ids)) != len(ids):
+            return None
+        checks: list[tuple[str, str]] = []
+        args: list[Any] = []
+        keys = batch_keys(_states(commands))
+        days_open = "TRUE"
+        if keys:
+            hold, args = holding_open_in_statement(keys)
+            checks.append(("days", f"SELECT {hold} AS held_open"))
+            days_open = "(SELECT held_open FROM days)"
+        checks += [
+            (
+                "owned",
+                "SELECT p.id FROM payments AS p"
+                " JOIN unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS v (id, owner)"
+                f" ON p.id = v.id AND p.lease_owner = v.owner WHERE {days_open}"
+                " ORDER BY p.id FOR UPDATE OF p",
+            ),
+            ("all_owned", "SELECT count(*) = ? AS ok FROM owned"),
+        ]
+        args += [ids, [c.owner for c in commands], len(commands)]
+        written = await db.write_if(checks, args, *cls._writes(commands))
+        return [True] * len(commands) if written else None
+
+    @staticmethod
+    def _writes(owned: Sequence[CommitOutcome]) -> list[Write]:
         answers = [
             {"state": "completed", "response_status": status, "response_body": body}
             | {"merchant_id": merchant_id, "key": key}
@@ -327,7 +392,7 @@ class CommitOutcome:
             if c.response is not None
             for merchant_id, key, status, body in [c.response]
         ]
-        await tx.write(
+        return [
             *_updates(
                 "payments",
                 [{**c.changes, "id": c.payment_id} for c in owned],
@@ -342,9 +407,11 @@ class CommitOutcome:
                 keys=("merchant_id", "key"),
                 where="idempotency_keys.state = 'in_progress'",
             ),
-        )
-        written = {c.payment_id for c in owned}
-        return [c.payment_id in written for c in commands]
+        ]
+
+
+def _states(commits: Sequence[CommitOutcome]) -> list[Dated]:
+    return [(c.sides, c.changes, c.rows) for c in commits if c.sides is not None]
 
 
 async def _keys_and_references(

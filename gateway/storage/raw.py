@@ -27,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 __all__ = [
     "Insert",
+    "OneStatement",
     "RawStore",
     "RawTransaction",
     "Update",
+    "Write",
     "any_of_rows",
     "is_unique_violation",
     "open_raw_store",
@@ -126,8 +128,31 @@ class RawTransaction(Protocol):
         ...
 
 
+class OneStatement(Protocol):
+    """Writes that commit as one statement on their own, without `BEGIN` and `COMMIT`
+    (PostgreSQL): a whole commit in one round trip when a condition the statement checks
+    itself holds."""
+
+    def matching(
+        self, columns: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> tuple[str, list[Any]]: ...
+
+    async def write_if(
+        self, checks: Sequence[tuple[str, str]], args: Sequence[Any], *writes: Write
+    ) -> bool:
+        """Run the writes, as `write` does, if and only if the last of `checks` (named `WITH`
+        parts, `?` placeholders for `args`, each may use the ones before it) yields one row
+        whose `ok` is true; whether they ran. All in one statement: its own transaction."""
+        ...
+
+
 class RawStore(Protocol):
     def transaction(self) -> contextlib.AbstractAsyncContextManager[RawTransaction]: ...
+
+    def alone(self) -> OneStatement | None:
+        """Statements outside a transaction, each committing on its own; None on SQLite
+        (a transaction there costs no round trip)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -265,6 +290,9 @@ class _SqliteStore:
                 self._conn.execute("ROLLBACK")
             raise
 
+    def alone(self) -> OneStatement | None:
+        return None
+
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._conn.close)
         self._thread.shutdown(wait=True)
@@ -294,9 +322,11 @@ def _one_row_sql(write: Write) -> tuple[str, list[list[Any]]]:
     return sql, [[row[c] for c in (*columns, *write.keys)] for row in write.rows]
 
 
-def _array_sql(write: Write, numbered: int) -> tuple[str, list[list[Any]]]:
+def _array_sql(
+    write: Write, numbered: int, guard: str | None = None
+) -> tuple[str, list[list[Any]]]:
     """One `WITH` part of `_PostgresTransaction.write`: `$n` placeholders from `numbered + 1`,
-    one array argument per column."""
+    one array argument per column; made only where `guard` (SQL) holds."""
     columns = list(write.rows[0]) if isinstance(write, Insert) else write.columns()
     if isinstance(write, Update):
         columns = [*write.keys, *columns]
@@ -307,7 +337,8 @@ def _array_sql(write: Write, numbered: int) -> tuple[str, list[list[Any]]]:
     args = [[row[c] for row in write.rows] for c in columns]
     if isinstance(write, Insert):
         return (
-            f"INSERT INTO {write.table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})",
+            f"INSERT INTO {write.table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+            + ("" if guard is None else f" WHERE {guard}"),
             args,
         )
     assignments = [f"{c} = v.{c}" for c in write.columns()] + ([write.extra] if write.extra else [])
@@ -317,6 +348,7 @@ def _array_sql(write: Write, numbered: int) -> tuple[str, list[list[Any]]]:
         for i, k in enumerate(write.keys)
     ]
     conditions += [write.where] if write.where else []
+    conditions += [] if guard is None else [guard]
     sql = (
         f"UPDATE {write.table} SET {', '.join(assignments)}"
         f" FROM unnest({arrays}) AS v ({', '.join(columns)})"
@@ -358,13 +390,29 @@ def _unbounded(sql_type: str) -> str:
 
 
 @cache
-def _dollar(sql: str) -> str:
+def _dollar(sql: str, first: int = 1) -> str:
     """`?` placeholders to asyncpg's `$1, $2, ...` (our SQL has no `?` inside literals)."""
-    counter = iter(range(1, 1_000_000))
+    counter = iter(range(first, 1_000_000))
     return re.sub(r"\?", lambda _m: f"${next(counter)}", sql)
 
 
+def _write_parts(
+    writes: Sequence[Write], numbered: int, guard: str | None = None
+) -> tuple[list[str], list[Any]]:
+    """The writes as `WITH` parts `w0, w1, ...`, numbered after `numbered` arguments."""
+    parts: list[str] = []
+    args: list[Any] = []
+    for index, write in enumerate(writes):
+        part, part_args = _array_sql(write, numbered + len(args), guard)
+        parts.append(f"w{index} AS ({part})")
+        args.extend(part_args)
+    return parts, args
+
+
 class _PostgresTransaction:
+    """Statements on the writer's asyncpg connection: inside a transaction
+    (`_PostgresStore.transaction`) or each on its own (`alone`)."""
+
     dialect = "postgresql"
 
     def __init__(self, conn: Any) -> None:
@@ -397,13 +445,30 @@ class _PostgresTransaction:
                 sql, params = _one_row_sql(write)
                 await self._conn.executemany(_dollar(sql), params)
             return
-        parts: list[str] = []
-        args: list[Any] = []
-        for index, write in enumerate(writes):
-            part, part_args = _array_sql(write, len(args))
-            parts.append(f"w{index} AS ({part})")
-            args.extend(part_args)
+        parts, args = _write_parts(writes, 0)
         await self._conn.execute("WITH " + ", ".join(parts) + " SELECT 1", *args)
+
+    async def write_if(
+        self, checks: Sequence[tuple[str, str]], args: Sequence[Any], *writes: Write
+    ) -> bool:
+        writes = tuple(w for w in writes if w.rows)
+        if any(isinstance(w, Update) and _repeats_a_key(w) for w in writes):
+            return False  # `write`'s fallback is several statements
+        if sum(sql.count("?") for _name, sql in checks) != len(args):
+            raise ValueError("the checks' placeholders and args do not match")
+        # MATERIALIZED: each check runs once, before any write that its `ok` guards.
+        parts, first = [], 1
+        for name, sql in checks:
+            parts.append(f"{name} AS MATERIALIZED ({_dollar(sql, first)})")
+            first += sql.count("?")
+        guard = f"(SELECT ok FROM {checks[-1][0]})"
+        write_parts, write_args = _write_parts(writes, len(args), guard)
+        row = await self._conn.fetchrow(
+            "WITH " + ", ".join([*parts, *write_parts]) + f" SELECT {guard} AS ok",
+            *args,
+            *write_args,
+        )
+        return bool(row["ok"])
 
     def matching(
         self, columns: Sequence[str], rows: Sequence[Sequence[str]]
@@ -440,6 +505,9 @@ class _PostgresStore:
     async def transaction(self) -> AsyncIterator[RawTransaction]:
         async with self._conn.transaction():
             yield _PostgresTransaction(self._conn)
+
+    def alone(self) -> OneStatement | None:
+        return _PostgresTransaction(self._conn)
 
     async def close(self) -> None:
         await self._conn.close()

@@ -30,6 +30,7 @@ __all__ = [
     "closed_through",
     "hold_open",
     "holding_open",
+    "holding_open_in_statement",
     "is_closed",
     "lock_for_close",
     "next_open_date",
@@ -113,6 +114,26 @@ def holding_open(tx: Statements, keys: Iterable[BatchKey]) -> tuple[str, list[An
         "(SELECT count(pg_advisory_xact_lock_shared(n)) AS held"
         " FROM unnest(CAST(? AS BIGINT[])) AS locks (n)) AS held",
         [numbers],
+    )
+
+
+def holding_open_in_statement(keys: Iterable[BatchKey]) -> tuple[str, list[Any]]:
+    """An SQL expression (and its arguments) that holds the keys' days open as `hold_open` does
+    and is true when none of them is closed, for a write made in one statement (PostgreSQL's
+    `gateway_hold_days_open`, migration 0012: it looks at the batches after taking the locks,
+    which a statement's own snapshot cannot)."""
+    wanted = list(dict.fromkeys(keys))
+    numbers = list(dict.fromkeys(map(_lock_number, wanted)))
+    columns = [
+        [str(k.type) for k in wanted],
+        [k.owner for k in wanted],
+        [k.currency for k in wanted],
+        [k.day for k in wanted],
+    ]
+    return (
+        "gateway_hold_days_open(CAST(? AS BIGINT[]), CAST(? AS TEXT[]), CAST(? AS TEXT[]),"
+        " CAST(? AS TEXT[]), CAST(? AS TEXT[]))",
+        [numbers, *columns],
     )
 
 
