@@ -26,12 +26,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
+from tests.conftest import own_database
 from tests.e2e._subprocess_gateway import (
     GatewayProcess,
     Reply,
@@ -55,11 +56,18 @@ from tests.support.waiting import FINAL_REFUND
 pytestmark = pytest.mark.postgres
 
 
+@pytest.fixture(scope="module", params=["postgresql"])
+def own_postgresql_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of this module's own: its checks run `ledger verify` over every payment, and
+    the session's database holds other tests' payments through partners not configured here."""
+    yield from own_database(request)
+
+
 @pytest.fixture
 async def two_gateways(
-    postgresql_url: str, tmp_path: Path
+    own_postgresql_url: str, tmp_path: Path
 ) -> AsyncIterator[tuple[Stack, list[GatewayProcess]]]:
-    async with running_stack(tmp_path, postgresql_url) as stack:
+    async with running_stack(tmp_path, own_postgresql_url) as stack:
         gateways = [stack.gateway("gw-a"), stack.gateway("gw-b")]
         await asyncio.gather(*(g.start() for g in gateways))
         try:

@@ -31,7 +31,7 @@ import contextlib
 import dataclasses
 import secrets
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,7 @@ from gateway.storage.db import open_database
 from gateway.storage.payments import attempts as attempts_table
 from gateway.storage.payments import payments as payments_table
 from gateway.storage.tables import metadata
+from tests.conftest import DATABASES, own_database
 from tests.e2e._subprocess_gateway import (
     GatewayProcess,
     Reply,
@@ -298,6 +299,13 @@ async def assert_money_moved_once(stack: Stack, payment_ids: Iterable[str]) -> N
 
 
 # --- the crash ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A database of this module's own: `ledger verify` reads every payment, and the session's
+    databases hold other tests' payments through partners not configured here."""
+    yield from own_database(request)
 
 
 @pytest.fixture
