@@ -16,20 +16,33 @@ One run, on this machine, every piece its own process:
    - `baseline-plain-httpx`: the same with a plain `httpx.AsyncClient()`;
    - `gateway-sqlite`, `gateway-postgresql`: `gateway serve` (production durations) on a fresh
      database (migrated, a TH/THB merchant and a POS key made with the CLI), then open-loop
-     runs at half of its peak throughput (the target's) and at 25 % and 75 % of it (where its
-     own latency leaves the targets; not with `--quick`);
+     runs at half of its peak throughput (the target's) and at 25 % and 75 % of it (latency
+     against load; not with `--quick`);
    - `gateway-sqlite+webhooks`, `gateway-postgresql+webhooks`: the same, with the merchant's
      webhook URL (`gateway merchants webhook set`) pointing at a webhook sink (`bench/sink.py`,
      its own process, checking every signature); after each run the orchestrator waits until
      the sink has every event, and reports deliveries per payment and the delivery lag;
    - `gateway-postgresql-2proc`: `gateway serve --processes 2` (SO_REUSEPORT), CPU and memory
      summed over its process group;
-3. integrity checks (answers, the database's payments, journal and outbox, `gateway ledger
+   - after `gateway-postgresql`'s runs, a counting run (`count_round_trips`): a second
+     `gateway serve` on the same database and sandbox, its database connections through
+     `bench/pgcount.py` (a TCP proxy that counts the PostgreSQL messages after which the client
+     waits: Sync, Query, Flush), a warm-up, an idle window (the pollers' round trips) and a
+     few hundred payments at c=1: round trips per payment, counted;
+3. the bare proxy (`baseline-aiohttp`) again, on a fresh proxy and sandbox, open loop at the
+   rates the gateways were offered at 25 % and 50 % of their peaks (`LATENCY_TARGETS`; one run
+   per rate within 1 %), so that each gateway's p99 is compared with the proxy's at the same
+   offered rate;
+4. integrity checks (answers, the database's payments, journal and outbox, `gateway ledger
    verify`, the sandbox's ledger, the sink), `bench/results/<ts>.json`, `docs/benchmarks.md`
    (unless `--no-docs`) and a summary on stdout.
 
 PostgreSQL is used when `DATABASE_URL` names a PostgreSQL server or one answers at
 postgresql://postgres@127.0.0.1:5432 (a `bench_<random>` database, dropped at the end).
+
+The targets (issue #16: ratios against the bare proxy of the same run, round trips, memory,
+webhooks keeping pace) are evaluated by `bench._report.evaluate_targets`: PASS, FAIL, or SKIP
+when the run lacks the data (`--quick`, `--targets`, `--concurrency` without 64...).
 
 Exit status: 0 when every run's integrity holds (the performance targets are reported, not
 enforced), 1 when a failed or duplicated payment (or another inconsistency) was found, 2 on error.
@@ -50,6 +63,7 @@ import signal
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +72,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from bench._checks import check_integrity, pg_fetch, read_database, webhook_report
+from bench._checks import (
+    check_integrity,
+    merge_integrity,
+    pg_fetch,
+    read_database,
+    webhook_report,
+)
 from bench._procs import (
     Children,
     Server,
@@ -70,10 +90,13 @@ from bench._procs import (
 from bench._report import (
     BASELINE,
     PLAIN,
+    ROUND_TRIP_TARGET,
     evaluate_targets,
+    proxy_open_plan,
     render_markdown,
     render_summary,
 )
+from bench.pgcount import round_trips_between
 from bench.sink import SECRET_ENV
 
 REPO = Path(__file__).resolve().parent.parent
@@ -116,6 +139,10 @@ class Options:
     curve: tuple[float, ...]
     """Fractions of the peak for more open-loop runs beside the half (own latency against load)."""
     drain_seconds: float
+    count_requests: int
+    """Payments of the round-trip counting run (`count_round_trips`); 0: none."""
+    count_idle_seconds: float
+    """Its idle window: the round trips the gateway makes without payments (pollers)."""
     databases: list[str]
     targets: list[str]
     out: Path
@@ -255,10 +282,10 @@ class Bench:
             data: dict[str, Any] = json.loads(answer.read())
             return data
 
-    def start_baseline(self, http: str) -> Server:
+    def start_baseline(self, http: str, label: str | None = None) -> Server:
         port = free_port()
         return self.children.spawn(
-            f"baseline-{http}",
+            label or f"baseline-{http}",
             [
                 self.python,
                 "-m",
@@ -580,6 +607,10 @@ class Bench:
                 memory = group_peak_rss(server.pid)
             finally:
                 self.children.stop(server)  # graceful: the writer drains before the DB is read
+            counted_runs: list[dict[str, Any]] = []
+            round_trips: dict[str, Any] | None = None
+            if spec.name == ROUND_TRIP_TARGET and self.options.count_requests:
+                round_trips, counted_runs = self.count_round_trips(spec, url, sandbox, key)
             if sink is not None:
                 sink_stats = self.sink_get(sink, "stats")
                 arrivals = self.sink_get(sink, "events")
@@ -592,7 +623,11 @@ class Bench:
         verify = self.ledger_verify(url)
         _log(f"{spec.name}: ledger verify: {verify['summary']}")
         integrity = check_integrity(
-            [*runs, half, *curve], ledger, db=db, ledger_verify=verify, sink=sink_stats
+            [*runs, half, *curve, *counted_runs],
+            ledger,
+            db=db,
+            ledger_verify=verify,
+            sink=sink_stats,
         )
         data: dict[str, Any] = {
             "kind": "gateway",
@@ -609,11 +644,168 @@ class Bench:
             "integrity": integrity,
             "durability": db["durability"],
         }
+        if round_trips is not None:
+            data["round_trips"] = round_trips
         if sink_stats is not None:
             data["webhooks_report"] = webhook_report(
                 [*runs, half, *curve], arrivals, sink_stats, db
             )
         return data
+
+    def count_round_trips(
+        self, spec: GatewaySpec, url: str, sandbox: Server, key: str
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """PostgreSQL round trips per payment, counted: (the figures, the runs made).
+
+        A second `gateway serve` on the target's database and sandbox, whose database
+        connections go through `bench.pgcount` (a counting TCP proxy). A warm-up (connections
+        opened, statements prepared), a pause for the deferred work of its payments (the
+        webhook worker marks their events `no_endpoint` on its next look, ≤ 1 s), an idle
+        window (the round trips of the pollers alone: webhook worker, resolver sweep, ...),
+        then `count_requests` payments at c=1 and the same pause: round trips in that window,
+        less the idle rate × its length, ÷ payments. The proxy tells the writer's connections
+        (raw asyncpg, `plan_cache_mode` set at start-up) from SQLAlchemy's pool.
+        """
+        parts = urllib.parse.urlsplit(url)
+        upstream = f"{parts.hostname or '127.0.0.1'}:{parts.port or 5432}"
+        proxy_port, stats_port = free_port(), free_port()
+        while stats_port == proxy_port:
+            stats_port = free_port()
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{proxy_port}" if userinfo else f"127.0.0.1:{proxy_port}"
+        counted_url = urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+        settle = 1.5  # > the webhook worker's poll interval (1 s)
+        options = self.options
+        proxy = self.children.spawn(
+            f"pgcount-{spec.name}",
+            [
+                self.python,
+                "-m",
+                "bench.pgcount",
+                "--port",
+                str(proxy_port),
+                "--stats-port",
+                str(stats_port),
+                "--upstream",
+                upstream,
+            ],
+            env=self.env,
+            port=stats_port,
+            cwd=REPO,
+        )
+
+        def stats() -> tuple[float, dict[str, Any]]:
+            with urllib.request.urlopen(f"{proxy.url}/stats", timeout=30) as answer:
+                return time.monotonic(), json.loads(answer.read())
+
+        try:
+            server = self.start_gateway(
+                GatewaySpec(f"{spec.name}-counted", "postgresql"), counted_url
+            )
+            try:
+                self.children.wait_ready(server)
+                warm = self.load(
+                    server,
+                    sandbox,
+                    key,
+                    concurrency=1,
+                    requests=max(10, options.warmup),
+                    warmup=0,
+                )
+                time.sleep(settle)
+                t0, idle_start = stats()
+                time.sleep(options.count_idle_seconds)
+                t1, idle_end = stats()
+                counted = self.load(
+                    server, sandbox, key, concurrency=1, requests=options.count_requests, warmup=0
+                )
+                time.sleep(settle)
+                t2, end = stats()
+            finally:
+                self.children.stop(server)
+        finally:
+            self.children.stop(proxy)
+        idle = round_trips_between(idle_start, idle_end)
+        during = round_trips_between(idle_end, end)
+        payments = counted["succeeded_total"]
+        idle_s, window_s = t1 - t0, t2 - t1
+        kinds: dict[str, Any] = {}
+        for kind in sorted(set(idle) | set(during)):
+            trips = during.get(kind, {}).get("round_trips", 0)
+            idle_trips = idle.get(kind, {}).get("round_trips", 0)
+            noise = idle_trips / idle_s * window_s if idle_s > 0 else 0.0
+            kinds[kind] = {
+                **during.get(kind, {"connections": 0, "round_trips": 0, "by_type": {}}),
+                "idle_round_trips": idle_trips,
+                "idle_noise": round(noise, 1),
+                "raw_per_payment": round(trips / payments, 3) if payments else None,
+                "per_payment": round(max(0.0, trips - noise) / payments, 3) if payments else None,
+            }
+        total = sum(k["round_trips"] for k in kinds.values())
+        total_noise = sum(k["idle_noise"] for k in kinds.values())
+        figures: dict[str, Any] = {
+            "payments": payments,
+            "concurrency": 1,
+            "warmup_payments": warm["succeeded_total"],
+            "idle_s": round(idle_s, 2),
+            "window_s": round(window_s, 2),
+            "kinds": kinds,
+            "round_trips": total,
+            "idle_noise": round(total_noise, 1),
+            "total_per_payment": round(max(0.0, total - total_noise) / payments, 3)
+            if payments
+            else None,
+            "writer_identified": "writer" in kinds,
+            "connections_seen": len(end["connections"]),
+            "proxy_errors": end.get("errors", []),
+            "run": _public(counted),
+        }
+        writer = kinds.get("writer")
+        _log(
+            f"{spec.name}: PostgreSQL round trips per payment (c=1, {payments} payments): "
+            + (f"writer {writer['per_payment']}, " if writer else "")
+            + f"all connections {figures['total_per_payment']} "
+            f"(idle noise {total_noise:.1f} of {total} in {window_s:.1f} s)"
+        )
+        return figures, [warm, counted]
+
+    def baseline_open_runs(self, plan: list[dict[str, Any]]) -> dict[str, Any]:
+        """The bare proxy, open loop, at the rates the gateways were offered (`plan`: from
+        `proxy_open_plan`), on a fresh proxy and sandbox after a short warm-up: its runs and
+        their integrity."""
+        sandbox = self.start_sandbox(f"{BASELINE}-open")
+        runs: list[dict[str, Any]] = []
+        try:
+            server = self.start_baseline("aiohttp", label=f"{BASELINE}-open")
+            try:
+                self.children.wait_ready(sandbox)
+                self.children.wait_ready(server)
+                warm = self.load(
+                    server,
+                    sandbox,
+                    "baseline",
+                    concurrency=min(16, max(self.options.concurrency)),
+                    requests=max(16, self.options.warmup),
+                    warmup=0,
+                )
+                for planned in plan:
+                    run = self.load(
+                        server,
+                        sandbox,
+                        "baseline",
+                        concurrency=max(256, *self.options.concurrency),
+                        requests=planned["requests"],
+                        warmup=0,
+                        rate=planned["rate"],
+                    )
+                    run["for"] = planned["for"]
+                    runs.append(run)
+            finally:
+                self.children.stop(server)
+            integrity = check_integrity([warm, *runs], self.ledger(), db=None)
+        finally:
+            self.children.stop(sandbox)
+        return {"open_runs": [_public(r) for r in runs], "open_integrity": integrity}
 
     def postgres_reachable(self) -> str | None:
         """None when reachable, else why not."""
@@ -683,6 +875,8 @@ def run(options: Options, tmp: Path, children: Children) -> dict[str, Any]:
             "half_peak_max_seconds": options.half_peak_seconds,
             "curve": list(options.curve),
             "drain_max_seconds": options.drain_seconds,
+            "count_requests": options.count_requests,
+            "count_idle_seconds": options.count_idle_seconds,
             "targets": options.targets,
             "profiled": options.profile_dir is not None,
             "databases": options.databases,
@@ -719,6 +913,12 @@ def run(options: Options, tmp: Path, children: Children) -> dict[str, Any]:
             data = bench.gateway_target(spec)
             result["targets"][spec.name] = data
             result["durability"][spec.database] = data.pop("durability")
+        plan = proxy_open_plan(result)
+        if BASELINE in result["targets"] and plan:
+            _log(f"target {BASELINE}, open loop at {len(plan)} of the gateways' offered rates")
+            base = result["targets"][BASELINE]
+            base.update(bench.baseline_open_runs(plan))
+            base["integrity"] = merge_integrity(base["integrity"], base.pop("open_integrity"))
     finally:
         bench.drop_databases()
     machine["loadavg_end"] = _loadavg()
@@ -816,6 +1016,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         half_peak_seconds=3.0 if quick else 15.0,
         curve=() if quick else (0.25, 0.75),
         drain_seconds=30.0 if quick else 120.0,
+        count_requests=30 if quick else 200,
+        count_idle_seconds=2.0 if quick else 5.0,
         databases=args.databases,
         targets=args.targets or list(QUICK_TARGETS if quick else ALL_TARGETS),
         out=args.out,

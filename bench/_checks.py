@@ -15,7 +15,7 @@ from typing import Any
 
 from bench.load import percentiles
 
-__all__ = ["check_integrity", "pg_fetch", "read_database", "webhook_report"]
+__all__ = ["check_integrity", "merge_integrity", "pg_fetch", "read_database", "webhook_report"]
 
 SUCCEEDED_EVENT = "payment.succeeded"
 
@@ -159,6 +159,18 @@ def check_integrity(
     out["duplicated"] = duplicated
     out["problems"] = problems
     out["ok"] = failed == 0 and duplicated == 0 and not problems
+    return out
+
+
+_SUMMED = ("sent", "succeeded", "failed", "duplicated", "ledger_charges", "ledger_payments")
+
+
+def merge_integrity(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two checks of one target without a database (the bare proxy's closed-loop runs and,
+    on another sandbox, its open-loop ones) as one: counts summed, problems together."""
+    out = {**first, **{key: first[key] + second[key] for key in _SUMMED}}
+    out["problems"] = [*first["problems"], *second["problems"]]
+    out["ok"] = bool(first["ok"] and second["ok"])
     return out
 
 

@@ -88,8 +88,59 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
         assert run["per_payment"] == 1.0, run
         assert run["lag_ms"]["p99"] >= run["lag_ms"]["p50"] > 0, run
 
+    # The bare proxy again, open loop at the gateways' half-peak rates (the latency targets
+    # compare p99 at the same offered rate); its runs counted in its integrity.
+    proxy_rates = [run["rate"] for run in targets["baseline-aiohttp"]["open_runs"]]
+    gateway_rates = [
+        targets[name]["half_peak"]["rate"]
+        for name in ("gateway-sqlite", "gateway-postgresql")
+        if name in targets
+    ]
+    assert proxy_rates and all(
+        any(abs(p - g) <= 0.01 * max(p, g) for p in proxy_rates) for g in gateway_rates
+    ), (proxy_rates, gateway_rates)
+    for run in targets["baseline-aiohttp"]["open_runs"]:
+        assert run["mode"] == "open" and run["latency_ms"]["p99"] > 0, run
+    base_check = targets["baseline-aiohttp"]["integrity"]
+    assert base_check["sent"] > sum(r["sent_total"] for r in targets["baseline-aiohttp"]["runs"])
+
+    # PostgreSQL round trips per payment, counted through bench.pgcount.
+    if "gateway-postgresql" in targets:
+        counted = targets["gateway-postgresql"]["round_trips"]
+        assert counted["payments"] == result["config"]["count_requests"], counted
+        assert counted["proxy_errors"] == [] and counted["writer_identified"], counted
+        writer = counted["kinds"]["writer"]
+        assert writer["round_trips"] >= counted["payments"], counted  # at least one each
+        assert writer["ready"] <= writer["round_trips"], counted  # Sync and Query: one Z each
+        assert 0 < writer["per_payment"] <= counted["total_per_payment"] + 1e-9, counted
+
     assert result["integrity"] == {"failed": 0, "duplicated": 0, "problems": [], "ok": True}
-    assert {t["status"] for t in result["targets_check"]} <= {"PASS", "FAIL", "SKIP"}
+    checks = result["targets_check"]
+    assert {t["status"] for t in checks} <= {"PASS", "FAIL", "SKIP"}
+    assert {t["group"] for t in checks} == {
+        "latency",
+        "cpu",
+        "throughput",
+        "round trips",
+        "memory",
+        "integrity",
+        "webhooks",
+    }
+    # Judged with --quick: what c=1 and the half peak give (c=64 and 25 % of peak are not run).
+    judged = [(t["group"], t["target"]) for t in checks if t["status"] != "SKIP"]
+    wanted = [
+        ("latency", "sqlite: client p50 at c=1 "),
+        ("latency", "sqlite: client p99 at 50% of its peak "),
+        ("cpu", "sqlite: server CPU per payment "),
+        ("throughput", "sqlite: throughput "),
+        ("memory", "sqlite: peak RSS "),
+        ("integrity", "no failed or duplicated payment"),
+    ]
+    if "gateway-postgresql" in targets:
+        wanted.append(("round trips", "postgresql: PostgreSQL round trips per payment "))
+    for group, prefix in wanted:
+        assert any(g == group and t.startswith(prefix) for g, t in judged), (group, prefix)
+    assert "[PASS] no failed or duplicated payment" in proc.stdout
     assert "failed: 0, duplicated: 0" in proc.stdout
     # Nothing it started is left running (a child would keep a port, the DB, the CPU), and
     # its temp dir is gone.
