@@ -349,8 +349,11 @@ class WebhookSettings(_Model):
         min_length=1,
         max_length=50,
     )
-    concurrency: int = Field(16, ge=1, le=1000)
-    """Deliveries in flight at once, per gateway process."""
+    concurrency: int = Field(64, ge=1, le=1000)
+    """Deliveries in flight at once, per gateway process. Each is a task on the loop the
+    payments share: with fewer slots than payments in flight, deliveries fall behind under
+    load (16 slots at 64 POS requests in flight: half the events delivered by the end of a
+    run, lag p50 1.5 s; 64 slots: 99 %, 0.1 s; docs/benchmarks.md)."""
     jitter_percent: int = Field(10, ge=0, le=100)
 
     @field_validator("schedule")

@@ -52,7 +52,7 @@ def test_shipped_defaults_match_the_models() -> None:
     assert d.webhook_poll_interval == timedelta(seconds=1)
     assert d.key_cache_ttl == timedelta(seconds=30)
     assert settings.webhooks.timeout == timedelta(seconds=10)
-    assert settings.webhooks.concurrency == 16 and settings.webhooks.jitter_percent == 10
+    assert settings.webhooks.concurrency == 64 and settings.webhooks.jitter_percent == 10
 
 
 def test_test_profile_is_fast() -> None:
