@@ -29,7 +29,9 @@ Per database and per N, on a fresh database (SQLite: a file in the temp dir; Pos
      again after the export; the faster one is the ratio's denominator);
    - `close`: `gateway settle --date D --merchant M --force`, the operator's command, run in the
      child through `gateway.cli.main` so that the time of the command itself is told apart from
-     the interpreter's start-up, with its SQL timed by statement kind;
+     the interpreter's start-up, with its SQL timed by statement kind (SQLAlchemy's events, and
+     what it runs on asyncpg's own connections: `read_lines`, the line query's cursor, and
+     `copy_lines`, the binary COPY of the frozen lines; these run at once, so they overlap);
    - `copy` (PostgreSQL only): `COPY (SELECT <the file's columns> FROM settlement_lines WHERE
      batch_id = '<id>' ORDER BY seq) TO STDOUT WITH (FORMAT csv)` through asyncpg's
      `copy_from_query` into a sink that counts the bytes: the same lines as the file, straight
@@ -38,6 +40,12 @@ Per database and per N, on a fresh database (SQLite: a file in the temp dir; Pos
    - `export`: `gateway settlements export --date D --merchant M --out DIR`, the same way;
    - `http` (unless `--no-http`): `gateway serve` on that database, and the file downloaded once
      with a finance key (`GET /v1/settlements/{id}/file`); the server's VmHWM before and after;
+   - the floor of the close (PostgreSQL only, after the sizes are taken): `lines_out`, the
+     close's own line query (`settlement_batches._line_rows`, without JIT) as a binary
+     `COPY (…) TO STDOUT` into a sink that counts the bytes, and `lines_in`, the same frozen
+     lines as a binary `COPY … FROM STDIN` into an empty table like `settlement_lines` (its
+     indexes and foreign key), made in a transaction rolled back: what the close must read and
+     write at the least, without Python;
 3. **verify**: the exported file's rows, its `total` row equal to the sum of its lines, the lines'
    sums equal to the aggregate (and to what was generated), `net = amount − fee` on every line,
    its SHA-256 and size equal to those stored when the batch closed (and in the manifest), the
@@ -505,6 +513,24 @@ def copy_select(batch_id: str) -> str:
     )
 
 
+def line_query(merchant: str, day: str) -> str:
+    """The close's own line query (`settlement_batches._line_rows`: the batch's lines in file
+    order, numbered), as PostgreSQL runs it, values inline."""
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect
+
+    from gateway.settlement.model import BatchKey, BatchType
+    from gateway.storage.settlement_batches import _line_rows
+
+    key = BatchKey(BatchType.MERCHANT, merchant, CURRENCY, date.fromisoformat(day))
+    stmt = _line_rows(key, "postgresql")
+    compiled = stmt.compile(dialect=dialect(), compile_kwargs={"literal_binds": True})  # type: ignore[no-untyped-call]
+    return str(compiled)
+
+
+FLOOR_TABLE = "bench_floor_lines"
+"""The table the write floor copies the lines into (made in a transaction rolled back)."""
+
+
 AGGREGATE_SQL = (
     "SELECT 'payment', count(*), sum(amount_value), sum(merchant_fee) FROM payments"
     " WHERE merchant_id = ? AND merchant_business_date = ? AND status = 'succeeded'"
@@ -551,19 +577,40 @@ class SqlClock:
         self.count: dict[str, int] = {}
 
     def install(self) -> None:
+        import asyncpg.connection
+        import asyncpg.cursor
         import sqlalchemy as sa
 
         sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._before)
         sa.event.listen(sa.engine.Engine, "after_cursor_execute", self._after)
+        # What the close runs on asyncpg's own connection, unseen by SQLAlchemy's events: the
+        # line query's server-side cursor, and the binary COPY of the frozen lines.
+        cursor, connection = asyncpg.cursor.Cursor, asyncpg.connection.Connection
+        cursor.fetch = self._timed("read_lines", cursor.fetch)
+        connection.copy_records_to_table = self._timed(
+            "copy_lines", connection.copy_records_to_table
+        )
+
+    def _timed(self, kind: str, method: Any) -> Any:
+        async def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return await method(*args, **kwargs)
+            finally:
+                self._add(kind, time.perf_counter() - started)
+
+        return timed
+
+    def _add(self, kind: str, took: float) -> None:
+        self.seconds[kind] = self.seconds.get(kind, 0.0) + took
+        self.count[kind] = self.count.get(kind, 0) + 1
 
     def _before(self, conn: Any, *_args: Any) -> None:
         conn.info.setdefault("bench_started", []).append(time.perf_counter())
 
     def _after(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         took = time.perf_counter() - conn.info["bench_started"].pop()
-        kind = _statement_kind(statement)
-        self.seconds[kind] = self.seconds.get(kind, 0.0) + took
-        self.count[kind] = self.count.get(kind, 0) + 1
+        self._add(_statement_kind(statement), took)
 
 
 def run_step(args: argparse.Namespace) -> int:
@@ -611,6 +658,72 @@ def run_step(args: argparse.Namespace) -> int:
         out["rss_before_mb"] = _status_mb("VmRSS")
         out["seconds"], out["bytes"], out["chunks"] = asyncio.run(copy())
         out["sql"] = f"COPY ({select}) TO STDOUT (FORMAT 'csv')"
+    elif args.step == "lines_out":
+        import asyncpg
+
+        select = line_query(args.merchant, args.date)
+
+        async def lines_out() -> tuple[float, int]:
+            conn = await asyncpg.connect(pg_dsn(url))
+            size = 0
+
+            async def sink(chunk: bytes) -> None:
+                nonlocal size
+                size += len(chunk)
+
+            try:
+                await conn.execute("SET jit = off")  # as the close runs it
+                started = time.perf_counter()
+                await conn.copy_from_query(select, output=sink, format="binary")
+                return time.perf_counter() - started, size
+            finally:
+                await conn.close()
+
+        out["rss_before_mb"] = _status_mb("VmRSS")
+        out["seconds"], out["bytes"] = asyncio.run(lines_out())
+    elif args.step == "lines_in":
+        import asyncpg
+
+        from gateway.storage.tables import metadata
+
+        frozen = [c.name for c in metadata.tables["settlement_lines"].columns]
+        quoted = args.batch.replace("'", "''")
+        lines_sql = (
+            f"SELECT {', '.join(frozen)} FROM settlement_lines WHERE batch_id = '{quoted}'"
+            " ORDER BY seq"
+        )
+        # An empty table like settlement_lines (its indexes and foreign key), made in the
+        # transaction and rolled back with it: the same lines written as the close writes them,
+        # without meeting the batch's own rows (their keys) in the indexes.
+        make_table = (
+            f"CREATE TABLE {FLOOR_TABLE} (LIKE settlement_lines INCLUDING DEFAULTS"
+            " INCLUDING CONSTRAINTS INCLUDING INDEXES);"
+            f" ALTER TABLE {FLOOR_TABLE} ADD FOREIGN KEY (batch_id)"
+            " REFERENCES settlement_batches (id)"
+        )
+        source = Path(args.export_dir) / "lines.bin"
+
+        async def lines_in() -> tuple[float, int]:
+            conn = await asyncpg.connect(pg_dsn(url))
+            try:
+                await conn.copy_from_query(lines_sql, output=str(source), format="binary")
+                transaction = conn.transaction()
+                await transaction.start()
+                try:
+                    await conn.execute(make_table)
+                    started = time.perf_counter()
+                    await conn.copy_to_table(
+                        FLOOR_TABLE, source=str(source), columns=frozen, format="binary"
+                    )
+                    return time.perf_counter() - started, source.stat().st_size
+                finally:
+                    await transaction.rollback()
+            finally:
+                await conn.close()
+                source.unlink(missing_ok=True)
+
+        out["rss_before_mb"] = _status_mb("VmRSS")
+        out["seconds"], out["bytes"] = asyncio.run(lines_in())
     else:
         from gateway import cli
 
@@ -922,7 +1035,7 @@ class Bench:
             if self.options.http and batch is not None:
                 steps["http"] = self.http_step(url, batch["id"], key, batch["file_sha256"])
                 _log(f"{database} N={n:,}: http {steps['http']['seconds']:.2f} s")
-            if copies:
+            if copies and batch is not None:
                 copies.append(self.step("copy", url, merchant, day, batch=batch["id"]))
                 result["copy_again"] = copies[1]
                 _log(f"{database} N={n:,}: copy again {copies[1]['seconds']:.2f} s")
@@ -935,6 +1048,17 @@ class Bench:
             result["copy_seconds"] = min(c["seconds"] for c in copies) if copies else None
             result["targets"] = targets(result)
             result["sizes_mb"] = self.sizes(url)
+            if database == "postgresql" and batch is not None:
+                # What the close cannot go below: its line query alone, and the same lines
+                # COPYed into a table like settlement_lines (rolled back).
+                floor_dir = self.tmp / f"floor-{database}-{n}"
+                floor_dir.mkdir(exist_ok=True)
+                result["lines_out"] = self.step("lines_out", url, merchant, day)
+                result["lines_in"] = self.step(
+                    "lines_in", url, merchant, day, batch=batch["id"], export_dir=str(floor_dir)
+                )
+                read, write = result["lines_out"]["seconds"], result["lines_in"]["seconds"]
+                _log(f"{database} N={n:,}: floors: lines out {read:.2f} s, in {write:.2f} s")
             parts = self.stored_parts(url, batch["id"]) if batch is not None else None
             result["stored_parts"] = parts
             result["checks"] = verify(
@@ -1344,11 +1468,23 @@ def _breakdown(step: dict[str, Any]) -> str:
     sql: dict[str, float] = step.get("sql_seconds", {})
     parts = [
         f"{kind} {_s(sql[kind])}"
-        for kind in ("find_open", "freeze", "totals", "pages", "store_parts", "read_parts")
+        for kind in (
+            "find_open",
+            "freeze",
+            "totals",
+            "pages",
+            "read_lines",
+            "copy_lines",
+            "store_parts",
+            "read_parts",
+        )
         if kind in sql
     ]
     rest = step["seconds"] - sum(sql.values())
-    return ", ".join([*parts, f"other SQL {_s(sql.get('other', 0.0))}", f"Python {_s(rest)}"])
+    other = f"other SQL {_s(sql.get('other', 0.0))}"
+    if rest < 0:  # the close reads, renders and writes its lines at once: the times overlap
+        return ", ".join([*parts, other]) + " (overlapping: they add up to more than the close)"
+    return ", ".join([*parts, other, f"Python {_s(rest)}"])
 
 
 def _targets(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1404,6 +1540,13 @@ def render_summary(result: dict[str, Any]) -> str:
             )
         lines.append("  targets (issue #16): " + "; ".join(_verdict(t) for t in _targets(run)))
         lines.append(f"  close: {_breakdown(run['steps']['close'])}")
+        if "lines_out" in run and "lines_in" in run:
+            read, write = run["lines_out"]["seconds"], run["lines_in"]["seconds"]
+            lines.append(
+                f"  floor: line query alone {_s(read)} + COPY of the lines in {_s(write)} = "
+                f"{(read + write) / max(run['aggregate_seconds'], 1e-9):.0f}× the aggregate; "
+                f"close ÷ floor {run['steps']['close']['seconds'] / (read + write):.2f}"
+            )
         lines.append(f"  export: {_breakdown(run['steps']['export'])}")
         failed = [c for c in run["checks"]["checks"] if not c["ok"]]
         lines.append(
@@ -1534,6 +1677,17 @@ def _database_section(database: str, runs: list[dict[str, Any]]) -> list[str]:
                 f"- COPY: {copy['bytes'] / 2**20:.1f} MB of CSV in {copy.get('chunks', '?'):,} "
                 f"chunks; {_s(copy['seconds'])} after the close, {_s(again)} after the download"
             )
+        if "lines_out" in run and "lines_in" in run:
+            read, write = run["lines_out"]["seconds"], run["lines_in"]["seconds"]
+            aggregate = max(run["aggregate_seconds"], 1e-9)
+            lines.append(
+                f"- floor: the close's line query alone (`COPY (…) TO STDOUT`, binary, without "
+                f"JIT) {_s(read)} ({run['lines_out']['bytes'] / 2**20:.0f} MB), the same lines "
+                f"COPYed into a table like settlement_lines (binary, rolled back) {_s(write)}: "
+                f"together "
+                f"{_s(read + write)} = {(read + write) / aggregate:.0f}× the aggregate; the close "
+                f"took {steps['close']['seconds'] / (read + write):.2f}× that"
+            )
         parts = run.get("stored_parts")
         if parts:
             lines.append(
@@ -1611,7 +1765,11 @@ def render_markdown(result: dict[str, Any], previous: str | None = None) -> str:
         "batch_id = '<id>' ORDER BY seq) TO STDOUT (FORMAT 'csv')` through asyncpg's "
         "`copy_from_query` into a sink counting the bytes (after the close, and again after the "
         "download), `gateway settlements export --date D --merchant M --out DIR`, and one "
-        "download of the file from `gateway serve` with a finance key (the server's VmHWM).",
+        "download of the file from `gateway serve` with a finance key (the server's VmHWM); "
+        "then, on PostgreSQL, the close's floor: its own line query alone (a binary "
+        "`COPY (…) TO STDOUT` without JIT, into a sink counting the bytes), and the same frozen "
+        "lines as a binary `COPY … FROM STDIN` into an empty table like `settlement_lines` (its "
+        "indexes and foreign key), in a transaction rolled back.",
         f"- **This run**: sizes {', '.join(f'{n:,}' for n in config['sizes'])} on "
         f"{', '.join(config['databases'])}.",
         "- **time** is the operation inside the process (the query; the CLI command after its "
@@ -1734,7 +1892,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     # The child's side (one measured step): not for people.
     parser.add_argument(
-        "--step", choices=("aggregate", "close", "copy", "export"), help=argparse.SUPPRESS
+        "--step",
+        choices=("aggregate", "close", "copy", "export", "lines_out", "lines_in"),
+        help=argparse.SUPPRESS,
     )
     parser.add_argument("--batch", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)

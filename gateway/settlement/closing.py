@@ -10,11 +10,14 @@ PostgreSQL; on SQLite the transaction is `BEGIN IMMEDIATE` like every write):
    if it is, someone closed it first, and nothing else happens. Two processes closing the same
    batch at once: the second waits for the first's commit, then finds the row. So a batch
    closes exactly once;
-3. its lines copied into `settlement_lines` in file order by one statement, and the `total` row
-   after them;
-4. the file rendered page by page from those rows (memory: one part) into its SHA-256 and size,
-   stored on the row with the totals, and its bytes stored in parts (`settlement_file_parts`):
-   rendered once, every download and export streams them;
+3. its lines read once, in file order (one statement; on PostgreSQL a server-side cursor on a
+   second connection that has the closing transaction's snapshot), a page at a time: each page
+   rendered into the file (`csvfile.LineRenderer`) and frozen into `settlement_lines` (a binary
+   `COPY` on PostgreSQL, run behind the rendering of the next page), then the `total` row after
+   them, with the totals summed from the same lines;
+4. the file, as it fills, stored in parts of about a mebibyte (`settlement_file_parts`), its
+   SHA-256 and size on the row with the totals (memory: a few pages of lines and parts, however
+   long the batch): rendered once, every download and export streams them;
 5. for a merchant batch, the `settlement.closed` event (the Batch object, `file` included) in the
    outbox. Partner batches have no merchant to notify and emit none: operators list them.
 
@@ -26,8 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from gateway.core.config import Settings
@@ -102,17 +106,24 @@ async def close_batch(
         existing = await closing.claim(placeholder)
         if existing is not None:
             return Closed(key, existing, newly=False)
-        totals = await closing.freeze_lines()
+        renderer = csvfile.LineRenderer(placeholder.file_format)
+        sums = _Sums()
         digest = csvfile.FileDigest()
         parts = 0
-        part = bytearray(csvfile.header(csvfile.FORMAT).encode())
-        async for page in closing.pages(page_rows=page_rows):
-            part += "".join(csvfile.render_line(line, csvfile.FORMAT) for line in page).encode()
+        part = bytearray(csvfile.header(placeholder.file_format).encode())
+        async for page in closing.lines(page_rows=page_rows):
+            part += renderer.render(page, closed_repo.FIELDS_FROM).encode()
+            sums.add(page, closed_repo.FIELDS_FROM)
+            await closing.freeze(page)
             if len(part) >= FILE_PART_BYTES:
                 parts += 1
                 await closing.store_part(parts, digest.feed(part))
-        if part or parts == 0:
-            await closing.store_part(parts + 1, digest.feed(part))
+        total = sums.total_line(key.currency)
+        await closing.freeze_total(sums.lines + 1, total)
+        part += csvfile.render_line(total, placeholder.file_format).encode()
+        parts += 1
+        await closing.store_part(parts, digest.feed(part))
+        totals = sums.totals()
         batch = dataclasses.replace(
             placeholder, totals=totals, file_sha256=digest.hexdigest, file_bytes=digest.bytes
         )
@@ -135,6 +146,55 @@ async def close_batch(
         " (forced before its cut-off + grace)" if forced else "",
     )
     return Closed(key, batch, newly=True)
+
+
+_RECORD_TYPE = csvfile.LINE_FIELDS.index("record_type")
+_AMOUNT = csvfile.LINE_FIELDS.index("amount")
+_FEE = csvfile.LINE_FIELDS.index("fee")
+_NET = csvfile.LINE_FIELDS.index("net")
+
+
+class _Sums:
+    """The batch's totals, summed page by page over the lines as they are frozen."""
+
+    def __init__(self) -> None:
+        self.lines = self.payments = self.payments_amount = 0
+        self.amount = self.fees = self.net = 0
+
+    def add(self, rows: Sequence[Sequence[Any]], start: int) -> None:
+        types = [row[start + _RECORD_TYPE] for row in rows]
+        amounts = [row[start + _AMOUNT] for row in rows]
+        self.lines += len(rows)
+        self.payments += types.count("payment")
+        self.payments_amount += sum(
+            amount for kind, amount in zip(types, amounts, strict=True) if kind == "payment"
+        )
+        self.amount += sum(amounts)
+        self.fees += sum(row[start + _FEE] for row in rows)
+        self.net += sum(row[start + _NET] for row in rows)
+
+    def totals(self) -> Totals:
+        return Totals(
+            payments_count=self.payments,
+            payments_amount=self.payments_amount,
+            refunds_count=self.lines - self.payments,
+            refunds_amount=self.payments_amount - self.amount,
+            fees=self.fees,
+            net=self.net,
+        )
+
+    def total_line(self, currency: str) -> dict[str, Any]:
+        """The `total` row: its `id` is the number of lines above it, its amounts their sums."""
+        line: dict[str, Any] = dict.fromkeys(csvfile.LINE_FIELDS)
+        line.update(
+            record_type="total",
+            object_id=str(self.lines),
+            currency=currency,
+            amount=self.amount,
+            fee=self.fees,
+            net=self.net,
+        )
+        return line
 
 
 # --- owners' business days ---------------------------------------------------------------------

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import fx
@@ -31,7 +32,9 @@ from gateway.core.render import rfc3339
 __all__ = [
     "COLUMNS",
     "FORMAT",
+    "LINE_FIELDS",
     "FileDigest",
+    "LineRenderer",
     "cell",
     "columns",
     "format_amount",
@@ -152,6 +155,163 @@ def render_line(line: Mapping[str, Any], file_format: int = FORMAT) -> str:
         cell(line.get("payment_method")),
     )
     return ",".join(cells + fx_cells) + "\n"
+
+
+LINE_FIELDS: tuple[str, ...] = tuple(
+    "object_id" if column == "id" else column for column in _COLUMNS[2]
+)
+"""A frozen line's fields in the order `LineRenderer` takes them as a row (the order of the
+file's columns of format 2, `object_id` for `id`)."""
+
+_MEMO_ENTRIES = 4096
+
+
+class _Memo(dict[Hashable, str]):
+    """`memo[value]`: `make(value)`, remembered; forgets everything once full (memory stays
+    bounded however many distinct values a batch has)."""
+
+    def __init__(self, make: Callable[[Any], str]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, value: Hashable) -> str:
+        if len(self) >= _MEMO_ENTRIES:
+            self.clear()
+        made = self[value] = self._make(value)
+        return made
+
+
+def _amounts(currency: str | None) -> Callable[[int], str]:
+    """`format_amount` for one currency, as a function of the value (not None)."""
+    if currency is None:
+        return lambda _value: ""
+    exponent = _exponent(currency)
+    if exponent == 0:
+        return str
+    scale = 10**exponent
+    fractions = tuple(f"{fraction:0{exponent}d}" for fraction in range(scale))
+
+    def amount(value: int) -> str:
+        if value < 0:
+            whole, fraction = divmod(-value, scale)
+            return f"-{whole}.{fractions[fraction]}"
+        whole, fraction = divmod(value, scale)
+        return f"{whole}.{fractions[fraction]}"
+
+    return amount
+
+
+def _stamp(value: datetime | None) -> str:
+    return "" if value is None else cell(rfc3339(value))
+
+
+# `rfc3339` (`YYYY-MM-DDTHH:MM:SS.mmmZ`) from a UTC day, minute, second and millisecond.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MINUTES = tuple(f"{hour:02d}:{minute:02d}" for hour in range(24) for minute in range(60))
+_SECONDS = tuple(f":{second:02d}" for second in range(60))
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
+def _day(days: int) -> str:
+    """`YYYY-MM-DDT` of the day `days` after the epoch (UTC)."""
+    return (_EPOCH + timedelta(days=days)).isoformat()[:11]
+
+
+def _bps(value: int | None) -> str:
+    return "" if value is None else cell(str(value), number=True)
+
+
+class _Formats(dict[str | None, Callable[[int], str]]):
+    """`formats[currency]`: that currency's amount formatter (`_amounts`), made once."""
+
+    def __missing__(self, currency: str | None) -> Callable[[int], str]:
+        made = self[currency] = _amounts(currency)
+        return made
+
+
+class LineRenderer:
+    """`render_line` for many rows at a time, several times faster, with the same bytes: each
+    row a sequence of `LINE_FIELDS` (after `start` leading fields it skips), one f-string per
+    line. The cells of columns with few distinct values (currencies, partners, rates, rate sets,
+    their timestamps) are remembered (bounded); ids, references, amounts and `succeeded_at` are
+    rendered every time. One instance per file: it is not thread-safe."""
+
+    def __init__(self, file_format: int = FORMAT) -> None:
+        columns(file_format)  # ValueError for a layout this code does not know
+        self.file_format = file_format
+        self._text = _Memo(cell)
+        self._stamps = _Memo(_stamp)
+        self._bps = _Memo(_bps)
+        self._days = _Memo(_day)
+        self._formats = _Formats()
+
+    def render(self, rows: Iterable[Sequence[Any]], start: int = 0) -> str:
+        """The rows' lines (each with its `\\n`), joined."""
+        text, stamps, bps_cells, formats = self._text, self._stamps, self._bps, self._formats
+        days, minutes, seconds, millis, epoch = self._days, _MINUTES, _SECONDS, _MILLIS, _EPOCH
+        format_1 = self.file_format == 1
+        out: list[str] = []
+        add = out.append
+        for row in rows:
+            (
+                record_type,
+                object_id,
+                payment_id,
+                reference,
+                partner,
+                wallet,
+                succeeded_at,
+                currency,
+                amount,
+                payer_currency,
+                payer_amount,
+                fx_rate,
+                fee,
+                net,
+                mid_rate,
+                markup_bps,
+                rate_source,
+                rate_set,
+                rate_as_of,
+                payment_method,
+            ) = row[start:]
+            ids = (
+                f"{cell(object_id, number=record_type == 'total')},{cell(payment_id)},"
+                f"{cell(reference)}"
+            )
+            if succeeded_at is None:
+                at = ""
+            elif succeeded_at.tzinfo is None:  # what `rfc3339` makes of a naive one
+                at = cell(rfc3339(succeeded_at))
+            else:  # `rfc3339`, without `isoformat` every time (it is slow)
+                since = succeeded_at - epoch
+                minute, second = divmod(since.seconds, 60)
+                at = (
+                    days[since.days]
+                    + minutes[minute]
+                    + seconds[second]
+                    + millis[since.microseconds // 1000]
+                )
+            money = formats[currency]
+            amount_cell = "" if amount is None else money(amount)
+            payer_cell = "" if payer_amount is None else formats[payer_currency](payer_amount)
+            fee_cell = "" if fee is None else money(fee)
+            net_cell = "" if net is None else money(net)
+            if format_1:
+                add(
+                    f"{text[record_type]},{ids},{text[partner]},{text[wallet]},{at},"
+                    f"{text[currency]},{amount_cell},{text[payer_currency]},{payer_cell},"
+                    f"{text[fx_rate]},{fee_cell},{net_cell}\n"
+                )
+            else:
+                add(
+                    f"{text[record_type]},{ids},{text[partner]},{text[wallet]},{at},"
+                    f"{text[currency]},{amount_cell},{text[payer_currency]},{payer_cell},"
+                    f"{text[fx_rate]},{fee_cell},{net_cell},{text[mid_rate]},"
+                    f"{bps_cells[markup_bps]},{text[rate_source]},{text[rate_set]},"
+                    f"{stamps[rate_as_of]},{text[payment_method]}\n"
+                )
+        return "".join(out)
 
 
 def render_lines(

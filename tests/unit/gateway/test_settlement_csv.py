@@ -213,6 +213,76 @@ def test_file_digest() -> None:
     assert digest.hexdigest == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
 
 
+_TEXTS = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.sampled_from(["=1+1", "+33", "-7", "@SUM(A1)", 'a"b', "a,b", "two\nlines", "cr\r", ""]),
+)
+_MOMENTS = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2200, 1, 1)).map(
+        lambda moment: moment.replace(tzinfo=UTC)
+    ),
+    st.datetimes(
+        min_value=datetime(1900, 1, 2),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([ZoneInfo("Asia/Bangkok"), ZoneInfo("America/New_York")]),
+    ),
+    st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(2200, 1, 1)),  # naive
+)
+_AMOUNTS = st.one_of(st.none(), st.integers(min_value=-(10**13), max_value=10**13))
+_CURRENCIES = st.sampled_from([None, "JPY", "THB", "KWD", "CNY", "KRW", "BHD"])
+_LINES = st.fixed_dictionaries(
+    {
+        "record_type": st.sampled_from(["payment", "refund", "reversal", "total", "=x"]),
+        "object_id": _TEXTS,
+        "payment_id": _TEXTS,
+        "merchant_reference": _TEXTS,
+        "partner": _TEXTS,
+        "wallet": _TEXTS,
+        "succeeded_at": _MOMENTS,
+        "currency": _CURRENCIES,
+        "amount": _AMOUNTS,
+        "payer_currency": _CURRENCIES,
+        "payer_amount": _AMOUNTS,
+        "fx_rate": _TEXTS,
+        "fee": _AMOUNTS,
+        "net": _AMOUNTS,
+        "fx_mid_rate": _TEXTS,
+        "fx_markup_bps": st.one_of(st.none(), st.integers(min_value=-5, max_value=10**6)),
+        "fx_rate_source": _TEXTS,
+        "fx_rate_set": _TEXTS,
+        "fx_rate_as_of": _MOMENTS,
+        "payment_method": _TEXTS,
+    }
+)
+
+
+@given(st.lists(_LINES, max_size=8), st.sampled_from([1, 2]), st.integers(0, 2))
+def test_the_line_renderer_writes_render_lines_bytes(
+    lines: list[dict[str, Any]], file_format: int, start: int
+) -> None:
+    """The closing's renderer (rows of `LINE_FIELDS`, after `start` fields it skips) writes
+    exactly what `render_line` writes, whatever the cells hold."""
+    rows = [
+        ("skipped",) * start + tuple(line[name] for name in csvfile.LINE_FIELDS) for line in lines
+    ]
+    renderer = csvfile.LineRenderer(file_format)
+    expected = "".join(csvfile.render_line(line, file_format) for line in lines)
+    assert renderer.render(rows, start) == expected
+    assert renderer.render(rows, start) == expected  # the same again, from what it remembers
+
+
+def test_the_line_renderer_forgets_what_it_remembers_once_full() -> None:
+    lines = [_line(fx_rate=f"0.{n}", partner=f"p{n}") for n in range(csvfile._MEMO_ENTRIES + 10)]
+    rows = [tuple(line[name] for name in csvfile.LINE_FIELDS) for line in lines]
+    renderer = csvfile.LineRenderer()
+    assert renderer.render(rows) == "".join(map(csvfile.render_line, lines))
+    assert len(renderer._text) <= csvfile._MEMO_ENTRIES
+    with pytest.raises(ValueError, match="unknown settlement file format 3"):
+        csvfile.LineRenderer(3)
+
+
 @given(st.text(max_size=30))
 def test_any_text_survives_a_round_trip(text: str) -> None:
     rendered = csvfile.cell(text)
