@@ -31,7 +31,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.settlement.csvfile import LINE_FIELDS
 from gateway.settlement.model import BatchKey, BatchType, ClosedBatch, Totals
 from gateway.storage.db import Database
 from gateway.storage.settlement import lock_for_close
@@ -40,6 +39,7 @@ from gateway.storage.tables import metadata
 
 __all__ = [
     "FIELDS_FROM",
+    "LINE_FIELDS",
     "BatchClosing",
     "closing_batch",
     "file_parts",
@@ -451,7 +451,10 @@ async def _insert_batch(conn: AsyncConnection, row: dict[str, Any]) -> bool:
 FIELDS_FROM = 2
 """Where `LINE_FIELDS` begin in a row of `BatchClosing.lines` (after `batch_id` and `seq`)."""
 
-_FROZEN_COLUMNS = ("batch_id", "seq", *LINE_FIELDS)
+_FROZEN_COLUMNS = tuple(column.name for column in _frozen.columns)
+LINE_FIELDS = _FROZEN_COLUMNS[FIELDS_FROM:]
+"""A frozen line's fields, in the table's order: the order `csvfile.LineRenderer` reads a row
+in (`csvfile.LINE_FIELDS`, checked by a test)."""
 
 
 def _line_rows(key: BatchKey, dialect: str) -> sa.Select[Any]:

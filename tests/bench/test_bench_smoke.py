@@ -111,7 +111,10 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
         assert counted["proxy_errors"] == [] and counted["writer_identified"], counted
         writer = counted["kinds"]["writer"]
         assert writer["round_trips"] >= counted["payments"], counted  # at least one each
-        assert writer["ready"] <= writer["round_trips"], counted  # Sync and Query: one Z each
+        # Sync and Query: one Z each; besides, one Z ends each start-up in the window, and a Z
+        # may answer a Sync sent just before it began (one per connection at most).
+        slack = writer["opened"] + writer["connections"]
+        assert writer["ready"] <= writer["round_trips"] + slack, counted
         assert 0 < writer["per_payment"] <= counted["total_per_payment"] + 1e-9, counted
 
     assert result["integrity"] == {"failed": 0, "duplicated": 0, "problems": [], "ok": True}

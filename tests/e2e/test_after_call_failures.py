@@ -35,7 +35,7 @@ from gateway.payments.views import payment_view
 from gateway.refunds.views import refund_view
 from gateway.storage import idempotency as records
 from gateway.storage.payments import CommitOutcome
-from gateway.storage.raw import RawTransaction
+from gateway.storage.raw import OneStatement, RawTransaction
 from tests.conftest import DATABASES, own_database
 from tests.e2e._ledger import assert_books_balance
 from tests.e2e.conftest import Answer, Gateway, code
@@ -77,16 +77,27 @@ def _fail_commit(monkeypatch: pytest.MonkeyPatch, fault: Fault) -> None:
     which counts no pay calls, goes through."""
     real: Callable[[RawTransaction, Sequence[CommitOutcome]], Awaitable[list[bool]]]
     real = CommitOutcome.run_batch
+    real_in_one = CommitOutcome.run_in_one_statement
+
+    def fail_if_commit_2(commands: Sequence[CommitOutcome]) -> None:
+        if any("pay_calls" in a for c in commands for a in c.attempt_changes):
+            fault.fired += 1
+            raise RuntimeError("injected: commit #2 fails")
 
     async def failing(
         cls: type[CommitOutcome], tx: RawTransaction, commands: Sequence[CommitOutcome]
     ) -> list[bool]:
-        if any("pay_calls" in a for c in commands for a in c.attempt_changes):
-            fault.fired += 1
-            raise RuntimeError("injected: commit #2 fails")
+        fail_if_commit_2(commands)
         return await real(tx, commands)
 
+    async def failing_in_one(
+        cls: type[CommitOutcome], db: OneStatement, commands: Sequence[CommitOutcome]
+    ) -> list[bool] | None:
+        fail_if_commit_2(commands)  # PostgreSQL tries the commit as one statement first
+        return await real_in_one(db, commands)
+
     monkeypatch.setattr(CommitOutcome, "run_batch", classmethod(failing))
+    monkeypatch.setattr(CommitOutcome, "run_in_one_statement", classmethod(failing_in_one))
 
 
 def _alerts(caplog: pytest.LogCaptureFixture) -> list[str]:

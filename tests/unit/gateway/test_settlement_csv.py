@@ -398,3 +398,10 @@ def test_amounts_render_as_money_formats_them(value: int, currency: str) -> None
     import fx
 
     assert csvfile.format_amount(value, currency) == fx.Money.of(value, currency).format()
+
+
+def test_the_renderer_reads_rows_in_the_frozen_lines_order() -> None:
+    """`BatchClosing.lines` hands the renderer rows in `settlement_lines`' column order."""
+    from gateway.storage import settlement_batches
+
+    assert settlement_batches.LINE_FIELDS == csvfile.LINE_FIELDS
