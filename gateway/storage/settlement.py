@@ -105,7 +105,9 @@ def holding_open(tx: Statements, keys: Iterable[BatchKey]) -> tuple[str, list[An
     (one round trip fewer): `SELECT ... FROM {item} LEFT JOIN table ON ...`. The left side of
     a LEFT JOIN is always read, so the locks are taken whether the query finds rows or not.
     Locks the transaction holds already are left out; on SQLite the item is a constant row."""
-    numbers = [n for n in dict.fromkeys(map(_lock_number, keys)) if n not in tx.held_locks]
+    # Sorted: two writers holding the same days never wait for each other in a cycle through
+    # a close queued for one of them.
+    numbers = sorted({n for n in map(_lock_number, keys) if n not in tx.held_locks})
     if not numbers or tx.dialect != "postgresql":
         return "(SELECT 1 AS held) AS held", []
     # Marked before the query runs: if it fails, PostgreSQL aborts the whole transaction.
@@ -123,7 +125,7 @@ def holding_open_in_statement(keys: Iterable[BatchKey]) -> tuple[str, list[Any]]
     `gateway_hold_days_open`, migration 0012: it looks at the batches after taking the locks,
     which a statement's own snapshot cannot)."""
     wanted = list(dict.fromkeys(keys))
-    numbers = list(dict.fromkeys(map(_lock_number, wanted)))
+    numbers = sorted(set(map(_lock_number, wanted)))  # as `holding_open`
     columns = [
         [str(k.type) for k in wanted],
         [k.owner for k in wanted],
