@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 import fx
-from adapters import Outcome, OutcomeStatus
+from adapters import FailureCode, Outcome, OutcomeStatus
 from gateway.core.ids import new_id
 from gateway.payments.failures import failure_message
 from gateway.quotes.model import QuoteUse
@@ -163,10 +163,15 @@ class Payment:
                 **booked,
             )
         assert outcome.failure_code is not None, "a final outcome is a success or a failure"
+        code = outcome.failure_code
+        if code is FailureCode.PAYMENT_EXPIRED and self.status is PaymentStatus.REQUIRES_CUSTOMER:
+            # A shown code the partner expired (by inquiry or notification, before our cancel
+            # reached it) is a code that expired unpaid, as when our cancel ends it.
+            code = FailureCode.CODE_EXPIRED
         return dataclasses.replace(
             self,
             status=PaymentStatus.FAILED,
-            failure=Failure(outcome.failure_code.value, failure_message(outcome.failure_code)),
+            failure=Failure(code.value, failure_message(code)),
             partner_reference=outcome.partner_reference,
             lease_owner=None,
             lease_expires_at=None,

@@ -156,7 +156,7 @@ class Resolver:
             now = ctx.clock.now()
             if not cancelling and (first or now < resolve_deadline):
                 first = False
-                outcome = _as_seen(payment, await calls.inquire(partner, inquiry, tally=counts))
+                outcome = await calls.inquire(partner, inquiry, tally=counts)
                 if outcome.is_final:
                     await self._commit(payment, merchant, (attempt, counts), outcome, now)
                     return
@@ -175,7 +175,7 @@ class Resolver:
                     return
                 if outcome.status is OutcomeStatus.FAILED:
                     # The partner refuses to cancel: its own record decides.
-                    known = _as_seen(payment, await calls.inquire(partner, inquiry, tally=counts))
+                    known = await calls.inquire(partner, inquiry, tally=counts)
                     if known.is_final:
                         await self._commit(payment, merchant, (attempt, counts), known, now)
                         return
@@ -306,18 +306,6 @@ class Resolver:
             )
         )
         return bool(written)
-
-
-def _as_seen(payment: Payment, outcome: Outcome) -> Outcome:
-    """An inquiry's answer as the merchant should read it: a shown code (`requires_customer`)
-    that the partner expired before our cancel reached it is a code that expired unpaid
-    (`code_expired`), as when our cancel ends it, not a payment the tourist left unconfirmed."""
-    if (
-        payment.status is PaymentStatus.REQUIRES_CUSTOMER
-        and outcome.failure_code is FailureCode.PAYMENT_EXPIRED
-    ):
-        return dataclasses.replace(outcome, failure_code=FailureCode.CODE_EXPIRED)
-    return outcome
 
 
 def _cancelled_unpaid(payment: Payment, cancel: Outcome) -> Outcome:
