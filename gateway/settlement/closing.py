@@ -58,6 +58,7 @@ __all__ = [
     "Closed",
     "OwnerClocks",
     "Settled",
+    "claim_of",
     "close_batch",
     "settle_day",
 ]
@@ -81,6 +82,21 @@ class Closed:
         return batch_view(self.key, self.batch.totals, self.batch)
 
 
+def claim_of(key: BatchKey, *, forced: bool, closed_by: str, now: datetime) -> ClosedBatch:
+    """The row a close claims its batch with before it has read a line: no totals, no file yet
+    (the close fills them in; a racing close that finds it returns it)."""
+    return ClosedBatch(
+        key=key,
+        totals=Totals(),
+        file_sha256="",
+        file_bytes=0,
+        file_format=csvfile.FORMAT,
+        forced=forced,
+        closed_by=closed_by,
+        closed_at=now,
+    )
+
+
 async def close_batch(
     db: Database,
     key: BatchKey,
@@ -92,16 +108,7 @@ async def close_batch(
 ) -> Closed:
     """Close the batch of `key` (see the module's steps); idempotent, and safe to race."""
     merchant = key.type is BatchType.MERCHANT
-    placeholder = ClosedBatch(
-        key=key,
-        totals=Totals(),
-        file_sha256="",
-        file_bytes=0,
-        file_format=csvfile.FORMAT,
-        forced=forced,
-        closed_by=closed_by,
-        closed_at=now,
-    )
+    placeholder = claim_of(key, forced=forced, closed_by=closed_by, now=now)
     async with closed_repo.closing_batch(db, key) as closing:
         existing = await closing.claim(placeholder)
         if existing is not None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.bench_targets import TARGET_GROUPS
+
 REPO = Path(__file__).resolve().parents[2]
 BASELINES = {"baseline-aiohttp", "baseline-plain-httpx"}
 WEBHOOKS = "gateway-sqlite+webhooks"
@@ -120,15 +122,7 @@ def test_quick_benchmark_run(tmp_path: Path) -> None:
     assert result["integrity"] == {"failed": 0, "duplicated": 0, "problems": [], "ok": True}
     checks = result["targets_check"]
     assert {t["status"] for t in checks} <= {"PASS", "FAIL", "SKIP"}
-    assert {t["group"] for t in checks} == {
-        "latency",
-        "cpu",
-        "throughput",
-        "round trips",
-        "memory",
-        "integrity",
-        "webhooks",
-    }
+    assert {t["group"] for t in checks} == TARGET_GROUPS
     # Judged with --quick: what c=1 and the half peak give (c=64 and 25 % of peak are not run).
     judged = [(t["group"], t["target"]) for t in checks if t["status"] != "SKIP"]
     wanted = [

@@ -15,8 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.core.ids import new_id
-from gateway.settlement import csvfile
-from gateway.settlement.model import BatchKey, BatchType, ClosedBatch, Totals
+from gateway.settlement.closing import claim_of
+from gateway.settlement.model import BatchKey, BatchType
 from gateway.storage import payments as repo
 from gateway.storage import settlement as stl
 from gateway.storage import settlement_batches as closed_repo
@@ -142,7 +142,7 @@ async def test_a_day_closed_while_the_statement_waited_is_seen(store: Store) -> 
     alone = store.raw.alone()
     assert alone is not None
     async with closed_repo.closing_batch(store.db, key) as closing:
-        assert await closing.claim(_placeholder(key)) is None
+        assert await closing.claim(claim_of(key, forced=True, closed_by="test", now=NOW)) is None
         waiting = asyncio.create_task(
             alone.write_if([("days", f"SELECT {hold} AS ok")], args, Insert("merchants", [guarded]))
         )
@@ -158,16 +158,3 @@ async def test_a_day_closed_while_the_statement_waited_is_seen(store: Store) -> 
     other_day = dataclasses.replace(key, business_date=DAY + timedelta(days=1))
     hold, args = stl.holding_open_in_statement([other_day])
     assert await alone.write_if([("days", f"SELECT {hold} AS ok")], args) is True
-
-
-def _placeholder(key: BatchKey) -> ClosedBatch:
-    return ClosedBatch(
-        key=key,
-        totals=Totals(),
-        file_sha256="",
-        file_bytes=0,
-        file_format=csvfile.FORMAT,
-        forced=True,
-        closed_by="test",
-        closed_at=NOW,
-    )
