@@ -13,8 +13,10 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from gateway.storage.migrate import upgrade
 from tests.support.families import FAMILIES
@@ -24,6 +26,11 @@ POSTGRES_SERVER = os.environ.get(
     "GATEWAY_TEST_POSTGRES", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 )
 REQUIRE_POSTGRES = os.environ.get("GATEWAY_REQUIRE_POSTGRES") == "1"
+
+# Timing stays out of assertions: on this 2-core machine, running the suite on two workers, an
+# example can outlast hypothesis's 200 ms deadline and a strategy its generation time limit.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 _postgres_ran = False
 
@@ -100,10 +107,27 @@ def protocol_family(request: pytest.FixtureRequest) -> str:
     return name
 
 
+_workers_postgres = {"ran": False, "selected": False}
+"""What the xdist workers reported (`scripts/test` runs the suite on two)."""
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """A worker's PostgreSQL report, gathered for the controller's check below."""
+    for what in _workers_postgres:
+        _workers_postgres[what] |= bool(node.workeroutput.get(f"postgres_{what}"))
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """In CI, a run whose PostgreSQL tests silently did not run is a failed run."""
-    if REQUIRE_POSTGRES and not _postgres_ran and exitstatus == 0:
-        selected = [item for item in session.items if item.get_closest_marker("postgres")]
-        if selected:
-            session.exitstatus = 1
-            print("\nGATEWAY_REQUIRE_POSTGRES=1 but no PostgreSQL test ran")
+    """In CI, a run whose PostgreSQL tests silently did not run is a failed run. A worker reports
+    to its controller, which judges the whole run."""
+    selected = any(item.get_closest_marker("postgres") for item in session.items)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput.update(postgres_ran=_postgres_ran, postgres_selected=selected)
+        return
+    ran = _postgres_ran or _workers_postgres["ran"]
+    selected = selected or _workers_postgres["selected"]
+    if REQUIRE_POSTGRES and not ran and selected and exitstatus == 0:
+        session.exitstatus = 1
+        print("\nGATEWAY_REQUIRE_POSTGRES=1 but no PostgreSQL test ran")
