@@ -64,7 +64,7 @@ def _setup_logging(verbose: bool) -> None:
 @click.pass_context
 def main(ctx: click.Context, config_dir: Path | None, profile: str | None, verbose: bool) -> None:
     """Cross-border acquiring gateway."""
-    ctx.ensure_object(dict).update(config_dir=config_dir, profile=profile)
+    ctx.ensure_object(dict).update(config_dir=config_dir, profile=profile, verbose=verbose)
     _setup_logging(verbose)
     _fast_event_loop()
 

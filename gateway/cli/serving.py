@@ -15,7 +15,7 @@ from typing import Any
 import click
 from aiohttp import web
 
-from gateway.cli.base import _admin, _fast_event_loop, _settings, main
+from gateway.cli.base import _admin, _fast_event_loop, _settings, _setup_logging, main
 from gateway.core.config import ConfigError, Settings
 from gateway.merchants import admin
 from gateway.merchants.auth import Role
@@ -36,10 +36,12 @@ def _redact(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]+@", r"//\1:***@", url)
 
 
-def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool) -> None:
-    """One gateway process: the merchant API and its workers (a child of `serve --processes`)."""
+def _serve_one(settings: Settings, host: str, port: int, reuse_port: bool, verbose: bool) -> None:
+    """One gateway process: the merchant API and its workers (a child of `serve --processes`,
+    a fresh interpreter: it sets up its own logging)."""
     from gateway.bootstrap import create_app
 
+    _setup_logging(verbose)  # a no-op where `main` set it up; a spawned child has not
     _fast_event_loop()
     web.run_app(
         create_app(settings),
@@ -78,20 +80,22 @@ def serve(ctx: click.Context, host: str | None, port: int | None, processes: int
         )
     try:
         if processes == 1:
-            _serve_one(settings, host, port, reuse_port=False)
+            _serve_one(settings, host, port, reuse_port=False, verbose=ctx.obj["verbose"])
             return
-        _serve_many(settings, host, port, processes)
+        _serve_many(settings, host, port, processes, verbose=ctx.obj["verbose"])
     except ConfigError as exc:
         raise click.ClickException(f"invalid configuration:\n{exc}") from exc
 
 
-def _serve_many(settings: Settings, host: str, port: int, processes: int) -> None:
+def _serve_many(settings: Settings, host: str, port: int, processes: int, *, verbose: bool) -> None:
     import multiprocessing
     import signal
 
     spawn = multiprocessing.get_context("spawn")  # a clean interpreter: no loop, no threads
     children = [
-        spawn.Process(target=_serve_one, args=(settings, host, port, True), name=f"gateway-{i}")
+        spawn.Process(
+            target=_serve_one, args=(settings, host, port, True, verbose), name=f"gateway-{i}"
+        )
         for i in range(processes)
     ]
     for child in children:

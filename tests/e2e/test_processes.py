@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import subprocess
 from pathlib import Path
@@ -90,6 +91,10 @@ async def test_processes_share_the_port_and_the_database(
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
             log.close()
+    # Each child logs as a single process does: a spawned interpreter sets up its own logging.
+    logged = (tmp_path / "serve.log").read_text()
+    succeeded = re.findall(r"INFO gateway\.payments\.service: payment pay_\w+ succeeded", logged)
+    assert len(succeeded) == 20, logged[-4000:]
 
 
 def test_sqlite_refuses_more_than_one_process(tmp_path: Path) -> None:
