@@ -113,9 +113,11 @@ _workers_postgres = {"ran": False, "selected": False}
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
-    """A worker's PostgreSQL report, gathered for the controller's check below."""
+    """A worker's PostgreSQL report, gathered for the controller's check below (a worker that
+    crashed reports nothing; its tests fail anyway)."""
+    report = getattr(node, "workeroutput", {})
     for what in _workers_postgres:
-        _workers_postgres[what] |= bool(node.workeroutput.get(f"postgres_{what}"))
+        _workers_postgres[what] |= bool(report.get(f"postgres_{what}"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
