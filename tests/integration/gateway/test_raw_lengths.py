@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import asyncpg
 import pytest
 
-from gateway.storage.raw import Insert, _array_sql, _postgres_types
+from gateway.storage.raw import Insert
+from gateway.storage.raw_postgres import _array_sql, _postgres_types
 
 NOW = datetime(2026, 12, 5, 12, 0, tzinfo=UTC)
 
