@@ -1487,6 +1487,16 @@ def _breakdown(step: dict[str, Any]) -> str:
     return ", ".join([*parts, other, f"Python {_s(rest)}"])
 
 
+def _floor(run: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    """The close's floor, if measured: the line query's seconds, the COPY in's, their sum ÷
+    the aggregate, and the close ÷ their sum."""
+    if "lines_out" not in run or "lines_in" not in run:
+        return None
+    read, write = run["lines_out"]["seconds"], run["lines_in"]["seconds"]
+    of_aggregate = (read + write) / max(run["aggregate_seconds"], 1e-9)
+    return read, write, of_aggregate, run["steps"]["close"]["seconds"] / (read + write)
+
+
 def _targets(run: dict[str, Any]) -> list[dict[str, Any]]:
     # Results saved before issue #16's targets have none stored: work them out.
     if "targets" in run:
@@ -1540,12 +1550,11 @@ def render_summary(result: dict[str, Any]) -> str:
             )
         lines.append("  targets (issue #16): " + "; ".join(_verdict(t) for t in _targets(run)))
         lines.append(f"  close: {_breakdown(run['steps']['close'])}")
-        if "lines_out" in run and "lines_in" in run:
-            read, write = run["lines_out"]["seconds"], run["lines_in"]["seconds"]
+        if (floor := _floor(run)) is not None:
+            read, write, of_aggregate, close_ratio = floor
             lines.append(
                 f"  floor: line query alone {_s(read)} + COPY of the lines in {_s(write)} = "
-                f"{(read + write) / max(run['aggregate_seconds'], 1e-9):.0f}× the aggregate; "
-                f"close ÷ floor {run['steps']['close']['seconds'] / (read + write):.2f}"
+                f"{of_aggregate:.0f}× the aggregate; close ÷ floor {close_ratio:.2f}"
             )
         lines.append(f"  export: {_breakdown(run['steps']['export'])}")
         failed = [c for c in run["checks"]["checks"] if not c["ok"]]
@@ -1677,16 +1686,15 @@ def _database_section(database: str, runs: list[dict[str, Any]]) -> list[str]:
                 f"- COPY: {copy['bytes'] / 2**20:.1f} MB of CSV in {copy.get('chunks', '?'):,} "
                 f"chunks; {_s(copy['seconds'])} after the close, {_s(again)} after the download"
             )
-        if "lines_out" in run and "lines_in" in run:
-            read, write = run["lines_out"]["seconds"], run["lines_in"]["seconds"]
-            aggregate = max(run["aggregate_seconds"], 1e-9)
+        if (floor := _floor(run)) is not None:
+            read, write, of_aggregate, close_ratio = floor
             lines.append(
                 f"- floor: the close's line query alone (`COPY (…) TO STDOUT`, binary, without "
                 f"JIT) {_s(read)} ({run['lines_out']['bytes'] / 2**20:.0f} MB), the same lines "
                 f"COPYed into a table like settlement_lines (binary, rolled back) {_s(write)}: "
                 f"together "
-                f"{_s(read + write)} = {(read + write) / aggregate:.0f}× the aggregate; the close "
-                f"took {steps['close']['seconds'] / (read + write):.2f}× that"
+                f"{_s(read + write)} = {of_aggregate:.0f}× the aggregate; the close "
+                f"took {close_ratio:.2f}× that"
             )
         parts = run.get("stored_parts")
         if parts:

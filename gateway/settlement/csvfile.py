@@ -24,7 +24,7 @@ import functools
 import hashlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import fx
 from gateway.core.render import rfc3339
@@ -165,19 +165,22 @@ file's columns of format 2, `object_id` for `id`)."""
 
 _MEMO_ENTRIES = 4096
 
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 
-class _Memo(dict[Hashable, str]):
-    """`memo[value]`: `make(value)`, remembered; forgets everything once full (memory stays
+
+class _Memo(dict[_K, _V]):
+    """`memo[key]`: `make(key)`, remembered; forgets everything once full (memory stays
     bounded however many distinct values a batch has)."""
 
-    def __init__(self, make: Callable[[Any], str]) -> None:
+    def __init__(self, make: Callable[[_K], _V]) -> None:
         super().__init__()
         self._make = make
 
-    def __missing__(self, value: Hashable) -> str:
+    def __missing__(self, key: _K) -> _V:
         if len(self) >= _MEMO_ENTRIES:
             self.clear()
-        made = self[value] = self._make(value)
+        made = self[key] = self._make(key)
         return made
 
 
@@ -221,14 +224,6 @@ def _bps(value: int | None) -> str:
     return "" if value is None else cell(str(value), number=True)
 
 
-class _Formats(dict[str | None, Callable[[int], str]]):
-    """`formats[currency]`: that currency's amount formatter (`_amounts`), made once."""
-
-    def __missing__(self, currency: str | None) -> Callable[[int], str]:
-        made = self[currency] = _amounts(currency)
-        return made
-
-
 class LineRenderer:
     """`render_line` for many rows at a time, several times faster, with the same bytes: each
     row a sequence of `LINE_FIELDS` (after `start` leading fields it skips), one f-string per
@@ -243,7 +238,7 @@ class LineRenderer:
         self._stamps = _Memo(_stamp)
         self._bps = _Memo(_bps)
         self._days = _Memo(_day)
-        self._formats = _Formats()
+        self._formats = _Memo(_amounts)  # per currency: its amount formatter
 
     def render(self, rows: Iterable[Sequence[Any]], start: int = 0) -> str:
         """The rows' lines (each with its `\\n`), joined."""

@@ -287,7 +287,7 @@ class BatchClosing:
         if not self._unfrozen:
             return
         pages, self._unfrozen, self._unfrozen_rows = self._unfrozen, [], 0
-        driver = await self._driver()
+        driver = await _driver(self._conn)
         await self._behind(
             driver.copy_records_to_table(
                 _frozen.name, records=itertools.chain.from_iterable(pages), columns=_FROZEN_COLUMNS
@@ -323,9 +323,6 @@ class BatchClosing:
         await self._copy_unfrozen()
         while self._writes:
             await self._writes.popleft()
-
-    async def _driver(self) -> Any:
-        return await _driver(self._conn)
 
     async def _end(self, failed: bool) -> None:
         """Before the transaction ends: the last write done (or, on failure, over), the
