@@ -164,11 +164,20 @@ def _path(parameters: dict[str, Any], known: Mapping[str, list[str]]) -> None:
             parameters[name] = _RANDOM.choice(known[name])
 
 
+_FRAMING = {"content-length", "transfer-encoding"}
+
+
 def before_call(context: Any, case: Any, kwargs: dict[str, Any]) -> None:
     """Schemathesis's `before_call` hook: swap schema-valid values for schema-valid values the
     sandboxes take (see the module's docstring). Values the schema forbids are left alone."""
     known = json.loads(os.environ[_KNOWN_ENV])
     headers = case.headers  # a case-insensitive mapping
+    if isinstance(headers, MutableMapping):
+        # The message's framing is the HTTP layer's: aiohttp's parser refuses a malformed
+        # `Content-Length` before the gateway sees the request (400, text/plain, nothing
+        # written; docs/api-notes.md, Hostile input): a fuzzed one tests aiohttp, not the API.
+        for name in [name for name in headers if name.lower() in _FRAMING]:
+            del headers[name]
     if isinstance(headers, MutableMapping) and _valid(_KEY, headers.get("Idempotency-Key")):
         headers["Idempotency-Key"] = f"st-{secrets.token_hex(12)}"
     # The stateful phase follows the schema's links to objects it made: leave those.
